@@ -1,0 +1,1 @@
+//! The virtual My Number card (マイナンバーカード) speaking ISO 7816-4 APDUs.

@@ -1,0 +1,2 @@
+//! Certificates: the JPKI-like CA, the implementing body's client-certificate CA, server
+//! certificates for the fakes.

@@ -1,0 +1,1 @@
+//! The simulated face-authentication card reader (顔認証付きカードリーダー).

@@ -1,0 +1,99 @@
+//! Argument parsing, in one place. Every subcommand's flags are declared here or in
+//! the subcommand's own `Args` struct; `main` only parses, sets up logging and
+//! dispatches.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::commands;
+use crate::error::CliError;
+
+/// onsim — simulate and fake the onboarding of a new clinic onto Japan's online
+/// health-insurance eligibility confirmation (オンライン資格確認).
+///
+/// Run scenario files through months of virtual time, compute deadline schedules
+/// under the r2021 and r2024 rule sets, and put fakes of every party in front of
+/// real clinic software.
+///
+/// Exit codes: 0 all passed, 1 a scenario or check failed, 2 bad input or usage.
+#[derive(Debug, Parser)]
+#[command(
+    name = "onsim",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    /// More log output on stderr (-v info, -vv debug, -vvv trace).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    /// Log line format on stderr.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line (for log collectors).
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print Japan's national holidays as CSV (`date,name`).
+    Holidays(commands::holidays::HolidaysArgs),
+    /// Compute the onboarding milestones for a designation date.
+    Schedule(commands::schedule::ScheduleArgs),
+    /// Connect a virtual My Number card to vpcd so PC/SC programs see it.
+    Card(commands::card::CardArgs),
+}
+
+/// Parse the command line, run the subcommand, and turn its result into an exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // clap prints help/version with exit 0 and usage errors with exit 2.
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    init_logging(cli.verbose, cli.log_format);
+    let result = match cli.command {
+        Command::Holidays(a) => commands::holidays::run(a),
+        Command::Schedule(a) => commands::schedule::run(a),
+        Command::Card(a) => commands::card::run(a),
+    };
+    match result {
+        Ok(outcome) => outcome.into(),
+        Err(CliError { message }) => {
+            eprintln!("error: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn init_logging(verbose: u8, format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_env("ONSIM_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}

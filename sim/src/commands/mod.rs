@@ -1,0 +1,6 @@
+//! One module per subcommand. Each has an `Args` struct (its flags) and a `run`
+//! function returning [`crate::error::CmdResult`].
+
+pub mod card;
+pub mod holidays;
+pub mod schedule;

@@ -1,0 +1,10 @@
+//! # sim — the onsim driver
+//!
+//! `sim` depends on `fakes`, never the reverse. It holds what turns the pure actors of
+//! `fakes` into runs: the command line ([`cli`]) and one module per subcommand
+//! ([`commands`]).
+
+pub mod cli;
+pub mod commands;
+pub mod error;
+pub mod output;

@@ -240,7 +240,19 @@ impl<'de> Deserialize<'de> for Prefecture {
 
 /// A regional bureau of health and welfare (地方厚生局), or the Shikoku branch
 /// (四国厚生支局). Each keeps its own deadlines and closures.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Bureau {
     /// 北海道厚生局
@@ -340,7 +352,19 @@ impl FromStr for Bureau {
 }
 
 /// The fee table (点数表) digit of an institution code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum FeeTable {
     /// 医科 (digit 1)

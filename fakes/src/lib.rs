@@ -16,6 +16,10 @@
 pub mod calendar;
 pub mod card;
 pub mod codes;
+pub mod dist;
 pub mod pki;
+pub mod process;
 pub mod reader;
 pub mod schedule;
+pub mod serde_date;
+pub mod time;

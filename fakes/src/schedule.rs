@@ -21,7 +21,19 @@ use crate::calendar::{self, BusinessCalendar, CalendarError, LAST_ANNOUNCED_YEAR
 use crate::codes::Bureau;
 
 /// A rule set: which notices govern the onboarding.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum RuleSet {
     /// The 2021 rules: temporary code first, answer by the 10th of M−1.
@@ -78,7 +90,19 @@ impl FromStr for RuleSet {
 
 /// What kind of clinic is onboarding; a medical+dental clinic (医科歯科併設) has two
 /// institution codes and so files two requests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum ClinicKind {
     Medical,
@@ -98,7 +122,19 @@ impl ClinicKind {
 }
 
 /// Who acts at a milestone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Actor {
     Clinic,
@@ -110,7 +146,19 @@ pub enum Actor {
 }
 
 /// Every milestone either rule set can produce. The ids are a contract (DESIGN.md).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum MilestoneId {
     /// r2021 ①: temporary code (仮コード) requested from the implementing body.
@@ -277,7 +325,10 @@ pub enum ScheduleError {
     #[error("designation {designation} falls after {LAST_ANNOUNCED_YEAR}, whose holidays are not announced yet; pass --allow-projected to use computed holidays")]
     Projected { designation: NaiveDate },
     #[error("the bureau's request deadline {deadline} would not be before its answer date {answer}; use a smaller request_deadline_shift")]
-    DeadlineAfterAnswer { deadline: NaiveDate, answer: NaiveDate },
+    DeadlineAfterAnswer {
+        deadline: NaiveDate,
+        answer: NaiveDate,
+    },
     #[error(transparent)]
     Calendar(#[from] CalendarError),
     #[error("{file}:{line}:{column}: {message}")]
@@ -669,7 +720,8 @@ pub fn compute(
                 if req.installation.is_some() {
                     "the clinic's planned installation date".into()
                 } else {
-                    "(our choice) recommended installation: 5 business days after the 15th of M−1".into()
+                    "(our choice) recommended installation: 5 business days after the 15th of M−1"
+                        .into()
                 },
                 Actor::SystemVendor,
             );

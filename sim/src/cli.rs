@@ -51,6 +51,12 @@ pub enum Command {
     Holidays(commands::holidays::HolidaysArgs),
     /// Compute the onboarding milestones for a designation date.
     Schedule(commands::schedule::ScheduleArgs),
+    /// Run scenario files through virtual time and judge their expectations.
+    Run(commands::run::RunArgs),
+    /// Check scenario files without running them.
+    Validate(commands::run::ValidateArgs),
+    /// Print the JSON Schema of scenario files (for editors).
+    Schema,
     /// Connect a virtual My Number card to vpcd so PC/SC programs see it.
     Card(commands::card::CardArgs),
 }
@@ -70,6 +76,9 @@ pub fn main() -> ExitCode {
         Command::Holidays(a) => commands::holidays::run(a),
         Command::Schedule(a) => commands::schedule::run(a),
         Command::Card(a) => commands::card::run(a),
+        Command::Run(a) => commands::run::run(a),
+        Command::Validate(a) => commands::run::validate(a),
+        Command::Schema => commands::run::schema(),
     };
     match result {
         Ok(outcome) => outcome.into(),

@@ -6,5 +6,9 @@
 
 pub mod cli;
 pub mod commands;
+pub mod engine;
 pub mod error;
 pub mod output;
+pub mod report;
+pub mod runner;
+pub mod scenario;

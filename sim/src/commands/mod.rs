@@ -3,4 +3,5 @@
 
 pub mod card;
 pub mod holidays;
+pub mod run;
 pub mod schedule;

@@ -1,0 +1,807 @@
+//! 医療機関・薬局: the party being onboarded. It follows its plan (by default the
+//! guide's recommended schedule), reacts to answers, hands prerequisites to its system
+//! vendor, and goes online on the designation day if everything is in place.
+
+use chrono::NaiveDate;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use super::fault::{CardProblem, FaultKind, FaultStep, Faults};
+use super::{
+    Actor, ActorId, CheckPurpose, EventKind, Msg, Outbox, Prerequisite, Step, OFFICE_OPENS,
+};
+use crate::calendar::{BusinessCalendar, CalendarError};
+use crate::codes::{FeeTable, ReceptionNumber};
+use crate::schedule::{ClinicKind, MilestoneId, RuleSet, Schedule};
+use crate::time::VirtualTime;
+
+const ME: ActorId = ActorId::Clinic;
+
+/// The clinic's plan as a scenario writes it: every field optional, defaulting to
+/// the recommended schedule.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Plan {
+    /// r2021: request the temporary code and apply for the free reader.
+    #[serde(default, deserialize_with = "crate::serde_date::opt_date")]
+    pub temporary_code_request: Option<NaiveDate>,
+    #[serde(default, deserialize_with = "crate::serde_date::opt_date")]
+    pub reader_order: Option<NaiveDate>,
+    #[serde(default, deserialize_with = "crate::serde_date::opt_date")]
+    pub network_order: Option<NaiveDate>,
+    #[serde(default, deserialize_with = "crate::serde_date::opt_date")]
+    pub system_vendor_order: Option<NaiveDate>,
+    #[serde(default, deserialize_with = "crate::serde_date::opt_date")]
+    pub reception_request: Option<NaiveDate>,
+    /// How many reception-number requests are filed (a medical+dental clinic needs 2).
+    pub reception_requests: Option<u8>,
+    /// Business days between receiving the bureau's answer and submitting the number.
+    pub submit_after: Option<u32>,
+    /// Usage and certificate applications (default: the business day after the
+    /// portal account opens).
+    #[serde(default, deserialize_with = "crate::serde_date::opt_date")]
+    pub applications: Option<NaiveDate>,
+    #[serde(default, deserialize_with = "crate::serde_date::opt_date")]
+    pub installation: Option<NaiveDate>,
+    /// r2024: designation application with the onboarding plan.
+    #[serde(default, deserialize_with = "crate::serde_date::opt_date")]
+    pub designation_application: Option<NaiveDate>,
+}
+
+/// The plan with every date decided.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ResolvedPlan {
+    pub temporary_code_request: Option<NaiveDate>,
+    pub reader_order: NaiveDate,
+    pub network_order: NaiveDate,
+    pub system_vendor_order: NaiveDate,
+    pub reception_request: NaiveDate,
+    pub reception_requests: u8,
+    pub submit_after: u32,
+    pub applications: Option<NaiveDate>,
+    pub installation: NaiveDate,
+    pub designation_application: Option<NaiveDate>,
+}
+
+/// Days before installation by which the recommended plan orders the reader:
+/// *(our choice)* the longest default lead time (120 days) plus a week. The guide's
+/// "by about 3 months before designation" is the latest date, and with a 3–4 month
+/// lead time it is already too late for an installation in M−1.
+pub const READER_ORDER_MARGIN_DAYS: i64 = 127;
+
+impl Plan {
+    /// Fill every unset date from the recommended schedule.
+    pub fn resolve(
+        &self,
+        s: &Schedule,
+        cal: &BusinessCalendar,
+        kind: ClinicKind,
+    ) -> Result<ResolvedPlan, CalendarError> {
+        let installation = self
+            .installation
+            .or(s.date(MilestoneId::SystemInstallation))
+            .expect("both rule sets have an installation date");
+        let order = installation - chrono::Duration::days(READER_ORDER_MARGIN_DAYS);
+        let request_deadline = s
+            .date(MilestoneId::ReceptionRequestDeadline)
+            .expect("always present");
+        let reception_request = match self.reception_request {
+            Some(d) => d,
+            None => cal.add_business_days(request_deadline, -5)?,
+        };
+        let designation_application = match (s.rules, self.designation_application) {
+            (RuleSet::R2021, d) => d,
+            (RuleSet::R2024, Some(d)) => Some(d),
+            (RuleSet::R2024, None) => Some(
+                cal.add_business_days(
+                    s.date(MilestoneId::DesignationApplicationDeadline)
+                        .expect("r2024 has it"),
+                    -5,
+                )?,
+            ),
+        };
+        Ok(ResolvedPlan {
+            temporary_code_request: match s.rules {
+                RuleSet::R2021 => Some(
+                    self.temporary_code_request
+                        .or(s.date(MilestoneId::TemporaryCodeRequest))
+                        .expect("r2021 has it"),
+                ),
+                RuleSet::R2024 => None,
+            },
+            reader_order: self.reader_order.unwrap_or(order),
+            network_order: self.network_order.unwrap_or(order),
+            system_vendor_order: self.system_vendor_order.unwrap_or(order),
+            reception_request,
+            reception_requests: self.reception_requests.unwrap_or(kind.codes_needed()),
+            submit_after: self.submit_after.unwrap_or(1),
+            applications: self.applications,
+            installation,
+            designation_application,
+        })
+    }
+}
+
+/// How the clinic is set up.
+#[derive(Debug, Clone)]
+pub struct ClinicSetup {
+    pub rules: RuleSet,
+    pub kind: ClinicKind,
+    pub designation: NaiveDate,
+    pub paper_claims: bool,
+    pub limited_type: bool,
+    pub postal_application: bool,
+    pub plan: ResolvedPlan,
+}
+
+impl ClinicSetup {
+    /// The institution codes the clinic needs.
+    pub fn fees(&self) -> Vec<FeeTable> {
+        match self.kind {
+            ClinicKind::Medical => vec![FeeTable::Medical],
+            ClinicKind::Dental => vec![FeeTable::Dental],
+            ClinicKind::Pharmacy => vec![FeeTable::Pharmacy],
+            ClinicKind::MedicalDental => vec![FeeTable::Medical, FeeTable::Dental],
+        }
+    }
+    /// Does it need the full installation (reader, line, terminal)?
+    pub fn full_installation(&self) -> bool {
+        !self.paper_claims && !self.limited_type
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+struct CodeState {
+    fee: Option<FeeTable>,
+    number: Option<ReceptionNumber>,
+    returned: bool,
+    applied: bool,
+    notice: bool,
+}
+
+pub struct Clinic {
+    setup: ClinicSetup,
+    faults: Faults,
+    rng: ChaCha8Rng,
+    cal: BusinessCalendar,
+    installation_day: NaiveDate,
+    codes: Vec<CodeState>,
+    account: Option<NaiveDate>,
+    registered_for: Option<NaiveDate>,
+    reader: bool,
+    installed: bool,
+    designated: Option<NaiveDate>,
+    not_designated: bool,
+    limited_approved: bool,
+    online: bool,
+    golive_due: bool,
+    golive_pending: bool,
+    gave_up: bool,
+}
+
+impl Clinic {
+    pub fn new(setup: ClinicSetup, faults: Faults, rng: ChaCha8Rng) -> Self {
+        let codes = setup
+            .fees()
+            .into_iter()
+            .map(|f| CodeState {
+                fee: Some(f),
+                ..CodeState::default()
+            })
+            .collect();
+        let installation_day = setup.plan.installation;
+        Clinic {
+            setup,
+            faults,
+            rng,
+            cal: BusinessCalendar::standard(),
+            installation_day,
+            codes,
+            account: None,
+            registered_for: None,
+            reader: false,
+            installed: false,
+            designated: None,
+            not_designated: false,
+            limited_approved: false,
+            online: false,
+            golive_due: false,
+            golive_pending: false,
+            gave_up: false,
+        }
+    }
+
+    fn at(&self, d: NaiveDate) -> VirtualTime {
+        VirtualTime::at(d, OFFICE_OPENS, 0)
+    }
+
+    fn step(&self, out: &mut Outbox, d: NaiveDate, s: Step) {
+        out.send(self.at(d), ME, ME, Msg::Step(s));
+    }
+
+    fn ready_to_go_live(&self, today: NaiveDate) -> Result<(), String> {
+        let mut missing = Vec::new();
+        match self.designated {
+            Some(d) if d <= today => {}
+            Some(d) => missing.push(format!("designated only from {d}")),
+            None if self.not_designated => missing.push("not designated".to_string()),
+            None => missing.push("not designated yet".to_string()),
+        }
+        match self.registered_for {
+            Some(d) if d <= today => {}
+            Some(d) => missing.push(format!("reception number registered only from {d}")),
+            None => missing.push("no reception number at the implementing body".to_string()),
+        }
+        if self.setup.limited_type {
+            if !self.limited_approved {
+                missing.push("limited-type application not approved".into());
+            }
+            if !self.reader {
+                missing.push("no card reader".into());
+            }
+        } else if !self.installed {
+            missing.push("system not installed".to_string());
+        }
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(missing.join("; "))
+        }
+    }
+
+    /// Try to go online if the designation day has come.
+    fn try_go_live(&mut self, now: VirtualTime, out: &mut Outbox) {
+        if self.online
+            || !self.golive_due
+            || self.golive_pending
+            || self.gave_up
+            || self.setup.paper_claims && !self.setup.limited_type
+        {
+            return;
+        }
+        match self.ready_to_go_live(now.date()) {
+            Ok(()) if self.setup.limited_type => {
+                self.online = true;
+                out.event(
+                    now,
+                    ME,
+                    EventKind::LimitedTypeReady,
+                    "資格確認限定型: eligibility-only confirmation with a generic reader",
+                    String::new,
+                );
+            }
+            Ok(()) => {
+                self.golive_pending = true;
+                out.send(
+                    now,
+                    ME,
+                    ActorId::Carrier,
+                    Msg::ConnectivityCheck {
+                        purpose: CheckPurpose::GoLive,
+                    },
+                );
+            }
+            Err(why) => {
+                out.event(
+                    now,
+                    ME,
+                    EventKind::OnlineStartFailed,
+                    "not everything is in place to start online confirmation",
+                    || why,
+                );
+                // Waiting on something in the future? Try again when it comes.
+                let retry = [self.designated, self.registered_for]
+                    .into_iter()
+                    .flatten()
+                    .filter(|d| *d > now.date())
+                    .max();
+                if let Some(d) = retry {
+                    self.step(out, d, Step::GoLive);
+                }
+            }
+        }
+    }
+
+    fn first_confirmation(&mut self, now: VirtualTime, out: &mut Outbox) {
+        let t = now.plus_minutes(30);
+        out.event(
+            t,
+            ME,
+            EventKind::FirstConfirmation,
+            "the first patient confirms eligibility with a My Number card at the face-auth reader",
+            String::new,
+        );
+        let Some(f) = self.faults.fires(
+            FaultKind::Card,
+            now.date(),
+            Some(FaultStep::GoLive),
+            &mut self.rng,
+        ) else {
+            return;
+        };
+        match f.card {
+            Some(CardProblem::FaceMismatch) | Some(CardProblem::CameraFault) => {
+                out.event(
+                    t,
+                    ME,
+                    EventKind::FaceAuthFailed,
+                    "face authentication failed",
+                    || format!("{:?}", f.card),
+                );
+                out.event(
+                    t.plus_minutes(1),
+                    ME,
+                    EventKind::PinFallback,
+                    "fallback to the 4-digit PIN",
+                    String::new,
+                );
+            }
+            Some(CardProblem::PinLocked) => {
+                out.event(
+                    t,
+                    ME,
+                    EventKind::FaceAuthFailed,
+                    "face authentication failed",
+                    String::new,
+                );
+                out.event(
+                    t.plus_minutes(1),
+                    ME,
+                    EventKind::VisualCheckFallback,
+                    "PIN locked after 3 wrong tries: visual check by staff (目視確認)",
+                    String::new,
+                );
+            }
+            Some(CardProblem::CertificateExpired) => {
+                out.event(
+                    t,
+                    ME,
+                    EventKind::CardConfirmationRefused,
+                    "the card's user-authentication certificate has expired",
+                    String::new,
+                );
+            }
+            Some(CardProblem::CertificateRevoked) => {
+                out.event(
+                    t,
+                    ME,
+                    EventKind::CardConfirmationRefused,
+                    "the card's user-authentication certificate is revoked",
+                    String::new,
+                );
+            }
+            None => {}
+        }
+    }
+
+    fn code_mut(&mut self, fee: FeeTable) -> Option<&mut CodeState> {
+        self.codes.iter_mut().find(|c| c.fee == Some(fee))
+    }
+
+    fn send_applications(&mut self, now: VirtualTime, out: &mut Outbox) {
+        if self.setup.limited_type {
+            let postal = self.setup.postal_application;
+            out.event(
+                now,
+                ME,
+                EventKind::LimitedTypeApplied,
+                if postal {
+                    "資格確認限定型 application by post"
+                } else {
+                    "資格確認限定型 application on the portal"
+                },
+                String::new,
+            );
+            out.send(
+                now,
+                ME,
+                ActorId::ImplementingBody,
+                Msg::LimitedTypeApplication { postal },
+            );
+            return;
+        }
+        if self.setup.paper_claims {
+            return;
+        }
+        let mut any = false;
+        for i in 0..self.codes.len() {
+            let c = &self.codes[i];
+            if c.applied || c.number.is_none() {
+                continue;
+            }
+            let fee = c.fee.expect("set");
+            self.codes[i].applied = true;
+            any = true;
+            out.event(now, ME, EventKind::CertificateApplicationSent, "certificate application (電子証明書発行申請), ≥5 business days before installation", || fee.name_ja().to_string());
+            out.send(
+                now,
+                ME,
+                ActorId::ImplementingBody,
+                Msg::CertificateApplication { fee },
+            );
+        }
+        if any {
+            out.event(
+                now,
+                ME,
+                EventKind::UsageApplicationSent,
+                "usage application (利用申請): line type, planned start and test months",
+                String::new,
+            );
+            out.send(now, ME, ActorId::ImplementingBody, Msg::UsageApplication);
+        }
+    }
+}
+
+impl Actor for Clinic {
+    fn id(&self) -> ActorId {
+        ME
+    }
+
+    fn start(&mut self, out: &mut Outbox) {
+        let p = self.setup.plan.clone();
+        if self.setup.paper_claims && !self.setup.limited_type {
+            out.event(self.at(p.reception_request), ME, EventKind::ExemptPaperClaims, "paper-claims clinic: outside the online-confirmation mandate (a reception number is still needed for the portal)", String::new);
+        }
+        if let Some(d) = p.temporary_code_request {
+            self.step(out, d, Step::TemporaryCodeRequest);
+        }
+        if self.setup.full_installation() || self.setup.limited_type {
+            self.step(out, p.reader_order, Step::ReaderOrder);
+        }
+        if self.setup.full_installation() {
+            self.step(out, p.network_order, Step::NetworkOrder);
+            self.step(out, p.system_vendor_order, Step::SystemVendorOrder);
+        }
+        // A late-request fault moves the request past the bureau's deadline.
+        let mut request_day = p.reception_request;
+        if let Some(f) = self
+            .faults
+            .fires(FaultKind::LateRequest, request_day, None, &mut self.rng)
+        {
+            let n = f.business_days.unwrap_or(3) as i32;
+            request_day = self
+                .cal
+                .add_business_days(request_day, 5 + n)
+                .unwrap_or(request_day);
+        }
+        self.step(out, request_day, Step::ReceptionRequest);
+        if let Some(d) = p.designation_application {
+            self.step(out, d, Step::DesignationApplication);
+        }
+        if let Some(d) = p.applications {
+            self.step(out, d, Step::Applications);
+        }
+        self.step(out, self.setup.designation, Step::GoLive);
+    }
+
+    fn handle(&mut self, now: VirtualTime, _from: ActorId, msg: Msg, out: &mut Outbox) {
+        let today = now.date();
+        match msg {
+            Msg::Step(Step::TemporaryCodeRequest) => {
+                out.event(
+                    now,
+                    ME,
+                    EventKind::TemporaryCodeRequested,
+                    "r2021 別紙3 ①: temporary code (仮コード) requested",
+                    String::new,
+                );
+                out.send(
+                    now,
+                    ME,
+                    ActorId::ImplementingBody,
+                    Msg::TemporaryCodeRequest,
+                );
+                if self.setup.full_installation() {
+                    out.event(
+                        now,
+                        ME,
+                        EventKind::ReaderApplied,
+                        "r2021 別紙3 ③: free face-auth reader requested from the implementing body",
+                        String::new,
+                    );
+                    out.send(now, ME, ActorId::ImplementingBody, Msg::ReaderApplication);
+                }
+            }
+            Msg::Step(Step::ReaderOrder) => {
+                if self.setup.rules == RuleSet::R2021 && !self.setup.limited_type {
+                    return; // r2021: the implementing body provides the reader.
+                }
+                out.event(
+                    now,
+                    ME,
+                    EventKind::ReaderOrdered,
+                    "r2024 guide ①: reader ordered from a vendor",
+                    String::new,
+                );
+                out.send(
+                    now,
+                    ME,
+                    ActorId::ReaderVendor,
+                    Msg::ReaderOrder { replacement: false },
+                );
+            }
+            Msg::Step(Step::NetworkOrder) => {
+                out.event(
+                    now,
+                    ME,
+                    EventKind::LineOrdered,
+                    "guide ②: network line ordered",
+                    String::new,
+                );
+                out.send(now, ME, ActorId::Carrier, Msg::LineOrder);
+            }
+            Msg::Step(Step::SystemVendorOrder) => {
+                let installation = self.installation_day;
+                out.send(
+                    now,
+                    ME,
+                    ActorId::SystemVendor,
+                    Msg::SystemOrder { installation },
+                );
+            }
+            Msg::Step(Step::ReceptionRequest) => {
+                let mut n = usize::from(self.setup.plan.reception_requests).min(self.codes.len());
+                if n > 1
+                    && self
+                        .faults
+                        .fires(FaultKind::SingleRequest, today, None, &mut self.rng)
+                        .is_some()
+                {
+                    n = 1;
+                }
+                for c in self.codes.iter().take(n) {
+                    let fee = c.fee.expect("set");
+                    out.event(
+                        now,
+                        ME,
+                        EventKind::ReceptionRequestSent,
+                        "受付番号情報提供依頼書 sent to the bureau",
+                        || fee.name_ja().to_string(),
+                    );
+                    out.send(now, ME, ActorId::Bureau, Msg::ReceptionRequest { fee });
+                }
+            }
+            Msg::ReceptionAnswer { fee, number } => {
+                out.event(
+                    now,
+                    ME,
+                    EventKind::BureauAnswerReceived,
+                    "the bureau's answer with the reception number arrived by post",
+                    || format!("{number} ({})", fee.name_ja()),
+                );
+                if let Some(c) = self.code_mut(fee) {
+                    c.number = Some(number);
+                }
+                let mut day = self
+                    .cal
+                    .add_business_days(today, self.setup.plan.submit_after as i32)
+                    .unwrap_or(today);
+                if let Some(f) = self.faults.fires(
+                    FaultKind::LateReceptionSubmission,
+                    today,
+                    None,
+                    &mut self.rng,
+                ) {
+                    // Past the 15th of the answer month.
+                    let answer_month_15 = chrono::NaiveDate::from_ymd_opt(
+                        chrono::Datelike::year(&today),
+                        chrono::Datelike::month(&today),
+                        15,
+                    )
+                    .unwrap_or(today);
+                    day = self
+                        .cal
+                        .add_business_days(
+                            answer_month_15.max(today),
+                            f.business_days.unwrap_or(2) as i32,
+                        )
+                        .unwrap_or(day);
+                }
+                self.step(out, day, Step::SubmitReceptionNumber(number));
+            }
+            Msg::RequestReturned { fee } => {
+                if let Some(c) = self.code_mut(fee) {
+                    c.returned = true;
+                }
+            }
+            Msg::Step(Step::SubmitReceptionNumber(number)) => {
+                out.event(
+                    now,
+                    ME,
+                    EventKind::ReceptionNumberSubmitted,
+                    "reception number presented to the implementing body (due by the 15th)",
+                    || number.to_string(),
+                );
+                out.send(
+                    now,
+                    ME,
+                    ActorId::ImplementingBody,
+                    Msg::ReceptionNumberSubmission { number },
+                );
+            }
+            Msg::AccountReady { registered_for } => {
+                if self.account.is_none() {
+                    self.account = Some(today);
+                    out.send(
+                        now,
+                        ME,
+                        ActorId::SystemVendor,
+                        Msg::PrerequisiteReady(Prerequisite::PortalAccount),
+                    );
+                }
+                self.registered_for = Some(
+                    self.registered_for
+                        .map_or(registered_for, |r| r.max(registered_for)),
+                );
+                let planned = self.setup.plan.applications;
+                let mut day = match planned {
+                    Some(d) if d >= today => d,
+                    _ => self.cal.add_business_days(today, 1).unwrap_or(today),
+                };
+                if let Some(f) = self.faults.fires(
+                    FaultKind::LateCertificateApplication,
+                    today,
+                    None,
+                    &mut self.rng,
+                ) {
+                    let before = f.business_days.unwrap_or(2) as i32;
+                    day = self
+                        .cal
+                        .add_business_days(self.installation_day, -before)
+                        .unwrap_or(day)
+                        .max(today);
+                }
+                self.step(out, day, Step::Applications);
+                self.try_go_live(now, out);
+            }
+            Msg::Step(Step::Applications) => self.send_applications(now, out),
+            Msg::CertificateNotice { fee, delayed } => {
+                out.event(
+                    now,
+                    ME,
+                    EventKind::CertificateNoticeReceived,
+                    if delayed {
+                        "fault certificate-notice-delay: the certificate notice arrived late"
+                    } else {
+                        "certificate notice (電子証明書通知書) arrived by registered mail"
+                    },
+                    || fee.name_ja().to_string(),
+                );
+                if let Some(c) = self.code_mut(fee) {
+                    c.notice = true;
+                }
+                out.send(
+                    now,
+                    ME,
+                    ActorId::SystemVendor,
+                    Msg::PrerequisiteReady(Prerequisite::CertificateNotice(fee)),
+                );
+            }
+            Msg::TemporaryCodeIssued { .. } => {}
+            Msg::ReaderDelivered { working } => {
+                if working {
+                    self.reader = true;
+                    out.event(
+                        now,
+                        ME,
+                        EventKind::ReaderDelivered,
+                        "face-auth reader delivered",
+                        String::new,
+                    );
+                    out.send(
+                        now,
+                        ME,
+                        ActorId::SystemVendor,
+                        Msg::PrerequisiteReady(Prerequisite::Reader),
+                    );
+                    self.try_go_live(now, out);
+                } else {
+                    out.event(
+                        now,
+                        ME,
+                        EventKind::ReaderDeadOnArrival,
+                        "fault reader-doa: the reader is dead on arrival; a replacement is ordered",
+                        String::new,
+                    );
+                    out.send(
+                        now,
+                        ME,
+                        ActorId::ReaderVendor,
+                        Msg::ReaderOrder { replacement: true },
+                    );
+                }
+            }
+            Msg::LineReady => {
+                out.send(
+                    now,
+                    ME,
+                    ActorId::SystemVendor,
+                    Msg::PrerequisiteReady(Prerequisite::Line),
+                );
+            }
+            Msg::LineRejected => {}
+            Msg::Step(Step::DesignationApplication) => {
+                let complete = self
+                    .faults
+                    .fires(FaultKind::PlanIncomplete, today, None, &mut self.rng)
+                    .is_none();
+                out.event(now, ME, EventKind::DesignationApplicationSent, "r2024 guide ⑨: designation application with the onboarding plan (導入計画書, 13 fields)", || if complete { "plan complete".into() } else { "plan incomplete".into() });
+                out.send(
+                    now,
+                    ME,
+                    ActorId::Bureau,
+                    Msg::DesignationApplication { complete },
+                );
+            }
+            Msg::CorrectionRequest => {
+                let day = self.cal.add_business_days(today, 5).unwrap_or(today);
+                out.event(
+                    VirtualTime::at(day, OFFICE_OPENS, 0),
+                    ME,
+                    EventKind::DesignationApplicationSent,
+                    "corrected onboarding plan resubmitted (補正)",
+                    || "plan complete".into(),
+                );
+                out.send(
+                    VirtualTime::at(day, OFFICE_OPENS, 0),
+                    ME,
+                    ActorId::Bureau,
+                    Msg::DesignationApplication { complete: true },
+                );
+            }
+            Msg::Designated { date } => {
+                self.designated = Some(date);
+                if date > self.setup.designation {
+                    self.step(out, date, Step::GoLive);
+                }
+                self.try_go_live(now, out);
+            }
+            Msg::NotDesignated => {
+                self.not_designated = true;
+            }
+            Msg::InstallationDone => {
+                self.installed = true;
+                self.try_go_live(now, out);
+            }
+            Msg::InstallationPostponed => {}
+            Msg::LimitedTypeApproved => {
+                self.limited_approved = true;
+                self.try_go_live(now, out);
+            }
+            Msg::Step(Step::GoLive) => {
+                self.golive_due = true;
+                self.try_go_live(now, out);
+            }
+            Msg::ConnectivityResult {
+                purpose: CheckPurpose::GoLive,
+                failure,
+            } => {
+                self.golive_pending = false;
+                match failure {
+                    None => {
+                        self.online = true;
+                        out.event(now, ME, EventKind::OnlineStart, "online eligibility confirmation works: operation start date entered on the portal", String::new);
+                        self.first_confirmation(now, out);
+                    }
+                    Some(f) => {
+                        out.event(
+                            now,
+                            ME,
+                            EventKind::OnlineStartFailed,
+                            "the go-live connectivity check failed",
+                            || f.as_str().to_string(),
+                        );
+                        if f.is_transient() {
+                            let next = today.succ_opt().unwrap_or(today);
+                            self.step(out, next, Step::GoLive);
+                        } else {
+                            self.gave_up = true;
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}

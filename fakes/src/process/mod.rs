@@ -1,0 +1,504 @@
+//! The onboarding process as sans-IO actors (DOMAIN.md §2, §5, §6).
+//!
+//! Each actor is a state machine: `handle(now, msg, out)` changes its state and puts
+//! messages for other actors (each with a delivery time) and events into an
+//! [`Outbox`]. Nothing here owns a queue or a clock: the event engine in `sim` (and
+//! later the live services) deliver the messages. Deadlines come from
+//! [`crate::schedule`], never from copies of the rules.
+//!
+//! One module per actor:
+//! - [`clinic`] (医療機関・薬局) follows its plan and reacts to answers;
+//! - [`bureau`] (地方厚生（支）局) answers reception-number requests, returns late ones
+//!   (返戻), takes the designation application and designates;
+//! - [`implementing_body`] (医療保険情報提供等実施機関) registers reception numbers,
+//!   opens portal accounts, issues client certificates, runs the connectivity check;
+//! - [`reader_vendor`], [`carrier`], [`system_vendor`]: reader, line, installation.
+
+pub mod bureau;
+pub mod carrier;
+pub mod clinic;
+pub mod fault;
+pub mod implementing_body;
+pub mod params;
+pub mod reader_vendor;
+pub mod system_vendor;
+
+use std::fmt;
+
+use chrono::NaiveDate;
+use serde::Serialize;
+
+use crate::calendar::BusinessCalendar;
+use crate::codes::{FeeTable, ReceptionNumber, TemporaryCode};
+use crate::time::VirtualTime;
+
+/// The parties of the process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ActorId {
+    Clinic,
+    Bureau,
+    ImplementingBody,
+    ReaderVendor,
+    Carrier,
+    SystemVendor,
+}
+
+impl ActorId {
+    pub const ALL: [ActorId; 6] = [
+        ActorId::Clinic,
+        ActorId::Bureau,
+        ActorId::ImplementingBody,
+        ActorId::ReaderVendor,
+        ActorId::Carrier,
+        ActorId::SystemVendor,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActorId::Clinic => "clinic",
+            ActorId::Bureau => "bureau",
+            ActorId::ImplementingBody => "implementing-body",
+            ActorId::ReaderVendor => "reader-vendor",
+            ActorId::Carrier => "carrier",
+            ActorId::SystemVendor => "system-vendor",
+        }
+    }
+}
+
+impl fmt::Display for ActorId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A step of the clinic's plan, fired by its own timer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Step {
+    TemporaryCodeRequest,
+    ReaderOrder,
+    NetworkOrder,
+    SystemVendorOrder,
+    ReceptionRequest,
+    SubmitReceptionNumber(ReceptionNumber),
+    Applications,
+    DesignationApplication,
+    GoLive,
+}
+
+/// What the system vendor needs in hand before installation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Prerequisite {
+    Reader,
+    Line,
+    /// The certificate notice for one institution code.
+    CertificateNotice(FeeTable),
+    PortalAccount,
+}
+
+/// Why a connectivity check failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConnectivityFailure {
+    CarrierOutage,
+    LineNotConnectable,
+    ImplementingBodyDown,
+    CertificateExpired,
+    CertificateNotYetValid,
+    CertificateRevoked,
+    CertificateOtherInstitution,
+}
+
+impl ConnectivityFailure {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnectivityFailure::CarrierOutage => "carrier outage",
+            ConnectivityFailure::LineNotConnectable => "line not on the connectable list",
+            ConnectivityFailure::ImplementingBodyDown => "implementing body down",
+            ConnectivityFailure::CertificateExpired => "client certificate expired",
+            ConnectivityFailure::CertificateNotYetValid => "client certificate not yet valid",
+            ConnectivityFailure::CertificateRevoked => "client certificate revoked",
+            ConnectivityFailure::CertificateOtherInstitution => {
+                "client certificate bound to another institution"
+            }
+        }
+    }
+    /// Transient failures are retried; the others need someone to fix something.
+    pub fn is_transient(self) -> bool {
+        matches!(
+            self,
+            ConnectivityFailure::CarrierOutage | ConnectivityFailure::ImplementingBodyDown
+        )
+    }
+}
+
+/// Who started a connectivity check, so the answer goes back to them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CheckPurpose {
+    /// The system vendor's check on installation day (接続確認).
+    Installation,
+    /// The clinic's first confirmation on the day it goes online.
+    GoLive,
+}
+
+/// Messages between actors. Each is delivered at a virtual time chosen by its sender.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Msg {
+    /// The clinic's own plan timer.
+    Step(Step),
+    // clinic → bureau
+    ReceptionRequest {
+        fee: FeeTable,
+    },
+    DesignationApplication {
+        complete: bool,
+    },
+    // bureau → clinic
+    ReceptionAnswer {
+        fee: FeeTable,
+        number: ReceptionNumber,
+    },
+    RequestReturned {
+        fee: FeeTable,
+    },
+    CorrectionRequest,
+    DesignationApplicationAccepted,
+    Designated {
+        date: NaiveDate,
+    },
+    NotDesignated,
+    // bureau internal timers
+    CouncilDecision,
+    // bureau → implementing body
+    CodesSent,
+    // clinic → implementing body
+    TemporaryCodeRequest,
+    ReaderApplication,
+    ReceptionNumberSubmission {
+        number: ReceptionNumber,
+    },
+    UsageApplication,
+    CertificateApplication {
+        fee: FeeTable,
+    },
+    /// 資格確認限定型: application on the portal or by post.
+    LimitedTypeApplication {
+        postal: bool,
+    },
+    // implementing body → clinic
+    TemporaryCodeIssued {
+        code: TemporaryCode,
+    },
+    AccountReady {
+        registered_for: NaiveDate,
+    },
+    CertificateNotice {
+        fee: FeeTable,
+        delayed: bool,
+    },
+    LimitedTypeApproved,
+    // clinic ↔ reader vendor
+    ReaderOrder {
+        replacement: bool,
+    },
+    ReaderDelivered {
+        working: bool,
+    },
+    // clinic ↔ carrier
+    LineOrder,
+    LineReady,
+    LineRejected,
+    // clinic → system vendor
+    SystemOrder {
+        installation: NaiveDate,
+    },
+    PrerequisiteReady(Prerequisite),
+    InstallationDay,
+    // connectivity check: system vendor or clinic → carrier → implementing body → back
+    ConnectivityCheck {
+        purpose: CheckPurpose,
+    },
+    ConnectivityResult {
+        purpose: CheckPurpose,
+        failure: Option<ConnectivityFailure>,
+    },
+    // system vendor → clinic
+    InstallationDone,
+    InstallationPostponed,
+}
+
+/// Something that happened, for the trace and for expectations. The ids are what
+/// scenario files name in `[[expect]]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EventKind {
+    TemporaryCodeRequested,
+    TemporaryCodeIssued,
+    ReaderApplied,
+    ReaderOrdered,
+    ReaderShipped,
+    ReaderDelivered,
+    ReaderDeadOnArrival,
+    LineOrdered,
+    LineReady,
+    LineRejected,
+    SystemOrdered,
+    ReceptionRequestSent,
+    ReceptionRequestReceived,
+    RequestReturned,
+    BureauAnswerDispatched,
+    BureauAnswerReceived,
+    ReceptionNumberSubmitted,
+    ReceptionNumberRegistered,
+    ReceptionNumberLate,
+    AccountReady,
+    UsageApplicationSent,
+    CertificateApplicationSent,
+    CertificateIssued,
+    CertificateNoticeReceived,
+    CertificateNoticeLost,
+    DesignationApplicationSent,
+    CorrectionRequested,
+    DesignationApplicationAccepted,
+    DesignationApplicationLate,
+    Designated,
+    NotDesignated,
+    NumberReuseHazard,
+    CodesSent,
+    InstallationPostponed,
+    ConnectivityFailed,
+    InstallationDone,
+    OperationTestPassed,
+    OnlineStartFailed,
+    OnlineStart,
+    FirstConfirmation,
+    FaceAuthFailed,
+    PinFallback,
+    VisualCheckFallback,
+    CardConfirmationRefused,
+    ExemptPaperClaims,
+    LimitedTypeApplied,
+    LimitedTypeReady,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        use EventKind::*;
+        match self {
+            TemporaryCodeRequested => "temporary-code-requested",
+            TemporaryCodeIssued => "temporary-code-issued",
+            ReaderApplied => "reader-applied",
+            ReaderOrdered => "reader-ordered",
+            ReaderShipped => "reader-shipped",
+            ReaderDelivered => "reader-delivered",
+            ReaderDeadOnArrival => "reader-dead-on-arrival",
+            LineOrdered => "line-ordered",
+            LineReady => "line-ready",
+            LineRejected => "line-rejected",
+            SystemOrdered => "system-ordered",
+            ReceptionRequestSent => "reception-request-sent",
+            ReceptionRequestReceived => "reception-request-received",
+            RequestReturned => "request-returned",
+            BureauAnswerDispatched => "bureau-answer-dispatched",
+            BureauAnswerReceived => "bureau-answer-received",
+            ReceptionNumberSubmitted => "reception-number-submitted",
+            ReceptionNumberRegistered => "reception-number-registered",
+            ReceptionNumberLate => "reception-number-late",
+            AccountReady => "account-ready",
+            UsageApplicationSent => "usage-application-sent",
+            CertificateApplicationSent => "certificate-application-sent",
+            CertificateIssued => "certificate-issued",
+            CertificateNoticeReceived => "certificate-notice-received",
+            CertificateNoticeLost => "certificate-notice-lost",
+            DesignationApplicationSent => "designation-application-sent",
+            CorrectionRequested => "correction-requested",
+            DesignationApplicationAccepted => "designation-application-accepted",
+            DesignationApplicationLate => "designation-application-late",
+            Designated => "designated",
+            NotDesignated => "not-designated",
+            NumberReuseHazard => "number-reuse-hazard",
+            CodesSent => "codes-sent",
+            InstallationPostponed => "installation-postponed",
+            ConnectivityFailed => "connectivity-failed",
+            InstallationDone => "installation-done",
+            OperationTestPassed => "operation-test-passed",
+            OnlineStartFailed => "online-start-failed",
+            OnlineStart => "online-start",
+            FirstConfirmation => "first-confirmation",
+            FaceAuthFailed => "face-auth-failed",
+            PinFallback => "pin-fallback",
+            VisualCheckFallback => "visual-check-fallback",
+            CardConfirmationRefused => "card-confirmation-refused",
+            ExemptPaperClaims => "exempt-paper-claims",
+            LimitedTypeApplied => "limited-type-applied",
+            LimitedTypeReady => "limited-type-ready",
+        }
+    }
+
+    /// Every event id, for validation messages and the JSON Schema.
+    pub fn all() -> Vec<EventKind> {
+        use EventKind::*;
+        vec![
+            TemporaryCodeRequested,
+            TemporaryCodeIssued,
+            ReaderApplied,
+            ReaderOrdered,
+            ReaderShipped,
+            ReaderDelivered,
+            ReaderDeadOnArrival,
+            LineOrdered,
+            LineReady,
+            LineRejected,
+            SystemOrdered,
+            ReceptionRequestSent,
+            ReceptionRequestReceived,
+            RequestReturned,
+            BureauAnswerDispatched,
+            BureauAnswerReceived,
+            ReceptionNumberSubmitted,
+            ReceptionNumberRegistered,
+            ReceptionNumberLate,
+            AccountReady,
+            UsageApplicationSent,
+            CertificateApplicationSent,
+            CertificateIssued,
+            CertificateNoticeReceived,
+            CertificateNoticeLost,
+            DesignationApplicationSent,
+            CorrectionRequested,
+            DesignationApplicationAccepted,
+            DesignationApplicationLate,
+            Designated,
+            NotDesignated,
+            NumberReuseHazard,
+            CodesSent,
+            InstallationPostponed,
+            ConnectivityFailed,
+            InstallationDone,
+            OperationTestPassed,
+            OnlineStartFailed,
+            OnlineStart,
+            FirstConfirmation,
+            FaceAuthFailed,
+            PinFallback,
+            VisualCheckFallback,
+            CardConfirmationRefused,
+            ExemptPaperClaims,
+            LimitedTypeApplied,
+            LimitedTypeReady,
+        ]
+    }
+
+    pub fn parse(s: &str) -> Option<EventKind> {
+        EventKind::all().into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+impl fmt::Display for EventKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One entry of the trace: when, who, what, why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Event {
+    pub at: VirtualTime,
+    pub actor: ActorId,
+    pub kind: EventKind,
+    /// The rule or fault behind it.
+    pub why: &'static str,
+    /// Extra detail (numbers, dates); filled only when the run keeps a full trace.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// A message to deliver later.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Envelope {
+    pub at: VirtualTime,
+    pub from: ActorId,
+    pub to: ActorId,
+    pub msg: Msg,
+}
+
+/// What an actor produced while handling one input.
+#[derive(Debug, Default)]
+pub struct Outbox {
+    pub sends: Vec<Envelope>,
+    pub events: Vec<Event>,
+    /// Fill [`Event::detail`]; off in sweeps, where only times and kinds matter.
+    pub detailed: bool,
+}
+
+impl Outbox {
+    pub fn new(detailed: bool) -> Self {
+        Outbox {
+            sends: Vec::with_capacity(8),
+            events: Vec::with_capacity(8),
+            detailed,
+        }
+    }
+
+    pub fn send(&mut self, at: VirtualTime, from: ActorId, to: ActorId, msg: Msg) {
+        self.sends.push(Envelope { at, from, to, msg });
+    }
+
+    /// Record an event; `detail` is only evaluated when the run keeps details.
+    pub fn event(
+        &mut self,
+        at: VirtualTime,
+        actor: ActorId,
+        kind: EventKind,
+        why: &'static str,
+        detail: impl FnOnce() -> String,
+    ) {
+        let detail = self.detailed.then(detail);
+        self.events.push(Event {
+            at,
+            actor,
+            kind,
+            why,
+            detail,
+        });
+    }
+}
+
+/// Office hours used for actions: offices act at 09:00 and mail arrives at 10:00.
+pub const OFFICE_OPENS: u32 = 9;
+pub const MAIL_ARRIVES: u32 = 10;
+
+/// `n` business days after `from` at `hour`, on `cal`. Calendar errors (past 2099)
+/// collapse to a far-future instant so a run never panics; the scenario validator
+/// refuses such dates up front.
+pub fn business_days_later(
+    cal: &BusinessCalendar,
+    from: NaiveDate,
+    n: i32,
+    hour: u32,
+) -> VirtualTime {
+    VirtualTime::at(
+        cal.add_business_days(from, n).unwrap_or(far_future()),
+        hour,
+        0,
+    )
+}
+
+/// The open day on or after `date`, at `hour`.
+pub fn open_at(cal: &BusinessCalendar, date: NaiveDate, hour: u32) -> VirtualTime {
+    VirtualTime::at(cal.open_on_or_after(date).unwrap_or(far_future()), hour, 0)
+}
+
+/// A date beyond every horizon, used when the calendar runs out.
+pub fn far_future() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2099, 12, 31).expect("valid")
+}
+
+/// The interface the drivers use: every actor starts (scheduling its first timers)
+/// and then handles one message at a time.
+pub trait Actor {
+    fn id(&self) -> ActorId;
+    /// Schedule the actor's own first steps.
+    fn start(&mut self, _out: &mut Outbox) {}
+    /// Handle one message delivered at `now`.
+    fn handle(&mut self, now: VirtualTime, from: ActorId, msg: Msg, out: &mut Outbox);
+}

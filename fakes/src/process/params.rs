@@ -1,0 +1,216 @@
+//! Each actor's parameters: lead times and delays as distributions, so one model
+//! serves single scenarios and sweeps. Defaults follow the guides (DOMAIN.md §2, §5);
+//! where no public figure exists the default is marked *(our choice)*.
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use crate::dist::Dist;
+
+fn fixed(d: f64) -> Dist {
+    Dist::fixed(d)
+}
+
+/// 地方厚生（支）局.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct BureauParams {
+    /// Business days to handle a request before the answer can go out *(our choice: 3)*.
+    pub processing: Dist,
+    /// Calendar days the post takes *(our choice: 1–3)*.
+    pub postal: Dist,
+    /// Extra closed days of this bureau.
+    #[serde(deserialize_with = "crate::serde_date::vec_date")]
+    pub closures: Vec<NaiveDate>,
+    /// Business days to move the request deadline (negative: earlier).
+    pub request_deadline_shift: i32,
+    /// Business days the clinic needs to answer a correction request (補正).
+    pub correction_turnaround: Dist,
+    /// The institution number the bureau hands out next (its numbering counter).
+    pub next_number: u16,
+}
+
+impl Default for BureauParams {
+    fn default() -> Self {
+        BureauParams {
+            processing: fixed(3.0),
+            postal: Dist::Uniform { min: 1.0, max: 3.0 },
+            closures: Vec::new(),
+            request_deadline_shift: 0,
+            correction_turnaround: fixed(5.0),
+            next_number: 101,
+        }
+    }
+}
+
+/// 医療保険情報提供等実施機関.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct ImplementingBodyParams {
+    /// Business days from the reception number to a usable portal account (guide: ~4).
+    pub account_lead: Dist,
+    /// Business days to issue a temporary code (r2021) *(our choice: 3)*.
+    pub temporary_code_lead: Dist,
+    /// Business days from the certificate application to issuing *(our choice: 2–4)*.
+    pub certificate_lead: Dist,
+    /// Calendar days registered mail takes *(our choice: 2–4)*.
+    pub mail: Dist,
+    /// Calendar days from a free-reader application to shipment under r2021 (4–5 months).
+    pub free_reader_lead: Dist,
+}
+
+impl Default for ImplementingBodyParams {
+    fn default() -> Self {
+        ImplementingBodyParams {
+            account_lead: fixed(4.0),
+            temporary_code_lead: fixed(3.0),
+            certificate_lead: Dist::Uniform { min: 2.0, max: 4.0 },
+            mail: Dist::Uniform { min: 2.0, max: 4.0 },
+            free_reader_lead: Dist::Uniform {
+                min: 120.0,
+                max: 150.0,
+            },
+        }
+    }
+}
+
+/// The five face-auth reader models on the market (DOMAIN.md §2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReaderModel {
+    /// 富士通Japan Caora (FD-CAR1)
+    FujitsuCaora,
+    /// パナソニック コネクト
+    Panasonic,
+    /// アルメックス SnapIDタッチ (CP-S1000)
+    AlmexSnapid,
+    /// キヤノンMJ Hi-CARA (UF-S1000)
+    CanonHicara,
+    /// アトラス情報サービス EXC-9000
+    AtlasExc9000,
+    /// A generic card reader (資格確認限定型 only).
+    Generic,
+}
+
+impl ReaderModel {
+    /// Default delivery lead time in calendar days: 3–4 months for the face-auth
+    /// models (guide), a week for a generic reader *(our choice)*.
+    pub fn default_lead(self) -> Dist {
+        match self {
+            ReaderModel::Generic => Dist::Uniform {
+                min: 5.0,
+                max: 10.0,
+            },
+            _ => Dist::Triangular {
+                min: 90.0,
+                mode: 105.0,
+                max: 120.0,
+            },
+        }
+    }
+}
+
+/// 顔認証付きカードリーダーメーカー.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReaderVendorParams {
+    pub model: ReaderModel,
+    /// Calendar days from order to delivery (default: the model's).
+    pub lead: Option<Dist>,
+    /// Calendar days to replace a reader dead on arrival *(our choice: 14)*.
+    pub replacement: Dist,
+}
+
+impl Default for ReaderVendorParams {
+    fn default() -> Self {
+        ReaderVendorParams {
+            model: ReaderModel::FujitsuCaora,
+            lead: None,
+            replacement: fixed(14.0),
+        }
+    }
+}
+
+/// Line types the implementing body accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub enum LineType {
+    #[serde(rename = "ip-vpn")]
+    IpVpn,
+    #[serde(rename = "ipsec-ike")]
+    IpsecIke,
+    /// A plain internet line: not on the connectable list.
+    #[serde(rename = "internet")]
+    Internet,
+}
+
+/// Services on the connectable list (接続可能回線・事業者一覧), per line type.
+pub const CONNECTABLE_IP_VPN: [&str; 8] = [
+    "NTT東日本 フレッツ 光ネクスト",
+    "NTT東日本 フレッツ 光クロス",
+    "NTT西日本 フレッツ 光ネクスト",
+    "NTT西日本 フレッツ 光クロス",
+    "NTT西日本 フレッツ 光ライト",
+    "中部テレコミュニケーション ビジネスコミュファ光",
+    "九州通信ネットワーク BBIQ",
+    "光コラボレーション事業者",
+];
+pub const CONNECTABLE_IPSEC: [&str; 4] = [
+    "NTTコミュニケーションズ IP-Members",
+    "NTTデータ中国 @OnDemand",
+    "富士通 FENICS II",
+    "三菱電機 SecureMinder",
+];
+
+/// ネットワーク事業者.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct CarrierParams {
+    /// The service ordered, as on the connectable list.
+    pub service: String,
+    pub line: LineType,
+    /// Calendar days from order to a working line *(our choice: 30–60)*.
+    pub lead: Dist,
+}
+
+impl Default for CarrierParams {
+    fn default() -> Self {
+        CarrierParams {
+            service: CONNECTABLE_IP_VPN[0].to_string(),
+            line: LineType::IpVpn,
+            lead: Dist::Uniform {
+                min: 30.0,
+                max: 60.0,
+            },
+        }
+    }
+}
+
+impl CarrierParams {
+    /// Is this service of this line type on the connectable list?
+    pub fn connectable(&self) -> bool {
+        match self.line {
+            LineType::IpVpn => CONNECTABLE_IP_VPN.contains(&self.service.as_str()),
+            LineType::IpsecIke => CONNECTABLE_IPSEC.contains(&self.service.as_str()),
+            LineType::Internet => false,
+        }
+    }
+}
+
+/// システム事業者.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct SystemVendorParams {
+    /// Business days between installation attempts when something was missing.
+    pub retry_after: u32,
+    /// Attempts before the vendor gives up.
+    pub max_attempts: u32,
+}
+
+impl Default for SystemVendorParams {
+    fn default() -> Self {
+        SystemVendorParams {
+            retry_after: 3,
+            max_attempts: 30,
+        }
+    }
+}

@@ -1,0 +1,229 @@
+//! `onsim run` and `onsim validate`: scenario files through virtual time.
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use rayon::prelude::*;
+
+use crate::error::{CliError, CmdResult, Outcome};
+use crate::output::write_atomic;
+use crate::report;
+use crate::runner::{self, Detail, RunResult};
+use crate::scenario::{self, Scenario, ScenarioError};
+
+/// The scenarios shipped with onsim, built into the binary so `onsim run` works
+/// anywhere.
+static EMBEDDED: include_dir::Dir<'static> =
+    include_dir::include_dir!("$CARGO_MANIFEST_DIR/../scenarios");
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Scenario files or folders (searched recursively for *.toml). Default:
+    /// ./scenarios if it exists, else the scenarios built into onsim.
+    pub paths: Vec<PathBuf>,
+    /// Write JUnit XML here.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Write the full JSON report (every timeline) here.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Write report.json, junit.xml and summary.md into this folder.
+    #[arg(long, value_name = "DIR")]
+    pub report_dir: Option<PathBuf>,
+    /// Worker threads (default: all cores). Results do not depend on it.
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// Print each scenario's timeline.
+    #[arg(long)]
+    pub trace: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Scenario files or folders. Default: as for `run`.
+    pub paths: Vec<PathBuf>,
+}
+
+/// Load every scenario; all errors are collected and reported together.
+pub fn load_all(paths: &[PathBuf]) -> Result<Vec<Scenario>, CliError> {
+    let sources: Vec<(String, String)> = if paths.is_empty() && !Path::new("scenarios").is_dir() {
+        let mut files: Vec<(String, String)> = Vec::new();
+        collect_embedded(&EMBEDDED, &mut files);
+        files.sort();
+        files
+    } else {
+        let paths = if paths.is_empty() {
+            vec![PathBuf::from("scenarios")]
+        } else {
+            paths.to_vec()
+        };
+        let files = scenario::discover(&paths).map_err(CliError::new)?;
+        if files.is_empty() {
+            return Err(CliError::new(format!(
+                "no scenario files (*.toml) in {}",
+                paths
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        let mut out = Vec::new();
+        for f in files {
+            let name = f.display().to_string();
+            match std::fs::read(&f) {
+                Ok(bytes) => match String::from_utf8(bytes) {
+                    Ok(t) => out.push((name, t)),
+                    Err(_) => return Err(CliError::new(format!(
+                        "{name}:1:1: the file is not UTF-8\n  hint: save scenario files as UTF-8"
+                    ))),
+                },
+                Err(e) => return Err(CliError::new(format!("{name}: cannot read: {e}"))),
+            }
+        }
+        out
+    };
+    let mut scenarios = Vec::new();
+    let mut errors: Vec<ScenarioError> = Vec::new();
+    for (name, text) in &sources {
+        match scenario::parse(name, text) {
+            Ok(s) => scenarios.push(s),
+            Err(e) => errors.push(e),
+        }
+    }
+    if !errors.is_empty() {
+        let n = errors.len();
+        let msg = errors
+            .iter()
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+            .join("\n");
+        return Err(CliError::new(format!(
+            "{msg}\n{n} scenario file(s) have errors"
+        )));
+    }
+    Ok(scenarios)
+}
+
+fn collect_embedded(dir: &include_dir::Dir<'static>, out: &mut Vec<(String, String)>) {
+    for f in dir.files() {
+        if f.path().extension().is_some_and(|x| x == "toml") {
+            if let Some(t) = f.contents_utf8() {
+                out.push((format!("scenarios/{}", f.path().display()), t.to_string()));
+            }
+        }
+    }
+    for d in dir.dirs() {
+        collect_embedded(d, out);
+    }
+}
+
+/// Run scenarios in parallel; the order of the results is the order of the input.
+pub fn run_all(
+    scenarios: Vec<Scenario>,
+    threads: Option<usize>,
+) -> Result<Vec<(Scenario, RunResult)>, CliError> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.unwrap_or(0))
+        .build()
+        .map_err(|e| CliError::new(format!("cannot start worker threads: {e}")))?;
+    Ok(pool.install(|| {
+        scenarios
+            .into_par_iter()
+            .map(|s| {
+                let r = runner::run(&s, Detail::Full);
+                (s, r)
+            })
+            .collect()
+    }))
+}
+
+pub fn run(a: RunArgs) -> CmdResult {
+    if a.threads == Some(0) {
+        return Err(CliError::new("--threads must be at least 1"));
+    }
+    let scenarios = load_all(&a.paths)?;
+    let results = run_all(scenarios, a.threads)?;
+    for (s, r) in &results {
+        println!(
+            "{} {} — {} [{}]",
+            if r.passed { "PASS" } else { "FAIL" },
+            s.file,
+            s.spec.scenario.name,
+            r.outcome.as_str()
+        );
+        for c in r.checks.iter().filter(|c| !c.passed) {
+            println!(
+                "  ✗ {}\n    {}",
+                c.expectation,
+                c.explanation
+                    .clone()
+                    .unwrap_or_default()
+                    .replace('\n', "\n    ")
+            );
+        }
+        if let Some(reason) = &r.refused {
+            println!("  refused: {reason}");
+        }
+        if a.trace {
+            for e in &r.timeline {
+                println!(
+                    "    {} {:<17} {:<30} {}",
+                    e.at,
+                    e.actor.as_str(),
+                    e.kind.as_str(),
+                    e.why
+                );
+            }
+        }
+    }
+    let sum = report::summary(&results);
+    if let Some(p) = &a.json {
+        write_atomic(p, report::json(&results).as_bytes())?;
+    }
+    if let Some(p) = &a.junit {
+        write_atomic(p, report::junit(&results).as_bytes())?;
+    }
+    if let Some(dir) = &a.report_dir {
+        write_atomic(&dir.join("report.json"), report::json(&results).as_bytes())?;
+        write_atomic(&dir.join("junit.xml"), report::junit(&results).as_bytes())?;
+        write_atomic(
+            &dir.join("summary.md"),
+            report::markdown(&results).as_bytes(),
+        )?;
+    }
+    println!("\nscenarios: {} passed, {} failed", sum.passed, sum.failed);
+    Ok(if sum.failed == 0 {
+        Outcome::Passed
+    } else {
+        Outcome::Failed
+    })
+}
+
+pub fn validate(a: ValidateArgs) -> CmdResult {
+    let scenarios = load_all(&a.paths)?;
+    for s in &scenarios {
+        println!("ok {} — {}", s.file, s.spec.scenario.name);
+    }
+    println!("{} scenario file(s) valid", scenarios.len());
+    Ok(Outcome::Passed)
+}
+
+/// `onsim schema`: the JSON Schema of scenario files.
+pub fn schema() -> CmdResult {
+    let mut schema = schemars::schema_for!(crate::scenario::ScenarioFile);
+    // List the event ids, so editors can complete `happens` / `never`.
+    let ids: Vec<serde_json::Value> = fakes::process::EventKind::all()
+        .into_iter()
+        .map(|k| serde_json::Value::String(k.as_str().to_string()))
+        .collect();
+    schema
+        .schema
+        .extensions
+        .insert("x-event-ids".into(), serde_json::Value::Array(ids));
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&schema).expect("schema serializes")
+    );
+    Ok(Outcome::Passed)
+}

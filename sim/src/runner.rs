@@ -1,0 +1,361 @@
+//! Runs one scenario through virtual time: builds the actors from the scenario, drives
+//! them with the event engine, and judges the expectations against the trace.
+//!
+//! The loop is the whole "driver": pop the next envelope, hand it to its actor, push
+//! what the actor sent. Actors never see the queue.
+
+use chrono::NaiveDate;
+use serde::Serialize;
+
+use fakes::calendar::BusinessCalendar;
+use fakes::process::bureau::Bureau;
+use fakes::process::carrier::Carrier;
+use fakes::process::clinic::{Clinic, ClinicSetup};
+use fakes::process::fault::{Fault, FaultStep, Faults};
+use fakes::process::implementing_body::ImplementingBody;
+use fakes::process::reader_vendor::ReaderVendor;
+use fakes::process::system_vendor::SystemVendor;
+use fakes::process::{Actor, ActorId, Envelope, Event, EventKind, Msg, Outbox};
+use fakes::schedule::{self, MilestoneId, Schedule, ScheduleRequest};
+use fakes::time::VirtualTime;
+
+use crate::engine::{rng_for, EventQueue};
+use crate::scenario::{Check, Claims, Outcome, Scenario};
+
+/// A run never handles more messages than this; reaching it is reported, not hidden.
+pub const EVENT_LIMIT: usize = 100_000;
+/// Months simulated after the designation date.
+pub const HORIZON_MONTHS: u32 = 6;
+
+/// How much of the trace to keep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detail {
+    /// Events with their details (single runs, reports).
+    Full,
+    /// Event kinds and times only (sweeps).
+    Lean,
+}
+
+/// The verdict on one expectation.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckResult {
+    pub expectation: String,
+    pub passed: bool,
+    /// Why it failed, with the part of the trace that decided it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub explanation: Option<String>,
+}
+
+/// Everything one run produced.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunResult {
+    pub outcome: Outcome,
+    /// Why the scenario was refused, when it was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
+    /// The day online confirmation started, if it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub online_start: Option<NaiveDate>,
+    pub checks: Vec<CheckResult>,
+    pub passed: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<Schedule>,
+    pub events_handled: usize,
+    pub timeline: Vec<Event>,
+}
+
+/// Tie a step-bound fault with no window to the step's day, so retries on later
+/// days are not hit again.
+fn anchor_faults(list: &[Fault], schedule: &Schedule, installation: NaiveDate) -> Vec<Fault> {
+    list.iter()
+        .map(|f| {
+            let mut f = f.clone();
+            if f.at.is_none() {
+                match f.on {
+                    Some(FaultStep::GoLive) => f.at = Some(schedule.designation),
+                    Some(FaultStep::Installation) => f.at = Some(installation),
+                    None => {}
+                }
+            }
+            f
+        })
+        .collect()
+}
+
+/// Run a scenario with its own seed.
+pub fn run(s: &Scenario, detail: Detail) -> RunResult {
+    run_with_seed(s, s.spec.scenario.seed, detail)
+}
+
+/// Run a scenario with a given master seed (sweeps pass one per replication).
+pub fn run_with_seed(s: &Scenario, seed: u64, detail: Detail) -> RunResult {
+    let spec = &s.spec;
+    let bureau_cal = BusinessCalendar::with_closures(spec.actors.bureau.closures.iter().copied());
+    let mut req = ScheduleRequest::new(spec.clinic.designation, spec.scenario.rules);
+    req.bureau = Some(s.bureau);
+    req.clinic = spec.clinic.kind;
+    req.paper_claims = spec.clinic.claims == Claims::Paper;
+    req.allow_projected = true;
+    req.as_of = spec.clinic.as_of;
+    req.calendar = bureau_cal.clone();
+    req.policy.request_deadline_shift = spec.actors.bureau.request_deadline_shift;
+    req.installation = spec.plan.installation;
+    let schedule = match schedule::compute(&req, None) {
+        Ok(s) => s,
+        Err(e) => return refused(s, e.to_string()),
+    };
+    let plan = match spec
+        .plan
+        .resolve(&schedule, &BusinessCalendar::standard(), spec.clinic.kind)
+    {
+        Ok(p) => p,
+        Err(e) => return refused(s, e.to_string()),
+    };
+    let faults = Faults::new(anchor_faults(&spec.faults, &schedule, plan.installation));
+    let setup = ClinicSetup {
+        rules: spec.scenario.rules,
+        kind: spec.clinic.kind,
+        designation: spec.clinic.designation,
+        paper_claims: spec.clinic.claims == Claims::Paper,
+        limited_type: spec.clinic.limited_type,
+        postal_application: spec.clinic.postal_application,
+        plan,
+    };
+    let fees = setup.fees();
+    let full = setup.full_installation();
+    let mut clinic = Clinic::new(setup, faults.clone(), rng_for(seed, "clinic"));
+    let mut bureau = Bureau::new(
+        &schedule,
+        bureau_cal,
+        spec.actors.bureau.clone(),
+        faults.clone(),
+        rng_for(seed, "bureau"),
+        s.prefecture,
+        spec.clinic.county,
+    );
+    let mut ib = ImplementingBody::new(
+        &schedule,
+        spec.actors.implementing_body.clone(),
+        faults.clone(),
+        rng_for(seed, "implementing-body"),
+        (seed % 9_000_000) as u32 + 1_000_000,
+    );
+    let mut vendor = ReaderVendor::new(
+        spec.actors.reader_vendor.clone(),
+        faults.clone(),
+        rng_for(seed, "reader-vendor"),
+    );
+    let mut carrier = Carrier::new(
+        spec.actors.carrier.clone(),
+        faults.clone(),
+        rng_for(seed, "carrier"),
+    );
+    let mut sv = SystemVendor::new(spec.actors.system_vendor.clone(), fees, full);
+
+    let horizon = VirtualTime::start_of(
+        spec.clinic
+            .designation
+            .checked_add_months(chrono::Months::new(HORIZON_MONTHS))
+            .unwrap_or(spec.clinic.designation),
+    );
+    let mut queue: EventQueue<(ActorId, ActorId, Msg)> = EventQueue::new();
+    let mut out = Outbox::new(detail == Detail::Full);
+    let mut timeline: Vec<Event> = Vec::new();
+    clinic.start(&mut out);
+    let mut handled = 0usize;
+    loop {
+        for Envelope { at, from, to, msg } in out.sends.drain(..) {
+            queue.push(at, (from, to, msg));
+        }
+        timeline.append(&mut out.events);
+        let Some((now, (from, to, msg))) = queue.pop() else {
+            break;
+        };
+        if now > horizon || handled >= EVENT_LIMIT {
+            break;
+        }
+        handled += 1;
+        let actor: &mut dyn Actor = match to {
+            ActorId::Clinic => &mut clinic,
+            ActorId::Bureau => &mut bureau,
+            ActorId::ImplementingBody => &mut ib,
+            ActorId::ReaderVendor => &mut vendor,
+            ActorId::Carrier => &mut carrier,
+            ActorId::SystemVendor => &mut sv,
+        };
+        actor.handle(now, from, msg, &mut out);
+    }
+    // Events are recorded when decided; some are dated in the future of the
+    // decision (a shipment announced for later). Order the trace by time, stably.
+    timeline.retain(|e| e.at <= horizon);
+    timeline.sort_by_key(|e| e.at);
+    let outcome = judge_outcome(s, &timeline);
+    let online_start = timeline
+        .iter()
+        .find(|e| matches!(e.kind, EventKind::OnlineStart | EventKind::LimitedTypeReady))
+        .map(|e| e.at.date());
+    let checks = evaluate(&s.checks, outcome, &timeline, None);
+    let passed = checks.iter().all(|c| c.passed) && handled < EVENT_LIMIT;
+    RunResult {
+        outcome,
+        refused: None,
+        online_start,
+        passed,
+        checks,
+        schedule: Some(schedule),
+        events_handled: handled,
+        timeline,
+    }
+}
+
+fn refused(s: &Scenario, reason: String) -> RunResult {
+    let checks = evaluate(&s.checks, Outcome::Refused, &[], Some(&reason));
+    RunResult {
+        outcome: Outcome::Refused,
+        passed: checks.iter().all(|c| c.passed),
+        refused: Some(reason),
+        online_start: None,
+        checks,
+        schedule: None,
+        events_handled: 0,
+        timeline: Vec::new(),
+    }
+}
+
+/// The final outcome, from the trace alone.
+pub fn judge_outcome(s: &Scenario, timeline: &[Event]) -> Outcome {
+    let has = |k: EventKind| timeline.iter().any(|e| e.kind == k);
+    let spec = &s.spec;
+    if spec.clinic.claims == Claims::Paper && !spec.clinic.limited_type {
+        return Outcome::Exempt;
+    }
+    if spec.clinic.limited_type {
+        return if has(EventKind::LimitedTypeReady) {
+            Outcome::LimitedTypeReady
+        } else {
+            Outcome::NotOnline
+        };
+    }
+    if has(EventKind::NotDesignated) {
+        return Outcome::NotDesignated;
+    }
+    if has(EventKind::RequestReturned) {
+        return Outcome::RequestReturned;
+    }
+    match timeline.iter().find(|e| e.kind == EventKind::OnlineStart) {
+        Some(e) if e.at.date() <= spec.clinic.designation => Outcome::OnlineOnDesignationDay,
+        Some(_) => Outcome::OnlineLate,
+        None => Outcome::NotOnline,
+    }
+}
+
+fn show(e: &Event) -> String {
+    format!(
+        "    {} {:<17} {:<30} {}{}",
+        e.at,
+        e.actor.as_str(),
+        e.kind.as_str(),
+        e.why,
+        e.detail
+            .as_ref()
+            .filter(|d| !d.is_empty())
+            .map(|d| format!(" [{d}]"))
+            .unwrap_or_default()
+    )
+}
+
+/// The trace lines that explain a verdict: every event of the kind, or if none, the
+/// last few events.
+fn excerpt(timeline: &[Event], kind: Option<EventKind>) -> String {
+    let picked: Vec<&Event> = match kind {
+        Some(k) if timeline.iter().any(|e| e.kind == k) => {
+            timeline.iter().filter(|e| e.kind == k).collect()
+        }
+        _ => timeline
+            .iter()
+            .rev()
+            .take(6)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect(),
+    };
+    picked
+        .iter()
+        .map(|e| show(e))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Judge each expectation against the trace.
+pub fn evaluate(
+    checks: &[Check],
+    outcome: Outcome,
+    timeline: &[Event],
+    refused: Option<&str>,
+) -> Vec<CheckResult> {
+    checks
+        .iter()
+        .map(|c| {
+            let failure: Option<String> = match c {
+                Check::Outcome { outcome: want } => (*want != outcome).then(|| {
+                    let why = match refused {
+                        Some(r) => format!("refused: {r}"),
+                        None => format!(
+                            "decided by:\n{}",
+                            excerpt(
+                                timeline,
+                                Some(match outcome {
+                                    Outcome::RequestReturned => EventKind::RequestReturned,
+                                    Outcome::NotDesignated => EventKind::NotDesignated,
+                                    Outcome::OnlineOnDesignationDay | Outcome::OnlineLate =>
+                                        EventKind::OnlineStart,
+                                    _ => EventKind::OnlineStartFailed,
+                                })
+                            )
+                        ),
+                    };
+                    format!(
+                        "expected outcome {}, got {}; {why}",
+                        want.as_str(),
+                        outcome.as_str()
+                    )
+                }),
+                Check::Happens { event, by, after } => {
+                    let hits: Vec<&Event> = timeline.iter().filter(|e| e.kind == *event).collect();
+                    let ok = hits.iter().any(|e| {
+                        by.is_none_or(|b| e.at.date() <= b)
+                            && after.is_none_or(|a| e.at.date() >= a)
+                    });
+                    (!ok).then(|| {
+                        if hits.is_empty() {
+                            format!(
+                                "{event} never happened; the run ended with:\n{}",
+                                excerpt(timeline, None)
+                            )
+                        } else {
+                            format!(
+                                "{event} happened, but not in the window:\n{}",
+                                excerpt(timeline, Some(*event))
+                            )
+                        }
+                    })
+                }
+                Check::Never { event } => timeline
+                    .iter()
+                    .any(|e| e.kind == *event)
+                    .then(|| format!("{event} happened:\n{}", excerpt(timeline, Some(*event)))),
+            };
+            CheckResult {
+                expectation: c.to_string(),
+                passed: failure.is_none(),
+                explanation: failure,
+            }
+        })
+        .collect()
+}
+
+/// The date of a milestone in a schedule, for reports.
+pub fn milestone(s: &Schedule, id: MilestoneId) -> Option<NaiveDate> {
+    s.date(id)
+}

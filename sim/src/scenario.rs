@@ -1,0 +1,698 @@
+//! Scenario files (TOML): one clinic's onboarding, the rule set, each actor's
+//! parameters, the faults to inject and what is expected to happen.
+//!
+//! Loading checks everything up front and reports the first problem as
+//! `file:line:column: message` with a hint, so a run never starts on a file that
+//! cannot make sense. `onsim schema` prints the JSON Schema of [`ScenarioFile`].
+//!
+//! ```toml
+//! # r2024 medical clinic in Tokyo, everything on time.
+//! [scenario]
+//! name = "happy path"
+//! rules = "r2024"
+//! seed = 1
+//!
+//! [clinic]
+//! kind = "medical"
+//! prefecture = "東京都"
+//! designation = 2025-06-01
+//!
+//! [[expect]]
+//! outcome = "online-on-designation-day"
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use fakes::codes::{Bureau, Prefecture};
+use fakes::process::clinic::Plan;
+use fakes::process::fault::Fault;
+use fakes::process::params::{
+    BureauParams, CarrierParams, ImplementingBodyParams, ReaderVendorParams, SystemVendorParams,
+};
+use fakes::process::EventKind;
+use fakes::schedule::{ClinicKind, RuleSet};
+
+/// A whole scenario file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioFile {
+    pub scenario: Meta,
+    pub clinic: ClinicSection,
+    #[serde(default)]
+    pub plan: Plan,
+    #[serde(default)]
+    pub actors: Actors,
+    #[serde(default)]
+    pub faults: Vec<Fault>,
+    #[serde(default)]
+    pub expect: Vec<Expectation>,
+}
+
+/// `[scenario]`: what this file is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Meta {
+    pub name: String,
+    /// One line: what the scenario shows.
+    #[serde(default)]
+    pub description: Option<String>,
+    pub rules: RuleSet,
+    /// Master seed; every actor's random stream derives from it and its name.
+    #[serde(default)]
+    pub seed: u64,
+}
+
+/// Paper or online claims (レセプト請求).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Claims {
+    #[default]
+    Online,
+    Paper,
+}
+
+/// `[clinic]`: the party being onboarded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClinicSection {
+    pub kind: ClinicKind,
+    /// Prefecture name (東京都) or JIS code ("13").
+    pub prefecture: String,
+    /// Regional bureau; defaults to the one serving the prefecture.
+    #[serde(default)]
+    pub bureau: Option<Bureau>,
+    /// Designation date (指定日), the 1st of a month.
+    #[serde(deserialize_with = "fakes::serde_date::date")]
+    pub designation: NaiveDate,
+    #[serde(default)]
+    pub claims: Claims,
+    /// 資格確認限定型 (paper-claims clinics only).
+    #[serde(default)]
+    pub limited_type: bool,
+    /// Limited type applied for by post instead of on the portal.
+    #[serde(default)]
+    pub postal_application: bool,
+    /// County/city number (郡市区番号) used for the reception number.
+    #[serde(default = "default_county")]
+    pub county: u8,
+    /// The day the clinic starts the process; a designation on or before it would
+    /// be retroactive (指定期日の遡及), which is refused.
+    #[serde(default, deserialize_with = "fakes::serde_date::opt_date")]
+    pub as_of: Option<NaiveDate>,
+}
+
+fn default_county() -> u8 {
+    1
+}
+
+/// `[actors.*]`: each actor's parameters.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Actors {
+    #[serde(default)]
+    pub bureau: BureauParams,
+    #[serde(default)]
+    pub implementing_body: ImplementingBodyParams,
+    #[serde(default)]
+    pub reader_vendor: ReaderVendorParams,
+    #[serde(default)]
+    pub carrier: CarrierParams,
+    #[serde(default)]
+    pub system_vendor: SystemVendorParams,
+}
+
+/// Final outcomes a run can reach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// Online confirmation works on the designation day.
+    OnlineOnDesignationDay,
+    /// Online, but after the designation day.
+    OnlineLate,
+    /// Never online within the simulated horizon.
+    NotOnline,
+    /// The reception-number request was returned (返戻).
+    RequestReturned,
+    /// Not designated (未指定).
+    NotDesignated,
+    /// Paper-claims clinic: exempt from the mandate.
+    Exempt,
+    /// 資格確認限定型 ready.
+    LimitedTypeReady,
+    /// The scenario is outside the process (e.g. retroactive designation).
+    Refused,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::OnlineOnDesignationDay => "online-on-designation-day",
+            Outcome::OnlineLate => "online-late",
+            Outcome::NotOnline => "not-online",
+            Outcome::RequestReturned => "request-returned",
+            Outcome::NotDesignated => "not-designated",
+            Outcome::Exempt => "exempt",
+            Outcome::LimitedTypeReady => "limited-type-ready",
+            Outcome::Refused => "refused",
+        }
+    }
+}
+
+/// `[[expect]]`: one of `happens`, `never` or `outcome`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Expectation {
+    /// An event id that must happen (optionally `by` / `after` a date).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub happens: Option<String>,
+    /// An event id that must never happen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub never: Option<String>,
+    /// The final outcome.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<Outcome>,
+    /// With `happens`: at the latest on this day.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "fakes::serde_date::opt_date"
+    )]
+    pub by: Option<NaiveDate>,
+    /// With `happens`: not before this day.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "fakes::serde_date::opt_date"
+    )]
+    pub after: Option<NaiveDate>,
+}
+
+/// A checked expectation, ready for the runner.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "type")]
+pub enum Check {
+    Happens {
+        event: EventKind,
+        by: Option<NaiveDate>,
+        after: Option<NaiveDate>,
+    },
+    Never {
+        event: EventKind,
+    },
+    Outcome {
+        outcome: Outcome,
+    },
+}
+
+impl std::fmt::Display for Check {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Check::Happens { event, by, after } => {
+                write!(f, "{event} happens")?;
+                if let Some(a) = after {
+                    write!(f, " on or after {a}")?;
+                }
+                if let Some(b) = by {
+                    write!(f, " by {b}")?;
+                }
+                Ok(())
+            }
+            Check::Never { event } => write!(f, "{event} never happens"),
+            Check::Outcome { outcome } => write!(f, "outcome is {}", outcome.as_str()),
+        }
+    }
+}
+
+/// A scenario loaded and checked.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// The path as the user gave it (or the embedded name).
+    pub file: String,
+    pub spec: ScenarioFile,
+    pub prefecture: Prefecture,
+    pub bureau: Bureau,
+    pub checks: Vec<Check>,
+}
+
+/// A problem in a scenario file, located.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}:{line}:{column}: {message}{}", hint.as_ref().map(|h| format!("\n  hint: {h}")).unwrap_or_default())]
+pub struct ScenarioError {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+/// Where a key path is in the document, for messages about values that parsed but
+/// make no sense.
+struct Locator<'a> {
+    text: &'a str,
+    doc: Option<toml_edit::ImDocument<&'a str>>,
+}
+
+enum PathPart<'p> {
+    Key(&'p str),
+    Index(usize),
+}
+
+impl<'a> Locator<'a> {
+    fn new(text: &'a str) -> Self {
+        Locator {
+            text,
+            doc: toml_edit::ImDocument::parse(text).ok(),
+        }
+    }
+
+    fn find(&self, path: &[PathPart]) -> (usize, usize) {
+        let Some(doc) = &self.doc else { return (1, 1) };
+        let mut item: &toml_edit::Item = doc.as_item();
+        let mut best = (1, 1);
+        for part in path {
+            let next = match part {
+                PathPart::Key(k) => item.get(*k),
+                PathPart::Index(i) => item.get(*i),
+            };
+            match next {
+                Some(n) => {
+                    item = n;
+                    let span = n.span().or_else(|| n.as_table_like().and_then(|_| None));
+                    if let Some(s) = span {
+                        best = line_col(self.text, s.start);
+                    }
+                }
+                None => break,
+            }
+        }
+        best
+    }
+}
+
+fn closest<'a>(word: &str, choices: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    // Cheap similarity: longest common prefix, then shared characters.
+    choices
+        .into_iter()
+        .map(|c| {
+            let prefix = word
+                .chars()
+                .zip(c.chars())
+                .take_while(|(a, b)| a == b)
+                .count();
+            let shared = word.split('-').filter(|p| c.contains(p)).count();
+            (prefix * 2 + shared * 3, c)
+        })
+        .filter(|(score, _)| *score >= 4)
+        .max_by_key(|(score, _)| *score)
+        .map(|(_, c)| c)
+}
+
+/// Parse and check a scenario from its text. `file` is only used in messages.
+pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
+    let spec: ScenarioFile = toml::from_str(text).map_err(|e| {
+        let (line, column) = e.span().map_or((1, 1), |s| line_col(text, s.start));
+        let message = e.message().trim().to_string();
+        let hint = if message.contains("unknown field") {
+            Some("check the spelling; `onsim schema` prints every key a scenario may have".into())
+        } else if message.contains("missing field") {
+            Some("every scenario needs [scenario] name and rules, and [clinic] kind, prefecture and designation".into())
+        } else if message.contains("date") || message.contains("datetime") {
+            Some("dates are written 2025-06-01 (no quotes); the day must exist".into())
+        } else {
+            None
+        };
+        ScenarioError {
+            file: file.to_string(),
+            line,
+            column,
+            message,
+            hint,
+        }
+    })?;
+    let loc = Locator::new(text);
+    let err = |path: &[PathPart], message: String, hint: Option<&str>| {
+        let (line, column) = loc.find(path);
+        ScenarioError {
+            file: file.to_string(),
+            line,
+            column,
+            message,
+            hint: hint.map(str::to_string),
+        }
+    };
+    use PathPart::{Index, Key};
+
+    let prefecture: Prefecture = spec.clinic.prefecture.parse().map_err(|e: fakes::codes::CodeError| {
+        err(&[Key("clinic"), Key("prefecture")], e.to_string(), Some("write the name as on an address, e.g. \"東京都\" or \"北海道\", or its JIS code \"13\""))
+    })?;
+    let bureau = match spec.clinic.bureau {
+        Some(b) if !b.serves(prefecture) => {
+            return Err(err(
+                &[Key("clinic"), Key("bureau")],
+                format!("bureau {} does not serve {}", b.id(), prefecture.name()),
+                Some(&format!(
+                    "{} is served by {}; drop `bureau` to use it",
+                    prefecture.name(),
+                    prefecture.bureau().id()
+                )),
+            ))
+        }
+        Some(b) => b,
+        None => prefecture.bureau(),
+    };
+    let d = spec.clinic.designation;
+    if !fakes::calendar::in_range(d) || !fakes::calendar::in_range(d + chrono::Duration::days(366))
+    {
+        return Err(err(
+            &[Key("clinic"), Key("designation")],
+            format!("designation {d} is outside the calendar"),
+            None,
+        ));
+    }
+    if spec.clinic.limited_type && spec.clinic.claims != Claims::Paper {
+        return Err(err(
+            &[Key("clinic"), Key("limited_type")],
+            "the limited type (資格確認限定型) is for paper-claims clinics outside the mandate"
+                .into(),
+            Some("set claims = \"paper\" or drop limited_type"),
+        ));
+    }
+    if spec.clinic.postal_application && !spec.clinic.limited_type {
+        return Err(err(
+            &[Key("clinic"), Key("postal_application")],
+            "postal applications exist only for the limited type".into(),
+            Some("set limited_type = true or drop postal_application"),
+        ));
+    }
+    if spec.clinic.county > 99 {
+        return Err(err(
+            &[Key("clinic"), Key("county")],
+            format!(
+                "county number {} has more than 2 digits",
+                spec.clinic.county
+            ),
+            None,
+        ));
+    }
+    // Plan dates must lie in the calendar.
+    let plan_dates = [
+        ("temporary_code_request", spec.plan.temporary_code_request),
+        ("reader_order", spec.plan.reader_order),
+        ("network_order", spec.plan.network_order),
+        ("system_vendor_order", spec.plan.system_vendor_order),
+        ("reception_request", spec.plan.reception_request),
+        ("applications", spec.plan.applications),
+        ("installation", spec.plan.installation),
+        ("designation_application", spec.plan.designation_application),
+    ];
+    for (key, date) in plan_dates {
+        if let Some(x) = date {
+            if !fakes::calendar::in_range(x) || x > d + chrono::Duration::days(366) {
+                return Err(err(&[Key("plan"), Key(key)], format!("plan.{key} {x} is outside the calendar or more than a year after designation"), None));
+            }
+        }
+    }
+    if spec.plan.temporary_code_request.is_some() && spec.scenario.rules == RuleSet::R2024 {
+        return Err(err(
+            &[Key("plan"), Key("temporary_code_request")],
+            "temporary codes (仮コード) exist only under r2021".into(),
+            Some("drop it, or set rules = \"r2021\""),
+        ));
+    }
+    if let Some(n) = spec.plan.reception_requests {
+        if n == 0 || n > 2 {
+            return Err(err(
+                &[Key("plan"), Key("reception_requests")],
+                format!("reception_requests must be 1 or 2, got {n}"),
+                None,
+            ));
+        }
+    }
+    // Distributions.
+    let a = &spec.actors;
+    let dists: [(&str, &str, Option<&fakes::dist::Dist>); 11] = [
+        ("bureau", "processing", Some(&a.bureau.processing)),
+        ("bureau", "postal", Some(&a.bureau.postal)),
+        (
+            "bureau",
+            "correction_turnaround",
+            Some(&a.bureau.correction_turnaround),
+        ),
+        (
+            "implementing_body",
+            "account_lead",
+            Some(&a.implementing_body.account_lead),
+        ),
+        (
+            "implementing_body",
+            "temporary_code_lead",
+            Some(&a.implementing_body.temporary_code_lead),
+        ),
+        (
+            "implementing_body",
+            "certificate_lead",
+            Some(&a.implementing_body.certificate_lead),
+        ),
+        ("implementing_body", "mail", Some(&a.implementing_body.mail)),
+        (
+            "implementing_body",
+            "free_reader_lead",
+            Some(&a.implementing_body.free_reader_lead),
+        ),
+        ("reader_vendor", "lead", a.reader_vendor.lead.as_ref()),
+        (
+            "reader_vendor",
+            "replacement",
+            Some(&a.reader_vendor.replacement),
+        ),
+        ("carrier", "lead", Some(&a.carrier.lead)),
+    ];
+    for (actor, key, dist) in dists {
+        if let Some(dist) = dist {
+            dist.validate().map_err(|m| {
+                err(
+                    &[Key("actors"), Key(actor), Key(key)],
+                    format!("actors.{actor}.{key}: {m}"),
+                    None,
+                )
+            })?;
+        }
+    }
+    for c in &a.bureau.closures {
+        if !fakes::calendar::in_range(*c) {
+            return Err(err(
+                &[Key("actors"), Key("bureau"), Key("closures")],
+                format!("closure {c} is outside the calendar"),
+                None,
+            ));
+        }
+    }
+    for (i, f) in spec.faults.iter().enumerate() {
+        f.validate().map_err(|m| {
+            err(
+                &[Key("faults"), Index(i)],
+                format!("faults[{i}] ({}): {m}", f.kind.as_str()),
+                None,
+            )
+        })?;
+    }
+    if spec.expect.is_empty() {
+        return Err(err(
+            &[],
+            "the scenario has no [[expect]]: a run could not fail".into(),
+            Some("add at least one, e.g. [[expect]] outcome = \"online-on-designation-day\""),
+        ));
+    }
+    let mut checks = Vec::new();
+    for (i, e) in spec.expect.iter().enumerate() {
+        let given = [e.happens.is_some(), e.never.is_some(), e.outcome.is_some()]
+            .iter()
+            .filter(|x| **x)
+            .count();
+        if given != 1 {
+            return Err(err(
+                &[Key("expect"), Index(i)],
+                format!("expect[{i}] must have exactly one of `happens`, `never`, `outcome`"),
+                None,
+            ));
+        }
+        if (e.by.is_some() || e.after.is_some()) && e.happens.is_none() {
+            return Err(err(
+                &[Key("expect"), Index(i)],
+                format!("expect[{i}]: `by` and `after` go with `happens`"),
+                None,
+            ));
+        }
+        let event = |name: &str, key: &'static str| {
+            EventKind::parse(name).ok_or_else(|| {
+                let all: Vec<&str> = EventKind::all()
+                    .into_iter()
+                    .map(EventKind::as_str)
+                    .collect();
+                let hint = match closest(name, all.iter().copied()) {
+                    Some(c) => format!("did you mean \"{c}\"? `onsim schema` lists every event id"),
+                    None => format!("event ids: {}", all.join(", ")),
+                };
+                err(
+                    &[Key("expect"), Index(i), Key(key)],
+                    format!("unknown event {name:?}"),
+                    Some(&hint),
+                )
+            })
+        };
+        checks.push(if let Some(h) = &e.happens {
+            Check::Happens {
+                event: event(h, "happens")?,
+                by: e.by,
+                after: e.after,
+            }
+        } else if let Some(n) = &e.never {
+            Check::Never {
+                event: event(n, "never")?,
+            }
+        } else {
+            Check::Outcome {
+                outcome: e.outcome.expect("checked"),
+            }
+        });
+    }
+    Ok(Scenario {
+        file: file.to_string(),
+        spec,
+        prefecture,
+        bureau,
+        checks,
+    })
+}
+
+/// Read and check a scenario file.
+pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+    let file = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|e| ScenarioError {
+        file: file.clone(),
+        line: 1,
+        column: 1,
+        message: format!("cannot read: {e}"),
+        hint: None,
+    })?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let off = e.utf8_error().valid_up_to();
+        let bytes = e.into_bytes();
+        let (line, column) = line_col(&String::from_utf8_lossy(&bytes[..off]), off);
+        ScenarioError {
+            file: file.clone(),
+            line,
+            column,
+            message: "the file is not UTF-8".into(),
+            hint: Some("save scenario files as UTF-8 (TOML requires it)".into()),
+        }
+    })?;
+    parse(&file, &text)
+}
+
+/// Expand files and folders into a sorted list of `.toml` files. A missing path is
+/// an error; a folder is searched recursively.
+pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut stack = vec![p.clone()];
+            while let Some(dir) = stack.pop() {
+                let entries = std::fs::read_dir(&dir)
+                    .map_err(|e| format!("cannot read folder {}: {e}", dir.display()))?;
+                for entry in entries {
+                    let entry =
+                        entry.map_err(|e| format!("cannot read folder {}: {e}", dir.display()))?;
+                    let path = entry.path();
+                    if path.is_dir() {
+                        stack.push(path);
+                    } else if path.extension().is_some_and(|x| x == "toml") {
+                        out.push(path);
+                    }
+                }
+            }
+        } else if p.is_file() {
+            out.push(p.clone());
+        } else {
+            return Err(format!("{}: no such file or folder", p.display()));
+        }
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OK: &str = r#"
+[scenario]
+name = "t"
+rules = "r2024"
+
+[clinic]
+kind = "medical"
+prefecture = "東京都"
+designation = 2025-06-01
+
+[[expect]]
+outcome = "online-on-designation-day"
+"#;
+
+    #[test]
+    fn minimal_scenario_loads() {
+        let s = parse("t.toml", OK).unwrap();
+        assert_eq!(s.bureau, Bureau::KantoShinetsu);
+        assert_eq!(s.checks.len(), 1);
+    }
+
+    #[test]
+    fn unknown_key_is_located() {
+        let text = OK.replace("kind = \"medical\"", "kind = \"medical\"\ncolour = \"red\"");
+        let e = parse("t.toml", &text).unwrap_err();
+        assert_eq!((e.line, e.file.as_str()), (10, "t.toml"));
+        assert!(e.message.contains("unknown field"), "{e}");
+    }
+
+    #[test]
+    fn impossible_date_is_located() {
+        let text = OK.replace("2025-06-01", "2025-02-30");
+        let e = parse("t.toml", &text).unwrap_err();
+        assert_eq!(e.line, 10, "{e}");
+    }
+
+    #[test]
+    fn bureau_must_serve_prefecture() {
+        let text = OK.replace(
+            "designation = 2025-06-01",
+            "designation = 2025-06-01\nbureau = \"kyushu\"",
+        );
+        let e = parse("t.toml", &text).unwrap_err();
+        assert_eq!(e.line, 11, "{e}");
+        assert!(e.hint.unwrap().contains("kanto-shinetsu"));
+    }
+
+    #[test]
+    fn unknown_event_gets_a_suggestion() {
+        let text = OK.replace(
+            "outcome = \"online-on-designation-day\"",
+            "happens = \"online-strat\"",
+        );
+        let e = parse("t.toml", &text).unwrap_err();
+        assert!(e.hint.unwrap().contains("online-start"));
+        assert_eq!(e.line, 13);
+    }
+}

@@ -87,30 +87,45 @@ pub fn run(s: &Scenario, detail: Detail) -> RunResult {
     run_with_seed(s, s.spec.scenario.seed, detail)
 }
 
-/// Run a scenario with a given master seed (sweeps pass one per replication).
+/// Run a scenario with a given master seed.
 pub fn run_with_seed(s: &Scenario, seed: u64, detail: Detail) -> RunResult {
+    match prepare(s) {
+        Ok(p) => run_prepared(&p, seed, detail),
+        Err(reason) => refused(s, reason),
+    }
+}
+
+/// What does not depend on the seed: the schedule, the resolved plan and the faults.
+/// Sweeps prepare once and run many seeds.
+#[derive(Debug, Clone)]
+pub struct Prepared<'a> {
+    pub scenario: &'a Scenario,
+    pub schedule: Schedule,
+    pub setup: ClinicSetup,
+    pub faults: Faults,
+    pub bureau_calendar: BusinessCalendar,
+}
+
+/// Compute the seed-independent parts; `Err` carries why the scenario is refused
+/// (e.g. a retroactive designation).
+pub fn prepare(s: &Scenario) -> Result<Prepared<'_>, String> {
     let spec = &s.spec;
-    let bureau_cal = BusinessCalendar::with_closures(spec.actors.bureau.closures.iter().copied());
+    let bureau_calendar =
+        BusinessCalendar::with_closures(spec.actors.bureau.closures.iter().copied());
     let mut req = ScheduleRequest::new(spec.clinic.designation, spec.scenario.rules);
     req.bureau = Some(s.bureau);
     req.clinic = spec.clinic.kind;
     req.paper_claims = spec.clinic.claims == Claims::Paper;
     req.allow_projected = true;
     req.as_of = spec.clinic.as_of;
-    req.calendar = bureau_cal.clone();
+    req.calendar = bureau_calendar.clone();
     req.policy.request_deadline_shift = spec.actors.bureau.request_deadline_shift;
     req.installation = spec.plan.installation;
-    let schedule = match schedule::compute(&req, None) {
-        Ok(s) => s,
-        Err(e) => return refused(s, e.to_string()),
-    };
-    let plan = match spec
+    let schedule = schedule::compute(&req, None).map_err(|e| e.to_string())?;
+    let plan = spec
         .plan
         .resolve(&schedule, &BusinessCalendar::standard(), spec.clinic.kind)
-    {
-        Ok(p) => p,
-        Err(e) => return refused(s, e.to_string()),
-    };
+        .map_err(|e| e.to_string())?;
     let faults = Faults::new(anchor_faults(&spec.faults, &schedule, plan.installation));
     let setup = ClinicSetup {
         rules: spec.scenario.rules,
@@ -121,12 +136,27 @@ pub fn run_with_seed(s: &Scenario, seed: u64, detail: Detail) -> RunResult {
         postal_application: spec.clinic.postal_application,
         plan,
     };
-    let fees = setup.fees();
-    let full = setup.full_installation();
-    let mut clinic = Clinic::new(setup, faults.clone(), rng_for(seed, "clinic"));
+    Ok(Prepared {
+        scenario: s,
+        schedule,
+        setup,
+        faults,
+        bureau_calendar,
+    })
+}
+
+/// Run a prepared scenario with one master seed.
+pub fn run_prepared(p: &Prepared, seed: u64, detail: Detail) -> RunResult {
+    let s = p.scenario;
+    let spec = &s.spec;
+    let schedule = &p.schedule;
+    let faults = &p.faults;
+    let fees = p.setup.fees();
+    let full = p.setup.full_installation();
+    let mut clinic = Clinic::new(p.setup.clone(), faults.clone(), rng_for(seed, "clinic"));
     let mut bureau = Bureau::new(
-        &schedule,
-        bureau_cal,
+        schedule,
+        p.bureau_calendar.clone(),
         spec.actors.bureau.clone(),
         faults.clone(),
         rng_for(seed, "bureau"),
@@ -134,7 +164,7 @@ pub fn run_with_seed(s: &Scenario, seed: u64, detail: Detail) -> RunResult {
         spec.clinic.county,
     );
     let mut ib = ImplementingBody::new(
-        &schedule,
+        schedule,
         spec.actors.implementing_body.clone(),
         faults.clone(),
         rng_for(seed, "implementing-body"),
@@ -202,7 +232,7 @@ pub fn run_with_seed(s: &Scenario, seed: u64, detail: Detail) -> RunResult {
         online_start,
         passed,
         checks,
-        schedule: Some(schedule),
+        schedule: (detail == Detail::Full).then(|| schedule.clone()),
         events_handled: handled,
         timeline,
     }

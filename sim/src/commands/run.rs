@@ -74,9 +74,11 @@ pub fn load_all(paths: &[PathBuf]) -> Result<Vec<Scenario>, CliError> {
             match std::fs::read(&f) {
                 Ok(bytes) => match String::from_utf8(bytes) {
                     Ok(t) => out.push((name, t)),
-                    Err(_) => return Err(CliError::new(format!(
+                    Err(_) => {
+                        return Err(CliError::new(format!(
                         "{name}:1:1: the file is not UTF-8\n  hint: save scenario files as UTF-8"
-                    ))),
+                    )))
+                    }
                 },
                 Err(e) => return Err(CliError::new(format!("{name}: cannot read: {e}"))),
             }

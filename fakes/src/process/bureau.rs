@@ -101,6 +101,8 @@ impl Bureau {
             .cal
             .open_on_or_after(now.date())
             .unwrap_or(super::far_future());
+        // Post that arrives on a closed day is handled on the next open day.
+        let now = VirtualTime::at(received, OFFICE_OPENS, 0).max(now);
         out.event(
             now,
             ME,
@@ -187,6 +189,7 @@ impl Actor for Bureau {
                     .cal
                     .open_on_or_after(now.date())
                     .unwrap_or(super::far_future());
+                let now = VirtualTime::at(received, OFFICE_OPENS, 0).max(now);
                 if let Some(deadline) = self.application_deadline {
                     if received > deadline && !self.application_accepted {
                         out.event(now, ME, EventKind::DesignationApplicationLate, "designation application after the bureau's deadline: designation moves to the next month", || format!("deadline {deadline}"));

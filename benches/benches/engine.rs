@@ -1,5 +1,6 @@
-//! Event throughput of `sim::engine::EventQueue` against the naive
-//! `sim::engine::SortedVecQueue` baseline, measured in the same run.
+//! Event throughput of `sim::engine::EventQueue` (a 4-ary heap on a packed `u128` key)
+//! against the naive `sim::engine::SortedVecQueue` baseline and a plain
+//! `std::collections::BinaryHeap` queue, all measured in the same run.
 //!
 //! Run (about a minute on a 2-core VM):
 //!
@@ -14,6 +15,8 @@
 //! `Throughput::Elements(OPS)`, i.e. events per second (one event = one pop + one push).
 //! The payload is 16 bytes, about what an actor id plus a message tag takes.
 
+use std::cmp::{Ordering, Reverse};
+use std::collections::BinaryHeap;
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
@@ -47,7 +50,51 @@ impl Rng {
     }
 }
 
-/// The two queues share no trait (the engine's API is inherent methods); this macro
+/// A second reference: `std::collections::BinaryHeap` of `(time, seq)` entries, the
+/// obvious implementation the 4-ary `EventQueue` replaced. Same FIFO semantics.
+struct StdHeapQueue<E> {
+    heap: BinaryHeap<Reverse<StdEntry<E>>>,
+    seq: u64,
+}
+struct StdEntry<E>(VirtualTime, u64, E);
+impl<E> PartialEq for StdEntry<E> {
+    fn eq(&self, o: &Self) -> bool {
+        (self.0, self.1) == (o.0, o.1)
+    }
+}
+impl<E> Eq for StdEntry<E> {}
+impl<E> PartialOrd for StdEntry<E> {
+    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl<E> Ord for StdEntry<E> {
+    fn cmp(&self, o: &Self) -> Ordering {
+        (self.0, self.1).cmp(&(o.0, o.1))
+    }
+}
+impl<E> StdHeapQueue<E> {
+    fn with_capacity(n: usize) -> Self {
+        StdHeapQueue {
+            heap: BinaryHeap::with_capacity(n),
+            seq: 0,
+        }
+    }
+    #[inline]
+    fn push(&mut self, at: VirtualTime, event: E) {
+        self.seq += 1;
+        self.heap.push(Reverse(StdEntry(at, self.seq, event)));
+    }
+    #[inline]
+    fn pop(&mut self) -> Option<(VirtualTime, E)> {
+        self.heap.pop().map(|Reverse(StdEntry(at, _, e))| (at, e))
+    }
+    fn len(&self) -> usize {
+        self.heap.len()
+    }
+}
+
+/// The queues share no trait (the engine's API is inherent methods); this macro
 /// gives both the very same prefill and hold loop.
 macro_rules! hold_bench {
     ($group:expr, $name:literal, $queue:ty, $n:expr) => {{
@@ -56,7 +103,14 @@ macro_rules! hold_bench {
         let mut q = <$queue>::with_capacity(n + 1);
         for i in 0..n {
             let at = VirtualTime(rng.increment());
-            q.push(at, Event { _actor: i as u32, _kind: 1, _data: i as u64 });
+            q.push(
+                at,
+                Event {
+                    _actor: i as u32,
+                    _kind: 1,
+                    _data: i as u64,
+                },
+            );
         }
         $group.bench_function(BenchmarkId::new($name, n), |b| {
             b.iter(|| {
@@ -79,6 +133,7 @@ fn hold_model(c: &mut Criterion) {
             group.sample_size(10);
         }
         hold_bench!(group, "EventQueue", EventQueue<Event>, n);
+        hold_bench!(group, "StdBinaryHeap", StdHeapQueue<Event>, n);
         hold_bench!(group, "SortedVecQueue", SortedVecQueue<Event>, n);
         group.finish();
     }

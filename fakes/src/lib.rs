@@ -10,6 +10,8 @@
 //! - [`calendar`]: national holidays of Japan and the bureaus' open days (開庁日).
 //! - [`schedule`]: the r2021 and r2024 rule sets, turning a designation date into dated
 //!   milestones.
+//! - [`dist`]: lead times and delays as distributions of days (fixed, uniform,
+//!   triangular, log-normal, empirical).
 //! - [`pki`], [`card`], [`reader`]: certificates, the virtual My Number card (JPKI) and
 //!   the simulated face-authentication card reader.
 

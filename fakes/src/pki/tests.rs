@@ -202,3 +202,108 @@ fn refusals_have_distinct_codes_and_text() {
     let texts: std::collections::BTreeSet<_> = all.iter().map(ToString::to_string).collect();
     assert_eq!(texts.len(), all.len());
 }
+
+mod prop {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Build a certificate with exactly one fault (index `f`), judged at `day` offset.
+    fn faulty(f: usize, shift: u32) -> (&'static str, Result<Accepted, Refusal>) {
+        let ca = Authority::implementing_body(SEED, 1, d("2020-01-01"), d("2040-01-01")).unwrap();
+        let clinic = code("1312345679");
+        let issued = d("2025-01-01") + chrono::Days::new(u64::from(shift));
+        let good = CertSpec::client(&clinic, "T9", issued);
+        let inside = (issued + chrono::Days::new(30))
+            .and_hms_opt(0, 0, 0)
+            .unwrap();
+        let v = Verifier::new().trust(ca.cert_der());
+        let p = Purpose::Client(clinic);
+        match f {
+            0 => {
+                let c = ca.issue(&good).unwrap();
+                (
+                    "expired",
+                    v.verify(
+                        &c.der,
+                        &p,
+                        (good.not_after + chrono::Days::new(1))
+                            .and_hms_opt(0, 0, 0)
+                            .unwrap(),
+                    ),
+                )
+            }
+            1 => {
+                let c = ca.issue(&good).unwrap();
+                (
+                    "not-yet-valid",
+                    v.verify(
+                        &c.der,
+                        &p,
+                        (issued - chrono::Days::new(1))
+                            .and_hms_opt(0, 0, 0)
+                            .unwrap(),
+                    ),
+                )
+            }
+            2 => {
+                let c = ca.issue(&good).unwrap();
+                let crl = ca
+                    .crl(
+                        issued,
+                        90,
+                        &[Revocation {
+                            serial: c.serial.clone(),
+                            date: issued,
+                        }],
+                    )
+                    .unwrap();
+                ("revoked", v.with_crl(&crl).verify(&c.der, &p, inside))
+            }
+            3 => {
+                let c = ca
+                    .issue(&CertSpec::client(&code("1312345687"), "T9", issued))
+                    .unwrap();
+                ("other-institution", v.verify(&c.der, &p, inside))
+            }
+            4 => {
+                let mut s = good.clone();
+                s.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+                (
+                    "wrong-key-usage",
+                    v.verify(&ca.issue(&s).unwrap().der, &p, inside),
+                )
+            }
+            5 => {
+                let other = Authority::implementing_body(SEED, 9, d("2020-01-01"), d("2040-01-01"))
+                    .unwrap();
+                (
+                    "unknown-ca",
+                    v.verify(&other.issue(&good).unwrap().der, &p, inside),
+                )
+            }
+            6 => {
+                let c = ca.issue(&good).unwrap();
+                let vr = Verifier::new().trust_between(ca.cert_der(), None, Some(issued));
+                ("ca-retired", vr.verify(&c.der, &p, inside))
+            }
+            _ => {
+                let c = ca.issue(&good).unwrap();
+                let vr = Verifier::new().trust_between(
+                    ca.cert_der(),
+                    Some(issued + chrono::Days::new(60)),
+                    None,
+                );
+                ("ca-not-yet-trusted", vr.verify(&c.der, &p, inside))
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(32))]
+        #[test]
+        fn every_fault_has_its_own_reason(f in 0usize..8, shift in 0u32..2000) {
+            let (want, got) = faulty(f, shift);
+            prop_assert_eq!(got.unwrap_err().code(), want);
+        }
+    }
+}

@@ -1,1 +1,0 @@
-//! The simulated face-authentication card reader (顔認証付きカードリーダー).

@@ -135,6 +135,10 @@ pub fn prepare(s: &Scenario) -> Result<Prepared<'_>, String> {
         limited_type: spec.clinic.limited_type,
         postal_application: spec.clinic.postal_application,
         plan,
+        implementing_body_deadline: schedule
+            .date(MilestoneId::ImplementingBodyDeadline)
+            .expect("both rule sets have it"),
+        correction_turnaround: spec.actors.bureau.correction_turnaround.clone(),
     };
     Ok(Prepared {
         scenario: s,
@@ -193,9 +197,12 @@ pub fn run_prepared(p: &Prepared, seed: u64, detail: Detail) -> RunResult {
     let mut timeline: Vec<Event> = Vec::new();
     clinic.start(&mut out);
     let mut handled = 0usize;
+    let mut now_at = VirtualTime(i64::MIN);
     loop {
         for Envelope { at, from, to, msg } in out.sends.drain(..) {
-            queue.push(at, (from, to, msg));
+            // Time never runs backwards: a message dated before the current instant
+            // (an actor's "at 09:00" decided at 10:00) is delivered now.
+            queue.push(at.max(now_at), (from, to, msg));
         }
         timeline.append(&mut out.events);
         let Some((now, (from, to, msg))) = queue.pop() else {
@@ -205,6 +212,7 @@ pub fn run_prepared(p: &Prepared, seed: u64, detail: Detail) -> RunResult {
             break;
         }
         handled += 1;
+        now_at = now;
         let actor: &mut dyn Actor = match to {
             ActorId::Clinic => &mut clinic,
             ActorId::Bureau => &mut bureau,

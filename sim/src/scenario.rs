@@ -389,6 +389,14 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
             Some("set claims = \"paper\" or drop limited_type"),
         ));
     }
+    let limited_from = NaiveDate::from_ymd_opt(2024, 6, 1).expect("valid");
+    if spec.clinic.limited_type && (spec.scenario.rules != RuleSet::R2024 || d < limited_from) {
+        return Err(err(
+            &[Key("clinic"), Key("limited_type")],
+            format!("the limited type (資格確認限定型) exists from June 2024 under r2024; this scenario is {} with designation {d}", spec.scenario.rules),
+            Some("use rules = \"r2024\" and a designation from 2024-06-01"),
+        ));
+    }
     if spec.clinic.postal_application && !spec.clinic.limited_type {
         return Err(err(
             &[Key("clinic"), Key("postal_application")],

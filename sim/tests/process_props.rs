@@ -124,7 +124,7 @@ fn toml(g: &Gen) -> String {
         KINDS[g.kind],
         PREFECTURES[g.pref],
         if g.paper { "paper" } else { "online" },
-        g.limited,
+        g.limited && d >= NaiveDate::from_ymd_opt(2024, 6, 1).unwrap(),
     );
     // Move the request around the deadline: before, on, after.
     let months_before = if g.r2024 { 3 } else { 2 };

@@ -81,7 +81,8 @@ impl Plan {
             .installation
             .or(s.date(MilestoneId::SystemInstallation))
             .expect("both rule sets have an installation date");
-        let order = installation - chrono::Duration::days(READER_ORDER_MARGIN_DAYS);
+        let order_open =
+            cal.open_on_or_after(installation - chrono::Duration::days(READER_ORDER_MARGIN_DAYS))?;
         let request_deadline = s
             .date(MilestoneId::ReceptionRequestDeadline)
             .expect("always present");
@@ -109,9 +110,9 @@ impl Plan {
                 ),
                 RuleSet::R2024 => None,
             },
-            reader_order: self.reader_order.unwrap_or(order),
-            network_order: self.network_order.unwrap_or(order),
-            system_vendor_order: self.system_vendor_order.unwrap_or(order),
+            reader_order: self.reader_order.unwrap_or(order_open),
+            network_order: self.network_order.unwrap_or(order_open),
+            system_vendor_order: self.system_vendor_order.unwrap_or(order_open),
             reception_request,
             reception_requests: self.reception_requests.unwrap_or(kind.codes_needed()),
             submit_after: self.submit_after.unwrap_or(1),
@@ -132,6 +133,11 @@ pub struct ClinicSetup {
     pub limited_type: bool,
     pub postal_application: bool,
     pub plan: ResolvedPlan,
+    /// The implementing body's deadline for the reception number (the 15th), from
+    /// the schedule: a late submission is counted from it.
+    pub implementing_body_deadline: NaiveDate,
+    /// Business days the clinic needs to answer a correction request (補正).
+    pub correction_turnaround: crate::dist::Dist,
 }
 
 impl ClinicSetup {
@@ -412,7 +418,14 @@ impl Clinic {
             let fee = c.fee.expect("set");
             self.codes[i].applied = true;
             any = true;
-            out.event(now, ME, EventKind::CertificateApplicationSent, "certificate application (電子証明書発行申請), ≥5 business days before installation", || fee.name_ja().to_string());
+            let installation = self.installation_day;
+            let why = match self.cal.business_days_between(now.date(), installation) {
+                Ok(n) if n >= 5 => "certificate application (電子証明書発行申請), ≥5 business days before installation",
+                _ => "certificate application (電子証明書発行申請) fewer than 5 business days before installation: the notice may not arrive in time",
+            };
+            out.event(now, ME, EventKind::CertificateApplicationSent, why, || {
+                format!("{} (installation {installation})", fee.name_ja())
+            });
             out.send(
                 now,
                 ME,
@@ -583,17 +596,11 @@ impl Actor for Clinic {
                     None,
                     &mut self.rng,
                 ) {
-                    // Past the 15th of the answer month.
-                    let answer_month_15 = chrono::NaiveDate::from_ymd_opt(
-                        chrono::Datelike::year(&today),
-                        chrono::Datelike::month(&today),
-                        15,
-                    )
-                    .unwrap_or(today);
+                    // Business days past the implementing body's deadline (the 15th).
                     day = self
                         .cal
                         .add_business_days(
-                            answer_month_15.max(today),
+                            self.setup.implementing_body_deadline.max(today),
                             f.business_days.unwrap_or(2) as i32,
                         )
                         .unwrap_or(day);
@@ -704,12 +711,15 @@ impl Actor for Clinic {
                         "fault reader-doa: the reader is dead on arrival; a replacement is ordered",
                         String::new,
                     );
-                    out.send(
-                        now,
-                        ME,
-                        ActorId::ReaderVendor,
-                        Msg::ReaderOrder { replacement: true },
-                    );
+                    // Under r2021 the implementing body supplied the free reader and
+                    // replaces it; otherwise the vendor does.
+                    let supplier = if self.setup.rules == RuleSet::R2021 && !self.setup.limited_type
+                    {
+                        ActorId::ImplementingBody
+                    } else {
+                        ActorId::ReaderVendor
+                    };
+                    out.send(now, ME, supplier, Msg::ReaderOrder { replacement: true });
                 }
             }
             Msg::LineReady => {
@@ -735,7 +745,11 @@ impl Actor for Clinic {
                 );
             }
             Msg::CorrectionRequest => {
-                let day = self.cal.add_business_days(today, 5).unwrap_or(today);
+                let turnaround = self.setup.correction_turnaround.sample_days(&mut self.rng) as i32;
+                let day = self
+                    .cal
+                    .add_business_days(today, turnaround)
+                    .unwrap_or(today);
                 out.event(
                     VirtualTime::at(day, OFFICE_OPENS, 0),
                     ME,

@@ -60,6 +60,27 @@ impl ImplementingBody {
 
     /// Extra business days when the body is slow, and the day work can resume when
     /// it is down.
+    /// Work that would finish while the body is down finishes on the first open day
+    /// after the outage.
+    fn when_up(&self, at: VirtualTime) -> VirtualTime {
+        let mut d = at.date();
+        let mut moved = false;
+        while self
+            .faults
+            .active(FaultKind::ImplementingBodyDown, d, None)
+            .is_some()
+            && d < super::far_future()
+        {
+            d = d.succ_opt().unwrap_or(d);
+            moved = true;
+        }
+        if moved {
+            super::open_at(&self.cal, d, OFFICE_OPENS)
+        } else {
+            at
+        }
+    }
+
     fn working_day(&mut self, today: NaiveDate) -> (NaiveDate, i32) {
         let slow = self
             .faults
@@ -111,7 +132,12 @@ impl Actor for ImplementingBody {
             Msg::TemporaryCodeRequest => {
                 let lead = self.params.temporary_code_lead.sample_days(&mut self.rng) as i32;
                 let (day, slow) = self.working_day(today);
-                let at = super::business_days_later(&self.cal, day, lead + slow, OFFICE_OPENS);
+                let at = self.when_up(super::business_days_later(
+                    &self.cal,
+                    day,
+                    lead + slow,
+                    OFFICE_OPENS,
+                ));
                 let code = TemporaryCode::new(self.temporary_serial).expect("serial in range");
                 out.event(
                     at,
@@ -121,6 +147,24 @@ impl Actor for ImplementingBody {
                     || code.to_string(),
                 );
                 out.send(at, ME, ActorId::Clinic, Msg::TemporaryCodeIssued { code });
+            }
+            Msg::ReaderOrder { replacement: true } => {
+                // r2021: a free reader dead on arrival is replaced by the body that
+                // supplied it. *(our choice: 14 days)*
+                let at = VirtualTime::at(today + chrono::Duration::days(14), MAIL_ARRIVES, 0);
+                out.event(
+                    at,
+                    ME,
+                    EventKind::ReaderShipped,
+                    "r2021: replacement for a free reader dead on arrival",
+                    String::new,
+                );
+                out.send(
+                    at,
+                    ME,
+                    ActorId::Clinic,
+                    Msg::ReaderDelivered { working: true },
+                );
             }
             Msg::ReaderApplication => {
                 self.reader_applied = Some(today);
@@ -144,7 +188,12 @@ impl Actor for ImplementingBody {
                         .unwrap_or(super::far_future())
                 };
                 let lead = self.params.account_lead.sample_days(&mut self.rng) as i32;
-                let at = super::business_days_later(&self.cal, day, lead + slow, OFFICE_OPENS);
+                let at = self.when_up(super::business_days_later(
+                    &self.cal,
+                    day,
+                    lead + slow,
+                    OFFICE_OPENS,
+                ));
                 out.event(at, ME, EventKind::AccountReady, "portal account usable about 4 business days after the reception number (guide ⑦ ※1)", || format!("registered for {registered_for}"));
                 out.send(
                     at,
@@ -159,9 +208,13 @@ impl Actor for ImplementingBody {
                 let lead = self.params.certificate_lead.sample_days(&mut self.rng) as i32;
                 let (day, slow) = self.working_day(today);
                 let issued = self
-                    .cal
-                    .add_business_days(day, lead + slow)
-                    .unwrap_or(super::far_future());
+                    .when_up(super::business_days_later(
+                        &self.cal,
+                        day,
+                        lead + slow,
+                        OFFICE_OPENS,
+                    ))
+                    .date();
                 out.event(
                     VirtualTime::at(issued, OFFICE_OPENS, 0),
                     ME,
@@ -234,6 +287,7 @@ impl Actor for ImplementingBody {
                 } else {
                     super::business_days_later(&self.cal, day, 5 + slow, OFFICE_OPENS)
                 };
+                let at = self.when_up(at);
                 out.send(at, ME, ActorId::Clinic, Msg::LimitedTypeApproved);
             }
             Msg::CodesSent => {}

@@ -5,7 +5,7 @@
 use rand_chacha::ChaCha8Rng;
 
 use super::fault::{FaultKind, Faults};
-use super::params::ReaderVendorParams;
+use super::params::{ReaderModel, ReaderVendorParams};
 use super::{Actor, ActorId, EventKind, Msg, Outbox, MAIL_ARRIVES};
 use crate::time::VirtualTime;
 
@@ -49,6 +49,8 @@ impl Actor for ReaderVendor {
         };
         let mut why = if replacement {
             "replacement for a reader dead on arrival"
+        } else if self.params.model == ReaderModel::Generic {
+            "generic card reader (資格確認限定型): delivered within days"
         } else {
             "vendor lead time (3–4 months for face-auth readers)"
         };

@@ -19,8 +19,10 @@ use serde::{Deserialize, Serialize};
     Serialize,
     Deserialize,
     schemars::JsonSchema,
+    strum::IntoStaticStr,
 )]
 #[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
 pub enum FaultKind {
     /// The clinic sends its reception-number request after the bureau's deadline.
     LateRequest,
@@ -59,27 +61,9 @@ pub enum FaultKind {
 }
 
 impl FaultKind {
+    /// The kind as scenario files write it, e.g. `reader-doa`.
     pub fn as_str(self) -> &'static str {
-        use FaultKind::*;
-        match self {
-            LateRequest => "late-request",
-            BureauAnswerDelay => "bureau-answer-delay",
-            LateReceptionSubmission => "late-reception-submission",
-            ReaderDelay => "reader-delay",
-            ReaderDoa => "reader-doa",
-            LineNotConnectable => "line-not-connectable",
-            CarrierOutage => "carrier-outage",
-            LateCertificateApplication => "late-certificate-application",
-            CertificateNoticeLost => "certificate-notice-lost",
-            CertificateNoticeDelay => "certificate-notice-delay",
-            PlanIncomplete => "plan-incomplete",
-            DesignationRefused => "designation-refused",
-            SingleRequest => "single-request",
-            ClientCertificate => "client-certificate",
-            Card => "card",
-            ImplementingBodyDown => "implementing-body-down",
-            ImplementingBodySlow => "implementing-body-slow",
-        }
+        self.into()
     }
 }
 

@@ -228,8 +228,22 @@ pub enum Msg {
 
 /// Something that happened, for the trace and for expectations. The ids are what
 /// scenario files name in `[[expect]]`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    strum::EnumIter,
+    strum::IntoStaticStr,
+    strum::EnumString,
+)]
 #[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
 pub enum EventKind {
     TemporaryCodeRequested,
     TemporaryCodeIssued,
@@ -281,115 +295,19 @@ pub enum EventKind {
 }
 
 impl EventKind {
+    /// The id scenario files use, e.g. `online-start`.
     pub fn as_str(self) -> &'static str {
-        use EventKind::*;
-        match self {
-            TemporaryCodeRequested => "temporary-code-requested",
-            TemporaryCodeIssued => "temporary-code-issued",
-            ReaderApplied => "reader-applied",
-            ReaderOrdered => "reader-ordered",
-            ReaderShipped => "reader-shipped",
-            ReaderDelivered => "reader-delivered",
-            ReaderDeadOnArrival => "reader-dead-on-arrival",
-            LineOrdered => "line-ordered",
-            LineReady => "line-ready",
-            LineRejected => "line-rejected",
-            SystemOrdered => "system-ordered",
-            ReceptionRequestSent => "reception-request-sent",
-            ReceptionRequestReceived => "reception-request-received",
-            RequestReturned => "request-returned",
-            BureauAnswerDispatched => "bureau-answer-dispatched",
-            BureauAnswerReceived => "bureau-answer-received",
-            ReceptionNumberSubmitted => "reception-number-submitted",
-            ReceptionNumberRegistered => "reception-number-registered",
-            ReceptionNumberLate => "reception-number-late",
-            AccountReady => "account-ready",
-            UsageApplicationSent => "usage-application-sent",
-            CertificateApplicationSent => "certificate-application-sent",
-            CertificateIssued => "certificate-issued",
-            CertificateNoticeReceived => "certificate-notice-received",
-            CertificateNoticeLost => "certificate-notice-lost",
-            DesignationApplicationSent => "designation-application-sent",
-            CorrectionRequested => "correction-requested",
-            DesignationApplicationAccepted => "designation-application-accepted",
-            DesignationApplicationLate => "designation-application-late",
-            Designated => "designated",
-            NotDesignated => "not-designated",
-            NumberReuseHazard => "number-reuse-hazard",
-            CodesSent => "codes-sent",
-            InstallationPostponed => "installation-postponed",
-            ConnectivityFailed => "connectivity-failed",
-            InstallationDone => "installation-done",
-            OperationTestPassed => "operation-test-passed",
-            OnlineStartFailed => "online-start-failed",
-            OnlineStart => "online-start",
-            FirstConfirmation => "first-confirmation",
-            FaceAuthFailed => "face-auth-failed",
-            PinFallback => "pin-fallback",
-            VisualCheckFallback => "visual-check-fallback",
-            CardConfirmationRefused => "card-confirmation-refused",
-            ExemptPaperClaims => "exempt-paper-claims",
-            LimitedTypeApplied => "limited-type-applied",
-            LimitedTypeReady => "limited-type-ready",
-        }
+        self.into()
     }
 
     /// Every event id, for validation messages and the JSON Schema.
     pub fn all() -> Vec<EventKind> {
-        use EventKind::*;
-        vec![
-            TemporaryCodeRequested,
-            TemporaryCodeIssued,
-            ReaderApplied,
-            ReaderOrdered,
-            ReaderShipped,
-            ReaderDelivered,
-            ReaderDeadOnArrival,
-            LineOrdered,
-            LineReady,
-            LineRejected,
-            SystemOrdered,
-            ReceptionRequestSent,
-            ReceptionRequestReceived,
-            RequestReturned,
-            BureauAnswerDispatched,
-            BureauAnswerReceived,
-            ReceptionNumberSubmitted,
-            ReceptionNumberRegistered,
-            ReceptionNumberLate,
-            AccountReady,
-            UsageApplicationSent,
-            CertificateApplicationSent,
-            CertificateIssued,
-            CertificateNoticeReceived,
-            CertificateNoticeLost,
-            DesignationApplicationSent,
-            CorrectionRequested,
-            DesignationApplicationAccepted,
-            DesignationApplicationLate,
-            Designated,
-            NotDesignated,
-            NumberReuseHazard,
-            CodesSent,
-            InstallationPostponed,
-            ConnectivityFailed,
-            InstallationDone,
-            OperationTestPassed,
-            OnlineStartFailed,
-            OnlineStart,
-            FirstConfirmation,
-            FaceAuthFailed,
-            PinFallback,
-            VisualCheckFallback,
-            CardConfirmationRefused,
-            ExemptPaperClaims,
-            LimitedTypeApplied,
-            LimitedTypeReady,
-        ]
+        use strum::IntoEnumIterator;
+        EventKind::iter().collect()
     }
 
     pub fn parse(s: &str) -> Option<EventKind> {
-        EventKind::all().into_iter().find(|k| k.as_str() == s)
+        s.parse().ok()
     }
 }
 

@@ -304,16 +304,23 @@ fn gantt(body: &mut String, s: &Scenario, r: &RunResult) {
     let designation = s.spec.clinic.designation;
     let mut lo = r.timeline.first().map_or(designation, |e| e.at.date());
     let mut hi = r.timeline.last().map_or(designation, |e| e.at.date());
-    let milestones: Vec<(String, NaiveDate, String)> = r
-        .schedule
-        .as_ref()
-        .map(|sc| {
-            sc.milestones
-                .iter()
-                .map(|m| (m.id.as_str().to_string(), m.date, m.rule.clone()))
-                .collect()
-        })
-        .unwrap_or_default();
+    // Milestones on the same day share one marker and one label.
+    let mut milestones: Vec<(String, NaiveDate, String)> = Vec::new();
+    if let Some(sc) = &r.schedule {
+        let mut ms: Vec<_> = sc.milestones.iter().collect();
+        ms.sort_by_key(|m| m.date);
+        for m in ms {
+            match milestones.last_mut() {
+                Some((ids, d, rules)) if *d == m.date => {
+                    ids.push_str(", ");
+                    ids.push_str(m.id.as_str());
+                    rules.push_str("\n");
+                    rules.push_str(&m.rule);
+                }
+                _ => milestones.push((m.id.as_str().to_string(), m.date, m.rule.clone())),
+            }
+        }
+    }
     for (_, d, _) in &milestones {
         lo = lo.min(*d);
         hi = hi.max(*d);
@@ -328,10 +335,10 @@ fn gantt(body: &mut String, s: &Scenario, r: &RunResult) {
     let days = (hi - lo).num_days() + 1;
     let dw = 5.0_f64; // px per day
     let left = 150.0;
-    let top = 150.0;
+    let top = 200.0;
     let lane_h = 56.0;
     let lanes = ActorId::ALL.len() as f64;
-    let width = left + days as f64 * dw + 20.0;
+    let width = left + days as f64 * dw + 240.0;
     let height = top + lanes * lane_h + 34.0;
     let x_of = |d: NaiveDate| left + (d - lo).num_days() as f64 * dw;
     let x_at = |e: &Event| {
@@ -418,16 +425,18 @@ fn gantt(body: &mut String, s: &Scenario, r: &RunResult) {
             a.as_str()
         );
     }
-    // Milestones: vertical markers with labels above the lanes.
+    // Milestones: vertical markers, labels above the lanes (neighbours closer than
+    // a label's height share one label).
+    let mut labels: Vec<(f64, String, bool)> = Vec::new();
     for (id, date, rule) in &milestones {
         if *date < lo || *date > hi {
             continue;
         }
         let x = x_of(*date) + dw / 2.0;
-        let key = id == "designation";
+        let key = id.split(", ").any(|i| i == "designation");
         let _ = write!(
             svg,
-            "<g class=\"milestone\"><title>{date} {}: {}</title><line x1=\"{x:.1}\" y1=\"{:.0}\" x2=\"{x:.1}\" y2=\"{:.0}\" stroke=\"{}\" stroke-width=\"{}\" stroke-dasharray=\"{}\"/><text class=\"ms-label\" transform=\"translate({:.1},{:.0}) rotate(-40)\">{} {}</text></g>",
+            "<g class=\"milestone\"><title>{date} {}: {}</title><line x1=\"{x:.1}\" y1=\"{:.0}\" x2=\"{x:.1}\" y2=\"{:.0}\" stroke=\"{}\" stroke-width=\"{}\" stroke-dasharray=\"{}\"/></g>",
             esc(id),
             esc(rule),
             top - 6.0,
@@ -435,10 +444,25 @@ fn gantt(body: &mut String, s: &Scenario, r: &RunResult) {
             if key { "#c62828" } else { "#7a8394" },
             if key { 2 } else { 1 },
             if key { "none" } else { "4 3" },
+        );
+        let text = format!("{} {id}", date.format("%m-%d"));
+        match labels.last_mut() {
+            Some((lx, t, k)) if x - *lx < 14.0 => {
+                t.push_str(" · ");
+                t.push_str(&text);
+                *k |= key;
+            }
+            _ => labels.push((x, text, key)),
+        }
+    }
+    for (x, text, key) in &labels {
+        let _ = write!(
+            svg,
+            "<text class=\"ms-label\" transform=\"translate({:.1},{:.0}) rotate(-40)\"{}>{}</text>",
             x + 2.0,
             top - 8.0,
-            date.format("%m-%d"),
-            esc(id)
+            if *key { " style=\"fill:#c62828;font-weight:600\"" } else { "" },
+            esc(text)
         );
     }
     // Step bars.

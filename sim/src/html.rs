@@ -456,13 +456,20 @@ fn gantt(body: &mut String, s: &Scenario, r: &RunResult) {
         }
     }
     for (x, text, key) in &labels {
+        // Long groups are shortened to fit above the lanes; the full text is the tooltip.
+        let shown: String = if text.chars().count() > 44 {
+            text.chars().take(43).chain(['…']).collect()
+        } else {
+            text.clone()
+        };
         let _ = write!(
             svg,
-            "<text class=\"ms-label\" transform=\"translate({:.1},{:.0}) rotate(-40)\"{}>{}</text>",
+            "<text class=\"ms-label\" transform=\"translate({:.1},{:.0}) rotate(-40)\"{}><title>{}</title>{}</text>",
             x + 2.0,
             top - 8.0,
             if *key { " style=\"fill:#c62828;font-weight:600\"" } else { "" },
-            esc(text)
+            esc(text),
+            esc(&shown)
         );
     }
     // Step bars.

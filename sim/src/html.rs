@@ -121,7 +121,10 @@ pub fn run_report(results: &[(Scenario, RunResult)]) -> String {
     }
     page(
         "onsim run",
-        &format!("{} scenarios, {passed} passed, {failed} failed", results.len()),
+        &format!(
+            "{} scenarios, {passed} passed, {failed} failed",
+            results.len()
+        ),
         &body,
     )
 }
@@ -154,11 +157,7 @@ fn scenario_section(body: &mut String, i: usize, s: &Scenario, r: &RunResult) {
         let _ = write!(body, "<p>{}</p>", esc(d));
     }
     if let Some(reason) = &r.refused {
-        let _ = write!(
-            body,
-            "<p class=\"bad\">Refused: {}</p>",
-            esc(reason)
-        );
+        let _ = write!(body, "<p class=\"bad\">Refused: {}</p>", esc(reason));
     }
     body.push_str("<h3>Expectations</h3><ul class=\"checks\">");
     for c in &r.checks {
@@ -216,7 +215,10 @@ const SPANS: &[(ActorId, EventKind, &[EventKind], &str)] = &[
     (
         ActorId::Bureau,
         EventKind::ReceptionRequestReceived,
-        &[EventKind::BureauAnswerDispatched, EventKind::RequestReturned],
+        &[
+            EventKind::BureauAnswerDispatched,
+            EventKind::RequestReturned,
+        ],
         "reception number",
     ),
     (
@@ -387,7 +389,14 @@ fn gantt(body: &mut String, s: &Scenario, r: &RunResult) {
         d = d.succ_opt().unwrap_or(hi + chrono::Duration::days(1));
     }
     // Bureau's own closures.
-    for c in s.spec.actors.bureau.closures.iter().filter(|c| **c >= lo && **c <= hi) {
+    for c in s
+        .spec
+        .actors
+        .bureau
+        .closures
+        .iter()
+        .filter(|c| **c >= lo && **c <= hi)
+    {
         let _ = write!(
             svg,
             "<rect class=\"closed\" x=\"{:.1}\" y=\"{:.1}\" width=\"{dw:.1}\" height=\"{lane_h:.0}\" fill=\"#f3e6c8\"><title>{c} bureau closure</title></rect>",

@@ -348,21 +348,41 @@ impl Cause {
     /// What the cause means, for reports.
     pub fn explain(self) -> &'static str {
         match self {
-            Cause::RequestReturned => "the reception-number request reached the bureau after its deadline (返戻)",
-            Cause::BureauAnswerLate => "the bureau's answer went out late, so the number missed the 15th",
-            Cause::ReceptionNumberLate => "the clinic submitted the reception number after the 15th",
-            Cause::PlanCorrection => "the onboarding plan needed a correction (補正) and the designation moved",
-            Cause::DesignationApplicationLate => "the designation application was late and the designation moved",
+            Cause::RequestReturned => {
+                "the reception-number request reached the bureau after its deadline (返戻)"
+            }
+            Cause::BureauAnswerLate => {
+                "the bureau's answer went out late, so the number missed the 15th"
+            }
+            Cause::ReceptionNumberLate => {
+                "the clinic submitted the reception number after the 15th"
+            }
+            Cause::PlanCorrection => {
+                "the onboarding plan needed a correction (補正) and the designation moved"
+            }
+            Cause::DesignationApplicationLate => {
+                "the designation application was late and the designation moved"
+            }
             Cause::DesignationRefused => "not designated (未指定)",
-            Cause::ReaderDeadOnArrival => "the reader was dead on arrival; its replacement was the last prerequisite",
-            Cause::ReaderLate => "the reader was the last prerequisite, after the planned installation",
+            Cause::ReaderDeadOnArrival => {
+                "the reader was dead on arrival; its replacement was the last prerequisite"
+            }
+            Cause::ReaderLate => {
+                "the reader was the last prerequisite, after the planned installation"
+            }
             Cause::LineNotConnectable => "the line is not on the connectable list",
             Cause::LineLate => "the line was the last prerequisite, after the planned installation",
-            Cause::PortalAccountLate => "the portal account was the last prerequisite, after the planned installation",
+            Cause::PortalAccountLate => {
+                "the portal account was the last prerequisite, after the planned installation"
+            }
             Cause::CertificateNoticeLost => "the certificate notice was lost in the mail",
-            Cause::CertificateNoticeLate => "the certificate notice was the last prerequisite, after the planned installation",
+            Cause::CertificateNoticeLate => {
+                "the certificate notice was the last prerequisite, after the planned installation"
+            }
             Cause::InstallationConnectivity => "the connectivity check failed on installation day",
-            Cause::GoLiveConnectivity => "everything was installed, but the go-live connectivity check failed",
+            Cause::GoLiveConnectivity => {
+                "everything was installed, but the go-live connectivity check failed"
+            }
             Cause::Other => "none of the above",
         }
     }
@@ -539,7 +559,10 @@ impl<'a> VariantRun<'a> {
             }
         }
         if let Some(c) = self.attribute(r.outcome, &seen) {
-            acc.causes[CAUSES.iter().position(|x| *x == c).unwrap_or(CAUSES.len() - 1)] += 1;
+            acc.causes[CAUSES
+                .iter()
+                .position(|x| *x == c)
+                .unwrap_or(CAUSES.len() - 1)] += 1;
         }
     }
 
@@ -587,7 +610,9 @@ impl<'a> VariantRun<'a> {
         let designation_day = VirtualTime::start_of(self.designation).plus_days(1);
         let installed = seen.first(K::InstallationDone);
         if installed.is_none_or(|t| t >= designation_day) {
-            let planned = self.installation.map(|d| VirtualTime::start_of(d).plus_days(1));
+            let planned = self
+                .installation
+                .map(|d| VirtualTime::start_of(d).plus_days(1));
             // The prerequisite that arrived last (never = latest of all).
             let prereqs = [
                 (K::ReaderDelivered, 0u8),
@@ -698,9 +723,9 @@ pub struct Vary {
 
 impl Vary {
     pub fn parse(s: &str) -> Result<Vary, String> {
-        let (key, values) = s
-            .split_once('=')
-            .ok_or_else(|| format!("--vary {s:?}: expected KEY=V1,V2,... (e.g. scenario.rules=r2021,r2024)"))?;
+        let (key, values) = s.split_once('=').ok_or_else(|| {
+            format!("--vary {s:?}: expected KEY=V1,V2,... (e.g. scenario.rules=r2021,r2024)")
+        })?;
         let key = key.trim();
         if key.is_empty() || key.split('.').any(|p| p.trim().is_empty()) {
             return Err(format!(
@@ -726,7 +751,9 @@ impl Vary {
 /// one, otherwise a string.
 fn toml_value(word: &str) -> toml::Value {
     match format!("v = {word}").parse::<toml::Table>() {
-        Ok(mut t) => t.remove("v").unwrap_or_else(|| toml::Value::String(word.into())),
+        Ok(mut t) => t
+            .remove("v")
+            .unwrap_or_else(|| toml::Value::String(word.into())),
         Err(_) => toml::Value::String(word.to_string()),
     }
 }
@@ -748,7 +775,10 @@ fn set_path(root: &mut toml::Value, key: &str, value: toml::Value) -> Result<(),
             }
             toml::Value::Array(a) => {
                 let idx: usize = part.parse().map_err(|_| {
-                    format!("{here}: {} is a list; index it with a number (e.g. faults.0.probability)", parts[..i].join("."))
+                    format!(
+                        "{here}: {} is a list; index it with a number (e.g. faults.0.probability)",
+                        parts[..i].join(".")
+                    )
                 })?;
                 let len = a.len();
                 let slot = a
@@ -1267,9 +1297,7 @@ pub fn sweep(
         return Err("--runs must be at least 1".into());
     }
     let variants = variants(&spec.file, &spec.text, &spec.vary)?;
-    let seed = spec
-        .seed
-        .unwrap_or(variants[0].scenario.spec.scenario.seed);
+    let seed = spec.seed.unwrap_or(variants[0].scenario.spec.scenario.seed);
     let shard = spec.shard.unwrap_or(Shard::all());
     start(shard.len(spec.runs) * variants.len() as u64);
     let mut reports = Vec::new();
@@ -1346,7 +1374,10 @@ pub fn merge(files: &[(String, SweepReport)]) -> Result<SweepReport, String> {
             .ok_or_else(|| format!("{name}: not a shard (it has no \"shard\")"))?;
         same("shard count", count.to_string(), s.count.to_string())?;
         if s.index >= count {
-            return Err(format!("{name}: shard {}/{} is out of range", s.index, s.count));
+            return Err(format!(
+                "{name}: shard {}/{} is out of range",
+                s.index, s.count
+            ));
         }
         if let Some(other) = seen[s.index as usize] {
             return Err(format!(
@@ -1460,13 +1491,31 @@ pub fn to_csv(r: &SweepReport) -> String {
             ]
         };
         let d = &v.start_delay;
-        row(l, "start-delay", "calendar-days", "online", d.online.to_string());
-        row(l, "start-delay", "calendar-days", "never", d.never.to_string());
+        row(
+            l,
+            "start-delay",
+            "calendar-days",
+            "online",
+            d.online.to_string(),
+        );
+        row(
+            l,
+            "start-delay",
+            "calendar-days",
+            "never",
+            d.never.to_string(),
+        );
         for (k, x) in pct(&d.percentiles) {
             row(l, "start-delay", "calendar-days", k, x);
         }
         for [x, c] in &d.histogram {
-            row(l, "start-delay-hist", &x.to_string(), "count", c.to_string());
+            row(
+                l,
+                "start-delay-hist",
+                &x.to_string(),
+                "count",
+                c.to_string(),
+            );
         }
         for s in &v.slack {
             let unit = match s.unit {
@@ -1579,7 +1628,10 @@ mod tests {
         .unwrap();
         assert_eq!(v.len(), 4);
         assert_eq!(v[3].scenario.bureau.id(), "kinki");
-        assert_eq!(v[0].label(), "scenario.rules=r2021 clinic.prefecture=東京都");
+        assert_eq!(
+            v[0].label(),
+            "scenario.rules=r2021 clinic.prefecture=東京都"
+        );
     }
 
     proptest! {

@@ -36,10 +36,10 @@ fn self_contained(html: &str) {
     assert!(html.starts_with("<!DOCTYPE html>"));
     assert!(html.trim_end().ends_with("</html>"));
     assert!(html.contains("<meta charset=\"utf-8\">"));
-    let svg_ns = html
-        .matches("xmlns=\"http://www.w3.org/2000/svg\"")
-        .count();
-    for bad in ["<script", "http://", "https://", "<link", "@import", "src=\"", "url("] {
+    let svg_ns = html.matches("xmlns=\"http://www.w3.org/2000/svg\"").count();
+    for bad in [
+        "<script", "http://", "https://", "<link", "@import", "src=\"", "url(",
+    ] {
         // The SVG namespace is an identifier, not a fetch.
         let allowed = if bad == "http://" { svg_ns } else { 0 };
         assert_eq!(
@@ -50,8 +50,8 @@ fn self_contained(html: &str) {
     }
     // Every element opened is closed (a coarse balance check of the main tags).
     for tag in ["section", "svg", "table", "g", "ul", "details", "figure"] {
-        let open = html.matches(&format!("<{tag} ")).count()
-            + html.matches(&format!("<{tag}>")).count();
+        let open =
+            html.matches(&format!("<{tag} ")).count() + html.matches(&format!("<{tag}>")).count();
         let close = html.matches(&format!("</{tag}>")).count();
         assert_eq!(open, close, "<{tag}> opened {open} times, closed {close}");
     }

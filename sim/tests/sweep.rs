@@ -12,10 +12,7 @@ fn scenario() -> PathBuf {
 }
 
 fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!(
-        "onsim-sweep-test-{}-{name}",
-        std::process::id()
-    ));
+    let d = std::env::temp_dir().join(format!("onsim-sweep-test-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
@@ -70,7 +67,14 @@ fn same_bytes_for_any_thread_count() {
     // CSV too.
     let csv = |t: &str| {
         ok(&onsim(&[
-            "sweep", s, "--runs", "3000", "--format", "csv", "--threads", t,
+            "sweep",
+            s,
+            "--runs",
+            "3000",
+            "--format",
+            "csv",
+            "--threads",
+            t,
         ]))
         .to_vec()
     };

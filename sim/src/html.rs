@@ -316,7 +316,7 @@ fn gantt(body: &mut String, s: &Scenario, r: &RunResult) {
                 Some((ids, d, rules)) if *d == m.date => {
                     ids.push_str(", ");
                     ids.push_str(m.id.as_str());
-                    rules.push_str("\n");
+                    rules.push('\n');
                     rules.push_str(&m.rule);
                 }
                 _ => milestones.push((m.id.as_str().to_string(), m.date, m.rule.clone())),

@@ -289,7 +289,7 @@ impl<'a> Locator<'a> {
             match next {
                 Some(n) => {
                     item = n;
-                    let span = n.span().or_else(|| n.as_table_like().and_then(|_| None));
+                    let span = n.span().or_else(|| n.as_table_like().and(None));
                     if let Some(s) = span {
                         best = line_col(self.text, s.start);
                     }

@@ -1192,7 +1192,7 @@ pub fn variant_report(meta: &VariantMeta, a: &Accum) -> VariantReport {
         })
         .collect();
     // Most frequent first; ties in the fixed cause order (the sort is stable).
-    causes.sort_by(|x, y| y.count.cmp(&x.count));
+    causes.sort_by_key(|c| std::cmp::Reverse(c.count));
     VariantReport {
         label: meta.label.clone(),
         settings: meta.settings.clone(),

@@ -57,6 +57,11 @@ pub enum Command {
     Validate(commands::run::ValidateArgs),
     /// Print the JSON Schema of scenario files (for editors).
     Schema,
+    /// Monte Carlo over a scenario's distributions: outcome probabilities, start
+    /// delay, slack per milestone, critical path; `--vary` for comparisons.
+    Sweep(commands::sweep::SweepArgs),
+    /// Merge the shard outputs of `onsim sweep --shard I/N` into the unsharded result.
+    Merge(commands::sweep::MergeArgs),
     /// Connect a virtual My Number card to vpcd so PC/SC programs see it.
     Card(commands::card::CardArgs),
 }
@@ -79,6 +84,8 @@ pub fn main() -> ExitCode {
         Command::Run(a) => commands::run::run(a),
         Command::Validate(a) => commands::run::validate(a),
         Command::Schema => commands::run::schema(),
+        Command::Sweep(a) => commands::sweep::run(a),
+        Command::Merge(a) => commands::sweep::merge(a),
     };
     match result {
         Ok(outcome) => outcome.into(),

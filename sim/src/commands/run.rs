@@ -27,7 +27,7 @@ pub struct RunArgs {
     /// Write the full JSON report (every timeline) here.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
-    /// Write report.json, junit.xml and summary.md into this folder.
+    /// Write report.json, junit.xml, summary.md and report.html into this folder.
     #[arg(long, value_name = "DIR")]
     pub report_dir: Option<PathBuf>,
     /// Worker threads (default: all cores). Results do not depend on it.
@@ -192,6 +192,10 @@ pub fn run(a: RunArgs) -> CmdResult {
         write_atomic(
             &dir.join("summary.md"),
             report::markdown(&results).as_bytes(),
+        )?;
+        write_atomic(
+            &dir.join("report.html"),
+            crate::html::run_report(&results).as_bytes(),
         )?;
     }
     println!("\nscenarios: {} passed, {} failed", sum.passed, sum.failed);

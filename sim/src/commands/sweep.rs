@@ -1,0 +1,186 @@
+//! `onsim sweep` and `onsim merge`: Monte Carlo over a scenario's distributions, and
+//! the exact merge of sharded sweeps. See [`crate::sweep`] for what is measured and
+//! for running shards as a Kubernetes indexed Job.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+
+use crate::error::{CliError, CmdResult, Outcome};
+use crate::html;
+use crate::output::write_atomic;
+use crate::sweep::{self, Shard, SweepReport, SweepSpec, Vary};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Json,
+    Csv,
+}
+
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    /// The scenario file.
+    pub scenario: PathBuf,
+    /// Replications (per variant).
+    #[arg(long, default_value_t = 10_000, value_name = "N")]
+    pub runs: u64,
+    /// Master seed; replication i uses derive_seed(S, "run-{i}"). Default: the
+    /// scenario's seed.
+    #[arg(long, value_name = "S")]
+    pub seed: Option<u64>,
+    /// Vary a scenario key over values, e.g. `scenario.rules=r2021,r2024` or
+    /// `actors.reader_vendor.lead.mode=90,120`. Repeat for a grid (all combinations).
+    #[arg(long, value_name = "KEY=V1,V2,...")]
+    pub vary: Vec<String>,
+    /// Run only replications i with i % N == I; merge the shard files with `onsim merge`.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Json)]
+    pub format: Format,
+    /// Write the result here (atomically) instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Also write sweep.json and sweep.html (histograms, CDFs) into this folder.
+    #[arg(long, value_name = "DIR")]
+    pub report_dir: Option<PathBuf>,
+    /// Worker threads (default: all cores). Results do not depend on it.
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Shard outputs of `onsim sweep --shard I/N` (JSON), all N of them.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    #[arg(long, value_enum, default_value_t = Format::Json)]
+    pub format: Format,
+    /// Write the result here (atomically) instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Also write sweep.json and sweep.html into this folder.
+    #[arg(long, value_name = "DIR")]
+    pub report_dir: Option<PathBuf>,
+}
+
+fn emit(
+    r: &SweepReport,
+    format: Format,
+    out: Option<&PathBuf>,
+    report_dir: Option<&PathBuf>,
+) -> CmdResult {
+    let text = match format {
+        Format::Json => sweep::to_json(r),
+        Format::Csv => sweep::to_csv(r),
+    };
+    match out {
+        Some(p) => write_atomic(p, text.as_bytes())?,
+        None => {
+            use std::io::Write;
+            let mut stdout = std::io::stdout().lock();
+            stdout
+                .write_all(text.as_bytes())
+                .and_then(|_| stdout.flush())
+                .map_err(|e| CliError::new(format!("cannot write to stdout: {e}")))?;
+        }
+    }
+    if let Some(dir) = report_dir {
+        write_atomic(&dir.join("sweep.json"), sweep::to_json(r).as_bytes())?;
+        write_atomic(&dir.join("sweep.html"), html::sweep_report(r).as_bytes())?;
+    }
+    Ok(Outcome::Passed)
+}
+
+pub fn run(a: SweepArgs) -> CmdResult {
+    if a.runs == 0 {
+        return Err(CliError::new("--runs must be at least 1"));
+    }
+    if a.threads == Some(0) {
+        return Err(CliError::new("--threads must be at least 1"));
+    }
+    let shard = a
+        .shard
+        .as_deref()
+        .map(Shard::parse)
+        .transpose()
+        .map_err(CliError::new)?;
+    if shard.is_some_and(|s| s.count > 1) && a.format != Format::Json {
+        return Err(CliError::new(
+            "--shard writes JSON (the raw counts `onsim merge` needs); drop --format csv",
+        ));
+    }
+    let vary = a
+        .vary
+        .iter()
+        .map(|v| Vary::parse(v))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(CliError::new)?;
+    let file = a.scenario.display().to_string();
+    let bytes = std::fs::read(&a.scenario)
+        .map_err(|e| CliError::new(format!("{file}: cannot read: {e}")))?;
+    let text = String::from_utf8(bytes).map_err(|_| {
+        CliError::new(format!(
+            "{file}:1:1: the file is not UTF-8\n  hint: save scenario files as UTF-8"
+        ))
+    })?;
+    let spec = SweepSpec {
+        file,
+        text,
+        runs: a.runs,
+        seed: a.seed,
+        vary,
+        shard,
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(a.threads.unwrap_or(0))
+        .build()
+        .map_err(|e| CliError::new(format!("cannot start worker threads: {e}")))?;
+    // A progress bar only for a person watching: never in pipes, logs or CI.
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let b = indicatif::ProgressBar::new(0);
+        b.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} runs ({per_sec}, eta {eta})",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        b
+    });
+    let start = |n: u64| {
+        if let Some(b) = &bar {
+            b.set_length(n);
+        }
+    };
+    let progress = |n: u64| {
+        if let Some(b) = &bar {
+            b.inc(n);
+        }
+    };
+    let report = pool.install(|| sweep::sweep(&spec, &start, &progress));
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    let report = report.map_err(CliError::new)?;
+    emit(&report, a.format, a.out.as_ref(), a.report_dir.as_ref())
+}
+
+pub fn merge(a: MergeArgs) -> CmdResult {
+    let mut files = Vec::new();
+    for p in &a.files {
+        let name = p.display().to_string();
+        let text = std::fs::read_to_string(p)
+            .map_err(|e| CliError::new(format!("{name}: cannot read: {e}")))?;
+        let r: SweepReport = serde_json::from_str(&text).map_err(|e| {
+            CliError::new(format!(
+                "{name}:{}:{}: not an onsim sweep shard: {e}",
+                e.line(),
+                e.column()
+            ))
+        })?;
+        files.push((name, r));
+    }
+    let merged = sweep::merge(&files).map_err(CliError::new)?;
+    emit(&merged, a.format, a.out.as_ref(), a.report_dir.as_ref())
+}

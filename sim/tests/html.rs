@@ -153,7 +153,13 @@ fn chromium_renders_the_reports() {
             .is_ok_and(|o| o.status.success())
     });
     if !have {
-        eprintln!("skipped: chromium not installed (scripts/install-deps installs it)");
+        // scripts/test installs Chromium and sets ONSIM_REQUIRE_CHROMIUM: there a
+        // missing browser is a failure, never a silent pass.
+        assert!(
+            std::env::var_os("ONSIM_REQUIRE_CHROMIUM").is_none(),
+            "chromium not installed but ONSIM_REQUIRE_CHROMIUM is set"
+        );
+        eprintln!("*** SKIPPED: chromium not installed (scripts/install-deps installs it)");
         return;
     }
     let d = tmp("chromium");

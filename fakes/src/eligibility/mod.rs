@@ -19,6 +19,9 @@ pub mod tree;
 pub mod values;
 pub mod xml;
 
+#[cfg(test)]
+mod props;
+
 pub use answer::{AnswerConfig, ReaderConsents, Service, VerifiedCardHolder};
 pub use encoding::CharacterCode;
 pub use error::{EligibilityError, ErrorCode};

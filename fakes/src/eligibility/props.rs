@@ -142,7 +142,10 @@ fn bulk_results_round_trip() {
     let t = now(&s);
     let hd = header(&s, None);
     let up = s.desk.upload(&s.config, s.institution, &hd, &searches, t);
-    let ResponseBody::BulkAccepted { reception_number, .. } = &up.body else {
+    let ResponseBody::BulkAccepted {
+        reception_number, ..
+    } = &up.body
+    else {
         panic!()
     };
     let r = s.desk.download(

@@ -12,6 +12,8 @@
 //!   milestones.
 //! - [`dist`]: lead times and delays as distributions of days (fixed, uniform,
 //!   triangular, log-normal, empirical).
+//! - [`eligibility`]: online eligibility confirmation (オンライン資格確認): the XmlMsg
+//!   vocabulary, a synthetic population, answering, and the terminal's file drop.
 //! - [`pki`], [`card`], [`reader`]: certificates, the virtual My Number card (JPKI) and
 //!   the simulated face-authentication card reader.
 
@@ -19,6 +21,7 @@ pub mod calendar;
 pub mod card;
 pub mod codes;
 pub mod dist;
+pub mod eligibility;
 pub mod pki;
 pub mod process;
 pub mod reader;

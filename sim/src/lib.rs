@@ -12,3 +12,4 @@ pub mod output;
 pub mod report;
 pub mod runner;
 pub mod scenario;
+pub mod terminal;

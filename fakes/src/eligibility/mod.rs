@@ -1,0 +1,30 @@
+//! Online eligibility confirmation (オンライン資格確認), the answering side: the
+//! implementing body's qualification check as seen through the qualification
+//! terminal (資格確認端末). DOMAIN.md §7.
+//!
+//! Pure core shared by the file drop (`sim::terminal`) and the later mutual-TLS API:
+//! - [`xml`]: the XmlMsg vocabulary, parsed and written (with [`encoding`] for
+//!   Shift_JIS / UTF-8 and [`tree`] for the element tree);
+//! - [`error`]: the `ErrorCode` table of abnormal answers *(our choice)*;
+//! - [`population`]: a synthetic, seeded population looked up in O(1);
+//! - [`answer`]: single, card-based and bulk (一括照会) answering;
+//! - [`terminal`]: request file name + bytes → response file name + bytes.
+
+pub mod answer;
+pub mod encoding;
+pub mod error;
+pub mod population;
+pub mod terminal;
+pub mod tree;
+pub mod values;
+pub mod xml;
+
+#[cfg(test)]
+mod props;
+
+pub use answer::{AnswerConfig, ReaderConsents, Service, VerifiedCardHolder};
+pub use encoding::CharacterCode;
+pub use error::{EligibilityError, ErrorCode};
+pub use population::{Population, PopulationConfig, SearchKey};
+pub use terminal::Terminal;
+pub use values::QualificationValidity;

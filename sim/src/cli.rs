@@ -59,6 +59,9 @@ pub enum Command {
     Schema,
     /// Connect a virtual My Number card to vpcd so PC/SC programs see it.
     Card(commands::card::CardArgs),
+    /// Start every fake on loopback (eligibility over mutual TLS, bureau, portal,
+    /// reader vendor, carrier proxy, file drop) on a shared virtual clock.
+    Serve(commands::serve::ServeArgs),
 }
 
 /// Parse the command line, run the subcommand, and turn its result into an exit code.
@@ -76,6 +79,7 @@ pub fn main() -> ExitCode {
         Command::Holidays(a) => commands::holidays::run(a),
         Command::Schedule(a) => commands::schedule::run(a),
         Command::Card(a) => commands::card::run(a),
+        Command::Serve(a) => commands::serve::run(a),
         Command::Run(a) => commands::run::run(a),
         Command::Validate(a) => commands::run::validate(a),
         Command::Schema => commands::run::schema(),

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod commands;
 pub mod engine;
 pub mod error;
+pub mod live;
 pub mod output;
 pub mod report;
 pub mod runner;

@@ -5,3 +5,4 @@ pub mod card;
 pub mod holidays;
 pub mod run;
 pub mod schedule;
+pub mod serve;

@@ -191,3 +191,96 @@ pub fn pem_key(pem: &str) -> Option<Vec<u8>> {
         .ok()
         .map(|k| k.secret_pkcs8_der().to_vec())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::live::pki::{expected_refusal, MATRIX};
+    use chrono::NaiveDate;
+    use fakes::time::VirtualTime;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    fn pki() -> (LivePki, Arc<VirtualClock>) {
+        let start = NaiveDate::from_ymd_opt(2025, 4, 1).unwrap();
+        let pki = LivePki::new(
+            3,
+            start,
+            crate::live::clinic_institution(),
+            crate::live::other_institution(),
+        )
+        .unwrap();
+        let clock = Arc::new(VirtualClock::new(VirtualTime::at(start, 9, 0), 0.0).unwrap());
+        (pki, clock)
+    }
+
+    /// Every TLS configuration the live services build, on the ring provider (the
+    /// DESIGN.md pitfall: a second provider compiled in makes `builder()` panic).
+    #[test]
+    fn every_tls_config_builds() {
+        let (pki, clock) = pki();
+        server_config(&pki, clock).unwrap();
+        for (_, c) in &pki.matrix {
+            client_config(pki.server_ca.cert_der(), &c.der, &c.key.pkcs8).unwrap();
+        }
+        // PEM round trip through rustls-pki-types, as clients read the files.
+        let (_, valid) = &pki.matrix[0];
+        assert_eq!(pem_cert(&valid.pem()).unwrap(), valid.der);
+        assert_eq!(pem_key(&valid.key.pem()).unwrap(), valid.key.pkcs8);
+    }
+
+    #[test]
+    fn matrix_verdicts_on_the_virtual_clock() {
+        let (pki, clock) = pki();
+        let v = VirtualClockClientVerifier::new(pki.verifier.clone(), clock.clone(), &provider());
+        for (name, c) in &pki.matrix {
+            let got = v.judge(&c.der).err().map(|r| r.code());
+            // other-institution passes the handshake; the request binding refuses it.
+            let want = expected_refusal(name).filter(|r| *r != "other-institution");
+            assert_eq!(got, want, "{name}");
+        }
+        // Two years on, not-yet-valid becomes valid: the verdict follows the clock.
+        clock
+            .advance_to(VirtualTime::at(NaiveDate::from_ymd_opt(2027, 4, 2).unwrap(), 9, 0))
+            .unwrap();
+        let nyv = &pki.matrix.iter().find(|(n, _)| *n == "not-yet-valid").unwrap().1;
+        assert!(v.judge(&nyv.der).is_ok());
+        assert!(MATRIX.len() == 6);
+    }
+
+    /// A real handshake over loopback with tokio-rustls: valid passes, expired fails.
+    #[tokio::test]
+    async fn handshake_on_loopback() {
+        let (pki, clock) = pki();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server_config(&pki, clock).unwrap()));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            for _ in 0..2 {
+                let Ok((s, _)) = listener.accept().await else { return };
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    if let Ok(mut t) = acceptor.accept(s).await {
+                        let _ = t.write_all(b"ok").await;
+                        let _ = t.shutdown().await;
+                    }
+                });
+            }
+        });
+        for (name, ok) in [("valid", true), ("expired", false)] {
+            let c = &pki.matrix.iter().find(|(n, _)| *n == name).unwrap().1;
+            let cfg = client_config(pki.server_ca.cert_der(), &c.der, &c.key.pkcs8).unwrap();
+            let conn = tokio_rustls::TlsConnector::from(Arc::new(cfg));
+            let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+            let name_ = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+            let r = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+                let mut t = conn.connect(name_, tcp).await?;
+                let mut buf = Vec::new();
+                t.read_to_end(&mut buf).await?;
+                Ok::<_, std::io::Error>(buf)
+            })
+            .await
+            .unwrap();
+            assert_eq!(r.as_deref().ok() == Some(b"ok".as_slice()), ok, "{name}: {r:?}");
+        }
+    }
+}

@@ -707,6 +707,26 @@ mod tests {
     }
 
     #[test]
+    fn bulk_uploads_need_one_to_max_inquiries() {
+        let mut s = service();
+        s.config.limits.max_bulk = 2;
+        let key = s
+            .population
+            .example(QualificationValidity::Valid)
+            .to_search_info();
+        let t = now(&s);
+        for n in [0, 3] {
+            let up = request(&s, RequestBody::BulkUpload(vec![key.clone(); n]));
+            let r = s.handle(
+                Some(MessageKind::BulkUpload),
+                &up.render(CharacterCode::ShiftJis),
+                t,
+            );
+            assert_eq!(r.header.error_code, Some(ErrorCode::BulkSize), "{n}");
+        }
+    }
+
+    #[test]
     fn another_institution_is_refused() {
         let mut s = service();
         let mut req = request(

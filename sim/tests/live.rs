@@ -51,19 +51,31 @@ impl Server {
         loop {
             if let Ok(s) = std::fs::read_to_string(&ep) {
                 if let Ok(v) = serde_json::from_str::<Value>(&s) {
-                    return Server { child, dir, endpoints: v, log };
+                    return Server {
+                        child,
+                        dir,
+                        endpoints: v,
+                        log,
+                    };
                 }
             }
             if let Ok(Some(status)) = child.try_wait() {
                 panic!("onsim serve exited with {status}:\n{}", log.lock().unwrap());
             }
-            assert!(t.elapsed() < WAIT, "no endpoints.json after {WAIT:?}:\n{}", log.lock().unwrap());
+            assert!(
+                t.elapsed() < WAIT,
+                "no endpoints.json after {WAIT:?}:\n{}",
+                log.lock().unwrap()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
 
     fn url(&self, key: &str) -> String {
-        self.endpoints[key].as_str().unwrap_or_else(|| panic!("{key} in endpoints.json")).to_string()
+        self.endpoints[key]
+            .as_str()
+            .unwrap_or_else(|| panic!("{key} in endpoints.json"))
+            .to_string()
     }
 
     fn state(&self) -> PathBuf {
@@ -83,7 +95,10 @@ impl Server {
 
     fn stop(mut self) -> String {
         // SIGTERM first (clean shutdown), then kill if it does not go.
-        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
         let t = Instant::now();
         while t.elapsed() < Duration::from_secs(10) {
             if let Ok(Some(_)) = self.child.try_wait() {
@@ -124,11 +139,19 @@ fn csv_rows(path: &Path) -> Vec<Vec<String>> {
     let mut lines = text.lines();
     let header = lines.next().unwrap();
     assert!(header.starts_with("insurer_number,insured_card_symbol,insured_identification_number,insured_branch_number,birthdate,expected_validity"), "{header}");
-    lines.map(|l| l.split(',').map(str::to_string).collect()).collect()
+    lines
+        .map(|l| l.split(',').map(str::to_string).collect())
+        .collect()
 }
 
 fn request_xml(institution: &str, row: &[String]) -> String {
-    let opt = |name: &str, v: &str| if v.is_empty() { String::new() } else { format!("<{name}>{v}</{name}>") };
+    let opt = |name: &str, v: &str| {
+        if v.is_empty() {
+            String::new()
+        } else {
+            format!("<{name}>{v}</{name}>")
+        }
+    };
     format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<XmlMsg><MessageHeader><QualificationConfirmationDate>20250401</QualificationConfirmationDate><MedicalInstitutionCode>{institution}</MedicalInstitutionCode><ArbitraryFileIdentifier>curl-1</ArbitraryFileIdentifier><CharacterCodeIdentifier>1</CharacterCodeIdentifier></MessageHeader><MessageBody><QualificationConfirmSearchInfo><InsurerNumber>{}</InsurerNumber>{}<InsuredIdentificationNumber>{}</InsuredIdentificationNumber>{}<Birthdate>{}</Birthdate></QualificationConfirmSearchInfo></MessageBody></XmlMsg>\n",
         row[0],
@@ -167,11 +190,23 @@ fn curl(s: &Server, name: &str, url: &str, body: &Path) -> (i32, String, String)
 fn curl_mtls_matrix() {
     let s = Server::start(&[]);
     let state = s.state();
-    for f in ["server-ca.crt", "valid.crt", "valid.key", "expired.crt", "not-yet-valid.key", "revoked.crt", "wrong-ca.crt", "other-institution.key"] {
+    for f in [
+        "server-ca.crt",
+        "valid.crt",
+        "valid.key",
+        "expired.crt",
+        "not-yet-valid.key",
+        "revoked.crt",
+        "wrong-ca.crt",
+        "other-institution.key",
+    ] {
         assert!(state.join("pki").join(f).is_file(), "pki/{f}");
     }
     for d in ["req", "res", "face"] {
-        assert!(Path::new(&s.url("terminal_dir")).join(d).is_dir(), "terminal/{d}");
+        assert!(
+            Path::new(&s.url("terminal_dir")).join(d).is_dir(),
+            "terminal/{d}"
+        );
     }
     let rows = csv_rows(&state.join("population.csv"));
     assert!(rows.len() > 20);
@@ -187,7 +222,10 @@ fn curl_mtls_matrix() {
         assert_eq!(code, 0, "valid: curl failed: {err}");
         assert!(out.contains("HTTP 200"), "{out}");
         let want = format!("<QualificationValidity>{}</QualificationValidity>", row[5]);
-        assert!(out.contains(&want), "row {row:?} should give {want}:\n{out}");
+        assert!(
+            out.contains(&want),
+            "row {row:?} should give {want}:\n{out}"
+        );
         seen.insert(row[5].clone());
     }
     assert_eq!(seen.len(), 5, "examples cover validity 1-5");
@@ -204,35 +242,63 @@ fn curl_mtls_matrix() {
         let (code, out, err) = curl(&s, name, &url, &body);
         let refused = code != 0 || out.contains("HTTP 403");
         assert!(refused, "{name} must be refused: exit {code}, {out} {err}");
-        assert!(!out.contains("<QualificationValidity>"), "{name} got an answer");
-        assert!(s.log_has(reason), "{name}: the log should say {reason}:\n{}", s.log.lock().unwrap());
+        assert!(
+            !out.contains("<QualificationValidity>"),
+            "{name} got an answer"
+        );
+        assert!(
+            s.log_has(reason),
+            "{name}: the log should say {reason}:\n{}",
+            s.log.lock().unwrap()
+        );
     }
 
     // Malformed XML: an abnormal answer (SegmentOfResult 9), the service stays up.
     std::fs::write(&body, "<XmlMsg><broken").unwrap();
     let (code, out, _) = curl(&s, "valid", &url, &body);
     assert_eq!(code, 0);
-    assert!(out.contains("<SegmentOfResult>9</SegmentOfResult>"), "{out}");
+    assert!(
+        out.contains("<SegmentOfResult>9</SegmentOfResult>"),
+        "{out}"
+    );
 
     // Through the carrier proxy: same answer; with the line unplugged, refused.
     std::fs::write(&body, request_xml(&institution, &rows[0])).unwrap();
     let via = s.url("eligibility_via_carrier_url");
     let (code, out, err) = curl(&s, "valid", &via, &body);
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("<QualificationValidity>1</QualificationValidity>"), "{out}");
-    let (st, _) = http("PUT", &s.url("carrier_faults_url"), Some(&json!({"mode": "reset"})));
+    assert!(
+        out.contains("<QualificationValidity>1</QualificationValidity>"),
+        "{out}"
+    );
+    let (st, _) = http(
+        "PUT",
+        &s.url("carrier_faults_url"),
+        Some(&json!({"mode": "reset"})),
+    );
     assert_eq!(st, 200);
     let (code, _, _) = curl(&s, "valid", &via, &body);
     assert_ne!(code, 0, "reset by the carrier");
-    let (st, v) = http("PUT", &s.url("carrier_faults_url"), Some(&json!({"latency_ms": "lots"})));
+    let (st, v) = http(
+        "PUT",
+        &s.url("carrier_faults_url"),
+        Some(&json!({"latency_ms": "lots"})),
+    );
     assert_eq!(st, 422, "{v}");
 
     let log = s.stop();
-    assert!(log.contains("shutting down"), "clean shutdown on SIGTERM:\n{log}");
+    assert!(
+        log.contains("shutting down"),
+        "clean shutdown on SIGTERM:\n{log}"
+    );
 }
 
 fn inbox(s: &Server, since: u64) -> Vec<Value> {
-    let (st, v) = http("GET", &format!("{}?since={since}", s.url("inbox_url")), None);
+    let (st, v) = http(
+        "GET",
+        &format!("{}?since={since}", s.url("inbox_url")),
+        None,
+    );
     assert_eq!(st, 200);
     v["messages"].as_array().cloned().unwrap_or_default()
 }
@@ -253,28 +319,52 @@ fn bureau_and_portal_flow() {
     assert_eq!(st, 200);
     assert_eq!(clock["now"], "2025-04-01T09:00");
     let (_, dl) = http("GET", &s.url("deadlines_url"), None);
-    let request_deadline = dl["reception_request_deadline"].as_str().unwrap().to_string();
+    let request_deadline = dl["reception_request_deadline"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let dispatch = dl["bureau_answer_dispatch"].as_str().unwrap().to_string();
-    let ib_deadline = dl["implementing_body_deadline"].as_str().unwrap().to_string();
+    let ib_deadline = dl["implementing_body_deadline"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert_eq!(ib_deadline, "2025-05-15");
 
     // Bad input: 4xx naming the field, never a crash.
     let bureau = s.url("bureau_url");
-    let (st, v) = http("POST", &format!("{bureau}/reception-requests"), Some(&json!({"fee_table": "vet"})));
+    let (st, v) = http(
+        "POST",
+        &format!("{bureau}/reception-requests"),
+        Some(&json!({"fee_table": "vet"})),
+    );
     assert_eq!((st, v["field"].as_str()), (422, Some("fee_table")), "{v}");
     let (st, _) = http("POST", &format!("{bureau}/nowhere"), None);
     assert_eq!(st, 404);
 
     // Before the deadline: accepted, answered once the clock reaches the answer.
-    let (st, v) = http("POST", &format!("{bureau}/reception-requests"), Some(&json!({"fee_table": "medical"})));
+    let (st, v) = http(
+        "POST",
+        &format!("{bureau}/reception-requests"),
+        Some(&json!({"fee_table": "medical"})),
+    );
     assert_eq!(st, 202, "{v}");
     assert!(inbox(&s, 0).is_empty(), "nothing before its time");
     advance_to(&s, &format!("{dispatch}T09:00"));
     let _ = advance_to(&s, &format!("{}T23:00", chrono_add(&dispatch, 3)));
     let msgs = inbox(&s, 0);
-    let answer = msgs.iter().find(|m| m["kind"] == "reception-answer").unwrap_or_else(|| panic!("{msgs:?}"));
-    let number = answer["body"]["reception_number"].as_str().unwrap().to_string();
-    assert_eq!(number, s.url("institution_code"), "the bureau's first number is the clinic's code");
+    let answer = msgs
+        .iter()
+        .find(|m| m["kind"] == "reception-answer")
+        .unwrap_or_else(|| panic!("{msgs:?}"));
+    let number = answer["body"]["reception_number"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        number,
+        s.url("institution_code"),
+        "the bureau's first number is the clinic's code"
+    );
     let seen = answer["seq"].as_u64().unwrap();
 
     // After the request deadline: returned (返戻).
@@ -282,43 +372,101 @@ fn bureau_and_portal_flow() {
     assert!(request_deadline < late, "{request_deadline}");
     advance_to(&s, &format!("{late}T09:00"));
     let before = seen;
-    let (st, _) = http("POST", &format!("{bureau}/reception-requests"), Some(&json!({"fee_table": "medical"})));
+    let (st, _) = http(
+        "POST",
+        &format!("{bureau}/reception-requests"),
+        Some(&json!({"fee_table": "medical"})),
+    );
     assert_eq!(st, 202);
     // A designation application with fields missing gets a correction request listing them.
-    let (st, v) = http("POST", &format!("{bureau}/designation-applications"), Some(&json!({"portal_account_done": true, "reader_status": "contracted"})));
+    let (st, v) = http(
+        "POST",
+        &format!("{bureau}/designation-applications"),
+        Some(&json!({"portal_account_done": true, "reader_status": "contracted"})),
+    );
     assert_eq!(st, 202);
     assert_eq!(v["complete"], false);
 
     // Portal: the usage application before an account exists is a conflict.
     let portal = s.url("portal_url");
-    let (st, v) = http("POST", &format!("{portal}/usage-applications"), Some(&json!({"line_type": "ip-vpn"})));
+    let (st, v) = http(
+        "POST",
+        &format!("{portal}/usage-applications"),
+        Some(&json!({"line_type": "ip-vpn"})),
+    );
     assert_eq!(st, 409, "{v}");
     // The reception number submitted after the 15th registers for the next month.
-    let (st, v) = http("POST", &format!("{portal}/reception-numbers"), Some(&json!({"reception_number": number})));
+    let (st, v) = http(
+        "POST",
+        &format!("{portal}/reception-numbers"),
+        Some(&json!({"reception_number": number})),
+    );
     assert_eq!(st, 202, "{v}");
-    let (st, v) = http("POST", &format!("{portal}/reception-numbers"), Some(&json!({"reception_number": "12"})));
+    let (st, v) = http(
+        "POST",
+        &format!("{portal}/reception-numbers"),
+        Some(&json!({"reception_number": "12"})),
+    );
     assert_eq!((st, v["field"].as_str()), (422, Some("reception_number")));
     advance_to(&s, "2025-06-10T09:00");
     let msgs = inbox(&s, before);
-    assert!(msgs.iter().any(|m| m["kind"] == "request-returned"), "{msgs:?}");
-    let ready = msgs.iter().find(|m| m["kind"] == "account-ready").unwrap_or_else(|| panic!("{msgs:?}"));
-    assert_eq!(ready["body"]["registered_for"], "2025-08-01", "late: next month");
-    let corr = msgs.iter().find(|m| m["kind"] == "correction-request").unwrap_or_else(|| panic!("{msgs:?}"));
-    let fields: Vec<&str> = corr["body"]["fields"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
-    assert!(fields.contains(&"reader_contract_month") && fields.contains(&"care_start_date"), "{fields:?}");
+    assert!(
+        msgs.iter().any(|m| m["kind"] == "request-returned"),
+        "{msgs:?}"
+    );
+    let ready = msgs
+        .iter()
+        .find(|m| m["kind"] == "account-ready")
+        .unwrap_or_else(|| panic!("{msgs:?}"));
+    assert_eq!(
+        ready["body"]["registered_for"], "2025-08-01",
+        "late: next month"
+    );
+    let corr = msgs
+        .iter()
+        .find(|m| m["kind"] == "correction-request")
+        .unwrap_or_else(|| panic!("{msgs:?}"));
+    let fields: Vec<&str> = corr["body"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        fields.contains(&"reader_contract_month") && fields.contains(&"care_start_date"),
+        "{fields:?}"
+    );
 
     // Now the account is usable: certificate application → a real certificate.
-    let (st, v) = http("POST", &format!("{portal}/certificate-applications"), Some(&json!({"fee_table": "medical", "terminal": "T1"})));
+    let (st, v) = http(
+        "POST",
+        &format!("{portal}/certificate-applications"),
+        Some(&json!({"fee_table": "medical", "terminal": "T1"})),
+    );
     assert_eq!(st, 202, "{v}");
     advance_to(&s, "2025-06-30T09:00");
     let (_, certs) = http("GET", &format!("{portal}/certificates"), None);
     let c = &certs["certificates"][0];
     assert_eq!(c["institution_code"], number.as_str());
-    assert!(c["certificate_pem"].as_str().unwrap().starts_with("-----BEGIN CERTIFICATE-----"));
+    assert!(c["certificate_pem"]
+        .as_str()
+        .unwrap()
+        .starts_with("-----BEGIN CERTIFICATE-----"));
 
     let (_, trace) = http("GET", &s.url("trace_url"), None);
-    let kinds: Vec<&str> = trace["events"].as_array().unwrap().iter().filter_map(|e| e["kind"].as_str()).collect();
-    for k in ["reception-request-received", "bureau-answer-dispatched", "request-returned", "reception-number-late", "certificate-issued"] {
+    let kinds: Vec<&str> = trace["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["kind"].as_str())
+        .collect();
+    for k in [
+        "reception-request-received",
+        "bureau-answer-dispatched",
+        "request-returned",
+        "reception-number-late",
+        "certificate-issued",
+    ] {
         assert!(kinds.contains(&k), "{k} in {kinds:?}");
     }
     s.stop();
@@ -341,7 +489,10 @@ fn state_dir_with_foreign_files_is_refused() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("my-notes.txt"), "{err}");
-    assert_eq!(std::fs::read_to_string(dir.path().join("my-notes.txt")).unwrap(), "mine");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("my-notes.txt")).unwrap(),
+        "mine"
+    );
 }
 
 /// The log without terminal colour codes.

@@ -74,7 +74,9 @@ pub fn run(a: ServeArgs) -> CmdResult {
     if a.port_base > u16::MAX - 7 {
         return Err(CliError::new("--port-base leaves no room for 7 ports"));
     }
-    let designation = a.designation.unwrap_or_else(|| default_designation(a.start));
+    let designation = a
+        .designation
+        .unwrap_or_else(|| default_designation(a.start));
     if designation <= a.start {
         return Err(CliError::new(format!(
             "--designation {designation} must be after --start {}",

@@ -196,7 +196,10 @@ impl Proxy {
     }
 
     pub fn faults(&self) -> ProxyFaults {
-        self.faults.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.faults
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Switch faults (takes effect for new connections and for the next chunk of
@@ -351,9 +354,7 @@ impl Proxy {
             if to.write_all(&buf[..n_send]).await.is_err() {
                 return;
             }
-            self.stats
-                .bytes
-                .fetch_add(n_send as u64, Ordering::Relaxed);
+            self.stats.bytes.fetch_add(n_send as u64, Ordering::Relaxed);
             if n_send < n || budget.load(Ordering::Relaxed) == 0 {
                 tracing::info!("carrier fault drop_after_bytes: connection cut");
                 return;
@@ -374,7 +375,8 @@ mod tests {
     use std::time::Instant;
 
     fn clock() -> Arc<VirtualClock> {
-        let start = fakes::time::VirtualTime::at(NaiveDate::from_ymd_opt(2025, 4, 1).unwrap(), 9, 0);
+        let start =
+            fakes::time::VirtualTime::at(NaiveDate::from_ymd_opt(2025, 4, 1).unwrap(), 9, 0);
         Arc::new(VirtualClock::new(start, 0.0).unwrap())
     }
 
@@ -384,7 +386,9 @@ mod tests {
         let addr = l.local_addr().unwrap();
         tokio::spawn(async move {
             for _ in 0..32 {
-                let Ok((mut s, _)) = l.accept().await else { return };
+                let Ok((mut s, _)) = l.accept().await else {
+                    return;
+                };
                 tokio::spawn(async move {
                     let mut b = [0u8; 4096];
                     while let Ok(Ok(n)) =
@@ -436,46 +440,122 @@ mod tests {
         let (p, addr, _stop) = start(true).await;
         assert_eq!(roundtrip(addr, b"hello").await.unwrap(), b"hello");
 
-        p.set_faults(ProxyFaults { latency_ms: 150, ..Default::default() }).unwrap();
+        p.set_faults(ProxyFaults {
+            latency_ms: 150,
+            ..Default::default()
+        })
+        .unwrap();
         let t = Instant::now();
         roundtrip(addr, b"slow").await.unwrap();
-        assert!(t.elapsed() >= Duration::from_millis(290), "both ways delayed: {:?}", t.elapsed());
+        assert!(
+            t.elapsed() >= Duration::from_millis(290),
+            "both ways delayed: {:?}",
+            t.elapsed()
+        );
 
-        p.set_faults(ProxyFaults { bandwidth_bytes_per_sec: Some(20_000), ..Default::default() }).unwrap();
+        p.set_faults(ProxyFaults {
+            bandwidth_bytes_per_sec: Some(20_000),
+            ..Default::default()
+        })
+        .unwrap();
         let t = Instant::now();
         roundtrip(addr, &[7u8; 4000]).await.unwrap();
-        assert!(t.elapsed() >= Duration::from_millis(350), "8000 bytes at 20 kB/s: {:?}", t.elapsed());
+        assert!(
+            t.elapsed() >= Duration::from_millis(350),
+            "8000 bytes at 20 kB/s: {:?}",
+            t.elapsed()
+        );
 
-        p.set_faults(ProxyFaults { mode: FaultMode::Drop, ..Default::default() }).unwrap();
+        p.set_faults(ProxyFaults {
+            mode: FaultMode::Drop,
+            ..Default::default()
+        })
+        .unwrap();
         let e = roundtrip(addr, b"x").await.unwrap_err();
-        assert!(matches!(e, std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe), "{e:?}");
+        assert!(
+            matches!(
+                e,
+                std::io::ErrorKind::UnexpectedEof
+                    | std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::BrokenPipe
+            ),
+            "{e:?}"
+        );
 
-        p.set_faults(ProxyFaults { mode: FaultMode::Reset, ..Default::default() }).unwrap();
+        p.set_faults(ProxyFaults {
+            mode: FaultMode::Reset,
+            ..Default::default()
+        })
+        .unwrap();
         let e = roundtrip(addr, b"x").await.unwrap_err();
         assert_eq!(e, std::io::ErrorKind::ConnectionReset);
 
-        p.set_faults(ProxyFaults { mode: FaultMode::HalfOpen, half_open_ms: 3_000, ..Default::default() }).unwrap();
+        p.set_faults(ProxyFaults {
+            mode: FaultMode::HalfOpen,
+            half_open_ms: 3_000,
+            ..Default::default()
+        })
+        .unwrap();
         let r = tokio::time::timeout(Duration::from_millis(300), roundtrip(addr, b"x")).await;
         assert!(r.is_err(), "half-open: nothing comes back");
 
-        p.set_faults(ProxyFaults { drop_after_bytes: Some(3), ..Default::default() }).unwrap();
-        assert!(roundtrip(addr, b"abcdef").await.is_err(), "cut after 3 bytes");
+        p.set_faults(ProxyFaults {
+            drop_after_bytes: Some(3),
+            ..Default::default()
+        })
+        .unwrap();
+        assert!(
+            roundtrip(addr, b"abcdef").await.is_err(),
+            "cut after 3 bytes"
+        );
 
         let today = NaiveDate::from_ymd_opt(2025, 4, 1).unwrap();
-        p.set_faults(ProxyFaults { outages: vec![Outage { from: today, to: today }], ..Default::default() }).unwrap();
-        assert_eq!(roundtrip(addr, b"x").await.unwrap_err(), std::io::ErrorKind::ConnectionReset);
-        p.clock.advance_to(fakes::time::VirtualTime::at(today.succ_opt().unwrap(), 9, 0)).unwrap();
-        assert_eq!(roundtrip(addr, b"back").await.unwrap(), b"back", "the outage was one day");
+        p.set_faults(ProxyFaults {
+            outages: vec![Outage {
+                from: today,
+                to: today,
+            }],
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(
+            roundtrip(addr, b"x").await.unwrap_err(),
+            std::io::ErrorKind::ConnectionReset
+        );
+        p.clock
+            .advance_to(fakes::time::VirtualTime::at(
+                today.succ_opt().unwrap(),
+                9,
+                0,
+            ))
+            .unwrap();
+        assert_eq!(
+            roundtrip(addr, b"back").await.unwrap(),
+            b"back",
+            "the outage was one day"
+        );
 
-        assert!(p.set_faults(ProxyFaults { latency_ms: 600_000, ..Default::default() }).is_err());
+        assert!(p
+            .set_faults(ProxyFaults {
+                latency_ms: 600_000,
+                ..Default::default()
+            })
+            .is_err());
         assert!(p.stats.reset.load(Ordering::Relaxed) >= 1);
     }
 
     #[tokio::test]
     async fn unconnectable_line_refuses() {
         let (p, addr, _stop) = start(false).await;
-        assert_eq!(roundtrip(addr, b"x").await.unwrap_err(), std::io::ErrorKind::ConnectionReset);
-        p.set_faults(ProxyFaults { line_connectable: Some(true), ..Default::default() }).unwrap();
+        assert_eq!(
+            roundtrip(addr, b"x").await.unwrap_err(),
+            std::io::ErrorKind::ConnectionReset
+        );
+        p.set_faults(ProxyFaults {
+            line_connectable: Some(true),
+            ..Default::default()
+        })
+        .unwrap();
         assert_eq!(roundtrip(addr, b"ok").await.unwrap(), b"ok");
     }
 }

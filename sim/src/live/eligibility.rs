@@ -76,9 +76,9 @@ impl EligibilityDesk {
         if services.len() >= MAX_INSTITUTIONS && !services.contains_key(&bound.to_string()) {
             services.pop_first();
         }
-        let service = services.entry(bound.to_string()).or_insert_with(|| {
-            Service::new(self.population.clone(), bound, self.config.clone())
-        });
+        let service = services
+            .entry(bound.to_string())
+            .or_insert_with(|| Service::new(self.population.clone(), bound, self.config.clone()));
         DeskAnswer::Xml(service.handle(Some(kind), bytes, now).render())
     }
 }
@@ -94,7 +94,9 @@ pub fn kind_of_path(path: &str) -> Option<MessageKind> {
 }
 
 /// The institution a connection's certificate is bound to (accepted at handshake).
-pub fn bound_institution(peer_certs: Option<&[rustls_pki_types::CertificateDer<'_>]>) -> Option<InstitutionCode> {
+pub fn bound_institution(
+    peer_certs: Option<&[rustls_pki_types::CertificateDer<'_>]>,
+) -> Option<InstitutionCode> {
     let der = peer_certs?.first()?;
     fakes::pki::institution_of_der(der.as_ref())?.parse().ok()
 }

@@ -6,6 +6,10 @@
 //! [`HEADER_TIMEOUT`], the whole connection within [`CONNECTION_LIFETIME`], bodies up
 //! to [`BODY_LIMIT`].
 
+// Handlers return the error response itself (`Result<_, Response>`), so `?` turns
+// any bad input into its 4xx; the size of a response is not worth boxing here.
+#![allow(clippy::result_large_err)]
+
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -94,7 +98,11 @@ async fn body_json(req: Request<Incoming>) -> Result<Map<String, Value>, Resp> {
     }
     match serde_json::from_slice::<Value>(&b) {
         Ok(Value::Object(m)) => Ok(m),
-        Ok(_) => Err(err(StatusCode::BAD_REQUEST, None, "the body must be a JSON object")),
+        Ok(_) => Err(err(
+            StatusCode::BAD_REQUEST,
+            None,
+            "the body must be a JSON object",
+        )),
         Err(e) => Err(err(
             StatusCode::BAD_REQUEST,
             None,
@@ -106,8 +114,16 @@ async fn body_json(req: Request<Incoming>) -> Result<Map<String, Value>, Resp> {
 fn req_str<'a>(m: &'a Map<String, Value>, field: &'static str) -> Result<&'a str, Resp> {
     match m.get(field) {
         Some(Value::String(s)) if !s.trim().is_empty() => Ok(s),
-        Some(_) => Err(err(StatusCode::UNPROCESSABLE_ENTITY, Some(field), format!("{field} must be a non-empty string"))),
-        None => Err(err(StatusCode::UNPROCESSABLE_ENTITY, Some(field), format!("{field} is required"))),
+        Some(_) => Err(err(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some(field),
+            format!("{field} must be a non-empty string"),
+        )),
+        None => Err(err(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some(field),
+            format!("{field} is required"),
+        )),
     }
 }
 
@@ -126,7 +142,13 @@ fn fee_field(m: &Map<String, Value>) -> Result<fakes::codes::FeeTable, Resp> {
     let s = match m.get("fee_table") {
         None => "medical",
         Some(Value::String(s)) => s,
-        Some(_) => return Err(err(StatusCode::UNPROCESSABLE_ENTITY, Some("fee_table"), "fee_table must be a string")),
+        Some(_) => {
+            return Err(err(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some("fee_table"),
+                "fee_table must be a string",
+            ))
+        }
     };
     parse_fee(s).ok_or_else(|| {
         err(
@@ -193,113 +215,203 @@ pub async fn route(app: Arc<App>, svc: Svc, req: Request<Incoming>) -> Resp {
     let method = req.method().clone();
     let path = req.uri().path().trim_end_matches('/').to_string();
     let r = match (svc, &method, path.as_str()) {
-        (_, &Method::GET, "/health") => Ok(json_resp(StatusCode::OK, &json!({"ok": true, "service": format!("{svc:?}")}))),
-        (Svc::Control, &Method::GET, "/clock") => Ok(json_resp(StatusCode::OK, &clock_json(&app, None))),
+        (_, &Method::GET, "/health") => Ok(json_resp(
+            StatusCode::OK,
+            &json!({"ok": true, "service": format!("{svc:?}")}),
+        )),
+        (Svc::Control, &Method::GET, "/clock") => {
+            Ok(json_resp(StatusCode::OK, &clock_json(&app, None)))
+        }
         (Svc::Control, &Method::POST, "/clock/advance") => advance(&app, req).await,
         (Svc::Control, &Method::POST, "/clock/speed") => speed(&app, req).await,
         (Svc::Control, &Method::GET, "/inbox") => {
-            let since = query(&req, "since").and_then(|s| s.parse().ok()).unwrap_or(0);
-            let limit = query(&req, "limit").and_then(|s| s.parse().ok()).unwrap_or(1000usize).min(10_000);
+            let since = query(&req, "since")
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0);
+            let limit = query(&req, "limit")
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(1000usize)
+                .min(10_000);
             let items = app.world.inbox(since, limit);
-            Ok(json_resp(StatusCode::OK, &json!({"now": app.clock.now(), "messages": items})))
+            Ok(json_resp(
+                StatusCode::OK,
+                &json!({"now": app.clock.now(), "messages": items}),
+            ))
         }
         (Svc::Control, &Method::GET, "/trace") => {
             let (events, dropped) = app.world.trace();
-            Ok(json_resp(StatusCode::OK, &json!({"now": app.clock.now(), "dropped": dropped, "events": events})))
+            Ok(json_resp(
+                StatusCode::OK,
+                &json!({"now": app.clock.now(), "dropped": dropped, "events": events}),
+            ))
         }
-        (Svc::Control | Svc::Bureau, &Method::GET, "/deadlines") => Ok(json_resp(StatusCode::OK, &app.world.deadlines())),
-        (Svc::Control, &Method::GET, "/carrier/faults") | (Svc::Carrier, &Method::GET, "/faults") => Ok(json_resp(
+        (Svc::Control | Svc::Bureau, &Method::GET, "/deadlines") => {
+            Ok(json_resp(StatusCode::OK, &app.world.deadlines()))
+        }
+        (Svc::Control, &Method::GET, "/carrier/faults")
+        | (Svc::Carrier, &Method::GET, "/faults") => Ok(json_resp(
             StatusCode::OK,
             &json!({"faults": app.proxy.faults(), "stats": app.proxy.stats.to_json(), "line": app.world.line().map(|(s, l, c)| json!({"service": s, "line_type": l, "connectable": c}))}),
         )),
-        (Svc::Control, &Method::PUT, "/carrier/faults") | (Svc::Carrier, &Method::PUT, "/faults") => set_faults(&app, req).await,
-        (Svc::Bureau, &Method::POST, "/reception-requests") => async {
-            let m = body_json(req).await?;
-            only_fields(&m, &["fee_table"])?;
-            let fee = fee_field(&m)?;
-            let at = app.world.clinic_sends(ActorId::Bureau, Msg::ReceptionRequest { fee });
-            Ok(accepted(&app, at, json!({})))
+        (Svc::Control, &Method::PUT, "/carrier/faults")
+        | (Svc::Carrier, &Method::PUT, "/faults") => set_faults(&app, req).await,
+        (Svc::Bureau, &Method::POST, "/reception-requests") => {
+            async {
+                let m = body_json(req).await?;
+                only_fields(&m, &["fee_table"])?;
+                let fee = fee_field(&m)?;
+                let at = app
+                    .world
+                    .clinic_sends(ActorId::Bureau, Msg::ReceptionRequest { fee });
+                Ok(accepted(&app, at, json!({})))
+            }
+            .await
         }
-        .await,
-        (Svc::Bureau, &Method::POST, "/designation-applications") => async {
-            let m = body_json(req).await?;
-            let problems = validate_plan(&m);
-            let fields: Vec<String> = problems.iter().map(|p| p.field.clone()).collect();
-            let at = app.world.designation_application(fields);
-            Ok(accepted(&app, at, json!({"complete": problems.is_empty(), "problems": problems})))
+        (Svc::Bureau, &Method::POST, "/designation-applications") => {
+            async {
+                let m = body_json(req).await?;
+                let problems = validate_plan(&m);
+                let fields: Vec<String> = problems.iter().map(|p| p.field.clone()).collect();
+                let at = app.world.designation_application(fields);
+                Ok(accepted(
+                    &app,
+                    at,
+                    json!({"complete": problems.is_empty(), "problems": problems}),
+                ))
+            }
+            .await
         }
-        .await,
-        (Svc::ReaderVendor, &Method::POST, "/orders") => async {
-            let m = body_json(req).await?;
-            only_fields(&m, &["replacement", "model"])?;
-            let replacement = match m.get("replacement") {
-                None => false,
-                Some(Value::Bool(b)) => *b,
-                Some(_) => return Err(err(StatusCode::UNPROCESSABLE_ENTITY, Some("replacement"), "replacement must be true or false")),
-            };
-            let at = app.world.clinic_sends(ActorId::ReaderVendor, Msg::ReaderOrder { replacement });
-            Ok(accepted(&app, at, json!({})))
+        (Svc::ReaderVendor, &Method::POST, "/orders") => {
+            async {
+                let m = body_json(req).await?;
+                only_fields(&m, &["replacement", "model"])?;
+                let replacement = match m.get("replacement") {
+                    None => false,
+                    Some(Value::Bool(b)) => *b,
+                    Some(_) => {
+                        return Err(err(
+                            StatusCode::UNPROCESSABLE_ENTITY,
+                            Some("replacement"),
+                            "replacement must be true or false",
+                        ))
+                    }
+                };
+                let at = app
+                    .world
+                    .clinic_sends(ActorId::ReaderVendor, Msg::ReaderOrder { replacement });
+                Ok(accepted(&app, at, json!({})))
+            }
+            .await
         }
-        .await,
-        (Svc::Carrier, &Method::POST, "/line-orders") => async {
-            let m = body_json(req).await?;
-            only_fields(&m, &["service", "line_type"])?;
-            let service = req_str(&m, "service")?.to_string();
-            let line: LineType = serde_json::from_value(m.get("line_type").cloned().unwrap_or(json!("ip-vpn")))
-                .map_err(|_| err(StatusCode::UNPROCESSABLE_ENTITY, Some("line_type"), "line_type must be ip-vpn, ipsec-ike or internet"))?;
-            let at = app.world.line_order(service, line);
-            Ok(accepted(&app, at, json!({})))
+        (Svc::Carrier, &Method::POST, "/line-orders") => {
+            async {
+                let m = body_json(req).await?;
+                only_fields(&m, &["service", "line_type"])?;
+                let service = req_str(&m, "service")?.to_string();
+                let line: LineType =
+                    serde_json::from_value(m.get("line_type").cloned().unwrap_or(json!("ip-vpn")))
+                        .map_err(|_| {
+                            err(
+                                StatusCode::UNPROCESSABLE_ENTITY,
+                                Some("line_type"),
+                                "line_type must be ip-vpn, ipsec-ike or internet",
+                            )
+                        })?;
+                let at = app.world.line_order(service, line);
+                Ok(accepted(&app, at, json!({})))
+            }
+            .await
         }
-        .await,
         (Svc::Portal, &Method::POST, "/temporary-code-requests") => {
-            let at = app.world.clinic_sends(ActorId::ImplementingBody, Msg::TemporaryCodeRequest);
+            let at = app
+                .world
+                .clinic_sends(ActorId::ImplementingBody, Msg::TemporaryCodeRequest);
             Ok(accepted(&app, at, json!({})))
         }
-        (Svc::Portal, &Method::POST, "/reception-numbers") => async {
-            let m = body_json(req).await?;
-            only_fields(&m, &["reception_number"])?;
-            let s = req_str(&m, "reception_number")?;
-            let number: ReceptionNumber = s.parse().map_err(|e| {
-                err(StatusCode::UNPROCESSABLE_ENTITY, Some("reception_number"), format!("{e}"))
-            })?;
-            let at = app.world.submit_reception_number(number);
-            Ok(accepted(&app, at, json!({})))
+        (Svc::Portal, &Method::POST, "/reception-numbers") => {
+            async {
+                let m = body_json(req).await?;
+                only_fields(&m, &["reception_number"])?;
+                let s = req_str(&m, "reception_number")?;
+                let number: ReceptionNumber = s.parse().map_err(|e| {
+                    err(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        Some("reception_number"),
+                        format!("{e}"),
+                    )
+                })?;
+                let at = app.world.submit_reception_number(number);
+                Ok(accepted(&app, at, json!({})))
+            }
+            .await
         }
-        .await,
-        (Svc::Portal, &Method::POST, "/usage-applications") => async {
-            let m = body_json(req).await?;
-            only_fields(&m, &["line_type", "ntt_customer_id", "planned_start_month", "test_month"])?;
-            req_str(&m, "line_type")?;
-            let at = app.world.usage_application(Value::Object(m)).map_err(conflict)?;
-            Ok(accepted(&app, at, json!({})))
+        (Svc::Portal, &Method::POST, "/usage-applications") => {
+            async {
+                let m = body_json(req).await?;
+                only_fields(
+                    &m,
+                    &[
+                        "line_type",
+                        "ntt_customer_id",
+                        "planned_start_month",
+                        "test_month",
+                    ],
+                )?;
+                req_str(&m, "line_type")?;
+                let at = app
+                    .world
+                    .usage_application(Value::Object(m))
+                    .map_err(conflict)?;
+                Ok(accepted(&app, at, json!({})))
+            }
+            .await
         }
-        .await,
-        (Svc::Portal, &Method::POST, "/certificate-applications") => async {
-            let m = body_json(req).await?;
-            only_fields(&m, &["fee_table", "terminal"])?;
-            let fee = fee_field(&m)?;
-            let terminal = match m.get("terminal") {
-                None => "T1".to_string(),
-                Some(_) => req_str(&m, "terminal")?.to_string(),
-            };
-            let at = app.world.certificate_application(fee, terminal).map_err(conflict)?;
-            Ok(accepted(&app, at, json!({})))
+        (Svc::Portal, &Method::POST, "/certificate-applications") => {
+            async {
+                let m = body_json(req).await?;
+                only_fields(&m, &["fee_table", "terminal"])?;
+                let fee = fee_field(&m)?;
+                let terminal = match m.get("terminal") {
+                    None => "T1".to_string(),
+                    Some(_) => req_str(&m, "terminal")?.to_string(),
+                };
+                let at = app
+                    .world
+                    .certificate_application(fee, terminal)
+                    .map_err(conflict)?;
+                Ok(accepted(&app, at, json!({})))
+            }
+            .await
         }
-        .await,
-        (Svc::Portal, &Method::PUT, "/operation-start") => async {
-            let m = body_json(req).await?;
-            only_fields(&m, &["date"])?;
-            let s = req_str(&m, "date")?;
-            let d = NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
-                err(StatusCode::UNPROCESSABLE_ENTITY, Some("date"), format!("date {s:?} is not like 2025-07-01"))
-            })?;
-            app.world.set_operation_start(d).map_err(conflict)?;
-            Ok(json_resp(StatusCode::OK, &json!({"operation_start": d})))
+        (Svc::Portal, &Method::PUT, "/operation-start") => {
+            async {
+                let m = body_json(req).await?;
+                only_fields(&m, &["date"])?;
+                let s = req_str(&m, "date")?;
+                let d = NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
+                    err(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        Some("date"),
+                        format!("date {s:?} is not like 2025-07-01"),
+                    )
+                })?;
+                app.world.set_operation_start(d).map_err(conflict)?;
+                Ok(json_resp(StatusCode::OK, &json!({"operation_start": d})))
+            }
+            .await
         }
-        .await,
-        (Svc::Portal, &Method::GET, "/status") => Ok(json_resp(StatusCode::OK, &json!(app.world.portal()))),
-        (Svc::Portal, &Method::GET, "/certificates") => Ok(json_resp(StatusCode::OK, &json!({"certificates": app.world.portal().certificates}))),
-        _ => Err(err(StatusCode::NOT_FOUND, None, format!("no route {method} {path} on the {svc:?} service"))),
+        (Svc::Portal, &Method::GET, "/status") => {
+            Ok(json_resp(StatusCode::OK, &json!(app.world.portal())))
+        }
+        (Svc::Portal, &Method::GET, "/certificates") => Ok(json_resp(
+            StatusCode::OK,
+            &json!({"certificates": app.world.portal().certificates}),
+        )),
+        _ => Err(err(
+            StatusCode::NOT_FOUND,
+            None,
+            format!("no route {method} {path} on the {svc:?} service"),
+        )),
     };
     let resp = r.unwrap_or_else(|e| e);
     tracing::debug!(?svc, %method, %path, status = resp.status().as_u16(), "http");
@@ -310,25 +422,50 @@ async fn advance(app: &App, req: Request<Incoming>) -> Result<Resp, Resp> {
     let m = body_json(req).await?;
     only_fields(&m, &["minutes", "hours", "days", "to"])?;
     if m.len() != 1 {
-        return Err(err(StatusCode::UNPROCESSABLE_ENTITY, None, "give exactly one of minutes, hours, days or to"));
+        return Err(err(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            None,
+            "give exactly one of minutes, hours, days or to",
+        ));
     }
     let now = app.clock.now();
     let target = if let Some(v) = m.get("to") {
-        let s = v.as_str().ok_or_else(|| err(StatusCode::UNPROCESSABLE_ENTITY, Some("to"), "to must be a string like 2025-04-15T09:00"))?;
+        let s = v.as_str().ok_or_else(|| {
+            err(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some("to"),
+                "to must be a string like 2025-04-15T09:00",
+            )
+        })?;
         parse_time("to", s)?
     } else {
         let (field, per) = [("minutes", 1i64), ("hours", 60), ("days", 1440)]
             .into_iter()
             .find(|(f, _)| m.contains_key(*f))
             .unwrap_or(("minutes", 1));
-        let n = m[field].as_i64().filter(|n| *n >= 0 && *n <= 100 * 366 * 1440 / per).ok_or_else(|| {
-            err(StatusCode::UNPROCESSABLE_ENTITY, Some(field), format!("{field} must be a whole number ≥ 0"))
-        })?;
+        let n = m[field]
+            .as_i64()
+            .filter(|n| *n >= 0 && *n <= 100 * 366 * 1440 / per)
+            .ok_or_else(|| {
+                err(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    Some(field),
+                    format!("{field} must be a whole number ≥ 0"),
+                )
+            })?;
         now.plus_minutes(n * per)
     };
-    app.clock
-        .advance_to(target)
-        .map_err(|e| err(StatusCode::UNPROCESSABLE_ENTITY, Some(if m.contains_key("to") { "to" } else { "minutes" }), e.to_string()))?;
+    app.clock.advance_to(target).map_err(|e| {
+        err(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some(if m.contains_key("to") {
+                "to"
+            } else {
+                "minutes"
+            }),
+            e.to_string(),
+        )
+    })?;
     let delivered = app.world.tick();
     tracing::info!(from = %now, to = %app.clock.now(), delivered, "clock advanced");
     Ok(json_resp(StatusCode::OK, &clock_json(app, Some(delivered))))
@@ -338,28 +475,48 @@ async fn speed(app: &App, req: Request<Incoming>) -> Result<Resp, Resp> {
     let m = body_json(req).await?;
     only_fields(&m, &["speed"])?;
     let s = m.get("speed").and_then(Value::as_f64).ok_or_else(|| {
-        err(StatusCode::UNPROCESSABLE_ENTITY, Some("speed"), "speed (virtual seconds per real second, 0 = frozen) is required")
+        err(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("speed"),
+            "speed (virtual seconds per real second, 0 = frozen) is required",
+        )
     })?;
     app.world.tick();
-    app.clock
-        .set_speed(s)
-        .map_err(|e| err(StatusCode::UNPROCESSABLE_ENTITY, Some("speed"), e.to_string()))?;
+    app.clock.set_speed(s).map_err(|e| {
+        err(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("speed"),
+            e.to_string(),
+        )
+    })?;
     Ok(json_resp(StatusCode::OK, &clock_json(app, None)))
 }
 
 async fn set_faults(app: &App, req: Request<Incoming>) -> Result<Resp, Resp> {
     let b = body_bytes(req).await?;
     let f: ProxyFaults = serde_json::from_slice(&b).map_err(|e| {
-        err(StatusCode::UNPROCESSABLE_ENTITY, None, format!("not a fault set: {e}"))
+        err(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            None,
+            format!("not a fault set: {e}"),
+        )
     })?;
     app.proxy
         .set_faults(f)
         .map_err(|(field, msg)| err(StatusCode::UNPROCESSABLE_ENTITY, Some(&field), msg))?;
-    Ok(json_resp(StatusCode::OK, &json!({"faults": app.proxy.faults()})))
+    Ok(json_resp(
+        StatusCode::OK,
+        &json!({"faults": app.proxy.faults()}),
+    ))
 }
 
 /// Serve plain HTTP for `svc` until `shutdown`.
-pub async fn serve_http(listener: TcpListener, svc: Svc, app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
+pub async fn serve_http(
+    listener: TcpListener,
+    svc: Svc,
+    app: Arc<App>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     loop {
         let (stream, _peer) = tokio::select! {
             r = listener.accept() => match r {
@@ -396,17 +553,30 @@ fn xml_resp(bytes: Vec<u8>) -> Resp {
     r
 }
 
-async fn eligibility(app: Arc<App>, bound: Option<fakes::codes::InstitutionCode>, peer: SocketAddr, req: Request<Incoming>) -> Resp {
+async fn eligibility(
+    app: Arc<App>,
+    bound: Option<fakes::codes::InstitutionCode>,
+    peer: SocketAddr,
+    req: Request<Incoming>,
+) -> Resp {
     let path = req.uri().path().to_string();
     let Some(kind) = kind_of_path(&path) else {
         return err(StatusCode::NOT_FOUND, None, format!("no route {path}; POST /eligibility (OQSsiquc01), /eligibility/OQSmuquc01 or /eligibility/OQSmuquc02"));
     };
     if req.method() != Method::POST {
-        return err(StatusCode::METHOD_NOT_ALLOWED, None, "POST the XmlMsg request");
+        return err(
+            StatusCode::METHOD_NOT_ALLOWED,
+            None,
+            "POST the XmlMsg request",
+        );
     }
     let Some(bound) = bound else {
         tracing::warn!(%peer, refusal = "no-institution", "eligibility request refused: the client certificate names no institution code");
-        return err(StatusCode::FORBIDDEN, None, "the client certificate names no institution code");
+        return err(
+            StatusCode::FORBIDDEN,
+            None,
+            "the client certificate names no institution code",
+        );
     };
     let bytes = match body_bytes(req).await {
         Ok(b) => b,
@@ -420,13 +590,21 @@ async fn eligibility(app: Arc<App>, bound: Option<fakes::codes::InstitutionCode>
         }
         DeskAnswer::Refused(r) => {
             tracing::warn!(%peer, refusal = r.code(), reason = %r, "eligibility request refused");
-            json_resp(StatusCode::FORBIDDEN, &json!({"error": r.to_string(), "refusal": r.code(), "field": "MedicalInstitutionCode"}))
+            json_resp(
+                StatusCode::FORBIDDEN,
+                &json!({"error": r.to_string(), "refusal": r.code(), "field": "MedicalInstitutionCode"}),
+            )
         }
     }
 }
 
 /// Serve the eligibility API over mutual TLS until `shutdown`.
-pub async fn serve_https(listener: TcpListener, acceptor: TlsAcceptor, app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
+pub async fn serve_https(
+    listener: TcpListener,
+    acceptor: TlsAcceptor,
+    app: Arc<App>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     loop {
         let (stream, peer) = tokio::select! {
             r = listener.accept() => match r {

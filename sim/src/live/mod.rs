@@ -80,8 +80,13 @@ pub const CLINIC_COUNTY: u8 = 1;
 /// the matrix and a portal-issued certificate name the same clinic.
 pub fn clinic_institution() -> InstitutionCode {
     let p = Prefecture::new(CLINIC_PREFECTURE).expect("valid prefecture");
-    InstitutionCode::new(p, FeeTable::Medical, CLINIC_COUNTY, fakes::process::params::BureauParams::default().next_number)
-        .expect("valid code")
+    InstitutionCode::new(
+        p,
+        FeeTable::Medical,
+        CLINIC_COUNTY,
+        fakes::process::params::BureauParams::default().next_number,
+    )
+    .expect("valid code")
 }
 
 /// Another clinic's code (for `other-institution.crt`).
@@ -112,7 +117,12 @@ pub struct Running {
 }
 
 async fn bind(base: u16, offset: u16) -> std::io::Result<TcpListener> {
-    let port = if base == 0 { 0 } else { base.checked_add(offset).ok_or_else(|| std::io::Error::other("port out of range"))? };
+    let port = if base == 0 {
+        0
+    } else {
+        base.checked_add(offset)
+            .ok_or_else(|| std::io::Error::other("port out of range"))?
+    };
     TcpListener::bind(("127.0.0.1", port)).await
 }
 
@@ -147,15 +157,24 @@ pub async fn start(cfg: &LiveConfig) -> Result<Running, String> {
         households: cfg.households,
         ..PopulationConfig::default()
     });
-    let desk = Arc::new(EligibilityDesk::new(population.clone(), AnswerConfig::default()));
+    let desk = Arc::new(EligibilityDesk::new(
+        population.clone(),
+        AnswerConfig::default(),
+    ));
     let io = |what: &str, e: std::io::Error| format!("cannot listen for {what} on 127.0.0.1: {e}");
     let l_control = bind(cfg.port_base, 0).await.map_err(|e| io("control", e))?;
     let l_bureau = bind(cfg.port_base, 1).await.map_err(|e| io("bureau", e))?;
-    let l_vendor = bind(cfg.port_base, 2).await.map_err(|e| io("reader vendor", e))?;
+    let l_vendor = bind(cfg.port_base, 2)
+        .await
+        .map_err(|e| io("reader vendor", e))?;
     let l_carrier = bind(cfg.port_base, 3).await.map_err(|e| io("carrier", e))?;
     let l_portal = bind(cfg.port_base, 4).await.map_err(|e| io("portal", e))?;
-    let l_elig = bind(cfg.port_base, 5).await.map_err(|e| io("eligibility", e))?;
-    let l_proxy = bind(cfg.port_base, 6).await.map_err(|e| io("carrier proxy", e))?;
+    let l_elig = bind(cfg.port_base, 5)
+        .await
+        .map_err(|e| io("eligibility", e))?;
+    let l_proxy = bind(cfg.port_base, 6)
+        .await
+        .map_err(|e| io("carrier proxy", e))?;
     let addr = |l: &TcpListener| l.local_addr().map_err(|e| e.to_string());
     let addrs = Addrs {
         control: addr(&l_control)?,
@@ -191,9 +210,19 @@ pub async fn start(cfg: &LiveConfig) -> Result<Running, String> {
         (l_carrier, Svc::Carrier),
         (l_portal, Svc::Portal),
     ] {
-        tasks.push(tokio::spawn(http::serve_http(l, svc, app.clone(), rx.clone())));
+        tasks.push(tokio::spawn(http::serve_http(
+            l,
+            svc,
+            app.clone(),
+            rx.clone(),
+        )));
     }
-    tasks.push(tokio::spawn(http::serve_https(l_elig, acceptor, app.clone(), rx.clone())));
+    tasks.push(tokio::spawn(http::serve_https(
+        l_elig,
+        acceptor,
+        app.clone(),
+        rx.clone(),
+    )));
     tasks.push(tokio::spawn(proxy.run(l_proxy, rx.clone())));
     // The clock's heartbeat: deliver what came due while the clock runs.
     {
@@ -211,7 +240,11 @@ pub async fn start(cfg: &LiveConfig) -> Result<Running, String> {
     }
     let terminal = match &cfg.terminal_dir {
         Some(dir) => {
-            let term = Terminal::new(Service::new(population, institution, AnswerConfig::default()));
+            let term = Terminal::new(Service::new(
+                population,
+                institution,
+                AnswerConfig::default(),
+            ));
             let c = clock.clone();
             let driver = crate::terminal::start(
                 dir,

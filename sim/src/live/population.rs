@@ -51,9 +51,15 @@ pub fn csv(population: &Population, date: NaiveDate) -> String {
     for (v, note) in [
         (V::Valid, "example: valid"),
         (V::Invalid, "example: invalid (lapsed)"),
-        (V::InvalidNewerExists, "example: invalid, a newer record exists"),
+        (
+            V::InvalidNewerExists,
+            "example: invalid, a newer record exists",
+        ),
         (V::NoRecord, "example: no such record"),
-        (V::SeveralMatches, "example: several matches (twins, no branch number)"),
+        (
+            V::SeveralMatches,
+            "example: several matches (twins, no branch number)",
+        ),
     ] {
         let k = population.example(v);
         let got = population.lookup(&k, date).validity;

@@ -23,10 +23,12 @@ use super::pki::{LivePki, MATRIX};
 pub const OWNED: [&str; 4] = ["endpoints.json", "population.csv", "pki", "terminal"];
 
 fn pki_owned(name: &str) -> bool {
-    matches!(name, "server-ca.crt" | "terminal-ca.crt" | "terminal-ca.crl")
-        || MATRIX
-            .iter()
-            .any(|n| name == format!("{n}.crt") || name == format!("{n}.key"))
+    matches!(
+        name,
+        "server-ca.crt" | "terminal-ca.crt" | "terminal-ca.crl"
+    ) || MATRIX
+        .iter()
+        .any(|n| name == format!("{n}.crt") || name == format!("{n}.key"))
 }
 
 fn is_our_temp(name: &str) -> bool {
@@ -36,13 +38,18 @@ fn is_our_temp(name: &str) -> bool {
 /// Check (and create) the directory; `Err` names what is in the way.
 pub fn prepare(dir: &Path) -> Result<PathBuf, String> {
     if dir.exists() && !dir.is_dir() {
-        return Err(format!("--state-dir {}: exists and is not a directory", dir.display()));
+        return Err(format!(
+            "--state-dir {}: exists and is not a directory",
+            dir.display()
+        ));
     }
-    fs::create_dir_all(dir).map_err(|e| format!("--state-dir {}: cannot create: {e}", dir.display()))?;
+    fs::create_dir_all(dir)
+        .map_err(|e| format!("--state-dir {}: cannot create: {e}", dir.display()))?;
     let dir = dir
         .canonicalize()
         .map_err(|e| format!("--state-dir {}: {e}", dir.display()))?;
-    let entries = fs::read_dir(&dir).map_err(|e| format!("--state-dir {}: cannot read: {e}", dir.display()))?;
+    let entries = fs::read_dir(&dir)
+        .map_err(|e| format!("--state-dir {}: cannot read: {e}", dir.display()))?;
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
         if is_our_temp(&name) {
@@ -67,7 +74,10 @@ pub fn prepare(dir: &Path) -> Result<PathBuf, String> {
     }
     let pki = dir.join("pki");
     if pki.is_dir() {
-        for e in fs::read_dir(&pki).map_err(|e| format!("{}: {e}", pki.display()))?.flatten() {
+        for e in fs::read_dir(&pki)
+            .map_err(|e| format!("{}: {e}", pki.display()))?
+            .flatten()
+        {
             let name = e.file_name().to_string_lossy().into_owned();
             if is_our_temp(&name) {
                 let _ = fs::remove_file(e.path());
@@ -87,7 +97,10 @@ pub fn prepare(dir: &Path) -> Result<PathBuf, String> {
 /// Write `bytes` to `path` atomically (temporary file + rename), with `mode` on Unix.
 pub fn write_atomic(path: &Path, bytes: &[u8], private: bool) -> std::io::Result<()> {
     let parent = path.parent().unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = parent.join(format!(".onsim-tmp-{}-{name}", std::process::id()));
     {
         let mut opts = fs::OpenOptions::new();
@@ -110,9 +123,21 @@ pub fn write_atomic(path: &Path, bytes: &[u8], private: bool) -> std::io::Result
 pub fn write_pki(dir: &Path, pki: &LivePki) -> std::io::Result<()> {
     let p = dir.join("pki");
     fs::create_dir_all(&p)?;
-    write_atomic(&p.join("server-ca.crt"), pki.server_ca.cert_pem().as_bytes(), false)?;
-    write_atomic(&p.join("terminal-ca.crt"), pki.terminal_ca.cert_pem().as_bytes(), false)?;
-    write_atomic(&p.join("terminal-ca.crl"), fakes::pki::pem_encode("X509 CRL", &pki.crl).as_bytes(), false)?;
+    write_atomic(
+        &p.join("server-ca.crt"),
+        pki.server_ca.cert_pem().as_bytes(),
+        false,
+    )?;
+    write_atomic(
+        &p.join("terminal-ca.crt"),
+        pki.terminal_ca.cert_pem().as_bytes(),
+        false,
+    )?;
+    write_atomic(
+        &p.join("terminal-ca.crl"),
+        fakes::pki::pem_encode("X509 CRL", &pki.crl).as_bytes(),
+        false,
+    )?;
     for (name, c) in &pki.matrix {
         write_atomic(&p.join(format!("{name}.crt")), c.pem().as_bytes(), false)?;
         write_atomic(&p.join(format!("{name}.key")), c.key.pem().as_bytes(), true)?;

@@ -14,7 +14,10 @@ use std::sync::Arc;
 use rustls::client::danger::HandshakeSignatureValid;
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
-use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, DistinguishedName, ServerConfig, SignatureScheme};
+use rustls::{
+    CertificateError, ClientConfig, DigitallySignedStruct, DistinguishedName, ServerConfig,
+    SignatureScheme,
+};
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, UnixTime};
 
 use fakes::codes::InstitutionCode;
@@ -140,7 +143,10 @@ impl ClientCertVerifier for VirtualClockClientVerifier {
 }
 
 /// The eligibility server: TLS 1.2 and 1.3, client certificate required.
-pub fn server_config(pki: &LivePki, clock: Arc<VirtualClock>) -> Result<ServerConfig, rustls::Error> {
+pub fn server_config(
+    pki: &LivePki,
+    clock: Arc<VirtualClock>,
+) -> Result<ServerConfig, rustls::Error> {
     let provider = provider();
     let verifier = Arc::new(VirtualClockClientVerifier::new(
         pki.verifier.clone(),
@@ -240,9 +246,18 @@ mod tests {
         }
         // Two years on, not-yet-valid becomes valid: the verdict follows the clock.
         clock
-            .advance_to(VirtualTime::at(NaiveDate::from_ymd_opt(2027, 4, 2).unwrap(), 9, 0))
+            .advance_to(VirtualTime::at(
+                NaiveDate::from_ymd_opt(2027, 4, 2).unwrap(),
+                9,
+                0,
+            ))
             .unwrap();
-        let nyv = &pki.matrix.iter().find(|(n, _)| *n == "not-yet-valid").unwrap().1;
+        let nyv = &pki
+            .matrix
+            .iter()
+            .find(|(n, _)| *n == "not-yet-valid")
+            .unwrap()
+            .1;
         assert!(v.judge(&nyv.der).is_ok());
         assert!(MATRIX.len() == 6);
     }
@@ -251,12 +266,15 @@ mod tests {
     #[tokio::test]
     async fn handshake_on_loopback() {
         let (pki, clock) = pki();
-        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server_config(&pki, clock).unwrap()));
+        let acceptor =
+            tokio_rustls::TlsAcceptor::from(Arc::new(server_config(&pki, clock).unwrap()));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move {
             for _ in 0..2 {
-                let Ok((s, _)) = listener.accept().await else { return };
+                let Ok((s, _)) = listener.accept().await else {
+                    return;
+                };
                 let acceptor = acceptor.clone();
                 tokio::spawn(async move {
                     if let Ok(mut t) = acceptor.accept(s).await {
@@ -280,7 +298,11 @@ mod tests {
             })
             .await
             .unwrap();
-            assert_eq!(r.as_deref().ok() == Some(b"ok".as_slice()), ok, "{name}: {r:?}");
+            assert_eq!(
+                r.as_deref().ok() == Some(b"ok".as_slice()),
+                ok,
+                "{name}: {r:?}"
+            );
         }
     }
 }

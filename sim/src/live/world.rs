@@ -33,9 +33,7 @@ use fakes::process::params::{
 };
 use fakes::process::reader_vendor::ReaderVendor;
 use fakes::process::system_vendor::SystemVendor;
-use fakes::process::{
-    Actor, ActorId, CheckPurpose, Envelope, Event, Msg, Outbox,
-};
+use fakes::process::{Actor, ActorId, CheckPurpose, Envelope, Event, Msg, Outbox};
 use fakes::schedule::{self, MilestoneId, RuleSet, Schedule, ScheduleRequest};
 use fakes::time::VirtualTime;
 
@@ -203,11 +201,7 @@ impl World {
             faults.clone(),
             rng_for(seed, "carrier"),
         );
-        let sv = SystemVendor::new(
-            SystemVendorParams::default(),
-            vec![FeeTable::Medical],
-            true,
-        );
+        let sv = SystemVendor::new(SystemVendorParams::default(), vec![FeeTable::Medical], true);
         let now = clock.now();
         Ok(World {
             clock,
@@ -260,7 +254,10 @@ impl World {
                 break;
             }
             if handled >= DELIVERY_LIMIT {
-                tracing::warn!(limit = DELIVERY_LIMIT, "delivery limit reached; the rest waits for the next tick");
+                tracing::warn!(
+                    limit = DELIVERY_LIMIT,
+                    "delivery limit reached; the rest waits for the next tick"
+                );
                 break;
             }
             let Some((at, (from, to, msg))) = s.queue.pop() else {
@@ -291,7 +288,13 @@ impl World {
             };
             actor.handle(at, from, msg, &mut out);
         }
-        for Envelope { at: t, from, to, msg } in out.sends.drain(..) {
+        for Envelope {
+            at: t,
+            from,
+            to,
+            msg,
+        } in out.sends.drain(..)
+        {
             s.queue.push(t.max(at), (from, to, msg));
         }
         for e in out.events.drain(..) {
@@ -342,10 +345,7 @@ impl World {
             Msg::AccountReady { registered_for } => {
                 s.portal.account_ready_at.get_or_insert(at);
                 s.portal.registered_for = Some(*registered_for);
-                (
-                    "account-ready",
-                    json!({"registered_for": registered_for}),
-                )
+                ("account-ready", json!({"registered_for": registered_for}))
             }
             Msg::CertificateNotice { fee, delayed } => {
                 let cert = self.issue_certificate(s, *fee, at.date());
@@ -355,9 +355,7 @@ impl World {
                 )
             }
             Msg::LimitedTypeApproved => ("limited-type-approved", json!({})),
-            Msg::ReaderDelivered { working } => {
-                ("reader-delivered", json!({"working": working}))
-            }
+            Msg::ReaderDelivered { working } => ("reader-delivered", json!({"working": working})),
             Msg::LineReady => ("line-ready", json!({})),
             Msg::LineRejected => (
                 "line-rejected",
@@ -516,7 +514,10 @@ impl World {
                 .or_default()
                 .push(terminal);
         }
-        Ok(self.clinic_sends(ActorId::ImplementingBody, Msg::CertificateApplication { fee }))
+        Ok(self.clinic_sends(
+            ActorId::ImplementingBody,
+            Msg::CertificateApplication { fee },
+        ))
     }
 
     /// Portal: the operation start date (運用開始日).
@@ -655,7 +656,10 @@ pub fn validate_plan(plan: &serde_json::Map<String, Value>) -> Vec<FieldProblem>
             }
             "line_type" => {
                 if !matches!(v.as_str(), Some("ip-vpn" | "ipsec-ike")) {
-                    bad(f, "must be ip-vpn or ipsec-ike (other lines are not connectable)");
+                    bad(
+                        f,
+                        "must be ip-vpn or ipsec-ike (other lines are not connectable)",
+                    );
                 }
             }
             "installation_start_date" | "operation_start_date" | "care_start_date" => {
@@ -667,7 +671,7 @@ pub fn validate_plan(plan: &serde_json::Map<String, Value>) -> Vec<FieldProblem>
                 }
             }
             _ => {
-                if !v.as_str().is_some_and(|s| !s.trim().is_empty()) {
+                if v.as_str().is_none_or(|s| s.trim().is_empty()) {
                     bad(f, "must be a non-empty string");
                 }
             }

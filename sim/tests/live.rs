@@ -512,3 +512,75 @@ fn strip_ansi(s: &str) -> String {
     }
     out
 }
+
+/// Loopback latency of a full mutual-TLS handshake plus one single inquiry, direct
+/// and through the carrier proxy with no fault, interleaved; prints medians.
+/// `cargo test -p sim --test live --release -- --ignored --nocapture measure`
+#[test]
+#[ignore]
+fn measure_latency() {
+    use sim::live::{self, tls, LiveConfig};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let start = chrono::NaiveDate::from_ymd_opt(2025, 4, 1).unwrap();
+        let running = live::start(&LiveConfig {
+            start,
+            speed: 0.0,
+            seed: 1,
+            rules: fakes::schedule::RuleSet::R2024,
+            designation: chrono::NaiveDate::from_ymd_opt(2025, 7, 1).unwrap(),
+            port_base: 0,
+            households: 2000,
+            terminal_dir: None,
+        })
+        .await
+        .unwrap();
+        let pki = running.app.pki.clone();
+        let valid = &pki.matrix[0].1;
+        let cfg = Arc::new(tls::client_config(pki.server_ca.cert_der(), &valid.der, &valid.key.pkcs8).unwrap());
+        let csv = live::population::csv(running.app.desk.population(), start);
+        let row: Vec<String> = csv.lines().nth(1).unwrap().split(',').map(str::to_string).collect();
+        let body = request_xml(&pki.institution.to_string(), &row);
+        let req = format!(
+            "POST /eligibility HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let one = |addr: SocketAddr| {
+            let cfg = cfg.clone();
+            let req = req.clone();
+            async move {
+                let t = Instant::now();
+                let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+                let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+                let mut s = tokio_rustls::TlsConnector::from(cfg).connect(name, tcp).await.unwrap();
+                s.write_all(req.as_bytes()).await.unwrap();
+                let mut out = Vec::new();
+                let _ = s.read_to_end(&mut out).await;
+                assert!(String::from_utf8_lossy(&out).contains("QualificationValidity"));
+                t.elapsed()
+            }
+        };
+        let (mut direct, mut proxied) = (Vec::new(), Vec::new());
+        for _ in 0..20 {
+            one(running.addrs.eligibility).await;
+        }
+        for _ in 0..300 {
+            direct.push(one(running.addrs.eligibility).await);
+            proxied.push(one(running.addrs.proxy).await);
+        }
+        let p = |v: &mut Vec<Duration>, q: f64| {
+            v.sort();
+            v[((v.len() as f64 - 1.0) * q) as usize]
+        };
+        let (d50, d90, x50, x90) = (p(&mut direct, 0.5), p(&mut direct, 0.9), p(&mut proxied, 0.5), p(&mut proxied, 0.9));
+        println!("mTLS handshake + single inquiry, 300 each, interleaved:");
+        println!("  direct : p50 {d50:?}  p90 {d90:?}");
+        println!("  proxy  : p50 {x50:?}  p90 {x90:?}  (overhead p50 {:?})", x50.saturating_sub(d50));
+        running.stop().await;
+    });
+}

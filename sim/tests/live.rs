@@ -253,6 +253,37 @@ fn curl_mtls_matrix() {
         );
     }
 
+    // The file drop on the same clock: a Shift_JIS request for a CSV row gets the
+    // outcome the row says, written atomically into res/.
+    let term = PathBuf::from(s.url("terminal_dir"));
+    for (i, row) in rows.iter().take(5).enumerate() {
+        let xml = request_xml(&institution, row)
+            .replace("encoding=\"UTF-8\"", "encoding=\"Shift_JIS\"")
+            .replace("<CharacterCodeIdentifier>1</CharacterCodeIdentifier>", "");
+        let tmp = term.join("req").join(format!(".tmp-{i}"));
+        std::fs::write(&tmp, xml).unwrap();
+        std::fs::rename(
+            &tmp,
+            term.join("req").join(format!("OQSsiquc01req_live{i}.xml")),
+        )
+        .unwrap();
+    }
+    for (i, row) in rows.iter().take(5).enumerate() {
+        let res = term.join("res").join(format!("OQSsiquc01res_live{i}.xml"));
+        let t = Instant::now();
+        while !res.exists() {
+            assert!(
+                t.elapsed() < Duration::from_secs(20),
+                "no {}",
+                res.display()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let text = String::from_utf8_lossy(&std::fs::read(&res).unwrap()).into_owned();
+        let want = format!("<QualificationValidity>{}</QualificationValidity>", row[5]);
+        assert!(text.contains(&want), "file drop, row {i}: {want}\n{text}");
+    }
+
     // Malformed XML: an abnormal answer (SegmentOfResult 9), the service stays up.
     std::fs::write(&body, "<XmlMsg><broken").unwrap();
     let (code, out, _) = curl(&s, "valid", &url, &body);

@@ -64,6 +64,9 @@ pub enum Command {
     Merge(commands::sweep::MergeArgs),
     /// Connect a virtual My Number card to vpcd so PC/SC programs see it.
     Card(commands::card::CardArgs),
+    /// Start every fake on loopback (eligibility over mutual TLS, bureau, portal,
+    /// reader vendor, carrier proxy, file drop) on a shared virtual clock.
+    Serve(commands::serve::ServeArgs),
 }
 
 /// Parse the command line, run the subcommand, and turn its result into an exit code.
@@ -81,6 +84,7 @@ pub fn main() -> ExitCode {
         Command::Holidays(a) => commands::holidays::run(a),
         Command::Schedule(a) => commands::schedule::run(a),
         Command::Card(a) => commands::card::run(a),
+        Command::Serve(a) => commands::serve::run(a),
         Command::Run(a) => commands::run::run(a),
         Command::Validate(a) => commands::run::validate(a),
         Command::Schema => commands::run::schema(),
@@ -105,8 +109,11 @@ fn init_logging(verbose: u8, format: LogFormat) {
         _ => "trace",
     };
     let filter = EnvFilter::try_from_env("ONSIM_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    // Colour only on a terminal: logs piped to a file or a CI log stay plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Text => builder.try_init(),

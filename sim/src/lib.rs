@@ -9,6 +9,7 @@ pub mod commands;
 pub mod engine;
 pub mod error;
 pub mod html;
+pub mod live;
 pub mod output;
 pub mod report;
 pub mod runner;

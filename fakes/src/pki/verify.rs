@@ -4,6 +4,9 @@
 
 use std::fmt;
 
+/// Japan Standard Time is UTC+9 all year (no daylight saving).
+pub const JST_OFFSET_HOURS: i64 = 9;
+
 use chrono::{DateTime, NaiveDate, NaiveDateTime};
 use x509_parser::certificate::X509Certificate;
 use x509_parser::prelude::{FromDer, X509Name};
@@ -154,12 +157,16 @@ impl Verifier {
     }
 
     /// Accept `cert_der` for `purpose` at virtual time `now`, or say why not.
+    ///
+    /// `now` is Japan time, the zone of the virtual clock; certificate times are UTC,
+    /// so `now` is moved back 9 hours before it is compared with them.
     pub fn verify(
         &self,
         cert_der: &[u8],
         purpose: &Purpose,
         now: NaiveDateTime,
     ) -> Result<Accepted, Refusal> {
+        let now = now - chrono::Duration::hours(JST_OFFSET_HOURS);
         let (_, cert) =
             X509Certificate::from_der(cert_der).map_err(|e| Refusal::Malformed(e.to_string()))?;
         let anchor = self.find_anchor(&cert)?;

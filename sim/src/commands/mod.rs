@@ -5,4 +5,5 @@ pub mod card;
 pub mod holidays;
 pub mod run;
 pub mod schedule;
+pub mod serve;
 pub mod sweep;

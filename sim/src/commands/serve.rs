@@ -1,0 +1,189 @@
+//! `onsim serve`: every fake on loopback, on a shared virtual clock, for real clinic
+//! software to talk to. See [`crate::live`] for the services and
+//! [`crate::live::state_dir`] for what is written to `--state-dir`.
+
+use std::path::PathBuf;
+
+use chrono::{Datelike, NaiveDate};
+use clap::Args;
+use serde_json::json;
+
+use fakes::schedule::RuleSet;
+
+use crate::error::{CliError, CmdResult, Outcome};
+use crate::live::{self, pki::expected_refusal, state_dir, LiveConfig};
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Directory for endpoints.json, pki/, population.csv and terminal/ (created if
+    /// missing; must not hold files onsim does not own).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: PathBuf,
+    /// Virtual start date (the clock starts at 09:00 on it).
+    #[arg(long, value_name = "YYYY-MM-DD", default_value = "2025-04-01")]
+    pub start: NaiveDate,
+    /// Virtual seconds per real second (86400 = a day per second; 0 = frozen, moved
+    /// only by POST /clock/advance).
+    #[arg(long, default_value_t = 0.0)]
+    pub speed: f64,
+    /// Master seed (actors, certificates, population).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// First port (the services take 7 consecutive ports); 0 = ephemeral ports.
+    #[arg(long, default_value_t = 0)]
+    pub port_base: u16,
+    /// The clinic's designation date (default: the 1st of the month 3 months after
+    /// --start).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub designation: Option<NaiveDate>,
+    /// Rule set: r2021 or r2024.
+    #[arg(long, default_value = "r2024")]
+    pub rules: String,
+    /// Households in the synthetic population (about 2.5 people each).
+    #[arg(long, default_value_t = 100_000)]
+    pub households: u64,
+}
+
+fn default_designation(start: NaiveDate) -> NaiveDate {
+    let first = start.with_day(1).unwrap_or(start);
+    first
+        .checked_add_months(chrono::Months::new(3))
+        .unwrap_or(first)
+}
+
+pub fn run(a: ServeArgs) -> CmdResult {
+    let rules: RuleSet = a
+        .rules
+        .parse()
+        .map_err(|e: fakes::schedule::ScheduleError| CliError::new(format!("--rules: {e}")))?;
+    if !(1..=fakes::eligibility::population::MAX_HOUSEHOLDS).contains(&a.households) {
+        return Err(CliError::new(format!(
+            "--households must be 1..={}",
+            fakes::eligibility::population::MAX_HOUSEHOLDS
+        )));
+    }
+    if !(2000..=2090).contains(&a.start.year()) {
+        return Err(CliError::new("--start must be within 2000..2090"));
+    }
+    if !(a.speed.is_finite() && (0.0..=live::clock::MAX_SPEED).contains(&a.speed)) {
+        return Err(CliError::new(format!(
+            "--speed must be between 0 and {}",
+            live::clock::MAX_SPEED
+        )));
+    }
+    if a.port_base > u16::MAX - 7 {
+        return Err(CliError::new("--port-base leaves no room for 7 ports"));
+    }
+    let designation = a
+        .designation
+        .unwrap_or_else(|| default_designation(a.start));
+    if designation <= a.start {
+        return Err(CliError::new(format!(
+            "--designation {designation} must be after --start {}",
+            a.start
+        )));
+    }
+    let dir = state_dir::prepare(&a.state_dir).map_err(CliError::new)?;
+    let terminal_dir = dir.join("terminal");
+    let cfg = LiveConfig {
+        start: a.start,
+        speed: a.speed,
+        seed: a.seed,
+        rules,
+        designation,
+        port_base: a.port_base,
+        households: a.households,
+        terminal_dir: Some(terminal_dir.clone()),
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::new(format!("cannot start the runtime: {e}")))?;
+    rt.block_on(async move {
+        let running = live::start(&cfg).await.map_err(CliError::new)?;
+        let pki = running.app.pki.clone();
+        state_dir::write_pki(&dir, &pki)
+            .map_err(|e| CliError::new(format!("{}: {e}", dir.join("pki").display())))?;
+        let csv = live::population::csv(running.app.desk.population(), a.start);
+        state_dir::write_atomic(&dir.join("population.csv"), csv.as_bytes(), false)
+            .map_err(|e| CliError::new(format!("{}: {e}", dir.join("population.csv").display())))?;
+        let ad = &running.addrs;
+        let http = |s: std::net::SocketAddr| format!("http://{s}");
+        let pki_dir = dir.join("pki");
+        let credentials: serde_json::Map<String, serde_json::Value> = pki
+            .matrix
+            .iter()
+            .map(|(n, _)| {
+                (
+                    n.to_string(),
+                    json!({
+                        "cert": pki_dir.join(format!("{n}.crt")),
+                        "key": pki_dir.join(format!("{n}.key")),
+                        "expected_refusal": expected_refusal(n),
+                    }),
+                )
+            })
+            .collect();
+        let endpoints = json!({
+            "eligibility_url": format!("https://{}/eligibility", ad.eligibility),
+            "eligibility_via_carrier_url": format!("https://{}/eligibility", ad.proxy),
+            "institution_code": pki.institution.to_string(),
+            "other_institution_code": pki.other_institution.to_string(),
+            "terminal_dir": terminal_dir,
+            "clock_url": format!("{}/clock", http(ad.control)),
+            "control_url": http(ad.control),
+            "inbox_url": format!("{}/inbox", http(ad.control)),
+            "trace_url": format!("{}/trace", http(ad.control)),
+            "deadlines_url": format!("{}/deadlines", http(ad.control)),
+            "carrier_faults_url": format!("{}/carrier/faults", http(ad.control)),
+            "bureau_url": http(ad.bureau),
+            "reader_vendor_url": http(ad.reader_vendor),
+            "carrier_url": http(ad.carrier),
+            "carrier_proxy": ad.proxy.to_string(),
+            "portal_url": http(ad.portal),
+            "pki_dir": pki_dir,
+            "server_ca": pki_dir.join("server-ca.crt"),
+            "credentials": credentials,
+            "population_csv": dir.join("population.csv"),
+            "start": live::start_instant(a.start),
+            "speed": a.speed,
+            "designation": designation,
+            "rules": rules.id(),
+            "seed": a.seed,
+            "pid": std::process::id(),
+        });
+        state_dir::write_endpoints(&dir, &endpoints)
+            .map_err(|e| CliError::new(format!("{}: {e}", dir.join("endpoints.json").display())))?;
+        eprintln!(
+            "onsim serve: ready; endpoints in {} (SIGINT/SIGTERM to stop)",
+            dir.join("endpoints.json").display()
+        );
+        wait_for_signal().await;
+        eprintln!("onsim serve: shutting down");
+        running.stop().await;
+        Ok(Outcome::Passed)
+    })
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,105 @@
+//! The eligibility API over mutual TLS: `POST /eligibility` (single inquiry,
+//! `OQSsiquc01`), `POST /eligibility/OQSmuquc01` (bulk upload) and
+//! `POST /eligibility/OQSmuquc02` (bulk download). The body is the same XmlMsg as the
+//! file drop (Shift_JIS or UTF-8, declared in the prolog); the answer is the XmlMsg
+//! response from [`fakes::eligibility`], rendered in the encoding the request asked
+//! for.
+//!
+//! Order of checks: the TLS handshake judges the client certificate (chain, virtual
+//! validity, CRL; see [`super::tls`]); then each request's `MedicalInstitutionCode`
+//! must be the code the certificate is bound to, or the request is refused with 403
+//! and the reason is logged. Requests that cannot be parsed are answered with an
+//! abnormal XmlMsg (`SegmentOfResult` 9), never dropped.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use fakes::codes::InstitutionCode;
+use fakes::eligibility::xml::{parse_request, MessageKind};
+use fakes::eligibility::{AnswerConfig, Population, Service};
+use fakes::pki::Refusal;
+use fakes::time::VirtualTime;
+
+/// The answering desk of the implementing body: one [`Service`] (with its bulk desk)
+/// per institution that asked.
+#[derive(Debug)]
+pub struct EligibilityDesk {
+    population: Population,
+    config: AnswerConfig,
+    services: Mutex<BTreeMap<String, Service>>,
+}
+
+/// What the HTTP layer sends back.
+#[derive(Debug)]
+pub enum DeskAnswer {
+    /// An XmlMsg response (normal or abnormal).
+    Xml(Vec<u8>),
+    /// The certificate is not bound to the request's institution.
+    Refused(Refusal),
+}
+
+/// Most institutions the desk keeps state for (bulk jobs); beyond it, the oldest
+/// entries by code are dropped *(our choice)*.
+const MAX_INSTITUTIONS: usize = 10_000;
+
+impl EligibilityDesk {
+    pub fn new(population: Population, config: AnswerConfig) -> Self {
+        EligibilityDesk {
+            population,
+            config,
+            services: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    pub fn population(&self) -> &Population {
+        &self.population
+    }
+
+    /// Answer `bytes` of `kind` for a terminal whose certificate is bound to `bound`.
+    pub fn answer(
+        &self,
+        bound: InstitutionCode,
+        kind: MessageKind,
+        bytes: &[u8],
+        now: VirtualTime,
+    ) -> DeskAnswer {
+        if let Ok(req) = parse_request(kind, bytes, &self.config.limits) {
+            let asked = req.header.medical_institution_code;
+            if asked != bound {
+                return DeskAnswer::Refused(Refusal::OtherInstitution {
+                    expected: asked.to_string(),
+                    found: bound.to_string(),
+                });
+            }
+        }
+        let mut services = self.services.lock().unwrap_or_else(|e| e.into_inner());
+        if services.len() >= MAX_INSTITUTIONS && !services.contains_key(&bound.to_string()) {
+            services.pop_first();
+        }
+        let service = services
+            .entry(bound.to_string())
+            .or_insert_with(|| Service::new(self.population.clone(), bound, self.config.clone()));
+        DeskAnswer::Xml(service.handle(Some(kind), bytes, now).render())
+    }
+}
+
+/// The message kind of a path under the eligibility URL.
+pub fn kind_of_path(path: &str) -> Option<MessageKind> {
+    match path.trim_end_matches('/') {
+        "/eligibility" | "/eligibility/OQSsiquc01" => Some(MessageKind::Single),
+        "/eligibility/OQSmuquc01" => Some(MessageKind::BulkUpload),
+        "/eligibility/OQSmuquc02" => Some(MessageKind::BulkDownload),
+        _ => None,
+    }
+}
+
+/// The institution a connection's certificate is bound to (accepted at handshake).
+pub fn bound_institution(
+    peer_certs: Option<&[rustls_pki_types::CertificateDer<'_>]>,
+) -> Option<InstitutionCode> {
+    let der = peer_certs?.first()?;
+    fakes::pki::institution_of_der(der.as_ref())?.parse().ok()
+}
+
+/// Shared by the HTTP layer.
+pub type Desk = Arc<EligibilityDesk>;

@@ -1,0 +1,280 @@
+//! Live mode: the actors of [`fakes::process`] and the eligibility core of
+//! [`fakes::eligibility`] behind real services on loopback, on a shared virtual clock
+//! (`onsim serve`).
+//!
+//! - [`clock`]: the virtual clock (scaled or frozen, jumped on command);
+//! - [`world`]: the live driver — the same actors and [`crate::engine::EventQueue`]
+//!   as timeline mode; the system under test plays the clinic;
+//! - [`http`]: the HTTP + JSON services (control, bureau, reader vendor, carrier,
+//!   portal) and the eligibility API over mutual TLS;
+//! - [`tls`]: rustls configurations (ring only) and the virtual-clock client
+//!   certificate verifier;
+//! - [`eligibility`]: the answering desk behind the mTLS API;
+//! - [`carrier`]: the fault-injecting TCP proxy;
+//! - [`pki`]: the certificates of a run and the client-credential test matrix;
+//! - [`state_dir`]: what `onsim serve` writes to its state directory.
+
+pub mod carrier;
+pub mod clock;
+pub mod eligibility;
+pub mod http;
+pub mod pki;
+pub mod population;
+pub mod state_dir;
+pub mod tls;
+pub mod world;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use fakes::codes::{FeeTable, InstitutionCode, Prefecture};
+use fakes::eligibility::{AnswerConfig, Population, PopulationConfig, Service, Terminal};
+use fakes::schedule::RuleSet;
+use fakes::time::VirtualTime;
+
+use self::carrier::Proxy;
+use self::clock::VirtualClock;
+use self::eligibility::EligibilityDesk;
+use self::http::Svc;
+use self::pki::LivePki;
+use self::world::{World, WorldConfig};
+
+/// Everything the handlers share.
+pub struct App {
+    pub clock: Arc<VirtualClock>,
+    pub world: Arc<World>,
+    pub pki: Arc<LivePki>,
+    pub desk: Arc<EligibilityDesk>,
+    pub proxy: Arc<Proxy>,
+}
+
+/// How to start the live services.
+#[derive(Debug, Clone)]
+pub struct LiveConfig {
+    pub start: NaiveDate,
+    /// Virtual seconds per real second (0 = frozen).
+    pub speed: f64,
+    pub seed: u64,
+    pub rules: RuleSet,
+    pub designation: NaiveDate,
+    /// First port; the services take `port_base..port_base+7`. 0 = ephemeral ports.
+    pub port_base: u16,
+    /// Households in the synthetic population.
+    pub households: u64,
+    /// Where the terminal's file drop lives (`req/`, `res/`, `face/`), if any.
+    pub terminal_dir: Option<PathBuf>,
+}
+
+/// The clinic's prefecture and county *(our choice: Tokyo, county 1)*; the bureau
+/// numbers its answers from [`fakes::process::params::BureauParams::next_number`].
+pub const CLINIC_PREFECTURE: u8 = 13;
+pub const CLINIC_COUNTY: u8 = 1;
+
+/// The institution `valid.crt` is bound to: the code the bureau hands out first, so
+/// the matrix and a portal-issued certificate name the same clinic.
+pub fn clinic_institution() -> InstitutionCode {
+    let p = Prefecture::new(CLINIC_PREFECTURE).expect("valid prefecture");
+    InstitutionCode::new(
+        p,
+        FeeTable::Medical,
+        CLINIC_COUNTY,
+        fakes::process::params::BureauParams::default().next_number,
+    )
+    .expect("valid code")
+}
+
+/// Another clinic's code (for `other-institution.crt`).
+pub fn other_institution() -> InstitutionCode {
+    let p = Prefecture::new(CLINIC_PREFECTURE).expect("valid prefecture");
+    InstitutionCode::new(p, FeeTable::Medical, CLINIC_COUNTY, 9001).expect("valid code")
+}
+
+/// Where the running services listen.
+#[derive(Debug, Clone)]
+pub struct Addrs {
+    pub control: SocketAddr,
+    pub bureau: SocketAddr,
+    pub reader_vendor: SocketAddr,
+    pub carrier: SocketAddr,
+    pub portal: SocketAddr,
+    pub eligibility: SocketAddr,
+    pub proxy: SocketAddr,
+}
+
+/// The running services.
+pub struct Running {
+    pub app: Arc<App>,
+    pub addrs: Addrs,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    terminal: Option<crate::terminal::TerminalDriver>,
+}
+
+async fn bind(base: u16, offset: u16) -> std::io::Result<TcpListener> {
+    let port = if base == 0 {
+        0
+    } else {
+        base.checked_add(offset)
+            .ok_or_else(|| std::io::Error::other("port out of range"))?
+    };
+    TcpListener::bind(("127.0.0.1", port)).await
+}
+
+/// The start instant of a run: 09:00 on the start date (offices open).
+pub fn start_instant(start: NaiveDate) -> VirtualTime {
+    VirtualTime::at(start, fakes::process::OFFICE_OPENS, 0)
+}
+
+/// Build everything and start listening. Must run inside a tokio runtime.
+pub async fn start(cfg: &LiveConfig) -> Result<Running, String> {
+    let clock = Arc::new(
+        VirtualClock::new(start_instant(cfg.start), cfg.speed).map_err(|e| e.to_string())?,
+    );
+    let institution = clinic_institution();
+    let pki = Arc::new(
+        LivePki::new(cfg.seed, cfg.start, institution, other_institution())
+            .map_err(|e| format!("certificates: {e}"))?,
+    );
+    let world = Arc::new(World::new(
+        &WorldConfig {
+            rules: cfg.rules,
+            designation: cfg.designation,
+            seed: cfg.seed,
+            prefecture: institution.prefecture(),
+            county: CLINIC_COUNTY,
+        },
+        clock.clone(),
+        pki.clone(),
+    )?);
+    let population = Population::new(PopulationConfig {
+        seed: cfg.seed,
+        households: cfg.households,
+        ..PopulationConfig::default()
+    });
+    let desk = Arc::new(EligibilityDesk::new(
+        population.clone(),
+        AnswerConfig::default(),
+    ));
+    let io = |what: &str, e: std::io::Error| format!("cannot listen for {what} on 127.0.0.1: {e}");
+    let l_control = bind(cfg.port_base, 0).await.map_err(|e| io("control", e))?;
+    let l_bureau = bind(cfg.port_base, 1).await.map_err(|e| io("bureau", e))?;
+    let l_vendor = bind(cfg.port_base, 2)
+        .await
+        .map_err(|e| io("reader vendor", e))?;
+    let l_carrier = bind(cfg.port_base, 3).await.map_err(|e| io("carrier", e))?;
+    let l_portal = bind(cfg.port_base, 4).await.map_err(|e| io("portal", e))?;
+    let l_elig = bind(cfg.port_base, 5)
+        .await
+        .map_err(|e| io("eligibility", e))?;
+    let l_proxy = bind(cfg.port_base, 6)
+        .await
+        .map_err(|e| io("carrier proxy", e))?;
+    let addr = |l: &TcpListener| l.local_addr().map_err(|e| e.to_string());
+    let addrs = Addrs {
+        control: addr(&l_control)?,
+        bureau: addr(&l_bureau)?,
+        reader_vendor: addr(&l_vendor)?,
+        carrier: addr(&l_carrier)?,
+        portal: addr(&l_portal)?,
+        eligibility: addr(&l_elig)?,
+        proxy: addr(&l_proxy)?,
+    };
+    let line_world = world.clone();
+    let proxy = Proxy::new(
+        addrs.eligibility,
+        clock.clone(),
+        Arc::new(move || line_world.line().is_none_or(|(_, _, ok)| ok)),
+        cfg.seed,
+    );
+    let server_cfg = tls::server_config(&pki, clock.clone()).map_err(|e| format!("TLS: {e}"))?;
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server_cfg));
+    let app = Arc::new(App {
+        clock: clock.clone(),
+        world: world.clone(),
+        pki: pki.clone(),
+        desk,
+        proxy: proxy.clone(),
+    });
+    let (tx, rx) = watch::channel(false);
+    let mut tasks = Vec::new();
+    for (l, svc) in [
+        (l_control, Svc::Control),
+        (l_bureau, Svc::Bureau),
+        (l_vendor, Svc::ReaderVendor),
+        (l_carrier, Svc::Carrier),
+        (l_portal, Svc::Portal),
+    ] {
+        tasks.push(tokio::spawn(http::serve_http(
+            l,
+            svc,
+            app.clone(),
+            rx.clone(),
+        )));
+    }
+    tasks.push(tokio::spawn(http::serve_https(
+        l_elig,
+        acceptor,
+        app.clone(),
+        rx.clone(),
+    )));
+    tasks.push(tokio::spawn(proxy.run(l_proxy, rx.clone())));
+    // The clock's heartbeat: deliver what came due while the clock runs.
+    {
+        let world = world.clone();
+        let mut stop = rx.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(20));
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => { world.tick(); }
+                    _ = stop.changed() => break,
+                }
+            }
+        }));
+    }
+    let terminal = match &cfg.terminal_dir {
+        Some(dir) => {
+            let term = Terminal::new(Service::new(
+                population,
+                institution,
+                AnswerConfig::default(),
+            ));
+            let c = clock.clone();
+            let driver = crate::terminal::start(
+                dir,
+                term,
+                Arc::new(move || c.now()),
+                crate::terminal::DriverConfig::default(),
+            )
+            .map_err(|e| format!("terminal file drop in {}: {e}", dir.display()))?;
+            Some(driver)
+        }
+        None => None,
+    };
+    Ok(Running {
+        app,
+        addrs,
+        shutdown: tx,
+        tasks,
+        terminal,
+    })
+}
+
+impl Running {
+    /// Stop every service and wait (bounded) for them.
+    pub async fn stop(mut self) {
+        let _ = self.shutdown.send(true);
+        for t in self.tasks.drain(..) {
+            let _ = tokio::time::timeout(Duration::from_secs(2), t).await;
+        }
+        if let Some(t) = self.terminal.take() {
+            let _ = tokio::task::spawn_blocking(move || t.stop()).await;
+        }
+    }
+}

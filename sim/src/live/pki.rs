@@ -1,0 +1,158 @@
+//! The certificates of a live run: the fakes' server CA and the eligibility server's
+//! certificate, the implementing body's terminal CA with its CRL, and the test matrix
+//! of terminal client credentials written to `DIR/pki/`.
+//!
+//! Every certificate comes from [`fakes::pki`] and is a pure function of the seed and
+//! the start date, so two runs with the same flags write the same files.
+//!
+//! Dates: the **client** certificates are judged on the virtual clock (that is what
+//! the matrix exercises). The **server** certificate is judged by the client on its
+//! own wall clock (curl cannot be told otherwise), so it is valid 2020–2049 whatever
+//! the virtual date.
+
+use chrono::{Days, Months, NaiveDate};
+
+use fakes::codes::InstitutionCode;
+use fakes::pki::{Authority, CertSpec, Issued, PkiError, Revocation, Verifier};
+
+/// The credential names of the matrix, in the order they are written.
+pub const MATRIX: [&str; 6] = [
+    "valid",
+    "expired",
+    "not-yet-valid",
+    "revoked",
+    "wrong-ca",
+    "other-institution",
+];
+
+/// The refusal code ([`fakes::pki::Refusal::code`]) each credential of the matrix
+/// must get; `None` for `valid`.
+pub fn expected_refusal(name: &str) -> Option<&'static str> {
+    match name {
+        "expired" => Some("expired"),
+        "not-yet-valid" => Some("not-yet-valid"),
+        "revoked" => Some("revoked"),
+        "wrong-ca" => Some("unknown-ca"),
+        "other-institution" => Some("other-institution"),
+        _ => None,
+    }
+}
+
+/// Wall-clock validity of the fakes' server CA and certificate.
+fn server_window() -> (NaiveDate, NaiveDate) {
+    (
+        NaiveDate::from_ymd_opt(2020, 1, 1).expect("valid"),
+        NaiveDate::from_ymd_opt(2049, 12, 31).expect("valid"),
+    )
+}
+
+/// Everything TLS needs in a live run.
+pub struct LivePki {
+    pub server_ca: Authority,
+    pub server: Issued,
+    pub terminal_ca: Authority,
+    pub crl: Vec<u8>,
+    /// The verifier for terminal client certificates (terminal CA + CRL).
+    pub verifier: Verifier,
+    /// `(name, credential)` in [`MATRIX`] order.
+    pub matrix: Vec<(&'static str, Issued)>,
+    /// The institution `valid.crt` is bound to.
+    pub institution: InstitutionCode,
+    /// The institution `other-institution.crt` is bound to.
+    pub other_institution: InstitutionCode,
+}
+
+impl std::fmt::Debug for LivePki {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LivePki")
+            .field("institution", &self.institution)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LivePki {
+    /// Build the PKI for a run starting on `start` (virtual), for `institution`.
+    pub fn new(
+        seed: u64,
+        start: NaiveDate,
+        institution: InstitutionCode,
+        other_institution: InstitutionCode,
+    ) -> Result<Self, PkiError> {
+        let (from, to) = server_window();
+        let server_ca = Authority::fakes(seed, from, to)?;
+        let server = server_ca.issue(&CertSpec::server("onsim-eligibility", from, to))?;
+        let ca_from = start
+            .checked_sub_months(Months::new(60))
+            .ok_or(PkiError::Date(start))?;
+        let ca_to = start
+            .checked_add_months(Months::new(240))
+            .ok_or(PkiError::Date(start))?;
+        let terminal_ca = Authority::implementing_body(seed, 1, ca_from, ca_to)?;
+        // Generation 9 of the same seed: same kind of CA, a key nobody trusts.
+        let stranger = Authority::implementing_body(seed ^ 0x5eed_0bad, 9, ca_from, ca_to)?;
+        let back = |days: u64| start.checked_sub_days(Days::new(days)).unwrap_or(start);
+        let issued_valid = back(30);
+        let mut matrix = Vec::with_capacity(MATRIX.len());
+        for name in MATRIX {
+            let spec = match name {
+                "expired" => {
+                    // Issued 3 years 4 months ago: ended a month before the start.
+                    let issued = start
+                        .checked_sub_months(Months::new(40))
+                        .ok_or(PkiError::Date(start))?;
+                    CertSpec::client(&institution, name, issued)
+                }
+                "not-yet-valid" => {
+                    let issued = start
+                        .checked_add_months(Months::new(24))
+                        .ok_or(PkiError::Date(start))?;
+                    CertSpec::client(&institution, name, issued)
+                }
+                "other-institution" => CertSpec::client(&other_institution, name, issued_valid),
+                _ => CertSpec::client(&institution, name, issued_valid),
+            };
+            let issued = if name == "wrong-ca" {
+                stranger.issue(&spec)?
+            } else {
+                terminal_ca.issue(&spec)?
+            };
+            matrix.push((name, issued));
+        }
+        let revoked_serial = matrix
+            .iter()
+            .find(|(n, _)| *n == "revoked")
+            .map(|(_, c)| c.serial.clone())
+            .unwrap_or_default();
+        let crl = terminal_ca.crl(
+            back(1),
+            3650,
+            &[Revocation {
+                serial: revoked_serial,
+                date: back(1),
+            }],
+        )?;
+        let verifier = Verifier::new().trust(terminal_ca.cert_der()).with_crl(&crl);
+        Ok(LivePki {
+            server_ca,
+            server,
+            terminal_ca,
+            crl,
+            verifier,
+            matrix,
+            institution,
+            other_institution,
+        })
+    }
+
+    /// Issue a client certificate for a terminal of `institution` on `today`
+    /// (the portal's certificate application).
+    pub fn issue_client(
+        &self,
+        institution: &InstitutionCode,
+        terminal: &str,
+        today: NaiveDate,
+    ) -> Result<Issued, PkiError> {
+        self.terminal_ca
+            .issue(&CertSpec::client(institution, terminal, today))
+    }
+}

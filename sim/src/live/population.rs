@@ -1,0 +1,90 @@
+//! `population.csv`: rows of the synthetic population with the outcome each should
+//! get, for clients that drive the eligibility API or the file drop.
+//!
+//! Columns: `insurer_number,insured_card_symbol,insured_identification_number,
+//! insured_branch_number,birthdate,expected_validity,note`. `birthdate` is written
+//! `YYYYMMDD`, as it goes into the XmlMsg request; an empty branch number means "ask
+//! without 枝番". `expected_validity` is the `QualificationValidity` code (1–5) on the
+//! run's start date; the first rows are one example per outcome (stable on every date
+//! from the population's epoch on), then the members of the first households.
+
+use chrono::NaiveDate;
+
+use fakes::eligibility::population::Feature;
+use fakes::eligibility::{Population, QualificationValidity, SearchKey};
+
+pub const HEADER: &str = "insurer_number,insured_card_symbol,insured_identification_number,insured_branch_number,birthdate,expected_validity,note";
+
+/// Households whose members are listed after the examples.
+pub const HOUSEHOLDS_LISTED: u64 = 100;
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+fn row(k: &SearchKey, v: QualificationValidity, note: &str) -> String {
+    [
+        k.insurer_number.to_string(),
+        k.symbol.clone().unwrap_or_default(),
+        k.number.clone(),
+        k.branch.clone().unwrap_or_default(),
+        k.birthdate.format("%Y%m%d").to_string(),
+        v.code().to_string(),
+        note.to_string(),
+    ]
+    .iter()
+    .map(|s| csv_field(s))
+    .collect::<Vec<_>>()
+    .join(",")
+}
+
+/// The CSV text for `population` as of `date`.
+pub fn csv(population: &Population, date: NaiveDate) -> String {
+    use QualificationValidity as V;
+    let mut out = String::with_capacity(64 * 1024);
+    out.push_str(HEADER);
+    out.push('\n');
+    for (v, note) in [
+        (V::Valid, "example: valid"),
+        (V::Invalid, "example: invalid (lapsed)"),
+        (
+            V::InvalidNewerExists,
+            "example: invalid, a newer record exists",
+        ),
+        (V::NoRecord, "example: no such record"),
+        (
+            V::SeveralMatches,
+            "example: several matches (twins, no branch number)",
+        ),
+    ] {
+        let k = population.example(v);
+        let got = population.lookup(&k, date).validity;
+        out.push_str(&row(&k, got, note));
+        out.push('\n');
+    }
+    for (f, note) in [
+        (Feature::LimitCertificate, "example: high-cost-limit certificate (ask with LimitApplicationCertificateRelatedConsFlg 1)"),
+        (Feature::Elderly, "example: elderly recipient (70-74)"),
+        (Feature::SpecificDisease, "example: specific-disease certificate"),
+    ] {
+        let k = population.example_with(f);
+        let got = population.lookup(&k, date).validity;
+        out.push_str(&row(&k, got, note));
+        out.push('\n');
+    }
+    for h in 0..HOUSEHOLDS_LISTED.min(population.config().households) {
+        for i in 0.. {
+            let Some(k) = population.key_of(h, i) else {
+                break;
+            };
+            let got = population.lookup(&k, date).validity;
+            out.push_str(&row(&k, got, ""));
+            out.push('\n');
+        }
+    }
+    out
+}

@@ -1,0 +1,731 @@
+//! The live driver: the very actors of [`fakes::process`] that timeline mode runs,
+//! behind a mutex, fed by HTTP handlers and by the virtual clock.
+//!
+//! The system under test plays the clinic. Its HTTP calls become the clinic's
+//! messages ([`Msg::ReceptionRequest`], [`Msg::ReceptionNumberSubmission`], …),
+//! handed to the addressed actor at the current virtual instant; what the actors send
+//! goes into the same [`EventQueue`] as in [`crate::runner`], and is delivered when
+//! the clock reaches its time. Messages to [`ActorId::Clinic`] land in an inbox the
+//! client reads. Every deadline (the 10th, the 15th, business days) is therefore the
+//! actors' own rule, not a copy.
+//!
+//! The portal's bookkeeping that the sans-IO actors do not model (which reception
+//! number was submitted for which fee table, whether the account is usable yet, the
+//! real client certificate behind a certificate notice, the operation start date)
+//! lives here, keyed off the messages the actors deliver.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use chrono::NaiveDate;
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use fakes::calendar::BusinessCalendar;
+use fakes::codes::{FeeTable, InstitutionCode, Prefecture, ReceptionNumber};
+use fakes::process::bureau::Bureau;
+use fakes::process::carrier::Carrier;
+use fakes::process::fault::Faults;
+use fakes::process::implementing_body::ImplementingBody;
+use fakes::process::params::{
+    BureauParams, CarrierParams, ImplementingBodyParams, LineType, ReaderVendorParams,
+    SystemVendorParams,
+};
+use fakes::process::reader_vendor::ReaderVendor;
+use fakes::process::system_vendor::SystemVendor;
+use fakes::process::{Actor, ActorId, CheckPurpose, Envelope, Event, Msg, Outbox};
+use fakes::schedule::{self, MilestoneId, RuleSet, Schedule, ScheduleRequest};
+use fakes::time::VirtualTime;
+
+use super::clock::VirtualClock;
+use super::pki::LivePki;
+use crate::engine::{rng_for, EventQueue};
+
+/// Most messages handled in one delivery round; reaching it is logged, not hidden.
+pub const DELIVERY_LIMIT: usize = 100_000;
+/// The trace keeps at most this many events (oldest dropped first).
+pub const TRACE_LIMIT: usize = 100_000;
+/// The inbox keeps at most this many messages (oldest dropped first).
+pub const INBOX_LIMIT: usize = 10_000;
+
+/// How a live world is set up.
+#[derive(Debug, Clone)]
+pub struct WorldConfig {
+    pub rules: RuleSet,
+    pub designation: NaiveDate,
+    pub seed: u64,
+    pub prefecture: Prefecture,
+    pub county: u8,
+}
+
+/// One message delivered to the clinic (the system under test).
+#[derive(Debug, Clone, Serialize)]
+pub struct InboxItem {
+    pub seq: u64,
+    pub at: VirtualTime,
+    pub from: ActorId,
+    pub kind: &'static str,
+    /// The message's fields (and for a certificate notice, the certificate itself).
+    pub body: Value,
+}
+
+/// A client certificate the portal issued.
+#[derive(Debug, Clone, Serialize)]
+pub struct PortalCertificate {
+    pub institution_code: String,
+    pub terminal: String,
+    pub fee_table: &'static str,
+    pub issued: NaiveDate,
+    pub not_after: NaiveDate,
+    pub certificate_pem: String,
+    pub key_pem: String,
+}
+
+/// What the portal knows about the clinic.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PortalState {
+    /// Reception numbers submitted, by fee table.
+    pub reception_numbers: BTreeMap<&'static str, String>,
+    /// When the account became usable, and the month it is registered for.
+    pub account_ready_at: Option<VirtualTime>,
+    pub registered_for: Option<NaiveDate>,
+    pub usage_application: Option<Value>,
+    pub certificates: Vec<PortalCertificate>,
+    pub operation_start: Option<NaiveDate>,
+    #[serde(skip)]
+    pending_terminals: BTreeMap<&'static str, Vec<String>>,
+}
+
+/// A clinic request refused by the portal's own state (HTTP 409).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conflict {
+    pub field: Option<&'static str>,
+    pub message: String,
+}
+
+struct State {
+    bureau: Bureau,
+    ib: ImplementingBody,
+    vendor: ReaderVendor,
+    carrier: Carrier,
+    sv: SystemVendor,
+    carrier_params: CarrierParams,
+    seed: u64,
+    queue: EventQueue<(ActorId, ActorId, Msg)>,
+    /// The instant of the last delivered message (time never runs backwards).
+    delivered: VirtualTime,
+    inbox: Vec<InboxItem>,
+    next_seq: u64,
+    trace: Vec<Event>,
+    trace_dropped: u64,
+    portal: PortalState,
+    /// Missing or invalid onboarding-plan fields of the last incomplete application,
+    /// named in the correction request when it arrives.
+    correction_fields: Vec<String>,
+    /// The clinic's last line order, for the carrier proxy.
+    line: Option<(String, LineType, bool)>,
+}
+
+/// The actors of one live run.
+pub struct World {
+    clock: Arc<VirtualClock>,
+    pki: Arc<LivePki>,
+    schedule: Schedule,
+    state: Mutex<State>,
+}
+
+impl std::fmt::Debug for World {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("World")
+            .field("designation", &self.schedule.designation)
+            .finish_non_exhaustive()
+    }
+}
+
+fn fee_str(f: FeeTable) -> &'static str {
+    match f {
+        FeeTable::Medical => "medical",
+        FeeTable::Dental => "dental",
+        FeeTable::Pharmacy => "pharmacy",
+    }
+}
+
+/// Parse a fee table as clients write it: `medical`/`dental`/`pharmacy`, 医科/歯科/薬局,
+/// or the code digit 1/3/4.
+pub fn parse_fee(s: &str) -> Option<FeeTable> {
+    match s.trim() {
+        "medical" | "医科" | "1" => Some(FeeTable::Medical),
+        "dental" | "歯科" | "3" => Some(FeeTable::Dental),
+        "pharmacy" | "薬局" | "4" => Some(FeeTable::Pharmacy),
+        _ => None,
+    }
+}
+
+impl World {
+    /// Build the actors for `cfg`, the way [`crate::runner`] builds them for a scenario
+    /// with no faults and default parameters.
+    pub fn new(
+        cfg: &WorldConfig,
+        clock: Arc<VirtualClock>,
+        pki: Arc<LivePki>,
+    ) -> Result<Self, String> {
+        let mut req = ScheduleRequest::new(cfg.designation, cfg.rules);
+        req.allow_projected = true;
+        let schedule = schedule::compute(&req, None).map_err(|e| e.to_string())?;
+        let faults = Faults::new(Vec::new());
+        let seed = cfg.seed;
+        let bureau = Bureau::new(
+            &schedule,
+            BusinessCalendar::standard(),
+            BureauParams::default(),
+            faults.clone(),
+            rng_for(seed, "bureau"),
+            cfg.prefecture,
+            cfg.county,
+        );
+        let ib = ImplementingBody::new(
+            &schedule,
+            ImplementingBodyParams::default(),
+            faults.clone(),
+            rng_for(seed, "implementing-body"),
+            (seed % 9_000_000) as u32 + 1_000_000,
+        );
+        let vendor = ReaderVendor::new(
+            ReaderVendorParams::default(),
+            faults.clone(),
+            rng_for(seed, "reader-vendor"),
+        );
+        let carrier_params = CarrierParams::default();
+        let carrier = Carrier::new(
+            carrier_params.clone(),
+            faults.clone(),
+            rng_for(seed, "carrier"),
+        );
+        let sv = SystemVendor::new(SystemVendorParams::default(), vec![FeeTable::Medical], true);
+        let now = clock.now();
+        Ok(World {
+            clock,
+            pki,
+            schedule,
+            state: Mutex::new(State {
+                bureau,
+                ib,
+                vendor,
+                carrier,
+                sv,
+                carrier_params,
+                seed,
+                queue: EventQueue::new(),
+                delivered: now,
+                inbox: Vec::new(),
+                next_seq: 1,
+                trace: Vec::new(),
+                trace_dropped: 0,
+                portal: PortalState::default(),
+                correction_fields: Vec::new(),
+                line: None,
+            }),
+        })
+    }
+
+    pub fn clock(&self) -> &Arc<VirtualClock> {
+        &self.clock
+    }
+
+    pub fn schedule(&self) -> &Schedule {
+        &self.schedule
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Deliver every message due by the clock's current time. Returns how many.
+    pub fn tick(&self) -> usize {
+        let now = self.clock.now();
+        let mut s = self.lock();
+        self.run_until(&mut s, now)
+    }
+
+    fn run_until(&self, s: &mut State, until: VirtualTime) -> usize {
+        let mut handled = 0;
+        while let Some(at) = s.queue.peek_time() {
+            if at > until {
+                break;
+            }
+            if handled >= DELIVERY_LIMIT {
+                tracing::warn!(
+                    limit = DELIVERY_LIMIT,
+                    "delivery limit reached; the rest waits for the next tick"
+                );
+                break;
+            }
+            let Some((at, (from, to, msg))) = s.queue.pop() else {
+                break;
+            };
+            handled += 1;
+            s.delivered = s.delivered.max(at);
+            let at = s.delivered;
+            self.deliver(s, at, from, to, msg);
+        }
+        handled
+    }
+
+    fn deliver(&self, s: &mut State, at: VirtualTime, from: ActorId, to: ActorId, msg: Msg) {
+        if to == ActorId::Clinic {
+            self.to_inbox(s, at, from, msg);
+            return;
+        }
+        let mut out = Outbox::new(true);
+        {
+            let actor: &mut dyn Actor = match to {
+                ActorId::Bureau => &mut s.bureau,
+                ActorId::ImplementingBody => &mut s.ib,
+                ActorId::ReaderVendor => &mut s.vendor,
+                ActorId::Carrier => &mut s.carrier,
+                ActorId::SystemVendor => &mut s.sv,
+                ActorId::Clinic => unreachable!("handled above"),
+            };
+            actor.handle(at, from, msg, &mut out);
+        }
+        for Envelope {
+            at: t,
+            from,
+            to,
+            msg,
+        } in out.sends.drain(..)
+        {
+            s.queue.push(t.max(at), (from, to, msg));
+        }
+        for e in out.events.drain(..) {
+            tracing::debug!(at = %e.at, actor = %e.actor, kind = %e.kind, why = e.why, "event");
+            s.trace.push(e);
+        }
+        if s.trace.len() > TRACE_LIMIT {
+            let excess = s.trace.len() - TRACE_LIMIT;
+            s.trace.drain(..excess);
+            s.trace_dropped += excess as u64;
+        }
+    }
+
+    /// A message from the clinic (the system under test) to `to`, at the current
+    /// virtual instant. Everything already due is delivered first, and whatever the
+    /// message causes at once after.
+    pub fn clinic_sends(&self, to: ActorId, msg: Msg) -> VirtualTime {
+        let now = self.clock.now();
+        let mut s = self.lock();
+        self.run_until(&mut s, now);
+        let at = now.max(s.delivered);
+        tracing::info!(%at, %to, ?msg, "clinic sends");
+        self.deliver(&mut s, at, ActorId::Clinic, to, msg);
+        self.run_until(&mut s, now);
+        at
+    }
+
+    fn to_inbox(&self, s: &mut State, at: VirtualTime, from: ActorId, msg: Msg) {
+        let (kind, body) = match &msg {
+            Msg::ReceptionAnswer { fee, number } => (
+                "reception-answer",
+                json!({"fee_table": fee_str(*fee), "reception_number": number.to_string()}),
+            ),
+            Msg::RequestReturned { fee } => (
+                "request-returned",
+                json!({"fee_table": fee_str(*fee), "reason": "received after the bureau's deadline (返戻)"}),
+            ),
+            Msg::CorrectionRequest => (
+                "correction-request",
+                json!({"fields": std::mem::take(&mut s.correction_fields)}),
+            ),
+            Msg::DesignationApplicationAccepted => ("designation-application-accepted", json!({})),
+            Msg::Designated { date } => ("designated", json!({"date": date})),
+            Msg::NotDesignated => ("not-designated", json!({})),
+            Msg::TemporaryCodeIssued { code } => {
+                ("temporary-code-issued", json!({"code": code.to_string()}))
+            }
+            Msg::AccountReady { registered_for } => {
+                s.portal.account_ready_at.get_or_insert(at);
+                s.portal.registered_for = Some(*registered_for);
+                ("account-ready", json!({"registered_for": registered_for}))
+            }
+            Msg::CertificateNotice { fee, delayed } => {
+                let cert = self.issue_certificate(s, *fee, at.date());
+                (
+                    "certificate-notice",
+                    json!({"fee_table": fee_str(*fee), "delayed": delayed, "certificate": cert}),
+                )
+            }
+            Msg::LimitedTypeApproved => ("limited-type-approved", json!({})),
+            Msg::ReaderDelivered { working } => ("reader-delivered", json!({"working": working})),
+            Msg::LineReady => ("line-ready", json!({})),
+            Msg::LineRejected => (
+                "line-rejected",
+                json!({"reason": "the line is not on the connectable list (接続可能回線一覧)"}),
+            ),
+            Msg::ConnectivityResult { purpose, failure } => (
+                "connectivity-result",
+                json!({
+                    "purpose": match purpose { CheckPurpose::Installation => "installation", CheckPurpose::GoLive => "go-live" },
+                    "ok": failure.is_none(),
+                    "failure": failure.map(|f| f.as_str()),
+                }),
+            ),
+            Msg::InstallationDone => ("installation-done", json!({})),
+            Msg::InstallationPostponed => ("installation-postponed", json!({})),
+            other => ("other", json!({"message": format!("{other:?}")})),
+        };
+        let seq = s.next_seq;
+        s.next_seq += 1;
+        tracing::info!(%at, %from, kind, seq, "clinic inbox");
+        s.inbox.push(InboxItem {
+            seq,
+            at,
+            from,
+            kind,
+            body,
+        });
+        if s.inbox.len() > INBOX_LIMIT {
+            let excess = s.inbox.len() - INBOX_LIMIT;
+            s.inbox.drain(..excess);
+        }
+    }
+
+    fn issue_certificate(&self, s: &mut State, fee: FeeTable, today: NaiveDate) -> Value {
+        let key = fee_str(fee);
+        let Some(number) = s.portal.reception_numbers.get(key).cloned() else {
+            return json!({"error": "no reception number was submitted for this fee table"});
+        };
+        let Ok(code) = number.parse::<InstitutionCode>() else {
+            return json!({"error": format!("reception number {number} is not an institution code")});
+        };
+        let terminal = s
+            .portal
+            .pending_terminals
+            .get_mut(key)
+            .and_then(|v| (!v.is_empty()).then(|| v.remove(0)))
+            .unwrap_or_else(|| "T1".into());
+        match self.pki.issue_client(&code, &terminal, today) {
+            Ok(c) => {
+                let pc = PortalCertificate {
+                    institution_code: code.to_string(),
+                    terminal,
+                    fee_table: key,
+                    issued: c.not_before,
+                    not_after: c.not_after,
+                    certificate_pem: c.pem(),
+                    key_pem: c.key.pem(),
+                };
+                let v = serde_json::to_value(&pc).unwrap_or(Value::Null);
+                s.portal.certificates.push(pc);
+                v
+            }
+            Err(e) => json!({"error": e.to_string()}),
+        }
+    }
+
+    /// Inbox items with `seq > since`, oldest first, up to `limit`.
+    pub fn inbox(&self, since: u64, limit: usize) -> Vec<InboxItem> {
+        self.tick();
+        let s = self.lock();
+        s.inbox
+            .iter()
+            .filter(|i| i.seq > since)
+            .take(limit)
+            .cloned()
+            .collect()
+    }
+
+    /// The trace up to the current virtual instant, in time order (events decided
+    /// now but dated later stay hidden until their time), and how many were dropped.
+    pub fn trace(&self) -> (Vec<Event>, u64) {
+        self.tick();
+        let now = self.clock.now();
+        let s = self.lock();
+        let mut t: Vec<Event> = s.trace.iter().filter(|e| e.at <= now).cloned().collect();
+        t.sort_by_key(|e| e.at);
+        (t, s.trace_dropped)
+    }
+
+    /// Messages waiting for their time.
+    pub fn pending(&self) -> usize {
+        self.lock().queue.len()
+    }
+
+    pub fn portal(&self) -> PortalState {
+        self.tick();
+        self.lock().portal.clone()
+    }
+
+    /// Portal: submit a reception number (受付番号の登録).
+    pub fn submit_reception_number(&self, number: ReceptionNumber) -> VirtualTime {
+        {
+            let mut s = self.lock();
+            let fee = FeeTable::from_digit(fee_digit(&number)).map_or("medical", fee_str);
+            s.portal.reception_numbers.insert(fee, number.to_string());
+        }
+        self.clinic_sends(
+            ActorId::ImplementingBody,
+            Msg::ReceptionNumberSubmission { number },
+        )
+    }
+
+    fn account_usable(&self) -> Result<(), Conflict> {
+        self.tick();
+        let s = self.lock();
+        if s.portal.account_ready_at.is_some() {
+            return Ok(());
+        }
+        let message = if s.portal.reception_numbers.is_empty() {
+            "no portal account: submit the reception number first".to_string()
+        } else {
+            "the portal account is not usable yet (about 4 business days after the reception number; watch /inbox for account-ready)".to_string()
+        };
+        Err(Conflict {
+            field: None,
+            message,
+        })
+    }
+
+    /// Portal: usage application (利用申請).
+    pub fn usage_application(&self, details: Value) -> Result<VirtualTime, Conflict> {
+        self.account_usable()?;
+        self.lock().portal.usage_application = Some(details);
+        Ok(self.clinic_sends(ActorId::ImplementingBody, Msg::UsageApplication))
+    }
+
+    /// Portal: certificate application (電子証明書発行申請) for one terminal.
+    pub fn certificate_application(
+        &self,
+        fee: FeeTable,
+        terminal: String,
+    ) -> Result<VirtualTime, Conflict> {
+        self.account_usable()?;
+        {
+            let mut s = self.lock();
+            let key = fee_str(fee);
+            if !s.portal.reception_numbers.contains_key(key) {
+                return Err(Conflict {
+                    field: Some("fee_table"),
+                    message: format!("no reception number was submitted for fee table {key}"),
+                });
+            }
+            s.portal
+                .pending_terminals
+                .entry(key)
+                .or_default()
+                .push(terminal);
+        }
+        Ok(self.clinic_sends(
+            ActorId::ImplementingBody,
+            Msg::CertificateApplication { fee },
+        ))
+    }
+
+    /// Portal: the operation start date (運用開始日).
+    pub fn set_operation_start(&self, date: NaiveDate) -> Result<(), Conflict> {
+        self.account_usable()?;
+        self.lock().portal.operation_start = Some(date);
+        Ok(())
+    }
+
+    /// Bureau: designation application; `missing` lists the onboarding-plan fields
+    /// that are absent or invalid (empty: complete).
+    pub fn designation_application(&self, missing: Vec<String>) -> VirtualTime {
+        let complete = missing.is_empty();
+        self.lock().correction_fields = missing;
+        self.clinic_sends(ActorId::Bureau, Msg::DesignationApplication { complete })
+    }
+
+    /// Carrier: a line order for `service` of type `line`. The carrier actor judges it
+    /// against the connectable list; the proxy follows its verdict.
+    pub fn line_order(&self, service: String, line: LineType) -> VirtualTime {
+        {
+            let mut s = self.lock();
+            let params = CarrierParams {
+                service: service.clone(),
+                line,
+                ..s.carrier_params.clone()
+            };
+            let connectable = params.connectable();
+            let rng = rng_for(s.seed, "carrier");
+            // The carrier's only state is the line it was ordered; a new order is a
+            // new contract.
+            s.carrier = Carrier::new(params.clone(), Faults::new(Vec::new()), rng);
+            s.carrier_params = params;
+            s.line = Some((service, line, connectable));
+        }
+        self.clinic_sends(ActorId::Carrier, Msg::LineOrder)
+    }
+
+    /// The clinic's ordered line and whether it is on the connectable list.
+    pub fn line(&self) -> Option<(String, LineType, bool)> {
+        self.lock().line.clone()
+    }
+
+    /// The milestone dates that matter to a client.
+    pub fn deadlines(&self) -> Value {
+        let d = |id: MilestoneId| self.schedule.date(id);
+        json!({
+            "rules": self.schedule.rules.id(),
+            "designation": self.schedule.designation,
+            "reception_request_deadline": d(MilestoneId::ReceptionRequestDeadline),
+            "bureau_answer_dispatch": d(MilestoneId::BureauAnswerDispatch),
+            "implementing_body_deadline": d(MilestoneId::ImplementingBodyDeadline),
+            "designation_application_deadline": d(MilestoneId::DesignationApplicationDeadline),
+            "milestones": self.schedule.milestones.iter().map(|m| json!({"id": m.id, "date": m.date})).collect::<Vec<_>>(),
+        })
+    }
+}
+
+/// The fee-table digit of a reception number (the 3rd digit of the institution code).
+fn fee_digit(n: &ReceptionNumber) -> u8 {
+    n.to_string()
+        .as_bytes()
+        .get(2)
+        .map(|b| b.wrapping_sub(b'0'))
+        .unwrap_or(1)
+}
+
+/// The 13 fields of the onboarding plan (導入計画書, r2024 §5.8), in form order.
+/// `reader_contract_month` is required only when `reader_status` is `contracted`.
+pub const PLAN_FIELDS: [&str; 13] = [
+    "portal_account_done",
+    "usage_application_done",
+    "certificate_application_done",
+    "reader_status",
+    "reader_contract_month",
+    "reader_maker",
+    "network_status",
+    "network_carrier",
+    "line_type",
+    "installation_start_date",
+    "system_vendor",
+    "operation_start_date",
+    "care_start_date",
+];
+
+/// A problem with one onboarding-plan field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldProblem {
+    pub field: String,
+    pub problem: String,
+}
+
+/// Check the onboarding plan field by field. Unknown fields are reported too, so a
+/// typo does not pass as a missing field silently.
+pub fn validate_plan(plan: &serde_json::Map<String, Value>) -> Vec<FieldProblem> {
+    let mut out = Vec::new();
+    let mut bad = |field: &str, problem: &str| {
+        out.push(FieldProblem {
+            field: field.into(),
+            problem: problem.into(),
+        })
+    };
+    let get = |f: &str| plan.get(f).filter(|v| !v.is_null() && *v != &json!(""));
+    let contracted = get("reader_status").and_then(Value::as_str) == Some("contracted");
+    for f in PLAN_FIELDS {
+        let Some(v) = get(f) else {
+            if f == "reader_contract_month" && !contracted {
+                continue;
+            }
+            bad(f, "missing");
+            continue;
+        };
+        match f {
+            "portal_account_done" | "usage_application_done" | "certificate_application_done" => {
+                if !v.is_boolean() {
+                    bad(f, "must be true or false");
+                }
+            }
+            "reader_status" => {
+                if !matches!(v.as_str(), Some("installed" | "contracted" | "quoting")) {
+                    bad(f, "must be installed, contracted or quoting");
+                }
+            }
+            "reader_contract_month" => {
+                let ok = v.as_str().is_some_and(|s| {
+                    NaiveDate::parse_from_str(&format!("{s}-01"), "%Y-%m-%d").is_ok()
+                });
+                if !ok {
+                    bad(f, "must be a month like 2025-05");
+                }
+            }
+            "network_status" => {
+                if !matches!(v.as_str(), Some("ready" | "contracted" | "quoting")) {
+                    bad(f, "must be ready, contracted or quoting");
+                }
+            }
+            "line_type" => {
+                if !matches!(v.as_str(), Some("ip-vpn" | "ipsec-ike")) {
+                    bad(
+                        f,
+                        "must be ip-vpn or ipsec-ike (other lines are not connectable)",
+                    );
+                }
+            }
+            "installation_start_date" | "operation_start_date" | "care_start_date" => {
+                let ok = v
+                    .as_str()
+                    .is_some_and(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok());
+                if !ok {
+                    bad(f, "must be a date like 2025-06-02");
+                }
+            }
+            _ => {
+                if v.as_str().is_none_or(|s| s.trim().is_empty()) {
+                    bad(f, "must be a non-empty string");
+                }
+            }
+        }
+    }
+    for k in plan.keys() {
+        if !PLAN_FIELDS.contains(&k.as_str()) {
+            bad(k, "unknown field");
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan() -> serde_json::Map<String, Value> {
+        json!({
+            "portal_account_done": true,
+            "usage_application_done": true,
+            "certificate_application_done": false,
+            "reader_status": "contracted",
+            "reader_contract_month": "2025-05",
+            "reader_maker": "富士通Japan",
+            "network_status": "contracted",
+            "network_carrier": "NTT東日本",
+            "line_type": "ip-vpn",
+            "installation_start_date": "2025-06-02",
+            "system_vendor": "onsim vendor",
+            "operation_start_date": "2025-06-16",
+            "care_start_date": "2025-07-01",
+        })
+        .as_object()
+        .cloned()
+        .unwrap()
+    }
+
+    #[test]
+    fn plan_validation_names_each_field() {
+        assert!(validate_plan(&plan()).is_empty());
+        let mut p = plan();
+        p.remove("reader_maker");
+        p.insert("line_type".into(), json!("internet"));
+        p.insert("care_start_date".into(), json!(""));
+        p.insert("colour".into(), json!("blue"));
+        let problems: Vec<String> = validate_plan(&p).into_iter().map(|f| f.field).collect();
+        assert_eq!(
+            problems,
+            ["reader_maker", "line_type", "care_start_date", "colour"]
+        );
+        let mut q = plan();
+        q.insert("reader_status".into(), json!("quoting"));
+        q.remove("reader_contract_month");
+        assert!(validate_plan(&q).is_empty(), "month only when contracted");
+    }
+}

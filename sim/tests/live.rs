@@ -1,0 +1,617 @@
+//! `onsim serve` as a child process, driven by real clients: curl (Debian `curl`)
+//! against the mutual-TLS matrix, and plain HTTP for the bureau and portal flows.
+//! Everything on loopback; every wait is bounded.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+struct Server {
+    child: Child,
+    dir: tempfile::TempDir,
+    endpoints: Value,
+    log: Arc<Mutex<String>>,
+}
+
+impl Server {
+    fn start(extra: &[&str]) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_onsim"))
+            .arg("serve")
+            .arg("--state-dir")
+            .arg(&state)
+            .args(["--start", "2025-04-01", "--households", "2000"])
+            .args(extra)
+            .env("ONSIM_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("onsim builds");
+        let log = Arc::new(Mutex::new(String::new()));
+        {
+            let log = log.clone();
+            let err = child.stderr.take().unwrap();
+            std::thread::spawn(move || {
+                for line in BufReader::new(err).lines().map_while(Result::ok) {
+                    log.lock().unwrap().push_str(&strip_ansi(&line));
+                    log.lock().unwrap().push('\n');
+                }
+            });
+        }
+        let ep = state.join("endpoints.json");
+        let t = Instant::now();
+        loop {
+            if let Ok(s) = std::fs::read_to_string(&ep) {
+                if let Ok(v) = serde_json::from_str::<Value>(&s) {
+                    return Server {
+                        child,
+                        dir,
+                        endpoints: v,
+                        log,
+                    };
+                }
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("onsim serve exited with {status}:\n{}", log.lock().unwrap());
+            }
+            assert!(
+                t.elapsed() < WAIT,
+                "no endpoints.json after {WAIT:?}:\n{}",
+                log.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn url(&self, key: &str) -> String {
+        self.endpoints[key]
+            .as_str()
+            .unwrap_or_else(|| panic!("{key} in endpoints.json"))
+            .to_string()
+    }
+
+    fn state(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+
+    fn log_has(&self, needle: &str) -> bool {
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(5) {
+            if self.log.lock().unwrap().contains(needle) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    fn stop(mut self) -> String {
+        // SIGTERM first (clean shutdown), then kill if it does not go.
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(10) {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.log.lock().unwrap().clone()
+    }
+}
+
+/// A minimal HTTP/1.1 client for the plain JSON services (no extra dependency).
+fn http(method: &str, url: &str, body: Option<&Value>) -> (u16, Value) {
+    let rest = url.strip_prefix("http://").unwrap();
+    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let path = if path.is_empty() { "/" } else { path };
+    let addr: SocketAddr = host.parse().unwrap();
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let b = body.map(|b| b.to_string()).unwrap_or_default();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{b}",
+        b.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let status: u16 = out[9..12].parse().unwrap();
+    let body = &out[out.find("\r\n\r\n").unwrap() + 4..];
+    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+}
+
+fn csv_rows(path: &Path) -> Vec<Vec<String>> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    assert!(header.starts_with("insurer_number,insured_card_symbol,insured_identification_number,insured_branch_number,birthdate,expected_validity"), "{header}");
+    lines
+        .map(|l| l.split(',').map(str::to_string).collect())
+        .collect()
+}
+
+fn request_xml(institution: &str, row: &[String]) -> String {
+    let opt = |name: &str, v: &str| {
+        if v.is_empty() {
+            String::new()
+        } else {
+            format!("<{name}>{v}</{name}>")
+        }
+    };
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<XmlMsg><MessageHeader><QualificationConfirmationDate>20250401</QualificationConfirmationDate><MedicalInstitutionCode>{institution}</MedicalInstitutionCode><ArbitraryFileIdentifier>curl-1</ArbitraryFileIdentifier><CharacterCodeIdentifier>1</CharacterCodeIdentifier></MessageHeader><MessageBody><QualificationConfirmSearchInfo><InsurerNumber>{}</InsurerNumber>{}<InsuredIdentificationNumber>{}</InsuredIdentificationNumber>{}<Birthdate>{}</Birthdate></QualificationConfirmSearchInfo></MessageBody></XmlMsg>\n",
+        row[0],
+        opt("InsuredCardSymbol", &row[1]),
+        row[2],
+        opt("InsuredBranchNumber", &row[3]),
+        row[4],
+    )
+}
+
+/// curl with one credential; (exit code, stdout, stderr).
+fn curl(s: &Server, name: &str, url: &str, body: &Path) -> (i32, String, String) {
+    let pki = s.state().join("pki");
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", "10", "--cacert"])
+        .arg(pki.join("server-ca.crt"))
+        .arg("--cert")
+        .arg(pki.join(format!("{name}.crt")))
+        .arg("--key")
+        .arg(pki.join(format!("{name}.key")))
+        .args(["-H", "Content-Type: application/xml", "--data-binary"])
+        .arg(format!("@{}", body.display()))
+        .arg("-w")
+        .arg("\nHTTP %{http_code}")
+        .arg(url)
+        .output()
+        .expect("curl is installed (scripts/install-deps)");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn curl_mtls_matrix() {
+    let s = Server::start(&[]);
+    let state = s.state();
+    for f in [
+        "server-ca.crt",
+        "valid.crt",
+        "valid.key",
+        "expired.crt",
+        "not-yet-valid.key",
+        "revoked.crt",
+        "wrong-ca.crt",
+        "other-institution.key",
+    ] {
+        assert!(state.join("pki").join(f).is_file(), "pki/{f}");
+    }
+    for d in ["req", "res", "face"] {
+        assert!(
+            Path::new(&s.url("terminal_dir")).join(d).is_dir(),
+            "terminal/{d}"
+        );
+    }
+    let rows = csv_rows(&state.join("population.csv"));
+    assert!(rows.len() > 20);
+    let institution = s.url("institution_code");
+    let body = s.dir.path().join("req.xml");
+    let url = s.url("eligibility_url");
+
+    // valid: an answer for every outcome the CSV promises (1-5).
+    let mut seen = std::collections::BTreeSet::new();
+    for row in rows.iter().take(5) {
+        std::fs::write(&body, request_xml(&institution, row)).unwrap();
+        let (code, out, err) = curl(&s, "valid", &url, &body);
+        assert_eq!(code, 0, "valid: curl failed: {err}");
+        assert!(out.contains("HTTP 200"), "{out}");
+        let want = format!("<QualificationValidity>{}</QualificationValidity>", row[5]);
+        assert!(
+            out.contains(&want),
+            "row {row:?} should give {want}:\n{out}"
+        );
+        seen.insert(row[5].clone());
+    }
+    assert_eq!(seen.len(), 5, "examples cover validity 1-5");
+
+    // The other five are refused, each for its own reason in the server log.
+    std::fs::write(&body, request_xml(&institution, &rows[0])).unwrap();
+    for (name, reason) in [
+        ("expired", "refusal=\"expired\""),
+        ("not-yet-valid", "refusal=\"not-yet-valid\""),
+        ("revoked", "refusal=\"revoked\""),
+        ("wrong-ca", "refusal=\"unknown-ca\""),
+        ("other-institution", "refusal=\"other-institution\""),
+    ] {
+        let (code, out, err) = curl(&s, name, &url, &body);
+        let refused = code != 0 || out.contains("HTTP 403");
+        assert!(refused, "{name} must be refused: exit {code}, {out} {err}");
+        assert!(
+            !out.contains("<QualificationValidity>"),
+            "{name} got an answer"
+        );
+        assert!(
+            s.log_has(reason),
+            "{name}: the log should say {reason}:\n{}",
+            s.log.lock().unwrap()
+        );
+    }
+
+    // The file drop on the same clock: a Shift_JIS request for a CSV row gets the
+    // outcome the row says, written atomically into res/.
+    let term = PathBuf::from(s.url("terminal_dir"));
+    for (i, row) in rows.iter().take(5).enumerate() {
+        let xml = request_xml(&institution, row)
+            .replace("encoding=\"UTF-8\"", "encoding=\"Shift_JIS\"")
+            .replace("<CharacterCodeIdentifier>1</CharacterCodeIdentifier>", "");
+        let tmp = term.join("req").join(format!(".tmp-{i}"));
+        std::fs::write(&tmp, xml).unwrap();
+        std::fs::rename(
+            &tmp,
+            term.join("req").join(format!("OQSsiquc01req_live{i}.xml")),
+        )
+        .unwrap();
+    }
+    for (i, row) in rows.iter().take(5).enumerate() {
+        let res = term.join("res").join(format!("OQSsiquc01res_live{i}.xml"));
+        let t = Instant::now();
+        while !res.exists() {
+            assert!(
+                t.elapsed() < Duration::from_secs(20),
+                "no {}",
+                res.display()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let text = String::from_utf8_lossy(&std::fs::read(&res).unwrap()).into_owned();
+        let want = format!("<QualificationValidity>{}</QualificationValidity>", row[5]);
+        assert!(text.contains(&want), "file drop, row {i}: {want}\n{text}");
+    }
+
+    // Malformed XML: an abnormal answer (SegmentOfResult 9), the service stays up.
+    std::fs::write(&body, "<XmlMsg><broken").unwrap();
+    let (code, out, _) = curl(&s, "valid", &url, &body);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("<SegmentOfResult>9</SegmentOfResult>"),
+        "{out}"
+    );
+
+    // Through the carrier proxy: same answer; with the line unplugged, refused.
+    std::fs::write(&body, request_xml(&institution, &rows[0])).unwrap();
+    let via = s.url("eligibility_via_carrier_url");
+    let (code, out, err) = curl(&s, "valid", &via, &body);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("<QualificationValidity>1</QualificationValidity>"),
+        "{out}"
+    );
+    let (st, _) = http(
+        "PUT",
+        &s.url("carrier_faults_url"),
+        Some(&json!({"mode": "reset"})),
+    );
+    assert_eq!(st, 200);
+    let (code, _, _) = curl(&s, "valid", &via, &body);
+    assert_ne!(code, 0, "reset by the carrier");
+    let (st, v) = http(
+        "PUT",
+        &s.url("carrier_faults_url"),
+        Some(&json!({"latency_ms": "lots"})),
+    );
+    assert_eq!(st, 422, "{v}");
+
+    let log = s.stop();
+    assert!(
+        log.contains("shutting down"),
+        "clean shutdown on SIGTERM:\n{log}"
+    );
+}
+
+fn inbox(s: &Server, since: u64) -> Vec<Value> {
+    let (st, v) = http(
+        "GET",
+        &format!("{}?since={since}", s.url("inbox_url")),
+        None,
+    );
+    assert_eq!(st, 200);
+    v["messages"].as_array().cloned().unwrap_or_default()
+}
+
+fn advance_to(s: &Server, to: &str) -> Value {
+    let url = format!("{}/advance", s.url("clock_url"));
+    let (st, v) = http("POST", &url, Some(&json!({"to": to})));
+    assert_eq!(st, 200, "{v}");
+    v
+}
+
+#[test]
+fn bureau_and_portal_flow() {
+    // Designation 2025-07-01 under r2024: request deadline about two months before,
+    // answer by the 10th of May (next open day), number due by 15 May.
+    let s = Server::start(&["--designation", "2025-07-01"]);
+    let (st, clock) = http("GET", &s.url("clock_url"), None);
+    assert_eq!(st, 200);
+    assert_eq!(clock["now"], "2025-04-01T09:00");
+    let (_, dl) = http("GET", &s.url("deadlines_url"), None);
+    let request_deadline = dl["reception_request_deadline"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let dispatch = dl["bureau_answer_dispatch"].as_str().unwrap().to_string();
+    let ib_deadline = dl["implementing_body_deadline"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(ib_deadline, "2025-05-15");
+
+    // Bad input: 4xx naming the field, never a crash.
+    let bureau = s.url("bureau_url");
+    let (st, v) = http(
+        "POST",
+        &format!("{bureau}/reception-requests"),
+        Some(&json!({"fee_table": "vet"})),
+    );
+    assert_eq!((st, v["field"].as_str()), (422, Some("fee_table")), "{v}");
+    let (st, _) = http("POST", &format!("{bureau}/nowhere"), None);
+    assert_eq!(st, 404);
+
+    // Before the deadline: accepted, answered once the clock reaches the answer.
+    let (st, v) = http(
+        "POST",
+        &format!("{bureau}/reception-requests"),
+        Some(&json!({"fee_table": "medical"})),
+    );
+    assert_eq!(st, 202, "{v}");
+    assert!(inbox(&s, 0).is_empty(), "nothing before its time");
+    advance_to(&s, &format!("{dispatch}T09:00"));
+    let _ = advance_to(&s, &format!("{}T23:00", chrono_add(&dispatch, 3)));
+    let msgs = inbox(&s, 0);
+    let answer = msgs
+        .iter()
+        .find(|m| m["kind"] == "reception-answer")
+        .unwrap_or_else(|| panic!("{msgs:?}"));
+    let number = answer["body"]["reception_number"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        number,
+        s.url("institution_code"),
+        "the bureau's first number is the clinic's code"
+    );
+    let seen = answer["seq"].as_u64().unwrap();
+
+    // After the request deadline: returned (返戻).
+    let late = chrono_add(&ib_deadline, 1);
+    assert!(request_deadline < late, "{request_deadline}");
+    advance_to(&s, &format!("{late}T09:00"));
+    let before = seen;
+    let (st, _) = http(
+        "POST",
+        &format!("{bureau}/reception-requests"),
+        Some(&json!({"fee_table": "medical"})),
+    );
+    assert_eq!(st, 202);
+    // A designation application with fields missing gets a correction request listing them.
+    let (st, v) = http(
+        "POST",
+        &format!("{bureau}/designation-applications"),
+        Some(&json!({"portal_account_done": true, "reader_status": "contracted"})),
+    );
+    assert_eq!(st, 202);
+    assert_eq!(v["complete"], false);
+
+    // Portal: the usage application before an account exists is a conflict.
+    let portal = s.url("portal_url");
+    let (st, v) = http(
+        "POST",
+        &format!("{portal}/usage-applications"),
+        Some(&json!({"line_type": "ip-vpn"})),
+    );
+    assert_eq!(st, 409, "{v}");
+    // The reception number submitted after the 15th registers for the next month.
+    let (st, v) = http(
+        "POST",
+        &format!("{portal}/reception-numbers"),
+        Some(&json!({"reception_number": number})),
+    );
+    assert_eq!(st, 202, "{v}");
+    let (st, v) = http(
+        "POST",
+        &format!("{portal}/reception-numbers"),
+        Some(&json!({"reception_number": "12"})),
+    );
+    assert_eq!((st, v["field"].as_str()), (422, Some("reception_number")));
+    advance_to(&s, "2025-06-10T09:00");
+    let msgs = inbox(&s, before);
+    assert!(
+        msgs.iter().any(|m| m["kind"] == "request-returned"),
+        "{msgs:?}"
+    );
+    let ready = msgs
+        .iter()
+        .find(|m| m["kind"] == "account-ready")
+        .unwrap_or_else(|| panic!("{msgs:?}"));
+    assert_eq!(
+        ready["body"]["registered_for"], "2025-08-01",
+        "late: next month"
+    );
+    let corr = msgs
+        .iter()
+        .find(|m| m["kind"] == "correction-request")
+        .unwrap_or_else(|| panic!("{msgs:?}"));
+    let fields: Vec<&str> = corr["body"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        fields.contains(&"reader_contract_month") && fields.contains(&"care_start_date"),
+        "{fields:?}"
+    );
+
+    // Now the account is usable: certificate application → a real certificate.
+    let (st, v) = http(
+        "POST",
+        &format!("{portal}/certificate-applications"),
+        Some(&json!({"fee_table": "medical", "terminal": "T1"})),
+    );
+    assert_eq!(st, 202, "{v}");
+    advance_to(&s, "2025-06-30T09:00");
+    let (_, certs) = http("GET", &format!("{portal}/certificates"), None);
+    let c = &certs["certificates"][0];
+    assert_eq!(c["institution_code"], number.as_str());
+    assert!(c["certificate_pem"]
+        .as_str()
+        .unwrap()
+        .starts_with("-----BEGIN CERTIFICATE-----"));
+
+    let (_, trace) = http("GET", &s.url("trace_url"), None);
+    let kinds: Vec<&str> = trace["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["kind"].as_str())
+        .collect();
+    for k in [
+        "reception-request-received",
+        "bureau-answer-dispatched",
+        "request-returned",
+        "reception-number-late",
+        "certificate-issued",
+    ] {
+        assert!(kinds.contains(&k), "{k} in {kinds:?}");
+    }
+    s.stop();
+}
+
+fn chrono_add(date: &str, days: i64) -> String {
+    let d = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").unwrap();
+    (d + chrono::Duration::days(days)).to_string()
+}
+
+#[test]
+fn state_dir_with_foreign_files_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("my-notes.txt"), "mine").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_onsim"))
+        .args(["serve", "--state-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("my-notes.txt"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("my-notes.txt")).unwrap(),
+        "mine"
+    );
+}
+
+/// The log without terminal colour codes.
+fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            for d in chars.by_ref() {
+                if d.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Loopback latency of a full mutual-TLS handshake plus one single inquiry, direct
+/// and through the carrier proxy with no fault, interleaved; prints medians.
+/// `cargo test -p sim --test live --release -- --ignored --nocapture measure`
+#[test]
+#[ignore]
+fn measure_latency() {
+    use sim::live::{self, tls, LiveConfig};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let start = chrono::NaiveDate::from_ymd_opt(2025, 4, 1).unwrap();
+        let running = live::start(&LiveConfig {
+            start,
+            speed: 0.0,
+            seed: 1,
+            rules: fakes::schedule::RuleSet::R2024,
+            designation: chrono::NaiveDate::from_ymd_opt(2025, 7, 1).unwrap(),
+            port_base: 0,
+            households: 2000,
+            terminal_dir: None,
+        })
+        .await
+        .unwrap();
+        let pki = running.app.pki.clone();
+        let valid = &pki.matrix[0].1;
+        let cfg = Arc::new(tls::client_config(pki.server_ca.cert_der(), &valid.der, &valid.key.pkcs8).unwrap());
+        let csv = live::population::csv(running.app.desk.population(), start);
+        let row: Vec<String> = csv.lines().nth(1).unwrap().split(',').map(str::to_string).collect();
+        let body = request_xml(&pki.institution.to_string(), &row);
+        let req = format!(
+            "POST /eligibility HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let one = |addr: SocketAddr| {
+            let cfg = cfg.clone();
+            let req = req.clone();
+            async move {
+                let t = Instant::now();
+                let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+                let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+                let mut s = tokio_rustls::TlsConnector::from(cfg).connect(name, tcp).await.unwrap();
+                s.write_all(req.as_bytes()).await.unwrap();
+                let mut out = Vec::new();
+                let _ = s.read_to_end(&mut out).await;
+                assert!(String::from_utf8_lossy(&out).contains("QualificationValidity"));
+                t.elapsed()
+            }
+        };
+        let (mut direct, mut proxied) = (Vec::new(), Vec::new());
+        for _ in 0..20 {
+            one(running.addrs.eligibility).await;
+        }
+        for _ in 0..300 {
+            direct.push(one(running.addrs.eligibility).await);
+            proxied.push(one(running.addrs.proxy).await);
+        }
+        let p = |v: &mut Vec<Duration>, q: f64| {
+            v.sort();
+            v[((v.len() as f64 - 1.0) * q) as usize]
+        };
+        let (d50, d90, x50, x90) = (p(&mut direct, 0.5), p(&mut direct, 0.9), p(&mut proxied, 0.5), p(&mut proxied, 0.9));
+        println!("mTLS handshake + single inquiry, 300 each, interleaved:");
+        println!("  direct : p50 {d50:?}  p90 {d90:?}");
+        println!("  proxy  : p50 {x50:?}  p90 {x90:?}  (overhead p50 {:?})", x50.saturating_sub(d50));
+        running.stop().await;
+    });
+}

@@ -568,6 +568,7 @@ fn measure_latency() {
             port_base: 0,
             households: 2000,
             terminal_dir: None,
+            terminal_timeout: std::time::Duration::from_secs(10),
         })
         .await
         .unwrap();

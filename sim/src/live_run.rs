@@ -173,7 +173,9 @@ fn drive(
         }
         events.append(&mut out.events);
         if handled >= STEP_LIMIT {
-            return Err(LiveError::Failed(format!("step limit {STEP_LIMIT} reached")));
+            return Err(LiveError::Failed(format!(
+                "step limit {STEP_LIMIT} reached"
+            )));
         }
         let (_, clock) = http(a.control, "GET", "/clock", None)?;
         let world_next = clock["next_due"]
@@ -188,7 +190,12 @@ fn drive(
             break;
         }
         if next > now {
-            let (st, v) = http(a.control, "POST", "/clock/advance", Some(json!({"to": next})))?;
+            let (st, v) = http(
+                a.control,
+                "POST",
+                "/clock/advance",
+                Some(json!({"to": next})),
+            )?;
             if st != 200 {
                 return Err(LiveError::Failed(format!("advance to {next}: {v}")));
             }
@@ -242,9 +249,9 @@ fn send(running: &live::Running, to: ActorId, msg: Msg) -> Result<(), LiveError>
             "/reception-requests",
             json!({"fee_table": fee_str(*fee)}),
         ),
-        (ActorId::Bureau, Msg::DesignationApplication { complete }) => generic(
-            json!({"message": "designation-application", "complete": complete}),
-        ),
+        (ActorId::Bureau, Msg::DesignationApplication { complete }) => {
+            generic(json!({"message": "designation-application", "complete": complete}))
+        }
         (ActorId::ImplementingBody, Msg::TemporaryCodeRequest) => {
             (a.portal, "/temporary-code-requests", json!({}))
         }
@@ -255,11 +262,7 @@ fn send(running: &live::Running, to: ActorId, msg: Msg) -> Result<(), LiveError>
         ),
         (ActorId::ImplementingBody, Msg::UsageApplication) => {
             let line = running.app.world.carrier_params().line;
-            (
-                a.portal,
-                "/usage-applications",
-                json!({"line_type": line}),
-            )
+            (a.portal, "/usage-applications", json!({"line_type": line}))
         }
         (ActorId::ImplementingBody, Msg::CertificateApplication { fee }) => (
             a.portal,
@@ -272,9 +275,11 @@ fn send(running: &live::Running, to: ActorId, msg: Msg) -> Result<(), LiveError>
         (ActorId::ImplementingBody, Msg::LimitedTypeApplication { postal }) => {
             generic(json!({"message": "limited-type-application", "postal": postal}))
         }
-        (ActorId::ReaderVendor, Msg::ReaderOrder { replacement }) => {
-            (a.reader_vendor, "/orders", json!({"replacement": replacement}))
-        }
+        (ActorId::ReaderVendor, Msg::ReaderOrder { replacement }) => (
+            a.reader_vendor,
+            "/orders",
+            json!({"replacement": replacement}),
+        ),
         (ActorId::Carrier, Msg::LineOrder) => {
             let p = running.app.world.carrier_params();
             (
@@ -283,9 +288,9 @@ fn send(running: &live::Running, to: ActorId, msg: Msg) -> Result<(), LiveError>
                 json!({"service": p.service, "line_type": p.line}),
             )
         }
-        (ActorId::SystemVendor, Msg::SystemOrder { installation }) => generic(
-            json!({"message": "system-order", "installation": installation}),
-        ),
+        (ActorId::SystemVendor, Msg::SystemOrder { installation }) => {
+            generic(json!({"message": "system-order", "installation": installation}))
+        }
         (ActorId::SystemVendor, Msg::PrerequisiteReady(p)) => {
             let mut b = json!({"message": "prerequisite-ready"});
             b["prerequisite"] = json!(match p {
@@ -454,7 +459,10 @@ pub fn run_cli(scenarios: &[Scenario]) -> (Vec<String>, bool) {
             Ok(r) => {
                 let same = r.outcome == timeline.outcome
                     && r.passed == timeline.passed
-                    && r.checks.iter().map(|c| c.passed).eq(timeline.checks.iter().map(|c| c.passed));
+                    && r.checks
+                        .iter()
+                        .map(|c| c.passed)
+                        .eq(timeline.checks.iter().map(|c| c.passed));
                 all_passed &= r.passed;
                 lines.push(format!(
                     "{} {}: live {} ({:?}), timeline {} ({:?}): {}",
@@ -464,7 +472,11 @@ pub fn run_cli(scenarios: &[Scenario]) -> (Vec<String>, bool) {
                     r.outcome,
                     if timeline.passed { "passed" } else { "failed" },
                     timeline.outcome,
-                    if same { "same verdict" } else { "VERDICTS DIFFER" },
+                    if same {
+                        "same verdict"
+                    } else {
+                        "VERDICTS DIFFER"
+                    },
                 ));
                 for c in r.checks.iter().filter(|c| !c.passed) {
                     lines.push(format!(

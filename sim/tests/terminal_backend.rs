@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 use fakes::eligibility::answer::{AnswerConfig, Service};
 use fakes::eligibility::values::SegmentOfResult;
 use fakes::eligibility::xml::{parse_response, Request, RequestBody, RequestHeader, Response};
-use fakes::eligibility::{ErrorCode, Population, PopulationConfig, QualificationValidity, Terminal};
+use fakes::eligibility::{
+    ErrorCode, Population, PopulationConfig, QualificationValidity, Terminal,
+};
 use fakes::time::VirtualTime;
 use sim::live::centre::HttpBackend;
 use sim::terminal::{start_with, Backend, DriverConfig, ManualClock, TerminalDriver};
@@ -105,13 +107,22 @@ impl Fx {
         let tmp = self.root.join("req").join(format!(".{name}.w"));
         fs::write(&tmp, self.request(id)).unwrap();
         fs::rename(&tmp, self.root.join("req").join(&name)).unwrap();
-        let bytes = wait_for(&self.root.join("res").join(format!("OQSsiquc01res_{id}.xml")));
+        let bytes = wait_for(
+            &self
+                .root
+                .join("res")
+                .join(format!("OQSsiquc01res_{id}.xml")),
+        );
         parse_response(&bytes).expect("the terminal always writes an XmlMsg response")
     }
 }
 
 fn abnormal(r: &Response, code: ErrorCode, id: &str) {
-    assert_eq!(r.header.segment_of_result, SegmentOfResult::Abnormal, "{id}");
+    assert_eq!(
+        r.header.segment_of_result,
+        SegmentOfResult::Abnormal,
+        "{id}"
+    );
     assert_eq!(r.header.error_code, Some(code), "{id}");
     // The clinic can still match the answer to its request.
     assert_eq!(r.header.arbitrary_file_identifier.as_deref(), Some(id));

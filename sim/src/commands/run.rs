@@ -154,7 +154,11 @@ pub fn run(a: RunArgs) -> CmdResult {
         for l in lines {
             println!("{l}");
         }
-        return Ok(if passed { Outcome::Passed } else { Outcome::Failed });
+        return Ok(if passed {
+            Outcome::Passed
+        } else {
+            Outcome::Failed
+        });
     }
     let results = run_all(scenarios, a.threads)?;
     for (s, r) in &results {

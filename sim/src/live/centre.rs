@@ -90,7 +90,10 @@ impl HttpBackend {
             ),
             _ => (authority, default_port),
         };
-        let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
         let connect_to = match via {
             Some(a) => a,
             None => (host.as_str(), port)
@@ -247,8 +250,13 @@ fn exchange<S: Read + Write + Sock>(
     };
     set(&s)?;
     let fail = |e: io::Error, what: &str| {
-        if matches!(e.kind(), io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock) {
-            remaining().err().unwrap_or_else(|| unreachable(format!("{what}: timed out")))
+        if matches!(
+            e.kind(),
+            io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+        ) {
+            remaining()
+                .err()
+                .unwrap_or_else(|| unreachable(format!("{what}: timed out")))
         } else {
             unreachable(format!("{what}: {}", io_kind(&e)))
         }
@@ -315,7 +323,8 @@ fn complete_length(buf: &[u8]) -> Option<usize> {
 /// Status and body of a raw HTTP/1.1 answer (Content-Length, chunked or to-EOF).
 fn parse_http(raw: &[u8]) -> Result<Vec<u8>, EligibilityError> {
     let end = header_end(raw).ok_or_else(|| centre_error("the answer is not HTTP"))?;
-    let head = std::str::from_utf8(&raw[..end]).map_err(|_| centre_error("the answer is not HTTP"))?;
+    let head =
+        std::str::from_utf8(&raw[..end]).map_err(|_| centre_error("the answer is not HTTP"))?;
     let status: u16 = head
         .split(' ')
         .nth(1)

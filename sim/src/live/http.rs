@@ -430,7 +430,11 @@ async fn clinic_message(app: &App, req: Request<Incoming>) -> Result<Resp, Resp>
     let m = body_json(req).await?;
     let kind = req_str(&m, "message")?;
     let bad = |f: &'static str, what: &str| err(StatusCode::UNPROCESSABLE_ENTITY, Some(f), what);
-    let flag = |f: &'static str| m.get(f).and_then(Value::as_bool).ok_or_else(|| bad(f, "must be true or false"));
+    let flag = |f: &'static str| {
+        m.get(f)
+            .and_then(Value::as_bool)
+            .ok_or_else(|| bad(f, "must be true or false"))
+    };
     let date = |f: &'static str| {
         m.get(f)
             .and_then(Value::as_str)

@@ -29,6 +29,17 @@
 //!
 //! Time comes from a [`Clock`], the shared virtual clock of the live mode; the driver
 //! never puts wall-clock time into an answer.
+//!
+//! Where answers come from is a [`Backend`]: [`InProcess`] (the answering core in this
+//! process; tests and conformance use it, and [`start`] picks it) or
+//! [`crate::live::centre::HttpBackend`] (the implementing body's eligibility API over
+//! mutual TLS, through the carrier proxy; `onsim serve` uses it). The terminal itself
+//! answers what never needs the centre (unknown prefix, malformed request, another
+//! institution's code, too large), and when the backend fails — connection refused or
+//! reset, timeout, TLS alert, HTTP error, a body that is not an XmlMsg response — it
+//! writes an abnormal answer (`SegmentOfResult` 9, ErrorCode 5001 centre unreachable
+//! or 5002 centre error). Requests are answered one at a time in name order, so a
+//! slow centre delays the ones behind it (bounded by the backend's timeout).
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fs;
@@ -41,8 +52,51 @@ use std::time::{Duration, SystemTime};
 
 use fakes::eligibility::answer::{ReaderConsents, VerifiedCardHolder};
 use fakes::eligibility::terminal::{OutFile, Summary};
-use fakes::eligibility::Terminal;
+use fakes::eligibility::xml::MessageKind;
+use fakes::eligibility::{EligibilityError, Service, Terminal};
 use fakes::time::VirtualTime;
+
+/// Where the terminal gets its answers: the implementing body.
+///
+/// `answer` is called only for requests the terminal has already checked (known
+/// kind, parses, the terminal's own institution). `Ok` is the body the centre sent
+/// (checked by the terminal to be an XmlMsg response); `Err` carries
+/// [`fakes::eligibility::ErrorCode::CentreUnreachable`] or
+/// [`fakes::eligibility::ErrorCode::CentreError`] and a detail without personal data.
+pub trait Backend: Send + Sync {
+    fn answer(
+        &self,
+        kind: MessageKind,
+        bytes: &[u8],
+        now: VirtualTime,
+    ) -> Result<Vec<u8>, EligibilityError>;
+    /// For logs: where the answers come from.
+    fn describe(&self) -> String;
+}
+
+/// The answering core in this process (the behaviour before backends existed).
+#[derive(Debug)]
+pub struct InProcess(Mutex<Service>);
+
+impl InProcess {
+    pub fn new(service: Service) -> Self {
+        InProcess(Mutex::new(service))
+    }
+}
+
+impl Backend for InProcess {
+    fn answer(
+        &self,
+        kind: MessageKind,
+        bytes: &[u8],
+        now: VirtualTime,
+    ) -> Result<Vec<u8>, EligibilityError> {
+        Ok(lock(&self.0).handle(Some(kind), bytes, now).render())
+    }
+    fn describe(&self) -> String {
+        "in-process".into()
+    }
+}
 
 /// Where the driver reads the virtual time from.
 pub type Clock = Arc<dyn Fn() -> VirtualTime + Send + Sync>;
@@ -121,6 +175,7 @@ struct Shared {
     cfg: DriverConfig,
     clock: Clock,
     terminal: Mutex<Terminal>,
+    backend: Arc<dyn Backend>,
     log: Mutex<VecDeque<LogEntry>>,
     /// (size, mtime) of each request at the previous poll.
     seen: Mutex<BTreeMap<String, (u64, Option<SystemTime>)>>,
@@ -138,10 +193,23 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Start the driver on `root` (folders are created) in a background thread.
+/// Start the driver on `root` (folders are created) in a background thread,
+/// answering in-process (a copy of the terminal's own [`Service`]).
 pub fn start(
     root: &Path,
     terminal: Terminal,
+    clock: Clock,
+    cfg: DriverConfig,
+) -> io::Result<TerminalDriver> {
+    let backend = Arc::new(InProcess::new(terminal.service.clone()));
+    start_with(root, terminal, backend, clock, cfg)
+}
+
+/// Start the driver with answers from `backend`.
+pub fn start_with(
+    root: &Path,
+    terminal: Terminal,
+    backend: Arc<dyn Backend>,
     clock: Clock,
     cfg: DriverConfig,
 ) -> io::Result<TerminalDriver> {
@@ -153,6 +221,7 @@ pub fn start(
         cfg,
         clock,
         terminal: Mutex::new(terminal),
+        backend,
         log: Mutex::new(VecDeque::new()),
         seen: Mutex::new(BTreeMap::new()),
     });
@@ -319,7 +388,19 @@ impl Shared {
             .take(limit as u64 + 1)
             .read_to_end(&mut bytes)?;
         let now = (self.clock)();
-        let out = lock(&self.terminal).handle_file(name, &bytes, now);
+        let local = lock(&self.terminal).local_refusal(name, &bytes, now);
+        let out = match local {
+            Some(out) => out,
+            None => {
+                let kind = MessageKind::of_request_file(name).expect("checked by local_refusal");
+                // Not under the terminal lock: a slow centre must not block face/.
+                let answer = self.backend.answer(kind, &bytes, now);
+                if let Err(e) = &answer {
+                    tracing::warn!(request = name, backend = %self.backend.describe(), code = %e.code, detail = %e.detail, "terminal: centre failed, answering abnormal");
+                }
+                lock(&self.terminal).remote_answer(name, &bytes, answer, now)
+            }
+        };
         let written = write_new(&self.res, &out)?;
         self.set_aside(name, path)?;
         Ok(written.then_some(out.summary))

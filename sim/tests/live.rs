@@ -568,6 +568,7 @@ fn measure_latency() {
             port_base: 0,
             households: 2000,
             terminal_dir: None,
+            terminal_timeout: std::time::Duration::from_secs(10),
         })
         .await
         .unwrap();
@@ -614,4 +615,39 @@ fn measure_latency() {
         println!("  proxy  : p50 {x50:?}  p90 {x90:?}  (overhead p50 {:?})", x50.saturating_sub(d50));
         running.stop().await;
     });
+}
+
+/// `onsim run --live` reaches the timeline's verdicts: happy-path scenarios, a
+/// returned request and a late submission, through the live services.
+#[test]
+fn run_live_matches_timeline() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let files = [
+        "scenarios/happy/r2024-medical-tokyo.toml",
+        "scenarios/happy/r2024-medical-osaka-ipsec.toml",
+        "scenarios/happy/r2024-medical-hokkaido.toml",
+        "scenarios/bureau/late-request-returned.toml",
+        "scenarios/bureau/late-reception-submission.toml",
+    ];
+    let out = Command::new(env!("CARGO_BIN_EXE_onsim"))
+        .current_dir(&root)
+        .args(["run", "--live"])
+        .args(files)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for f in files {
+        let line = text
+            .lines()
+            .find(|l| l.contains(f))
+            .unwrap_or_else(|| panic!("{f}: {text}"));
+        assert!(line.ends_with("same verdict"), "{line}");
+    }
+    assert!(text.contains("(RequestReturned)"), "{text}");
 }

@@ -4,7 +4,8 @@
 //! *(our choice)* The real error codes of the qualification terminal are not public
 //! (DOMAIN.md §9). This module is the **one place** that defines ours: four digits,
 //! grouped by layer — 1xxx bytes and encoding, 2xxx XML structure, 3xxx field values,
-//! 4xxx flow (bulk reception numbers, institution). Every code has a Japanese and an
+//! 4xxx flow (bulk reception numbers, institution), 5xxx the terminal's link to
+//! the implementing body (unreachable, or answered with an error). Every code has a Japanese and an
 //! English message; the answer carries both as `日本語 / English`.
 
 use std::fmt;
@@ -44,11 +45,17 @@ pub enum ErrorCode {
     UnknownReceptionNumber,
     /// 4002: the request names another institution than the terminal's own.
     InstitutionMismatch,
+    /// 5001: the terminal could not reach the implementing body (connection refused
+    /// or reset, timeout, TLS handshake refused).
+    CentreUnreachable,
+    /// 5002: the implementing body answered with an error (HTTP 4xx/5xx) or with a
+    /// body that is not an XmlMsg response.
+    CentreError,
 }
 
 impl ErrorCode {
     /// The whole table, in code order.
-    pub const ALL: [ErrorCode; 16] = [
+    pub const ALL: [ErrorCode; 18] = [
         ErrorCode::TooLarge,
         ErrorCode::Undecodable,
         ErrorCode::UnsupportedEncoding,
@@ -65,6 +72,8 @@ impl ErrorCode {
         ErrorCode::BulkSize,
         ErrorCode::UnknownReceptionNumber,
         ErrorCode::InstitutionMismatch,
+        ErrorCode::CentreUnreachable,
+        ErrorCode::CentreError,
     ];
 
     /// The code as written in `ErrorCode`, and its Japanese and English messages.
@@ -130,6 +139,16 @@ impl ErrorCode {
                 "4002",
                 "医療機関等コードが端末の設定と一致しません",
                 "institution code differs from the terminal's",
+            ),
+            CentreUnreachable => (
+                "5001",
+                "資格確認システムに接続できません",
+                "eligibility centre unreachable",
+            ),
+            CentreError => (
+                "5002",
+                "資格確認システムでエラーが発生しました",
+                "eligibility centre error",
             ),
         }
     }

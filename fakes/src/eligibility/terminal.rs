@@ -6,10 +6,12 @@
 //! `res/OQSsiquc01res_<id>.xml` (`req` replaced by `res`). Card confirmations arrive
 //! unsolicited as `face/OQSsiquc01res_face_<YYYYMMDDHHmmss>_<n>.xml`.
 
-use super::answer::{ReaderConsents, Service, VerifiedCardHolder};
-use super::error::ErrorCode;
-use super::values::{QualificationValidity, SegmentOfResult};
-use super::xml::{MessageKind, Response, ResponseBody};
+use super::answer::{abnormal, ReaderConsents, Service, VerifiedCardHolder};
+use super::error::{EligibilityError, ErrorCode};
+use super::values::{QualificationValidity, ReferenceClassification, SegmentOfResult};
+use super::xml::{
+    parse_request, parse_response, MessageKind, Refusal, RequestEcho, Response, ResponseBody,
+};
 use crate::time::VirtualTime;
 
 /// A file to write, and a log line about it that holds no personal data.
@@ -110,6 +112,98 @@ impl Terminal {
         }
     }
 
+    /// What the terminal answers by itself, without asking the implementing body:
+    /// an unknown file-name prefix, a request that does not parse, or one naming
+    /// another institution than the terminal's (the same rules as
+    /// [`Service::handle`]). `None`: the request is fit to be forwarded.
+    pub fn local_refusal(&self, name: &str, bytes: &[u8], now: VirtualTime) -> Option<OutFile> {
+        let kind = MessageKind::of_request_file(name);
+        let cfg = &self.service.config;
+        let refusal = match kind {
+            None => EligibilityError::new(
+                ErrorCode::UnknownMessage,
+                "expected OQSsiquc01req_, OQSmuquc01req_ or OQSmuquc02req_",
+            )
+            .into(),
+            Some(k) => match parse_request(k, bytes, &cfg.limits) {
+                Err(r) => r,
+                Ok(req)
+                    if cfg.check_institution
+                        && req.header.medical_institution_code != self.service.institution =>
+                {
+                    Refusal {
+                        error: EligibilityError::new(
+                            ErrorCode::InstitutionMismatch,
+                            format!(
+                                "request {}, terminal {}",
+                                req.header.medical_institution_code, self.service.institution
+                            ),
+                        ),
+                        echo: echo_of(&req.header),
+                    }
+                }
+                Ok(_) => return None,
+            },
+        };
+        Some(self.abnormal_file(name, kind, &refusal, now))
+    }
+
+    /// The answer file for what the implementing body said about a forwarded
+    /// request: its XmlMsg response as it came (after checking that it is one), or,
+    /// when the centre could not be reached or answered with an error, an abnormal
+    /// answer (`SegmentOfResult` 9, [`ErrorCode::CentreUnreachable`] or
+    /// [`ErrorCode::CentreError`]) that echoes the request's header. Never silence.
+    pub fn remote_answer(
+        &self,
+        name: &str,
+        request: &[u8],
+        answer: Result<Vec<u8>, EligibilityError>,
+        now: VirtualTime,
+    ) -> OutFile {
+        let kind = MessageKind::of_request_file(name);
+        let error = match answer {
+            Ok(bytes) => match parse_response(&bytes) {
+                Ok(r) => {
+                    return OutFile {
+                        name: response_name(name),
+                        summary: Summary::of(kind, &r),
+                        bytes,
+                    }
+                }
+                Err(e) => EligibilityError::new(
+                    ErrorCode::CentreError,
+                    format!("the answer is not an XmlMsg response ({})", e.code),
+                ),
+            },
+            Err(e) => e,
+        };
+        let echo = kind
+            .and_then(|k| parse_request(k, request, &self.service.config.limits).ok())
+            .map(|r| echo_of(&r.header))
+            .unwrap_or_default();
+        self.abnormal_file(name, kind, &Refusal { error, echo }, now)
+    }
+
+    fn abnormal_file(
+        &self,
+        name: &str,
+        kind: Option<MessageKind>,
+        refusal: &Refusal,
+        now: VirtualTime,
+    ) -> OutFile {
+        let response = abnormal(
+            refusal,
+            ReferenceClassification::InsuranceCard,
+            now,
+            self.service.config.default_character_code,
+        );
+        OutFile {
+            name: response_name(name),
+            summary: Summary::of(kind, &response),
+            bytes: response.render(),
+        }
+    }
+
     /// The unsolicited answer to a card confirmation at the reader, named
     /// `OQSsiquc01res_face_<YYYYMMDDHHmmss>_<n>.xml` (n counts from 1 per terminal,
     /// so two confirmations in the same virtual minute do not collide).
@@ -127,6 +221,15 @@ impl Terminal {
             summary: Summary::of(Some(MessageKind::Single), &response),
             bytes: response.render(),
         }
+    }
+}
+
+fn echo_of(h: &super::xml::RequestHeader) -> RequestEcho {
+    RequestEcho {
+        qualification_confirmation_date: Some(h.qualification_confirmation_date),
+        medical_institution_code: Some(h.medical_institution_code.to_string()),
+        arbitrary_file_identifier: h.arbitrary_file_identifier.clone(),
+        character_code_identifier: h.character_code_identifier,
     }
 }
 

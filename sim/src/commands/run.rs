@@ -36,6 +36,10 @@ pub struct RunArgs {
     /// Print each scenario's timeline.
     #[arg(long)]
     pub trace: bool,
+    /// Run the scenarios through the live services (in-process, ephemeral state)
+    /// instead of the timeline, and print each verdict next to the timeline's.
+    #[arg(long)]
+    pub live: bool,
 }
 
 #[derive(Debug, Args)]
@@ -145,6 +149,17 @@ pub fn run(a: RunArgs) -> CmdResult {
         return Err(CliError::new("--threads must be at least 1"));
     }
     let scenarios = load_all(&a.paths)?;
+    if a.live {
+        let (lines, passed) = crate::live_run::run_cli(&scenarios);
+        for l in lines {
+            println!("{l}");
+        }
+        return Ok(if passed {
+            Outcome::Passed
+        } else {
+            Outcome::Failed
+        });
+    }
     let results = run_all(scenarios, a.threads)?;
     for (s, r) in &results {
         println!(

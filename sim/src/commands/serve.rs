@@ -94,6 +94,7 @@ pub fn run(a: ServeArgs) -> CmdResult {
         port_base: a.port_base,
         households: a.households,
         terminal_dir: Some(terminal_dir.clone()),
+        terminal_timeout: live::centre::DEFAULT_TIMEOUT,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -202,11 +202,13 @@ fn accepted(app: &App, at: VirtualTime, extra: Value) -> Resp {
 }
 
 fn clock_json(app: &App, delivered: Option<usize>) -> Value {
+    let next_due = app.world.next_due();
     json!({
         "now": app.clock.now(),
         "speed": app.clock.speed(),
         "delivered": delivered,
         "pending": app.world.pending(),
+        "next_due": next_due,
     })
 }
 
@@ -400,6 +402,7 @@ pub async fn route(app: Arc<App>, svc: Svc, req: Request<Incoming>) -> Resp {
             }
             .await
         }
+        (Svc::Control, &Method::POST, "/clinic/messages") => clinic_message(&app, req).await,
         (Svc::Portal, &Method::GET, "/status") => {
             Ok(json_resp(StatusCode::OK, &json!(app.world.portal())))
         }
@@ -416,6 +419,76 @@ pub async fn route(app: Arc<App>, svc: Svc, req: Request<Incoming>) -> Resp {
     let resp = r.unwrap_or_else(|e| e);
     tracing::debug!(?svc, %method, %path, status = resp.status().as_u16(), "http");
     resp
+}
+
+/// `POST /clinic/messages {"to": ACTOR, "message": KIND, ...}`: the clinic's
+/// messages that no service route carries yet (reader application, limited-type
+/// application, system-vendor order and prerequisites, connectivity check,
+/// designation application without a plan body). Used by `onsim run --live`.
+async fn clinic_message(app: &App, req: Request<Incoming>) -> Result<Resp, Resp> {
+    use fakes::process::{CheckPurpose, Prerequisite};
+    let m = body_json(req).await?;
+    let kind = req_str(&m, "message")?;
+    let bad = |f: &'static str, what: &str| err(StatusCode::UNPROCESSABLE_ENTITY, Some(f), what);
+    let flag = |f: &'static str| {
+        m.get(f)
+            .and_then(Value::as_bool)
+            .ok_or_else(|| bad(f, "must be true or false"))
+    };
+    let date = |f: &'static str| {
+        m.get(f)
+            .and_then(Value::as_str)
+            .and_then(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
+            .ok_or_else(|| bad(f, "must be a date like 2025-07-01"))
+    };
+    let (to, msg) = match kind {
+        "reader-application" => (ActorId::ImplementingBody, Msg::ReaderApplication),
+        "limited-type-application" => (
+            ActorId::ImplementingBody,
+            Msg::LimitedTypeApplication { postal: flag("postal")? },
+        ),
+        "designation-application" => {
+            let complete = flag("complete")?;
+            let missing = if complete { vec![] } else { vec!["(unspecified)".to_string()] };
+            let at = app.world.designation_application(missing);
+            return Ok(accepted(app, at, json!({})));
+        }
+        "system-order" => (
+            ActorId::SystemVendor,
+            Msg::SystemOrder { installation: date("installation")? },
+        ),
+        "prerequisite-ready" => {
+            let p = match req_str(&m, "prerequisite")? {
+                "reader" => Prerequisite::Reader,
+                "line" => Prerequisite::Line,
+                "portal-account" => Prerequisite::PortalAccount,
+                "certificate-notice" => Prerequisite::CertificateNotice(fee_field(&m)?),
+                _ => return Err(bad("prerequisite", "reader, line, portal-account or certificate-notice")),
+            };
+            (ActorId::SystemVendor, Msg::PrerequisiteReady(p))
+        }
+        "installation-day" => (ActorId::SystemVendor, Msg::InstallationDay),
+        "connectivity-check" => {
+            let purpose = match req_str(&m, "purpose")? {
+                "installation" => CheckPurpose::Installation,
+                "go-live" => CheckPurpose::GoLive,
+                _ => return Err(bad("purpose", "installation or go-live")),
+            };
+            let to = match m.get("to").and_then(Value::as_str) {
+                Some("implementing-body") => ActorId::ImplementingBody,
+                _ => ActorId::Carrier,
+            };
+            (to, Msg::ConnectivityCheck { purpose })
+        }
+        other => {
+            return Err(bad(
+                "message",
+                &format!("no clinic message {other:?} (reader-application, limited-type-application, designation-application, system-order, prerequisite-ready, installation-day, connectivity-check)"),
+            ))
+        }
+    };
+    let at = app.world.clinic_sends(to, msg);
+    Ok(accepted(app, at, json!({})))
 }
 
 async fn advance(app: &App, req: Request<Incoming>) -> Result<Resp, Resp> {

@@ -11,10 +11,13 @@
 //!   certificate verifier;
 //! - [`eligibility`]: the answering desk behind the mTLS API;
 //! - [`carrier`]: the fault-injecting TCP proxy;
+//! - [`centre`]: the terminal's HTTP client for the eligibility API (mTLS, through
+//!   the carrier proxy);
 //! - [`pki`]: the certificates of a run and the client-credential test matrix;
 //! - [`state_dir`]: what `onsim serve` writes to its state directory.
 
 pub mod carrier;
+pub mod centre;
 pub mod clock;
 pub mod eligibility;
 pub mod http;
@@ -69,6 +72,8 @@ pub struct LiveConfig {
     pub households: u64,
     /// Where the terminal's file drop lives (`req/`, `res/`, `face/`), if any.
     pub terminal_dir: Option<PathBuf>,
+    /// The terminal's deadline for one exchange with the implementing body.
+    pub terminal_timeout: Duration,
 }
 
 /// The clinic's prefecture and county *(our choice: Tokyo, county 1)*; the bureau
@@ -133,6 +138,18 @@ pub fn start_instant(start: NaiveDate) -> VirtualTime {
 
 /// Build everything and start listening. Must run inside a tokio runtime.
 pub async fn start(cfg: &LiveConfig) -> Result<Running, String> {
+    start_with_world(cfg, None).await
+}
+
+/// Builds the live world from the run's clock and certificates.
+pub type WorldBuilder<'a> = Box<dyn FnOnce(Arc<VirtualClock>, Arc<LivePki>) -> World + Send + 'a>;
+
+/// As [`start`], with the world built by `world` (a scenario's actors, for
+/// `onsim run --live`) instead of the default one.
+pub async fn start_with_world(
+    cfg: &LiveConfig,
+    world: Option<WorldBuilder<'_>>,
+) -> Result<Running, String> {
     let clock = Arc::new(
         VirtualClock::new(start_instant(cfg.start), cfg.speed).map_err(|e| e.to_string())?,
     );
@@ -141,17 +158,20 @@ pub async fn start(cfg: &LiveConfig) -> Result<Running, String> {
         LivePki::new(cfg.seed, cfg.start, institution, other_institution())
             .map_err(|e| format!("certificates: {e}"))?,
     );
-    let world = Arc::new(World::new(
-        &WorldConfig {
-            rules: cfg.rules,
-            designation: cfg.designation,
-            seed: cfg.seed,
-            prefecture: institution.prefecture(),
-            county: CLINIC_COUNTY,
-        },
-        clock.clone(),
-        pki.clone(),
-    )?);
+    let world = Arc::new(match world {
+        Some(build) => build(clock.clone(), pki.clone()),
+        None => World::new(
+            &WorldConfig {
+                rules: cfg.rules,
+                designation: cfg.designation,
+                seed: cfg.seed,
+                prefecture: institution.prefecture(),
+                county: CLINIC_COUNTY,
+            },
+            clock.clone(),
+            pki.clone(),
+        )?,
+    });
     let population = Population::new(PopulationConfig {
         seed: cfg.seed,
         households: cfg.households,
@@ -246,9 +266,19 @@ pub async fn start(cfg: &LiveConfig) -> Result<Running, String> {
                 AnswerConfig::default(),
             ));
             let c = clock.clone();
-            let driver = crate::terminal::start(
+            // The terminal asks the implementing body over mutual TLS (the `valid`
+            // credential) through the carrier proxy, so carrier faults reach the
+            // file drop as abnormal answers.
+            let backend = centre::HttpBackend::new(
+                &format!("https://localhost:{}/eligibility", addrs.eligibility.port()),
+                Some(addrs.proxy),
+                Some(centre::terminal_client_config(&pki)?),
+            )?
+            .with_timeout(cfg.terminal_timeout);
+            let driver = crate::terminal::start_with(
                 dir,
                 term,
+                Arc::new(backend),
                 Arc::new(move || c.now()),
                 crate::terminal::DriverConfig::default(),
             )

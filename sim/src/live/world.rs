@@ -110,6 +110,7 @@ struct State {
     carrier: Carrier,
     sv: SystemVendor,
     carrier_params: CarrierParams,
+    faults: Faults,
     seed: u64,
     queue: EventQueue<(ActorId, ActorId, Msg)>,
     /// The instant of the last delivered message (time never runs backwards).
@@ -214,6 +215,7 @@ impl World {
                 carrier,
                 sv,
                 carrier_params,
+                faults,
                 seed,
                 queue: EventQueue::new(),
                 delivered: now,
@@ -226,6 +228,86 @@ impl World {
                 line: None,
             }),
         })
+    }
+
+    /// Build the actors of a prepared scenario exactly as [`crate::runner`] does
+    /// (its schedule, bureau calendar, actor parameters and faults, seeds from
+    /// `seed`): `onsim run --live`.
+    pub fn from_prepared(
+        p: &crate::runner::Prepared<'_>,
+        seed: u64,
+        clock: Arc<VirtualClock>,
+        pki: Arc<LivePki>,
+    ) -> Self {
+        let spec = &p.scenario.spec;
+        let faults = p.faults.clone();
+        let bureau = Bureau::new(
+            &p.schedule,
+            p.bureau_calendar.clone(),
+            spec.actors.bureau.clone(),
+            faults.clone(),
+            rng_for(seed, "bureau"),
+            p.scenario.prefecture,
+            spec.clinic.county,
+        );
+        let ib = ImplementingBody::new(
+            &p.schedule,
+            spec.actors.implementing_body.clone(),
+            faults.clone(),
+            rng_for(seed, "implementing-body"),
+            (seed % 9_000_000) as u32 + 1_000_000,
+        );
+        let vendor = ReaderVendor::new(
+            spec.actors.reader_vendor.clone(),
+            faults.clone(),
+            rng_for(seed, "reader-vendor"),
+        );
+        let carrier_params = spec.actors.carrier.clone();
+        let carrier = Carrier::new(
+            carrier_params.clone(),
+            faults.clone(),
+            rng_for(seed, "carrier"),
+        );
+        let sv = SystemVendor::new(
+            spec.actors.system_vendor.clone(),
+            p.setup.fees(),
+            p.setup.full_installation(),
+        );
+        let now = clock.now();
+        World {
+            clock,
+            pki,
+            schedule: p.schedule.clone(),
+            state: Mutex::new(State {
+                bureau,
+                ib,
+                vendor,
+                carrier,
+                sv,
+                carrier_params,
+                faults,
+                seed,
+                queue: EventQueue::new(),
+                delivered: now,
+                inbox: Vec::new(),
+                next_seq: 1,
+                trace: Vec::new(),
+                trace_dropped: 0,
+                portal: PortalState::default(),
+                correction_fields: Vec::new(),
+                line: None,
+            }),
+        }
+    }
+
+    /// When the next queued message is due, if any.
+    pub fn next_due(&self) -> Option<VirtualTime> {
+        self.lock().queue.peek_time()
+    }
+
+    /// The carrier parameters (service and line type the clinic ordered or will).
+    pub fn carrier_params(&self) -> CarrierParams {
+        self.lock().carrier_params.clone()
     }
 
     pub fn clock(&self) -> &Arc<VirtualClock> {
@@ -549,7 +631,7 @@ impl World {
             let rng = rng_for(s.seed, "carrier");
             // The carrier's only state is the line it was ordered; a new order is a
             // new contract.
-            s.carrier = Carrier::new(params.clone(), Faults::new(Vec::new()), rng);
+            s.carrier = Carrier::new(params.clone(), s.faults.clone(), rng);
             s.carrier_params = params;
             s.line = Some((service, line, connectable));
         }

@@ -1,0 +1,499 @@
+//! `onsim run --live`: a scenario's steps through the live services.
+//!
+//! The live world is started in-process on ephemeral loopback ports with the
+//! scenario's own actors ([`crate::live::world::World::from_prepared`]: schedule,
+//! bureau calendar, actor parameters, faults, seeds). The clinic is the **same**
+//! [`Clinic`] state machine the timeline runs (one rule, one place); this module is
+//! only its driver: every message the clinic sends becomes an HTTP call to the bureau,
+//! portal, reader-vendor or carrier service (or `POST /clinic/messages` on the control
+//! service for the messages no service route carries yet), at the message's virtual
+//! date, after moving the virtual clock there with `POST /clock/advance`; every
+//! message in the inbox (`GET /inbox`) is read back from its JSON and handed to the
+//! clinic. The trace (the world's events plus the clinic's) is judged with the same
+//! [`runner::judge_outcome`] and [`runner::evaluate`].
+//!
+//! Supported: every scenario whose clinic only sends messages the services carry and
+//! only receives inbox kinds that read back (all of today's clinic messages). A
+//! scenario that needs anything else is skipped with [`LiveError::Unsupported`],
+//! never judged on a partial run. Scenarios refused before any step (e.g. a
+//! retroactive designation) get the timeline's refusal verdict.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use fakes::codes::{FeeTable, ReceptionNumber, TemporaryCode};
+use fakes::process::clinic::Clinic;
+use fakes::process::{
+    Actor, ActorId, CheckPurpose, ConnectivityFailure, Envelope, Msg, Outbox, Prerequisite,
+};
+use fakes::time::VirtualTime;
+
+use crate::engine::{rng_for, EventQueue};
+use crate::live::{self, LiveConfig};
+use crate::runner::{self, Detail, RunResult};
+use crate::scenario::Scenario;
+
+/// Why a live run did not produce a verdict.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LiveError {
+    /// The scenario needs something the live services do not carry; skipped.
+    Unsupported(String),
+    /// The services failed (cannot listen, an HTTP call failed).
+    Failed(String),
+}
+
+impl std::fmt::Display for LiveError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LiveError::Unsupported(m) => write!(f, "not supported in --live: {m}"),
+            LiveError::Failed(m) => write!(f, "live run failed: {m}"),
+        }
+    }
+}
+
+/// Most clinic-side steps of one live run (a runaway guard, like the runner's).
+pub const STEP_LIMIT: usize = 20_000;
+const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Run one scenario through the live services with its own seed.
+pub fn run(s: &Scenario) -> Result<RunResult, LiveError> {
+    let seed = s.spec.scenario.seed;
+    let prepared = match runner::prepare(s) {
+        Ok(p) => p,
+        // Refused before any step: nothing to send; the verdict is the refusal's.
+        Err(_) => return Ok(runner::run(s, Detail::Full)),
+    };
+    let mut clinic = Clinic::new(
+        prepared.setup.clone(),
+        prepared.faults.clone(),
+        rng_for(seed, "clinic"),
+    );
+    let mut out = Outbox::new(true);
+    clinic.start(&mut out);
+    let first = out
+        .sends
+        .iter()
+        .map(|e| e.at)
+        .min()
+        .unwrap_or(VirtualTime::start_of(s.spec.clinic.designation));
+    // Start the clock at 00:00 the day before the first step: the clock only runs
+    // forward, and no actor acts before the clinic does.
+    let start = first.date().pred_opt().unwrap_or(first.date());
+    let designation = s.spec.clinic.designation;
+    let cfg = LiveConfig {
+        start,
+        speed: 0.0,
+        seed,
+        rules: s.spec.scenario.rules,
+        designation,
+        port_base: 0,
+        households: 1_000,
+        terminal_dir: None,
+        terminal_timeout: live::centre::DEFAULT_TIMEOUT,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| LiveError::Failed(format!("runtime: {e}")))?;
+    let running = rt
+        .block_on(live::start_with_world(
+            &cfg,
+            Some(Box::new(|clock, pki| {
+                live::world::World::from_prepared(&prepared, seed, clock, pki)
+            })),
+        ))
+        .map_err(LiveError::Failed)?;
+    let result = drive(s, &running, clinic, out);
+    let trace = running.app.world.trace().0;
+    rt.block_on(running.stop());
+    let (clinic_events, handled) = result?;
+    let mut timeline = trace;
+    timeline.extend(clinic_events);
+    let horizon = VirtualTime::start_of(
+        designation
+            .checked_add_months(chrono::Months::new(runner::HORIZON_MONTHS))
+            .unwrap_or(designation),
+    );
+    timeline.retain(|e| e.at <= horizon);
+    timeline.sort_by_key(|e| e.at);
+    let outcome = runner::judge_outcome(s, &timeline);
+    let online_start = timeline
+        .iter()
+        .find(|e| {
+            matches!(
+                e.kind,
+                fakes::process::EventKind::OnlineStart
+                    | fakes::process::EventKind::LimitedTypeReady
+            )
+        })
+        .map(|e| e.at.date());
+    let checks = runner::evaluate(&s.checks, outcome, &timeline, None);
+    let passed = checks.iter().all(|c| c.passed);
+    Ok(RunResult {
+        outcome,
+        refused: None,
+        online_start,
+        passed,
+        checks,
+        schedule: Some(prepared.schedule.clone()),
+        events_handled: handled,
+        timeline,
+    })
+}
+
+type Events = Vec<fakes::process::Event>;
+
+/// The clinic's loop: the earliest of the clinic's own queue and the world's next
+/// due message decides where the clock goes next.
+fn drive(
+    s: &Scenario,
+    running: &live::Running,
+    mut clinic: Clinic,
+    mut out: Outbox,
+) -> Result<(Events, usize), LiveError> {
+    let a = &running.addrs;
+    let designation = s.spec.clinic.designation;
+    let horizon = VirtualTime::start_of(
+        designation
+            .checked_add_months(chrono::Months::new(runner::HORIZON_MONTHS))
+            .unwrap_or(designation),
+    );
+    let mut queue: EventQueue<(ActorId, ActorId, Msg)> = EventQueue::new();
+    let mut events = Vec::new();
+    let mut since = 0u64;
+    let mut handled = 0usize;
+    let mut now = running.app.clock.now();
+    loop {
+        for Envelope { at, from, to, msg } in out.sends.drain(..) {
+            queue.push(at.max(now), (from, to, msg));
+        }
+        events.append(&mut out.events);
+        if handled >= STEP_LIMIT {
+            return Err(LiveError::Failed(format!(
+                "step limit {STEP_LIMIT} reached"
+            )));
+        }
+        let (_, clock) = http(a.control, "GET", "/clock", None)?;
+        let world_next = clock["next_due"]
+            .as_str()
+            .and_then(|t| serde_json::from_value::<VirtualTime>(json!(t)).ok());
+        let next = match (queue.peek_time(), world_next) {
+            (Some(x), Some(y)) => x.min(y),
+            (Some(x), None) | (None, Some(x)) => x,
+            (None, None) => break,
+        };
+        if next > horizon {
+            break;
+        }
+        if next > now {
+            let (st, v) = http(
+                a.control,
+                "POST",
+                "/clock/advance",
+                Some(json!({"to": next})),
+            )?;
+            if st != 200 {
+                return Err(LiveError::Failed(format!("advance to {next}: {v}")));
+            }
+            now = next;
+        }
+        // What the world delivered to the clinic up to now, in order.
+        let (_, inbox) = http(a.control, "GET", &format!("/inbox?since={since}"), None)?;
+        let items = inbox["messages"].as_array().cloned().unwrap_or_default();
+        if let Some(item) = items.first() {
+            since = item["seq"].as_u64().unwrap_or(since + 1);
+            let at: VirtualTime = serde_json::from_value(item["at"].clone())
+                .map_err(|e| LiveError::Failed(format!("inbox time: {e}")))?;
+            let from = actor_of(&item["from"])?;
+            let msg = msg_of(item)?;
+            handled += 1;
+            clinic.handle(at, from, msg, &mut out);
+            continue;
+        }
+        // Then the clinic's own queue, one message at a time.
+        if queue.peek_time().is_some_and(|t| t <= now) {
+            let Some((at, (from, to, msg))) = queue.pop() else {
+                continue;
+            };
+            handled += 1;
+            if to == ActorId::Clinic {
+                clinic.handle(at, from, msg, &mut out);
+            } else {
+                send(running, to, msg)?;
+            }
+        }
+    }
+    events.append(&mut out.events);
+    Ok((events, handled))
+}
+
+fn fee_str(f: FeeTable) -> &'static str {
+    match f {
+        FeeTable::Medical => "medical",
+        FeeTable::Dental => "dental",
+        FeeTable::Pharmacy => "pharmacy",
+    }
+}
+
+/// One clinic message as an HTTP call to the service that carries it.
+fn send(running: &live::Running, to: ActorId, msg: Msg) -> Result<(), LiveError> {
+    let a = &running.addrs;
+    let generic = |body: Value| (a.control, "/clinic/messages", body);
+    let (addr, path, body) = match (&to, &msg) {
+        (ActorId::Bureau, Msg::ReceptionRequest { fee }) => (
+            a.bureau,
+            "/reception-requests",
+            json!({"fee_table": fee_str(*fee)}),
+        ),
+        (ActorId::Bureau, Msg::DesignationApplication { complete }) => {
+            generic(json!({"message": "designation-application", "complete": complete}))
+        }
+        (ActorId::ImplementingBody, Msg::TemporaryCodeRequest) => {
+            (a.portal, "/temporary-code-requests", json!({}))
+        }
+        (ActorId::ImplementingBody, Msg::ReceptionNumberSubmission { number }) => (
+            a.portal,
+            "/reception-numbers",
+            json!({"reception_number": number.to_string()}),
+        ),
+        (ActorId::ImplementingBody, Msg::UsageApplication) => {
+            let line = running.app.world.carrier_params().line;
+            (a.portal, "/usage-applications", json!({"line_type": line}))
+        }
+        (ActorId::ImplementingBody, Msg::CertificateApplication { fee }) => (
+            a.portal,
+            "/certificate-applications",
+            json!({"fee_table": fee_str(*fee)}),
+        ),
+        (ActorId::ImplementingBody, Msg::ReaderApplication) => {
+            generic(json!({"message": "reader-application"}))
+        }
+        (ActorId::ImplementingBody, Msg::LimitedTypeApplication { postal }) => {
+            generic(json!({"message": "limited-type-application", "postal": postal}))
+        }
+        (ActorId::ReaderVendor, Msg::ReaderOrder { replacement }) => (
+            a.reader_vendor,
+            "/orders",
+            json!({"replacement": replacement}),
+        ),
+        (ActorId::Carrier, Msg::LineOrder) => {
+            let p = running.app.world.carrier_params();
+            (
+                a.carrier,
+                "/line-orders",
+                json!({"service": p.service, "line_type": p.line}),
+            )
+        }
+        (ActorId::SystemVendor, Msg::SystemOrder { installation }) => {
+            generic(json!({"message": "system-order", "installation": installation}))
+        }
+        (ActorId::SystemVendor, Msg::PrerequisiteReady(p)) => {
+            let mut b = json!({"message": "prerequisite-ready"});
+            b["prerequisite"] = json!(match p {
+                Prerequisite::Reader => "reader",
+                Prerequisite::Line => "line",
+                Prerequisite::PortalAccount => "portal-account",
+                Prerequisite::CertificateNotice(f) => {
+                    b["fee_table"] = json!(fee_str(*f));
+                    "certificate-notice"
+                }
+            });
+            generic(b)
+        }
+        (ActorId::SystemVendor, Msg::InstallationDay) => {
+            generic(json!({"message": "installation-day"}))
+        }
+        (to, Msg::ConnectivityCheck { purpose }) => generic(json!({
+            "message": "connectivity-check",
+            "purpose": match purpose { CheckPurpose::Installation => "installation", CheckPurpose::GoLive => "go-live" },
+            "to": if *to == ActorId::ImplementingBody { "implementing-body" } else { "carrier" },
+        })),
+        (to, msg) => {
+            return Err(LiveError::Unsupported(format!(
+                "the clinic sends {msg:?} to {to:?}, which no live service carries"
+            )))
+        }
+    };
+    let (st, v) = http(addr, "POST", path, Some(body))?;
+    if st == 202 || st == 200 {
+        Ok(())
+    } else {
+        Err(LiveError::Unsupported(format!(
+            "{path} refused the clinic's {msg:?} (HTTP {st}: {v})"
+        )))
+    }
+}
+
+fn actor_of(v: &Value) -> Result<ActorId, LiveError> {
+    ActorId::ALL
+        .into_iter()
+        .find(|a| serde_json::to_value(a).ok().as_ref() == Some(v))
+        .ok_or_else(|| LiveError::Failed(format!("inbox: unknown sender {v}")))
+}
+
+/// An inbox item read back into the message the clinic state machine takes.
+fn msg_of(item: &Value) -> Result<Msg, LiveError> {
+    let kind = item["kind"].as_str().unwrap_or("");
+    let b = &item["body"];
+    let bad = || LiveError::Unsupported(format!("inbox {kind} does not read back: {b}"));
+    let fee = || {
+        b["fee_table"]
+            .as_str()
+            .and_then(live::world::parse_fee)
+            .ok_or_else(bad)
+    };
+    let date = |f: &str| {
+        b[f].as_str()
+            .and_then(|s| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
+            .ok_or_else(bad)
+    };
+    Ok(match kind {
+        "reception-answer" => Msg::ReceptionAnswer {
+            fee: fee()?,
+            number: b["reception_number"]
+                .as_str()
+                .and_then(|s| s.parse::<ReceptionNumber>().ok())
+                .ok_or_else(bad)?,
+        },
+        "request-returned" => Msg::RequestReturned { fee: fee()? },
+        "correction-request" => Msg::CorrectionRequest,
+        "designation-application-accepted" => Msg::DesignationApplicationAccepted,
+        "designated" => Msg::Designated {
+            date: date("date")?,
+        },
+        "not-designated" => Msg::NotDesignated,
+        "temporary-code-issued" => Msg::TemporaryCodeIssued {
+            code: b["code"]
+                .as_str()
+                .and_then(|s| s.parse::<TemporaryCode>().ok())
+                .ok_or_else(bad)?,
+        },
+        "account-ready" => Msg::AccountReady {
+            registered_for: date("registered_for")?,
+        },
+        "certificate-notice" => Msg::CertificateNotice {
+            fee: fee()?,
+            delayed: b["delayed"].as_bool().ok_or_else(bad)?,
+        },
+        "limited-type-approved" => Msg::LimitedTypeApproved,
+        "reader-delivered" => Msg::ReaderDelivered {
+            working: b["working"].as_bool().ok_or_else(bad)?,
+        },
+        "line-ready" => Msg::LineReady,
+        "line-rejected" => Msg::LineRejected,
+        "connectivity-result" => Msg::ConnectivityResult {
+            purpose: match b["purpose"].as_str() {
+                Some("installation") => CheckPurpose::Installation,
+                Some("go-live") => CheckPurpose::GoLive,
+                _ => return Err(bad()),
+            },
+            failure: match b["failure"].as_str() {
+                None => None,
+                Some(f) => Some(
+                    [
+                        ConnectivityFailure::CarrierOutage,
+                        ConnectivityFailure::LineNotConnectable,
+                        ConnectivityFailure::ImplementingBodyDown,
+                        ConnectivityFailure::CertificateExpired,
+                        ConnectivityFailure::CertificateNotYetValid,
+                        ConnectivityFailure::CertificateRevoked,
+                        ConnectivityFailure::CertificateOtherInstitution,
+                    ]
+                    .into_iter()
+                    .find(|c| c.as_str() == f)
+                    .ok_or_else(bad)?,
+                ),
+            },
+        },
+        "installation-done" => Msg::InstallationDone,
+        "installation-postponed" => Msg::InstallationPostponed,
+        _ => return Err(bad()),
+    })
+}
+
+/// A blocking JSON call on loopback: (status, body as JSON or as a string).
+fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> Result<(u16, Value), LiveError> {
+    let fail = |e: std::io::Error| LiveError::Failed(format!("{method} {path}: {e}"));
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let mut s = TcpStream::connect_timeout(&addr, HTTP_TIMEOUT).map_err(fail)?;
+    s.set_read_timeout(Some(HTTP_TIMEOUT)).map_err(fail)?;
+    s.set_write_timeout(Some(HTTP_TIMEOUT)).map_err(fail)?;
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .map_err(fail)?;
+    let mut raw = Vec::new();
+    s.take(64 << 20).read_to_end(&mut raw).map_err(fail)?;
+    let text = String::from_utf8_lossy(&raw);
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| LiveError::Failed(format!("{method} {path}: not HTTP")))?;
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| LiveError::Failed(format!("{method} {path}: no status")))?;
+    let v = serde_json::from_str(body).unwrap_or_else(|_| Value::String(body.to_string()));
+    Ok((status, v))
+}
+
+/// `onsim run --live`: each scenario through the live services, and its verdict
+/// next to the timeline's. Unsupported scenarios are skipped with the reason.
+pub fn run_cli(scenarios: &[Scenario]) -> (Vec<String>, bool) {
+    let mut lines = Vec::new();
+    let mut all_passed = true;
+    for s in scenarios {
+        let timeline = runner::run(s, Detail::Lean);
+        match run(s) {
+            Ok(r) => {
+                let same = r.outcome == timeline.outcome
+                    && r.passed == timeline.passed
+                    && r.checks
+                        .iter()
+                        .map(|c| c.passed)
+                        .eq(timeline.checks.iter().map(|c| c.passed));
+                all_passed &= r.passed;
+                lines.push(format!(
+                    "{} {}: live {} ({:?}), timeline {} ({:?}): {}",
+                    if r.passed { "PASS" } else { "FAIL" },
+                    s.file,
+                    if r.passed { "passed" } else { "failed" },
+                    r.outcome,
+                    if timeline.passed { "passed" } else { "failed" },
+                    timeline.outcome,
+                    if same {
+                        "same verdict"
+                    } else {
+                        "VERDICTS DIFFER"
+                    },
+                ));
+                for c in r.checks.iter().filter(|c| !c.passed) {
+                    lines.push(format!(
+                        "  failed: {} — {}",
+                        c.expectation,
+                        c.explanation.as_deref().unwrap_or("")
+                    ));
+                }
+            }
+            Err(e @ LiveError::Unsupported(_)) => {
+                lines.push(format!("SKIP {}: {e}", s.file));
+            }
+            Err(e) => {
+                all_passed = false;
+                lines.push(format!("FAIL {}: {e}", s.file));
+            }
+        }
+    }
+    (lines, all_passed)
+}

@@ -453,6 +453,7 @@ fn http(
 pub fn run_cli(scenarios: &[Scenario]) -> (Vec<String>, bool) {
     let mut lines = Vec::new();
     let mut all_passed = true;
+    let (mut passed, mut failed, mut skipped) = (0usize, 0usize, 0usize);
     for s in scenarios {
         let timeline = runner::run(s, Detail::Lean);
         match run(s) {
@@ -463,15 +464,22 @@ pub fn run_cli(scenarios: &[Scenario]) -> (Vec<String>, bool) {
                         .iter()
                         .map(|c| c.passed)
                         .eq(timeline.checks.iter().map(|c| c.passed));
-                all_passed &= r.passed;
+                // A live verdict that differs from timeline mode is a failure too:
+                // both drive the same actors and must agree.
+                all_passed &= r.passed && same;
+                if r.passed && same {
+                    passed += 1;
+                } else {
+                    failed += 1;
+                }
                 lines.push(format!(
-                    "{} {}: live {} ({:?}), timeline {} ({:?}): {}",
+                    "{} {}: live {} ({}), timeline {} ({}): {}",
                     if r.passed { "PASS" } else { "FAIL" },
                     s.file,
                     if r.passed { "passed" } else { "failed" },
-                    r.outcome,
+                    r.outcome.as_str(),
                     if timeline.passed { "passed" } else { "failed" },
-                    timeline.outcome,
+                    timeline.outcome.as_str(),
                     if same {
                         "same verdict"
                     } else {
@@ -487,13 +495,18 @@ pub fn run_cli(scenarios: &[Scenario]) -> (Vec<String>, bool) {
                 }
             }
             Err(e @ LiveError::Unsupported(_)) => {
+                skipped += 1;
                 lines.push(format!("SKIP {}: {e}", s.file));
             }
             Err(e) => {
                 all_passed = false;
+                failed += 1;
                 lines.push(format!("FAIL {}: {e}", s.file));
             }
         }
     }
+    lines.push(format!(
+        "\nlive scenarios: {passed} passed, {failed} failed, {skipped} skipped"
+    ));
     (lines, all_passed)
 }

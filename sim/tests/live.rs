@@ -649,5 +649,9 @@ fn run_live_matches_timeline() {
             .unwrap_or_else(|| panic!("{f}: {text}"));
         assert!(line.ends_with("same verdict"), "{line}");
     }
-    assert!(text.contains("(RequestReturned)"), "{text}");
+    assert!(text.contains("(request-returned)"), "{text}");
+    assert!(
+        text.contains("live scenarios: 5 passed, 0 failed, 0 skipped"),
+        "{text}"
+    );
 }

@@ -655,3 +655,90 @@ fn run_live_matches_timeline() {
         "{text}"
     );
 }
+
+/// Card-based confirmation over mutual TLS: a virtual patient's card (issued and
+/// linked by the control API) signs the centre's challenge; the centre checks the
+/// JPKI certificate on the virtual clock and answers with the XmlMsg; a reused
+/// challenge and a revoked card are refused, each with its reason in the log.
+#[test]
+fn card_confirmation_over_mutual_tls() {
+    use rsa::pkcs8::DecodePrivateKey;
+    use rsa::signature::{SignatureEncoding, Signer};
+    use sim::live::card::{from_hex, to_hex};
+
+    let s = Server::start(&["--speed", "0"]);
+    let control = s.endpoints["control_url"].as_str().unwrap().to_string();
+    let elig = s.endpoints["eligibility_url"].as_str().unwrap().to_string();
+    let empty = s.dir.path().join("empty.json");
+    std::fs::write(&empty, "{}").unwrap();
+    let body_of = |out: &str| {
+        out.rsplit_once("\nHTTP ")
+            .map(|(b, _)| b.to_string())
+            .unwrap_or_default()
+    };
+
+    let confirm = |card: &Value, name: &str| -> (String, String) {
+        let (code, out, err) = curl(&s, "valid", &format!("{elig}/card/challenge"), &empty);
+        assert_eq!(code, 0, "{err}");
+        assert!(out.ends_with("HTTP 200"), "{out}");
+        let challenge: Value = serde_json::from_str(&body_of(&out)).unwrap();
+        let challenge = from_hex(challenge["challenge"].as_str().unwrap()).unwrap();
+        let key = rsa::RsaPrivateKey::from_pkcs8_der(
+            &from_hex(card["key_pkcs8"].as_str().unwrap()).unwrap(),
+        )
+        .unwrap();
+        let signature = rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new(key)
+            .sign(&challenge)
+            .to_vec();
+        let req = json!({
+            "challenge": to_hex(&challenge),
+            "certificate": card["certificate"],
+            "signature": to_hex(&signature),
+            "consents": {"pharmacists_info": true},
+        });
+        let f = s.dir.path().join(format!("{name}.json"));
+        std::fs::write(&f, req.to_string()).unwrap();
+        let (code, out, err) = curl(&s, "valid", &format!("{elig}/card"), &f);
+        assert_eq!(code, 0, "{err}");
+        // Replaying the same signed challenge must be refused.
+        let (_, replay, _) = curl(&s, "valid", &format!("{elig}/card"), &f);
+        (out, replay)
+    };
+
+    let (status, card) = http(
+        "POST",
+        &format!("{control}/cards"),
+        Some(&json!({"validity": 1})),
+    );
+    assert_eq!(status, 200, "{card}");
+    let (out, replay) = confirm(&card, "ok");
+    assert!(out.ends_with("HTTP 200"), "{out}");
+    assert!(
+        out.contains("<QualificationValidity>1</QualificationValidity>"),
+        "{out}"
+    );
+    assert!(
+        out.contains("<ReferenceClassification>1</ReferenceClassification>"),
+        "{out}"
+    );
+    assert!(
+        replay.ends_with("HTTP 403") && replay.contains("unknown-challenge"),
+        "{replay}"
+    );
+
+    let (status, revoked) = http(
+        "POST",
+        &format!("{control}/cards"),
+        Some(&json!({"validity": 1, "revoked": true})),
+    );
+    assert_eq!(status, 200);
+    let (out, _) = confirm(&revoked, "revoked");
+    assert!(
+        out.ends_with("HTTP 403") && out.contains("\"revoked\""),
+        "{out}"
+    );
+
+    let log = s.stop();
+    assert!(log.contains("card confirmation answered"), "{log}");
+    assert!(log.contains("refusal=\"revoked\""), "{log}");
+}

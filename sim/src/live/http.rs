@@ -403,6 +403,7 @@ pub async fn route(app: Arc<App>, svc: Svc, req: Request<Incoming>) -> Resp {
             .await
         }
         (Svc::Control, &Method::POST, "/clinic/messages") => clinic_message(&app, req).await,
+        (Svc::Control, &Method::POST, "/cards") => Ok(issue_card(&app, req).await),
         (Svc::Portal, &Method::GET, "/status") => {
             Ok(json_resp(StatusCode::OK, &json!(app.world.portal())))
         }
@@ -633,6 +634,9 @@ async fn eligibility(
     req: Request<Incoming>,
 ) -> Resp {
     let path = req.uri().path().to_string();
+    if path.trim_end_matches('/').starts_with("/eligibility/card") {
+        return card_confirmation(app, bound, peer, req).await;
+    }
     let Some(kind) = kind_of_path(&path) else {
         return err(StatusCode::NOT_FOUND, None, format!("no route {path}; POST /eligibility (OQSsiquc01), /eligibility/OQSmuquc01 or /eligibility/OQSmuquc02"));
     };
@@ -668,6 +672,157 @@ async fn eligibility(
                 &json!({"error": r.to_string(), "refusal": r.code(), "field": "MedicalInstitutionCode"}),
             )
         }
+    }
+}
+
+/// `POST /eligibility/card/challenge` → `{"challenge": hex}`;
+/// `POST /eligibility/card` with `{"challenge", "certificate", "signature"}` (hex) and
+/// optional `"consents": {"limit_certificate", "pharmacists_info",
+/// "specific_health_checkups"}` → the XmlMsg answer, or 403 with the refusal.
+async fn card_confirmation(
+    app: Arc<App>,
+    bound: Option<fakes::codes::InstitutionCode>,
+    peer: SocketAddr,
+    req: Request<Incoming>,
+) -> Resp {
+    use super::card::{from_hex, to_hex};
+    if req.method() != Method::POST {
+        return err(StatusCode::METHOD_NOT_ALLOWED, None, "use POST");
+    }
+    let Some(bound) = bound else {
+        return err(
+            StatusCode::FORBIDDEN,
+            None,
+            "the client certificate names no institution code",
+        );
+    };
+    let path = req.uri().path().trim_end_matches('/').to_string();
+    if path == "/eligibility/card/challenge" {
+        return json_resp(
+            StatusCode::OK,
+            &json!({"challenge": to_hex(&app.cards.challenge())}),
+        );
+    }
+    if path != "/eligibility/card" {
+        return err(
+            StatusCode::NOT_FOUND,
+            None,
+            format!("no route {path}; POST /eligibility/card/challenge or /eligibility/card"),
+        );
+    }
+    let body = match body_json(req).await {
+        Ok(b) => b,
+        Err(e) => return e,
+    };
+    let hex_field = |name: &str| -> Result<Vec<u8>, Resp> {
+        body.get(name)
+            .and_then(Value::as_str)
+            .and_then(from_hex)
+            .ok_or_else(|| {
+                err(
+                    StatusCode::BAD_REQUEST,
+                    Some(name),
+                    format!("`{name}` must be a hex string"),
+                )
+            })
+    };
+    let id = match (
+        hex_field("challenge"),
+        hex_field("certificate"),
+        hex_field("signature"),
+    ) {
+        (Ok(challenge), Ok(cert_der), Ok(signature)) => fakes::reader::SignedIdentity {
+            cert_der,
+            challenge,
+            signature,
+        },
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return e,
+    };
+    let flag = |name: &str| {
+        body.get("consents")
+            .and_then(|c| c.get(name))
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+    };
+    let consents = fakes::eligibility::ReaderConsents {
+        limit_certificate: flag("limit_certificate"),
+        pharmacists_info: flag("pharmacists_info"),
+        specific_health_checkups: flag("specific_health_checkups"),
+    };
+    let now = app.clock.now();
+    match app
+        .cards
+        .confirm(app.desk.population(), bound, &id, consents, now)
+    {
+        Ok(xml) => {
+            tracing::info!(%peer, institution = %bound, "card confirmation answered");
+            xml_resp(xml)
+        }
+        Err(r) => {
+            tracing::warn!(%peer, refusal = r.code(), reason = %r, "card confirmation refused");
+            json_resp(
+                StatusCode::FORBIDDEN,
+                &json!({"error": r.to_string(), "refusal": r.code(), "field": null}),
+            )
+        }
+    }
+}
+
+/// `POST /cards {"validity": 1..5, "issued": "YYYY-MM-DD", "revoked": false}` (control):
+/// issue a virtual patient's card linked to the population example with that
+/// validity; returns its certificate and key (hex DER, PKCS#8) and its PIN.
+async fn issue_card(app: &App, req: Request<Incoming>) -> Resp {
+    use super::card::to_hex;
+    use fakes::eligibility::QualificationValidity;
+    let body = match body_json(req).await {
+        Ok(b) => b,
+        Err(e) => return e,
+    };
+    let code = body.get("validity").and_then(Value::as_u64).unwrap_or(1);
+    let Some(validity) = QualificationValidity::ALL
+        .iter()
+        .copied()
+        .find(|v| v.code() == code.to_string())
+    else {
+        return err(
+            StatusCode::BAD_REQUEST,
+            Some("validity"),
+            "validity must be 1..5",
+        );
+    };
+    let now = app.clock.now().date();
+    let issued = match body.get("issued").and_then(Value::as_str) {
+        None => now
+            .checked_sub_months(chrono::Months::new(12))
+            .unwrap_or(now),
+        Some(s) => match s.parse() {
+            Ok(d) => d,
+            Err(_) => {
+                return err(
+                    StatusCode::BAD_REQUEST,
+                    Some("issued"),
+                    "issued must be YYYY-MM-DD",
+                )
+            }
+        },
+    };
+    match app.cards.issue_for(app.desk.population(), validity, issued) {
+        Ok(card) => {
+            if body.get("revoked").and_then(Value::as_bool) == Some(true) {
+                app.cards.revoke(&card, now);
+            }
+            json_resp(
+                StatusCode::OK,
+                &json!({
+                    "label": card.label,
+                    "certificate": to_hex(&card.auth.der),
+                    "key_pkcs8": to_hex(&card.auth.key.pkcs8),
+                    "not_after": card.auth.not_after.to_string(),
+                    "pin": "1234",
+                }),
+            )
+        }
+        Err(e) => err(StatusCode::INTERNAL_SERVER_ERROR, None, e.to_string()),
     }
 }
 

@@ -16,6 +16,7 @@
 //! - [`pki`]: the certificates of a run and the client-credential test matrix;
 //! - [`state_dir`]: what `onsim serve` writes to its state directory.
 
+pub mod card;
 pub mod carrier;
 pub mod centre;
 pub mod clock;
@@ -54,6 +55,8 @@ pub struct App {
     pub world: Arc<World>,
     pub pki: Arc<LivePki>,
     pub desk: Arc<EligibilityDesk>,
+    /// Card-based confirmations: JPKI CA, link registry, challenges.
+    pub cards: Arc<card::CardDesk>,
     pub proxy: Arc<Proxy>,
 }
 
@@ -219,6 +222,9 @@ pub async fn start_with_world(
         world: world.clone(),
         pki: pki.clone(),
         desk,
+        cards: Arc::new(
+            card::CardDesk::new(cfg.seed, cfg.start).map_err(|e| format!("JPKI CA: {e}"))?,
+        ),
         proxy: proxy.clone(),
     });
     let (tx, rx) = watch::channel(false);

@@ -1,0 +1,327 @@
+//! Card-based confirmations at the implementing body (マイナンバーカードによる資格確認).
+//!
+//! The real flow: the face-auth reader reads the patient's My Number card, the card
+//! signs a challenge with its user-authentication key, and the centre checks the
+//! certificate (JPKI CA, CRL, validity) and the signature, then finds the insured
+//! person linked to that certificate (the 紐付け registry) and answers with the usual
+//! XmlMsg. Here:
+//! - `POST /eligibility/card/challenge` (mutual TLS) hands out a single-use challenge;
+//! - `POST /eligibility/card` (mutual TLS) takes `{challenge, certificate, signature,
+//!   consents}` (hex), checks it with [`fakes::reader::verify_identity`] on the virtual
+//!   clock and answers with [`fakes::eligibility::answer::confirm_card`];
+//! - `POST /cards` (control) issues a virtual patient's card for a population example
+//!   and registers it, returning its certificate and key so a test client or a real
+//!   reader emulator can sign.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
+
+use chrono::NaiveDate;
+use rand::RngCore;
+
+use fakes::card::{default_jpki_ca, CardProfile, CardSetup};
+use fakes::codes::InstitutionCode;
+use fakes::eligibility::{
+    CharacterCode, Population, QualificationValidity, ReaderConsents, VerifiedCardHolder,
+};
+use fakes::pki::{keys::derived_rng, Authority, PkiError, Refusal, Revocation, Verifier};
+use fakes::reader::{verify_identity, IdentityError, SignedIdentity};
+use fakes::time::VirtualTime;
+
+/// Most challenges outstanding at once *(our choice)*; older ones expire first.
+const MAX_CHALLENGES: usize = 10_000;
+
+/// Why a card confirmation was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum CardRefusal {
+    #[error("unknown or already used challenge")]
+    UnknownChallenge,
+    #[error("{0}")]
+    Identity(#[from] IdentityError),
+    #[error("the card is not linked to an insured person (紐付けなし)")]
+    NotLinked,
+}
+
+impl CardRefusal {
+    /// A short code for logs and JSON.
+    pub fn code(&self) -> &'static str {
+        match self {
+            CardRefusal::UnknownChallenge => "unknown-challenge",
+            CardRefusal::Identity(IdentityError::Certificate(r)) => r.code(),
+            CardRefusal::Identity(IdentityError::BadSignature) => "bad-signature",
+            CardRefusal::Identity(IdentityError::WrongChallenge) => "wrong-challenge",
+            CardRefusal::Identity(IdentityError::NotRsa) => "not-rsa",
+            CardRefusal::NotLinked => "not-linked",
+        }
+    }
+}
+
+#[derive(Default)]
+struct CardState {
+    /// Card authentication certificate (DER) → the insured person it is linked to.
+    holders: BTreeMap<Vec<u8>, VerifiedCardHolder>,
+    challenges: BTreeSet<Vec<u8>>,
+    revoked: Vec<Revocation>,
+    issued: u64,
+    challenge_counter: u64,
+}
+
+/// The centre's card desk: the JPKI-like CA, the link registry and the challenges.
+pub struct CardDesk {
+    jpki: Authority,
+    seed: u64,
+    start: NaiveDate,
+    state: Mutex<CardState>,
+}
+
+impl std::fmt::Debug for CardDesk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CardDesk(<redacted>)")
+    }
+}
+
+impl CardDesk {
+    pub fn new(seed: u64, start: NaiveDate) -> Result<Self, PkiError> {
+        Ok(CardDesk {
+            jpki: default_jpki_ca(seed)?,
+            seed,
+            start,
+            state: Mutex::new(CardState::default()),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, CardState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Issue a card for the population example with `validity`, issued on `issued`,
+    /// and link it. Returns the card's profile (certificate and key).
+    pub fn issue_for(
+        &self,
+        population: &Population,
+        validity: QualificationValidity,
+        issued: NaiveDate,
+    ) -> Result<CardProfile, PkiError> {
+        let key = population.example(validity);
+        let holder = VerifiedCardHolder {
+            insurer_number: key.insurer_number,
+            symbol: key.symbol,
+            number: key.number,
+            branch: key.branch,
+            birthdate: key.birthdate,
+        };
+        let n = {
+            let mut st = self.lock();
+            st.issued += 1;
+            st.issued
+        };
+        let label = format!("patient-{n}");
+        let mut rng = derived_rng(self.seed, &format!("live-card:{label}"));
+        let profile = CardProfile::issue(&self.jpki, &CardSetup::new(&label, issued), &mut rng)?;
+        self.lock().holders.insert(profile.auth.der.clone(), holder);
+        Ok(profile)
+    }
+
+    /// Revoke a card's authentication certificate from `date` (lost card).
+    pub fn revoke(&self, profile: &CardProfile, date: NaiveDate) {
+        self.lock().revoked.push(Revocation {
+            serial: profile.auth.serial.clone(),
+            date,
+        });
+    }
+
+    /// A fresh single-use challenge (32 bytes).
+    pub fn challenge(&self) -> Vec<u8> {
+        let mut st = self.lock();
+        st.challenge_counter += 1;
+        let mut rng = derived_rng(self.seed, &format!("challenge:{}", st.challenge_counter));
+        let mut c = vec![0u8; 32];
+        rng.fill_bytes(&mut c);
+        if st.challenges.len() >= MAX_CHALLENGES {
+            st.challenges.pop_first();
+        }
+        st.challenges.insert(c.clone());
+        c
+    }
+
+    fn verifier(&self, revoked: &[Revocation]) -> Result<Verifier, PkiError> {
+        let crl = self.jpki.crl(self.start, 3650, revoked)?;
+        Ok(Verifier::new().trust(self.jpki.cert_der()).with_crl(&crl))
+    }
+
+    /// Check a signed identity for `institution` at virtual `now` and answer.
+    pub fn confirm(
+        &self,
+        population: &Population,
+        institution: InstitutionCode,
+        id: &SignedIdentity,
+        consents: ReaderConsents,
+        now: VirtualTime,
+    ) -> Result<Vec<u8>, CardRefusal> {
+        let (holder, revoked) = {
+            let mut st = self.lock();
+            if !st.challenges.remove(&id.challenge) {
+                return Err(CardRefusal::UnknownChallenge);
+            }
+            (st.holders.get(&id.cert_der).cloned(), st.revoked.clone())
+        };
+        let verifier = self.verifier(&revoked).map_err(|e| {
+            CardRefusal::Identity(IdentityError::Certificate(Refusal::Malformed(
+                e.to_string(),
+            )))
+        })?;
+        let (h, m) = now.hour_minute();
+        let naive = now
+            .date()
+            .and_hms_opt(h, m, 0)
+            .unwrap_or_else(|| now.date().and_time(chrono::NaiveTime::MIN));
+        verify_identity(id, &id.challenge, &verifier, naive)?;
+        let holder = holder.ok_or(CardRefusal::NotLinked)?;
+        let response = fakes::eligibility::answer::confirm_card(
+            population,
+            institution,
+            &holder,
+            consents,
+            now,
+            CharacterCode::ShiftJis,
+        );
+        Ok(response.render())
+    }
+}
+
+/// Lower-case hex, for the JSON API.
+pub fn to_hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Parse hex (upper or lower case); `None` on any other character or odd length.
+pub fn from_hex(s: &str) -> Option<Vec<u8>> {
+    let s = s.trim();
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fakes::card::VirtualCard;
+    use fakes::eligibility::PopulationConfig;
+    use std::sync::Arc;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    /// Sign like the card does: SELECT the JPKI applet and the key, VERIFY the PIN,
+    /// then sign the DigestInfo of SHA-256(challenge) with `80 2A 00 80`.
+    fn sign_with_card(profile: CardProfile, challenge: &[u8]) -> SignedIdentity {
+        use sha2::{Digest, Sha256};
+        let cert_der = profile.auth.der.clone();
+        let mut card = VirtualCard::new(Arc::new(profile));
+        card.power_on();
+        let ok = |r: Vec<u8>| {
+            assert_eq!(&r[r.len() - 2..], &[0x90, 0x00], "{r:02x?}");
+            r[..r.len() - 2].to_vec()
+        };
+        ok(card.transmit(&[
+            0x00, 0xA4, 0x04, 0x0C, 0x0A, 0xD3, 0x92, 0xF0, 0x00, 0x26, 0x01, 0x00, 0x00, 0x00,
+            0x01,
+        ]));
+        ok(card.transmit(&[0x00, 0xA4, 0x02, 0x0C, 0x02, 0x00, 0x18]));
+        ok(card.transmit(&[0x00, 0x20, 0x00, 0x80, 0x04, b'1', b'2', b'3', b'4']));
+        ok(card.transmit(&[0x00, 0xA4, 0x02, 0x0C, 0x02, 0x00, 0x17]));
+        let mut digest_info = vec![
+            0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+            0x01, 0x05, 0x00, 0x04, 0x20,
+        ];
+        digest_info.extend_from_slice(&Sha256::digest(challenge));
+        let mut apdu = vec![0x80, 0x2A, 0x00, 0x80, digest_info.len() as u8];
+        apdu.extend_from_slice(&digest_info);
+        apdu.push(0x00);
+        let signature = ok(card.transmit(&apdu));
+        SignedIdentity {
+            cert_der,
+            challenge: challenge.to_vec(),
+            signature,
+        }
+    }
+
+    #[test]
+    fn card_confirmation_round_trip_and_refusals() {
+        let start = d("2025-04-01");
+        let pop = Population::new(PopulationConfig::default());
+        let desk = CardDesk::new(7, start).unwrap();
+        let inst: InstitutionCode = "1310101017".parse().unwrap();
+        let now = VirtualTime::at(start, 10, 0);
+
+        // A linked card signs a fresh challenge: the answer is a normal XmlMsg.
+        let card = desk
+            .issue_for(&pop, QualificationValidity::Valid, d("2024-01-01"))
+            .unwrap();
+        let challenge = desk.challenge();
+        let id = sign_with_card(card, &challenge);
+        let xml = desk
+            .confirm(&pop, inst, &id, ReaderConsents::default(), now)
+            .unwrap();
+        let text = encoding_rs::SHIFT_JIS.decode(&xml).0;
+        assert!(
+            text.contains("<QualificationValidity>1</QualificationValidity>"),
+            "{text}"
+        );
+        assert!(
+            text.contains("<ReferenceClassification>1</ReferenceClassification>"),
+            "{text}"
+        );
+
+        // The same challenge cannot be used twice.
+        let again = desk.confirm(&pop, inst, &id, ReaderConsents::default(), now);
+        assert!(matches!(again, Err(CardRefusal::UnknownChallenge)));
+
+        // A tampered signature is refused.
+        let c2 = desk.challenge();
+        let mut bad = id.clone();
+        bad.challenge = c2.clone();
+        let r = desk
+            .confirm(&pop, inst, &bad, ReaderConsents::default(), now)
+            .unwrap_err();
+        assert_eq!(r.code(), "bad-signature", "{r}");
+
+        // A revoked card is refused with its own reason.
+        let card = desk
+            .issue_for(&pop, QualificationValidity::Valid, d("2024-01-01"))
+            .unwrap();
+        desk.revoke(&card, d("2025-03-01"));
+        let c3 = desk.challenge();
+        let id = sign_with_card(card, &c3);
+        let r = desk
+            .confirm(&pop, inst, &id, ReaderConsents::default(), now)
+            .unwrap_err();
+        assert_eq!(r.code(), "revoked", "{r}");
+
+        // An expired card (issued more than five years before) is refused.
+        let card = desk
+            .issue_for(&pop, QualificationValidity::Valid, d("2019-01-01"))
+            .unwrap();
+        let c4 = desk.challenge();
+        let id = sign_with_card(card, &c4);
+        let r = desk
+            .confirm(&pop, inst, &id, ReaderConsents::default(), now)
+            .unwrap_err();
+        assert_eq!(r.code(), "expired", "{r}");
+    }
+
+    #[test]
+    fn hex_round_trip() {
+        assert_eq!(
+            from_hex(&to_hex(&[0, 1, 0xab, 0xff])).unwrap(),
+            vec![0, 1, 0xab, 0xff]
+        );
+        assert!(from_hex("abc").is_none());
+        assert!(from_hex("zz").is_none());
+    }
+}

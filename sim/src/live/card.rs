@@ -197,7 +197,7 @@ pub fn to_hex(b: &[u8]) -> String {
 /// Parse hex (upper or lower case); `None` on any other character or odd length.
 pub fn from_hex(s: &str) -> Option<Vec<u8>> {
     let s = s.trim();
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len())

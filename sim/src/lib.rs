@@ -10,6 +10,7 @@ pub mod engine;
 pub mod error;
 pub mod html;
 pub mod live;
+pub mod load;
 pub mod output;
 pub mod report;
 pub mod runner;

@@ -82,6 +82,7 @@ pub async fn bare(pki: &LivePki, body: Bytes) -> Result<Bare, String> {
                 r = listener.accept() => match r { Ok(x) => x, Err(_) => continue },
                 _ = rx.changed() => break,
             };
+            let _ = stream.set_nodelay(true);
             let acceptor = acceptor.clone();
             let body = body.clone();
             let counter = counter.clone();

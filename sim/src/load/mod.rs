@@ -230,7 +230,7 @@ pub fn summary(
         "errors": errors,
         "errors_by_kind": r.errors,
         "lost": lost,
-        "response_bytes_mean": if answered > 0 { r.response_bytes / answered } else { 0 },
+        "response_bytes_mean": r.response_bytes.checked_div(answered).unwrap_or(0),
     });
     let o = v.as_object_mut().expect("object");
     if r.handshakes > 0 {

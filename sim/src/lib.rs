@@ -11,6 +11,7 @@ pub mod error;
 pub mod html;
 pub mod live;
 pub mod live_run;
+pub mod load;
 pub mod output;
 pub mod report;
 pub mod runner;

@@ -3,6 +3,7 @@
 
 pub mod card;
 pub mod holidays;
+pub mod load;
 pub mod run;
 pub mod schedule;
 pub mod serve;

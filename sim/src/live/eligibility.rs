@@ -12,6 +12,7 @@
 //! abnormal XmlMsg (`SegmentOfResult` 9), never dropped.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use fakes::codes::InstitutionCode;
@@ -27,6 +28,49 @@ pub struct EligibilityDesk {
     population: Population,
     config: AnswerConfig,
     services: Mutex<BTreeMap<String, Service>>,
+    /// What the API saw and answered (for `onsim load`'s "nothing lost" check;
+    /// `GET /stats` on the control URL).
+    pub stats: EligibilityStats,
+}
+
+/// Counters of the eligibility API since start. Every HTTP request that reaches the
+/// API counts once in `requests` and, when its response is handed to hyper, once in
+/// `answered` (2xx XmlMsg, normal or abnormal) or `refused` (4xx).
+#[derive(Debug, Default)]
+pub struct EligibilityStats {
+    pub requests: AtomicU64,
+    pub answered: AtomicU64,
+    pub refused: AtomicU64,
+    /// TLS handshakes completed / failed (resumed ones included).
+    pub handshakes: AtomicU64,
+    pub handshake_failures: AtomicU64,
+}
+
+/// A copy of [`EligibilityStats`] at one instant.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StatsSnapshot {
+    pub requests: u64,
+    pub answered: u64,
+    pub refused: u64,
+    pub handshakes: u64,
+    pub handshake_failures: u64,
+}
+
+impl EligibilityStats {
+    pub fn snapshot(&self) -> StatsSnapshot {
+        let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        StatsSnapshot {
+            requests: g(&self.requests),
+            answered: g(&self.answered),
+            refused: g(&self.refused),
+            handshakes: g(&self.handshakes),
+            handshake_failures: g(&self.handshake_failures),
+        }
+    }
+
+    pub fn bump(a: &AtomicU64) {
+        a.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 /// What the HTTP layer sends back.
@@ -48,6 +92,7 @@ impl EligibilityDesk {
             population,
             config,
             services: Mutex::new(BTreeMap::new()),
+            stats: EligibilityStats::default(),
         }
     }
 

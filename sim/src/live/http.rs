@@ -224,6 +224,10 @@ pub async fn route(app: Arc<App>, svc: Svc, req: Request<Incoming>) -> Resp {
         (Svc::Control, &Method::GET, "/clock") => {
             Ok(json_resp(StatusCode::OK, &clock_json(&app, None)))
         }
+        (Svc::Control, &Method::GET, "/stats") => Ok(json_resp(
+            StatusCode::OK,
+            &json!({"eligibility": app.desk.stats.snapshot(), "pid": std::process::id()}),
+        )),
         (Svc::Control, &Method::POST, "/clock/advance") => advance(&app, req).await,
         (Svc::Control, &Method::POST, "/clock/speed") => speed(&app, req).await,
         (Svc::Control, &Method::GET, "/inbox") => {
@@ -845,16 +849,26 @@ pub async fn serve_https(
             },
             _ = shutdown.changed() => break,
         };
+        // No Nagle: the TLS 1.3 tickets and the answer go out as separate writes, and
+        // Nagle + delayed ACK stalled each new connection ~40 ms (onsim load).
+        let _ = stream.set_nodelay(true);
         let app = app.clone();
         let acceptor = acceptor.clone();
         tokio::spawn(async move {
+            use super::eligibility::EligibilityStats as St;
+            let stats = &app.desk.stats;
             let tls = match tokio::time::timeout(HEADER_TIMEOUT, acceptor.accept(stream)).await {
-                Ok(Ok(s)) => s,
+                Ok(Ok(s)) => {
+                    St::bump(&stats.handshakes);
+                    s
+                }
                 Ok(Err(e)) => {
+                    St::bump(&stats.handshake_failures);
                     tracing::info!(%peer, error = %e, "TLS handshake failed");
                     return;
                 }
                 Err(_) => {
+                    St::bump(&stats.handshake_failures);
                     tracing::info!(%peer, "TLS handshake timed out");
                     return;
                 }
@@ -862,7 +876,16 @@ pub async fn serve_https(
             let bound = bound_institution(tls.get_ref().1.peer_certificates());
             let service = service_fn(move |req| {
                 let app = app.clone();
-                async move { Ok::<_, Infallible>(eligibility(app, bound, peer, req).await) }
+                async move {
+                    St::bump(&app.desk.stats.requests);
+                    let r = eligibility(app.clone(), bound, peer, req).await;
+                    if r.status().is_success() {
+                        St::bump(&app.desk.stats.answered);
+                    } else {
+                        St::bump(&app.desk.stats.refused);
+                    }
+                    Ok::<_, Infallible>(r)
+                }
             });
             let conn = http1::Builder::new()
                 .timer(TokioTimer::new())

@@ -67,6 +67,9 @@ pub enum Command {
     /// Start every fake on loopback (eligibility over mutual TLS, bureau, portal,
     /// reader vendor, carrier proxy, file drop) on a shared virtual clock.
     Serve(commands::serve::ServeArgs),
+    /// Conformance gate for clinic software: run it against the terminal's file drop
+    /// with faults, judge each requirement, write JUnit, JSON and an evidence bundle.
+    Conformance(commands::conformance::ConformanceArgs),
 }
 
 /// Parse the command line, run the subcommand, and turn its result into an exit code.
@@ -85,6 +88,7 @@ pub fn main() -> ExitCode {
         Command::Schedule(a) => commands::schedule::run(a),
         Command::Card(a) => commands::card::run(a),
         Command::Serve(a) => commands::serve::run(a),
+        Command::Conformance(a) => commands::conformance::run(a),
         Command::Run(a) => commands::run::run(a),
         Command::Validate(a) => commands::run::validate(a),
         Command::Schema => commands::run::schema(),

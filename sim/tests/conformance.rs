@@ -18,7 +18,12 @@ fn self_test_json_contract() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&o.stdout);
-    assert_eq!(o.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(v["reference"]["passed"], true);
     assert_eq!(v["reference"]["score"], 1.0);
@@ -27,7 +32,8 @@ fn self_test_json_contract() {
     for b in broken {
         assert_eq!(b["passed"], false, "{b}");
         let mut f: Vec<String> = serde_json::from_value(b["failed_requirements"].clone()).unwrap();
-        let mut e: Vec<String> = serde_json::from_value(b["expected_requirements"].clone()).unwrap();
+        let mut e: Vec<String> =
+            serde_json::from_value(b["expected_requirements"].clone()).unwrap();
         f.sort();
         e.sort();
         assert_eq!(f, e, "{}", b["name"]);
@@ -45,7 +51,9 @@ fn self_test_json_contract() {
     ] {
         assert!(r.join(f).is_file(), "{f} missing");
     }
-    let taken = std::fs::read_dir(r.join("terminal/req/processed")).unwrap().count();
+    let taken = std::fs::read_dir(r.join("terminal/req/processed"))
+        .unwrap()
+        .count();
     let answers = std::fs::read_dir(r.join("terminal/res")).unwrap().count();
     let faces = std::fs::read_dir(r.join("terminal/face")).unwrap().count();
     let swallowed = std::fs::read_dir(r.join("swallowed")).unwrap().count();
@@ -57,15 +65,31 @@ fn vendor_command_adoption_path() {
     // The shell-script client of conformance/clients/ wraps a vendor program; here
     // the vendor program is the reference client.
     let dir = tempfile::tempdir().unwrap();
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../conformance/clients/vendor-wrapper.sh");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../conformance/clients/vendor-wrapper.sh"
+    );
     let o = onsim()
-        .args(["conformance", "--format", "json", "--time-limit", "30", "--out"])
+        .args([
+            "conformance",
+            "--format",
+            "json",
+            "--time-limit",
+            "30",
+            "--out",
+        ])
         .arg(dir.path().join("ev"))
         .arg("--client")
         .arg(format!("sh {script}"))
         .arg("--junit")
         .arg(dir.path().join("junit.xml"))
-        .env("VENDOR_CLIENT", format!("{} conformance --run-client reference", env!("CARGO_BIN_EXE_onsim")))
+        .env(
+            "VENDOR_CLIENT",
+            format!(
+                "{} conformance --run-client reference",
+                env!("CARGO_BIN_EXE_onsim")
+            ),
+        )
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&o.stdout);

@@ -32,7 +32,10 @@ fn mtls_confirmation_and_clock_against_the_container() {
     let dir = tempfile::tempdir().unwrap();
     let image = OnsimImage::new(dir.path(), free_port_base());
     let t0 = Instant::now();
-    let container = image.clone().start().expect("onsim:dev starts and gets ready");
+    let container = image
+        .clone()
+        .start()
+        .expect("onsim:dev starts and gets ready");
     eprintln!("container start-to-ready: {:?}", t0.elapsed());
 
     // Mutual TLS with valid.crt: the first population row (validity 1 on the start).
@@ -54,7 +57,10 @@ fn mtls_confirmation_and_clock_against_the_container() {
         opt("InsuredBranchNumber", row[3]),
         row[4]
     );
-    let req = dir.path().join("..").join(format!("tc-req-{}.xml", std::process::id()));
+    let req = dir
+        .path()
+        .join("..")
+        .join(format!("tc-req-{}.xml", std::process::id()));
     std::fs::write(&req, body).unwrap();
     let (cert, key) = image.credential("valid");
     let ca = image.server_ca();

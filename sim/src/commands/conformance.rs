@@ -108,9 +108,17 @@ pub fn run(a: ConformanceArgs) -> CmdResult {
         for (id, what) in REQUIREMENTS {
             println!("  {id:<17} {what}");
         }
-        println!("built-in clients:\n  {:<25} passes everything", clients::REFERENCE);
+        println!(
+            "built-in clients:\n  {:<25} passes everything",
+            clients::REFERENCE
+        );
         for b in clients::BROKEN {
-            println!("  {:<25} fails {} ({})", b.name, b.violates.join(", "), b.flaw);
+            println!(
+                "  {:<25} fails {} ({})",
+                b.name,
+                b.violates.join(", "),
+                b.flaw
+            );
         }
         return Ok(Outcome::Passed);
     }
@@ -224,7 +232,10 @@ fn self_test(a: &ConformanceArgs) -> CmdResult {
             .map(|c| s.spawn(move || harness::run(c)))
             .collect();
         hs.into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| Err("harness thread panicked".into())))
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err("harness thread panicked".into()))
+            })
             .collect()
     });
     let mut reports = Vec::new();

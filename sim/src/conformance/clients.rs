@@ -170,7 +170,11 @@ pub fn run(name: &str) -> Result<(), String> {
             let mut names = Vec::new();
             for attempt in 1..=20 {
                 let n = format!("OQSsiquc01req_{}_{attempt}.xml", task.id);
-                drop_request(&req, &n, &request_bytes(task, &institution, &date, &n, flaws))?;
+                drop_request(
+                    &req,
+                    &n,
+                    &request_bytes(task, &institution, &date, &n, flaws),
+                )?;
                 names.push(n);
                 std::thread::sleep(Duration::from_millis(10));
             }
@@ -187,7 +191,11 @@ pub fn run(name: &str) -> Result<(), String> {
         } else {
             for attempt in 1..=max_attempts {
                 let n = format!("OQSsiquc01req_{}_{attempt}.xml", task.id);
-                drop_request(&req, &n, &request_bytes(task, &institution, &date, &n, flaws))?;
+                drop_request(
+                    &req,
+                    &n,
+                    &request_bytes(task, &institution, &date, &n, flaws),
+                )?;
                 let answer_path = res.join(response_name(&n));
                 if let Some(b) = wait_for(&answer_path, timeout) {
                     answer = Some(b);
@@ -285,7 +293,9 @@ fn request_bytes(task: &Task, institution: &str, date: &str, file: &str, f: Flaw
     if !f.utf8_no_declaration {
         s.push_str("<?xml version=\"1.0\" encoding=\"Shift_JIS\" standalone=\"yes\"?>\n");
     }
-    let id = file.trim_start_matches("OQSsiquc01req_").trim_end_matches(".xml");
+    let id = file
+        .trim_start_matches("OQSsiquc01req_")
+        .trim_end_matches(".xml");
     s.push_str("<XmlMsg>\n  <MessageHeader>\n");
     s.push_str(&format!(
         "    <QualificationConfirmationDate>{}</QualificationConfirmationDate>\n",
@@ -345,9 +355,7 @@ fn interpret(task: &str, bytes: &[u8], f: Flaws) -> ResultLine {
     }
     line.outcome = Some("answered".into());
     if let ResponseBody::Single(a) = &r.body {
-        line.validity = a
-            .qualification_validity
-            .and_then(|v| v.code().parse().ok());
+        line.validity = a.qualification_validity.and_then(|v| v.code().parse().ok());
     }
     if f.ignore_validity {
         line.validity = Some(1);
@@ -370,9 +378,7 @@ fn interpret_face(name: &str, bytes: &[u8], f: Flaws) -> ResultLine {
     if r.header.segment_of_result == SegmentOfResult::Abnormal {
         return line;
     }
-    line.validity = a
-        .qualification_validity
-        .and_then(|v| v.code().parse().ok());
+    line.validity = a.qualification_validity.and_then(|v| v.code().parse().ok());
     let status = if f.ignore_card_status || a.processing_result_status == ProcessingResultStatus::Ok
     {
         "valid"

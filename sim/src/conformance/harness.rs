@@ -33,9 +33,7 @@ use fakes::eligibility::xml::{Answer, Response, ResponseBody, ResponseHeader};
 use fakes::eligibility::{CharacterCode, Population, PopulationConfig, SearchKey, Terminal};
 use fakes::time::VirtualTime;
 
-use super::{
-    env, ResultLine, Task, TasksFile, CARD_EXPIRED_CODE, CARD_LOCKED_CODE, REQUIREMENTS,
-};
+use super::{env, ResultLine, Task, TasksFile, CARD_EXPIRED_CODE, CARD_LOCKED_CODE, REQUIREMENTS};
 use crate::terminal::{self, DriverConfig, LogOutcome, ManualClock, Processed};
 
 /// How the SUT is started.
@@ -125,8 +123,11 @@ struct Log {
 
 impl Log {
     fn say(&mut self, s: impl AsRef<str>) {
-        self.lines
-            .push(format!("{:>6} ms  {}", self.t0.elapsed().as_millis(), s.as_ref()));
+        self.lines.push(format!(
+            "{:>6} ms  {}",
+            self.t0.elapsed().as_millis(),
+            s.as_ref()
+        ));
     }
 }
 
@@ -165,8 +166,13 @@ fn tasks(pop: &Population) -> Vec<(Task, Purpose)> {
     }
     // A mistyped insurer number (wrong check digit): the answer is SegmentOfResult 9.
     let mut bad = task("t07", &v1);
-    let last = bad.insurer_number.pop().and_then(|c| c.to_digit(10)).unwrap_or(0);
-    bad.insurer_number.push(char::from_digit((last + 1) % 10, 10).unwrap_or('0'));
+    let last = bad
+        .insurer_number
+        .pop()
+        .and_then(|c| c.to_digit(10))
+        .unwrap_or(0);
+    bad.insurer_number
+        .push(char::from_digit((last + 1) % 10, 10).unwrap_or('0'));
     out.push((bad, Purpose::Abnormal));
     out.push((task("t08", &v1), Purpose::Plain));
     out
@@ -258,10 +264,7 @@ fn refused_card_face(
             results: vec![],
         }),
     };
-    let name = format!(
-        "OQSsiquc01res_face_{}_{serial}.xml",
-        fmt_time(naive(now))
-    );
+    let name = format!("OQSsiquc01res_face_{}_{serial}.xml", fmt_time(naive(now)));
     let tmp = face.join(format!(".{name}.tmp"));
     fs::write(&tmp, response.render()).map_err(|e| io_err(&tmp, e))?;
     fs::rename(&tmp, face.join(&name)).map_err(|e| io_err(face, e))?;
@@ -333,7 +336,10 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport, String> {
         (env::RESULTS, results_path.display().to_string()),
         (env::CONFIRMATION_DATE, fmt_date(date)),
         (env::TIME_LIMIT_MS, tasks_file.time_limit_ms.to_string()),
-        (env::ANSWER_TIMEOUT_MS, tasks_file.answer_timeout_ms.to_string()),
+        (
+            env::ANSWER_TIMEOUT_MS,
+            tasks_file.answer_timeout_ms.to_string(),
+        ),
         (env::MAX_ATTEMPTS, cfg.max_attempts.to_string()),
         (
             env::RETRY_MIN_INTERVAL_MS,
@@ -667,8 +673,15 @@ fn sjis_declared(bytes: &[u8]) -> Result<(), String> {
             r[1..].split(q).next().map(str::to_string)
         })
         .ok_or("the XML declaration names no encoding")?;
-    if !["shift_jis", "windows-31j", "cp932", "sjis", "x-sjis", "ms_kanji"]
-        .contains(&label.as_str())
+    if ![
+        "shift_jis",
+        "windows-31j",
+        "cp932",
+        "sjis",
+        "x-sjis",
+        "ms_kanji",
+    ]
+    .contains(&label.as_str())
     {
         return Err(format!("declared encoding {label:?} is not Shift_JIS"));
     }
@@ -776,9 +789,17 @@ fn judge(j: &Judge<'_>) -> Vec<CheckResult> {
     let p = taken
         .iter()
         .filter_map(|(n, b)| sjis_declared(b).err().map(|e| format!("{n}: {e}")))
-        .chain(taken.is_empty().then(|| "no request file was written".into()))
+        .chain(
+            taken
+                .is_empty()
+                .then(|| "no request file was written".into()),
+        )
         .collect();
-    out.push(check("REQ-ENCODING", p, "every request is declared, valid Shift_JIS"));
+    out.push(check(
+        "REQ-ENCODING",
+        p,
+        "every request is declared, valid Shift_JIS",
+    ));
 
     // REQ-FIELDS
     let mut p = Vec::new();
@@ -796,7 +817,11 @@ fn judge(j: &Judge<'_>) -> Vec<CheckResult> {
     if taken.is_empty() {
         p.push("no request file was written".into());
     }
-    out.push(check("REQ-FIELDS", p, "every request carries its task's fields"));
+    out.push(check(
+        "REQ-FIELDS",
+        p,
+        "every request carries its task's fields",
+    ));
 
     // REQ-VALIDITY-n and REQ-ABNORMAL
     for (task, purpose) in j.tasks {
@@ -885,7 +910,9 @@ fn judge(j: &Judge<'_>) -> Vec<CheckResult> {
                 .iter()
                 .any(|l| l.outcome.as_deref() == Some("answered"))
             {
-                p.push(format!("task {t}: never reported answered after the outage"));
+                p.push(format!(
+                    "task {t}: never reported answered after the outage"
+                ));
             }
         }
     }
@@ -905,7 +932,9 @@ fn judge(j: &Judge<'_>) -> Vec<CheckResult> {
         ("card-locked", "card-locked", "REQ-CARD-LOCKED"),
     ] {
         let p = match j.faces.iter().find(|(_, s)| *s == name) {
-            None => vec!["the card confirmation was never dropped (client ended during the outage)".into()],
+            None => vec![
+                "the card confirmation was never dropped (client ended during the outage)".into(),
+            ],
             Some((file, _)) => {
                 let lines: Vec<_> = results
                     .iter()
@@ -913,7 +942,10 @@ fn judge(j: &Judge<'_>) -> Vec<CheckResult> {
                     .collect();
                 match lines.as_slice() {
                     [l] if l.status.as_deref() == Some(want)
-                        && (want != "valid" || l.validity == Some(1)) => vec![],
+                        && (want != "valid" || l.validity == Some(1)) =>
+                    {
+                        vec![]
+                    }
                     [l] => vec![format!(
                         "face/{file}: expected status {want:?}; reported {:?} (validity {:?})",
                         l.status, l.validity
@@ -922,7 +954,11 @@ fn judge(j: &Judge<'_>) -> Vec<CheckResult> {
                 }
             }
         };
-        out.push(check(id, p, format!("{name} card confirmation reported as {want}")));
+        out.push(check(
+            id,
+            p,
+            format!("{name} card confirmation reported as {want}"),
+        ));
     }
 
     // REQ-NO-LOSS
@@ -933,7 +969,10 @@ fn judge(j: &Judge<'_>) -> Vec<CheckResult> {
             .filter(|(n, _)| task_of(n, j.tasks) == Some(task.id.as_str()))
             .count();
         if n_taken == 0 {
-            p.push(format!("task {}: no request ever reached the terminal", task.id));
+            p.push(format!(
+                "task {}: no request ever reached the terminal",
+                task.id
+            ));
         }
         if let Some(a) = j.answered.get(&task.id).filter(|a| a.len() > 1) {
             p.push(format!(

@@ -34,10 +34,7 @@ impl OnsimImage {
         OnsimImage {
             state_dir: state_dir.to_path_buf(),
             port_base,
-            mounts: vec![Mount::bind_mount(
-                state_dir.display().to_string(),
-                "/state",
-            )],
+            mounts: vec![Mount::bind_mount(state_dir.display().to_string(), "/state")],
         }
     }
 
@@ -116,7 +113,13 @@ impl Image for OnsimImage {
 /// Otherwise prints a loud SKIPPED (and panics when `ONSIM_REQUIRE_DOCKER=1`).
 pub fn available(test: &str) -> bool {
     let why = match Command::new("docker")
-        .args(["image", "inspect", "--format", "{{.Id}}", &format!("{IMAGE}:{TAG}")])
+        .args([
+            "image",
+            "inspect",
+            "--format",
+            "{{.Id}}",
+            &format!("{IMAGE}:{TAG}"),
+        ])
         .output()
     {
         Err(e) => Some(format!("no docker client ({e})")),

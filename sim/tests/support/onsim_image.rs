@@ -136,8 +136,10 @@ pub fn available(test: &str) -> bool {
             if std::env::var("ONSIM_REQUIRE_DOCKER").as_deref() == Ok("1") {
                 panic!("ONSIM_REQUIRE_DOCKER=1 but {msg}");
             }
-            eprintln!("{msg}");
-            println!("{msg}");
+            // Straight to the process's stderr: the test harness does not capture it,
+            // so the skip shows even without --nocapture.
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr(), "{msg}");
             false
         }
     }

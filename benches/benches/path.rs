@@ -49,15 +49,20 @@ fn sign_apdu() -> Vec<u8> {
 }
 
 fn card_stages(c: &mut Criterion) {
-    let (_, profile) = CardProfile::demo(1, &CardSetup::new("bench", d("2024-01-01"))).expect("card");
+    let (_, profile) =
+        CardProfile::demo(1, &CardSetup::new("bench", d("2024-01-01"))).expect("card");
     let mut card = VirtualCard::new(Arc::new(profile));
     card.power_on();
     let mut g = c.benchmark_group("card");
     g.throughput(Throughput::Elements(1));
-    g.bench_function("apdu_select_floor", |b| b.iter(|| black_box(card.transmit(&SELECT_JPKI))));
+    g.bench_function("apdu_select_floor", |b| {
+        b.iter(|| black_box(card.transmit(&SELECT_JPKI)))
+    });
     card.transmit(&SELECT_JPKI);
     card.transmit(&SELECT_PIN);
-    g.bench_function("pin_verify", |b| b.iter(|| black_box(card.transmit(&VERIFY_1234))));
+    g.bench_function("pin_verify", |b| {
+        b.iter(|| black_box(card.transmit(&VERIFY_1234)))
+    });
     card.transmit(&SELECT_KEY);
     let apdu = sign_apdu();
     g.bench_function("rsa2048_sign", |b| {
@@ -73,7 +78,9 @@ fn card_stages(c: &mut Criterion) {
 fn pki_stages(c: &mut Criterion) {
     let ca = Authority::implementing_body(1, 1, d("2020-01-01"), d("2040-01-01")).expect("CA");
     let inst: InstitutionCode = "1310101017".parse().expect("code");
-    let cert = ca.issue(&CertSpec::client(&inst, "t1", d("2024-01-01"))).expect("cert");
+    let cert = ca
+        .issue(&CertSpec::client(&inst, "t1", d("2024-01-01")))
+        .expect("cert");
     let crl = ca.crl(d("2025-01-01"), 365, &[]).expect("crl");
     let verifier = Verifier::new().trust(ca.cert_der()).with_crl(&crl);
     let now = d("2025-04-01").and_hms_opt(10, 0, 0).expect("time");
@@ -105,7 +112,11 @@ fn whole_path(c: &mut Criterion) {
     g.bench_function("in_process", |b| {
         b.iter(|| {
             i = (i + 1) % bodies.len();
-            black_box(service.handle(Some(MessageKind::Single), &bodies[i], now).render())
+            black_box(
+                service
+                    .handle(Some(MessageKind::Single), &bodies[i], now)
+                    .render(),
+            )
         })
     });
 

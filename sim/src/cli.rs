@@ -70,6 +70,9 @@ pub enum Command {
     /// Load the eligibility API with simulated terminals over mutual TLS (loopback,
     /// bounded); `--compare` adds a bare hyper+rustls server and wiremock baselines.
     Load(commands::load::LoadArgs),
+    /// Conformance gate for clinic software: run it against the terminal's file drop
+    /// with faults, judge each requirement, write JUnit, JSON and an evidence bundle.
+    Conformance(commands::conformance::ConformanceArgs),
 }
 
 /// Parse the command line, run the subcommand, and turn its result into an exit code.
@@ -89,6 +92,7 @@ pub fn main() -> ExitCode {
         Command::Card(a) => commands::card::run(a),
         Command::Serve(a) => commands::serve::run(a),
         Command::Load(a) => commands::load::run(a),
+        Command::Conformance(a) => commands::conformance::run(a),
         Command::Run(a) => commands::run::run(a),
         Command::Validate(a) => commands::run::validate(a),
         Command::Schema => commands::run::schema(),

@@ -2,6 +2,7 @@
 //! function returning [`crate::error::CmdResult`].
 
 pub mod card;
+pub mod conformance;
 pub mod holidays;
 pub mod load;
 pub mod run;

@@ -1,0 +1,158 @@
+//! The vendor conformance gate (`onsim conformance`): run a clinic system (the
+//! system under test, SUT) against the qualification terminal's file drop and judge
+//! what it does, requirement by requirement.
+//!
+//! The harness plays everyone else: the patients (the tasks it hands the SUT), the
+//! card and reader (confirmations it drops into `face/`, including an expired and a
+//! locked card), the terminal (the real file-drop driver, [`crate::terminal`]), and
+//! the carrier/implementing body (an outage during which requests are taken and never
+//! answered, so `res/` stays empty).
+//!
+//! The SUT is a command (`--client "CMD ARGS"`, run with `sh -c`) that reads its
+//! instructions from environment variables ([`env`]) and writes its interpretation of
+//! every answer to `ONSIM_RESULTS` (JSON lines, [`ResultLine`]). Built-in clients
+//! ([`clients`]) show both a conforming implementation and deliberately broken ones.
+//!
+//! Every run is bounded: the SUT gets a time limit (default 20 s) and is killed after
+//! it; a conforming client finishes in about two seconds.
+
+pub mod clients;
+pub mod harness;
+
+use serde::{Deserialize, Serialize};
+
+/// The requirements, in report order: (id, what is checked).
+pub const REQUIREMENTS: &[(&str, &str)] = &[
+    (
+        "REQ-FILE-NAME",
+        "every request file is named req/OQSsiquc01req_<task id>[_<attempt>].xml (letters, digits, '-', '_'), written atomically (no partial file is ever taken)",
+    ),
+    (
+        "REQ-ENCODING",
+        "every request declares encoding=\"Shift_JIS\" (or Windows-31J/CP932) in its XML declaration, has no BOM, and is valid Shift_JIS",
+    ),
+    (
+        "REQ-FIELDS",
+        "every request is a well-formed single inquiry (XmlMsg/MessageHeader/MessageBody/QualificationConfirmSearchInfo) carrying the task's card numbers and birthdate, ONSIM_INSTITUTION_CODE and ONSIM_CONFIRMATION_DATE",
+    ),
+    ("REQ-VALIDITY-1", "QualificationValidity 1 (valid) reported as validity 1"),
+    ("REQ-VALIDITY-2", "QualificationValidity 2 (invalid) reported as validity 2"),
+    (
+        "REQ-VALIDITY-3",
+        "QualificationValidity 3 (invalid, newer record exists) reported as validity 3",
+    ),
+    ("REQ-VALIDITY-4", "QualificationValidity 4 (no record) reported as validity 4"),
+    (
+        "REQ-VALIDITY-5",
+        "QualificationValidity 5 (several matches) reported as validity 5",
+    ),
+    (
+        "REQ-ABNORMAL",
+        "an answer with SegmentOfResult 9 is reported as outcome \"abnormal\" with its ErrorCode, never as a valid qualification",
+    ),
+    (
+        "REQ-RETRY",
+        "a request the terminal took but never answered (outage) is withdrawn and dropped again under a new attempt name, at most ONSIM_MAX_ATTEMPTS times, at least ONSIM_RETRY_MIN_INTERVAL_MS apart, until answered",
+    ),
+    (
+        "REQ-CARD-VALID",
+        "a card confirmation arriving in face/ is read: status \"valid\" and its QualificationValidity",
+    ),
+    (
+        "REQ-CARD-EXPIRED",
+        "a face/ confirmation with ProcessingResultCode C001 (card certificate expired) is reported as status \"card-expired\"",
+    ),
+    (
+        "REQ-CARD-LOCKED",
+        "a face/ confirmation with ProcessingResultCode C002 (PIN locked) is reported as status \"card-locked\"",
+    ),
+    (
+        "REQ-NO-LOSS",
+        "every task reaches the terminal, no task is answered twice (a retry never leaves its earlier attempt behind), and ONSIM_RESULTS has exactly one line per task",
+    ),
+    (
+        "REQ-EXIT",
+        "the client exits with status 0 within ONSIM_TIME_LIMIT_MS",
+    ),
+];
+
+/// Environment variables the harness sets for the SUT.
+pub mod env {
+    /// The terminal's link folder, with `req/`, `res/` and `face/`.
+    pub const TERMINAL_DIR: &str = "ONSIM_TERMINAL_DIR";
+    /// The institution code (医療機関等コード) the terminal is set up for.
+    pub const INSTITUTION_CODE: &str = "ONSIM_INSTITUTION_CODE";
+    /// A JSON file: [`super::TasksFile`].
+    pub const TASKS: &str = "ONSIM_TASKS";
+    /// Where the SUT writes its interpretation, one JSON object per line.
+    pub const RESULTS: &str = "ONSIM_RESULTS";
+    /// The confirmation date to put in requests (YYYYMMDD).
+    pub const CONFIRMATION_DATE: &str = "ONSIM_CONFIRMATION_DATE";
+    /// Wall-clock budget of the whole run; the SUT is killed after it.
+    pub const TIME_LIMIT_MS: &str = "ONSIM_TIME_LIMIT_MS";
+    /// How long to wait for an answer before retrying.
+    pub const ANSWER_TIMEOUT_MS: &str = "ONSIM_ANSWER_TIMEOUT_MS";
+    /// Most request files per task (first attempt included).
+    pub const MAX_ATTEMPTS: &str = "ONSIM_MAX_ATTEMPTS";
+    /// Least time between two attempts of one task.
+    pub const RETRY_MIN_INTERVAL_MS: &str = "ONSIM_RETRY_MIN_INTERVAL_MS";
+    /// How many card confirmations will arrive in `face/`.
+    pub const EXPECTED_FACE_FILES: &str = "ONSIM_EXPECTED_FACE_FILES";
+}
+
+/// `ONSIM_TASKS`: what the SUT has to do.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TasksFile {
+    pub version: u32,
+    pub institution_code: String,
+    /// YYYYMMDD.
+    pub confirmation_date: String,
+    pub time_limit_ms: u64,
+    pub answer_timeout_ms: u64,
+    pub max_attempts: u32,
+    pub retry_min_interval_ms: u64,
+    pub expected_face_files: usize,
+    pub tasks: Vec<Task>,
+}
+
+/// One patient to confirm by the numbers on the insurance card.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Task {
+    /// Letters and digits; put it in the request file name.
+    pub id: String,
+    pub insurer_number: String,
+    pub insured_card_symbol: Option<String>,
+    pub insured_identification_number: String,
+    pub insured_branch_number: Option<String>,
+    /// YYYYMMDD.
+    pub birthdate: String,
+}
+
+/// One line of `ONSIM_RESULTS`: either a task's outcome or a face file's.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ResultLine {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<String>,
+    /// `answered`, `abnormal` or `no-answer` (tasks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
+    /// QualificationValidity 1–5 when answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validity: Option<u8>,
+    /// ErrorCode of an abnormal answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    /// The face/ file name (card confirmations).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub face: Option<String>,
+    /// `valid`, `card-expired`, `card-locked` or `error` (face files).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+}
+
+/// ProcessingResultCode of a card confirmation refused because the card's
+/// certificate expired *(our choice)*.
+pub const CARD_EXPIRED_CODE: &str = "C001";
+/// ProcessingResultCode of a card confirmation refused because the PIN is locked
+/// *(our choice)*.
+pub const CARD_LOCKED_CODE: &str = "C002";

@@ -1,0 +1,126 @@
+//! `onsim conformance`: the reference client passes every requirement, each broken
+//! client fails exactly its documented ones, a vendor command (shell script) works,
+//! and the evidence bundle holds the exchanged files and logs.
+
+use std::process::Command;
+
+fn onsim() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_onsim"))
+}
+
+#[test]
+fn self_test_json_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("ev");
+    let o = onsim()
+        .args(["conformance", "--self-test", "--format", "json", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["reference"]["passed"], true);
+    assert_eq!(v["reference"]["score"], 1.0);
+    let broken = v["broken"].as_array().unwrap();
+    assert!(broken.len() >= 5);
+    for b in broken {
+        assert_eq!(b["passed"], false, "{b}");
+        let mut f: Vec<String> = serde_json::from_value(b["failed_requirements"].clone()).unwrap();
+        let mut e: Vec<String> =
+            serde_json::from_value(b["expected_requirements"].clone()).unwrap();
+        f.sort();
+        e.sort();
+        assert_eq!(f, e, "{}", b["name"]);
+    }
+    // Evidence bundle of the reference run.
+    let r = out.join("reference");
+    for f in [
+        "harness.log",
+        "client.stdout",
+        "client.stderr",
+        "results.jsonl",
+        "tasks.json",
+        "report.json",
+        "junit.xml",
+    ] {
+        assert!(r.join(f).is_file(), "{f} missing");
+    }
+    let taken = std::fs::read_dir(r.join("terminal/req/processed"))
+        .unwrap()
+        .count();
+    let answers = std::fs::read_dir(r.join("terminal/res")).unwrap().count();
+    let faces = std::fs::read_dir(r.join("terminal/face")).unwrap().count();
+    let swallowed = std::fs::read_dir(r.join("swallowed")).unwrap().count();
+    assert_eq!((taken, answers, faces, swallowed), (8, 8, 3, 2));
+}
+
+#[test]
+fn vendor_command_adoption_path() {
+    // The shell-script client of conformance/clients/ wraps a vendor program; here
+    // the vendor program is the reference client.
+    let dir = tempfile::tempdir().unwrap();
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../conformance/clients/vendor-wrapper.sh"
+    );
+    let o = onsim()
+        .args([
+            "conformance",
+            "--format",
+            "json",
+            "--time-limit",
+            "30",
+            "--out",
+        ])
+        .arg(dir.path().join("ev"))
+        .arg("--client")
+        .arg(format!("sh {script}"))
+        .arg("--junit")
+        .arg(dir.path().join("junit.xml"))
+        .env(
+            "VENDOR_CLIENT",
+            format!(
+                "{} conformance --run-client reference",
+                env!("CARGO_BIN_EXE_onsim")
+            ),
+        )
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{stdout}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["passed"], true);
+    assert_eq!(v["checks_passed"], v["checks_total"]);
+    let junit = std::fs::read_to_string(dir.path().join("junit.xml")).unwrap();
+    assert!(junit.contains("REQ-RETRY"));
+}
+
+#[test]
+fn broken_command_exits_1_and_bad_usage_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = onsim()
+        .args(["conformance", "--builtin", "no-retry", "--out"])
+        .arg(dir.path().join("ev"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("FAIL REQ-RETRY"));
+    let o = onsim()
+        .args(["conformance", "--builtin", "nope"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    // A client that does nothing fails (never passes silently) and is bounded.
+    let o = onsim()
+        .args(["conformance", "--client", "true", "--out"])
+        .arg(dir.path().join("ev2"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+}

@@ -62,12 +62,12 @@ fn self_test_json_contract() {
 
 #[test]
 fn vendor_command_adoption_path() {
-    // The shell-script client of conformance/clients/ wraps a vendor program; here
+    // The shell-script client in sim/conformance/ wraps a vendor program; here
     // the vendor program is the reference client.
     let dir = tempfile::tempdir().unwrap();
     let script = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../conformance/clients/vendor-wrapper.sh"
+        "/conformance/vendor-wrapper.sh"
     );
     let o = onsim()
         .args([

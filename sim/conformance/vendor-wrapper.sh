@@ -2,7 +2,7 @@
 # The "command" adoption path of `onsim conformance`: a wrapper that hands the
 # harness's environment to the clinic software under test.
 #
-#   onsim conformance --client "sh conformance/clients/vendor-wrapper.sh"
+#   onsim conformance --client "sh sim/conformance/vendor-wrapper.sh"
 #
 # onsim sets ONSIM_TERMINAL_DIR (req/, res/, face/), ONSIM_INSTITUTION_CODE,
 # ONSIM_CONFIRMATION_DATE, ONSIM_TASKS (JSON), ONSIM_RESULTS (JSON lines to write),

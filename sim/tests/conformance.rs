@@ -65,10 +65,7 @@ fn vendor_command_adoption_path() {
     // The shell-script client in sim/conformance/ wraps a vendor program; here
     // the vendor program is the reference client.
     let dir = tempfile::tempdir().unwrap();
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/conformance/vendor-wrapper.sh"
-    );
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/conformance/vendor-wrapper.sh");
     let o = onsim()
         .args([
             "conformance",

@@ -8,6 +8,7 @@ use chrono::NaiveDate;
 use serde::Serialize;
 
 use fakes::calendar::BusinessCalendar;
+use fakes::codes::{FeeTable, Prefecture};
 use fakes::process::bureau::Bureau;
 use fakes::process::carrier::Carrier;
 use fakes::process::clinic::{Clinic, ClinicSetup};
@@ -149,42 +150,106 @@ pub fn prepare(s: &Scenario) -> Result<Prepared<'_>, String> {
     })
 }
 
+/// What the non-clinic actors are built from: one run's schedule, calendars,
+/// parameters and faults.
+pub struct PartySetup<'a> {
+    pub schedule: &'a Schedule,
+    pub bureau_calendar: BusinessCalendar,
+    pub params: &'a crate::scenario::Actors,
+    pub faults: &'a Faults,
+    pub prefecture: Prefecture,
+    pub county: u8,
+    /// The institution codes the clinic needs (one certificate notice each).
+    pub fees: Vec<FeeTable>,
+    /// Reader, line and installation (false for the limited type and paper claims).
+    pub full_installation: bool,
+}
+
+/// The actors other than the clinic, built one way for timeline mode
+/// ([`run_prepared`]) and live mode (`live::world`), each seeded from the master seed
+/// and its name.
+pub struct Parties {
+    pub bureau: Bureau,
+    pub implementing_body: ImplementingBody,
+    pub reader_vendor: ReaderVendor,
+    pub carrier: Carrier,
+    pub system_vendor: SystemVendor,
+}
+
+impl Parties {
+    pub fn build(setup: PartySetup<'_>, seed: u64) -> Parties {
+        let PartySetup {
+            schedule,
+            bureau_calendar,
+            params,
+            faults,
+            prefecture,
+            county,
+            fees,
+            full_installation,
+        } = setup;
+        Parties {
+            bureau: Bureau::new(
+                schedule,
+                bureau_calendar,
+                params.bureau.clone(),
+                faults.clone(),
+                rng_for(seed, "bureau"),
+                prefecture,
+                county,
+            ),
+            implementing_body: ImplementingBody::new(
+                schedule,
+                params.implementing_body.clone(),
+                faults.clone(),
+                rng_for(seed, "implementing-body"),
+                // The temporary-code serial: 7 digits, derived from the seed.
+                (seed % 9_000_000) as u32 + 1_000_000,
+            ),
+            reader_vendor: ReaderVendor::new(
+                params.reader_vendor.clone(),
+                faults.clone(),
+                rng_for(seed, "reader-vendor"),
+            ),
+            carrier: Carrier::new(
+                params.carrier.clone(),
+                faults.clone(),
+                rng_for(seed, "carrier"),
+            ),
+            system_vendor: SystemVendor::new(params.system_vendor.clone(), fees, full_installation),
+        }
+    }
+}
+
+impl Prepared<'_> {
+    /// The inputs of [`Parties::build`] for this scenario.
+    pub fn party_setup(&self) -> PartySetup<'_> {
+        let spec = &self.scenario.spec;
+        PartySetup {
+            schedule: &self.schedule,
+            bureau_calendar: self.bureau_calendar.clone(),
+            params: &spec.actors,
+            faults: &self.faults,
+            prefecture: self.scenario.prefecture,
+            county: spec.clinic.county,
+            fees: self.setup.fees(),
+            full_installation: self.setup.full_installation(),
+        }
+    }
+}
+
 /// Run a prepared scenario with one master seed.
 pub fn run_prepared(p: &Prepared, seed: u64, detail: Detail) -> RunResult {
     let s = p.scenario;
     let spec = &s.spec;
-    let schedule = &p.schedule;
-    let faults = &p.faults;
-    let fees = p.setup.fees();
-    let full = p.setup.full_installation();
-    let mut clinic = Clinic::new(p.setup.clone(), faults.clone(), rng_for(seed, "clinic"));
-    let mut bureau = Bureau::new(
-        schedule,
-        p.bureau_calendar.clone(),
-        spec.actors.bureau.clone(),
-        faults.clone(),
-        rng_for(seed, "bureau"),
-        s.prefecture,
-        spec.clinic.county,
-    );
-    let mut ib = ImplementingBody::new(
-        schedule,
-        spec.actors.implementing_body.clone(),
-        faults.clone(),
-        rng_for(seed, "implementing-body"),
-        (seed % 9_000_000) as u32 + 1_000_000,
-    );
-    let mut vendor = ReaderVendor::new(
-        spec.actors.reader_vendor.clone(),
-        faults.clone(),
-        rng_for(seed, "reader-vendor"),
-    );
-    let mut carrier = Carrier::new(
-        spec.actors.carrier.clone(),
-        faults.clone(),
-        rng_for(seed, "carrier"),
-    );
-    let mut sv = SystemVendor::new(spec.actors.system_vendor.clone(), fees, full);
+    let mut clinic = Clinic::new(p.setup.clone(), p.faults.clone(), rng_for(seed, "clinic"));
+    let Parties {
+        mut bureau,
+        implementing_body: mut ib,
+        reader_vendor: mut vendor,
+        mut carrier,
+        system_vendor: mut sv,
+    } = Parties::build(p.party_setup(), seed);
 
     let horizon = VirtualTime::start_of(
         spec.clinic
@@ -240,7 +305,7 @@ pub fn run_prepared(p: &Prepared, seed: u64, detail: Detail) -> RunResult {
         online_start,
         passed,
         checks,
-        schedule: (detail == Detail::Full).then(|| schedule.clone()),
+        schedule: (detail == Detail::Full).then(|| p.schedule.clone()),
         events_handled: handled,
         timeline,
     }
@@ -391,9 +456,4 @@ pub fn evaluate(
             }
         })
         .collect()
-}
-
-/// The date of a milestone in a schedule, for reports.
-pub fn milestone(s: &Schedule, id: MilestoneId) -> Option<NaiveDate> {
-    s.date(id)
 }

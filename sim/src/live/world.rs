@@ -27,10 +27,7 @@ use fakes::process::bureau::Bureau;
 use fakes::process::carrier::Carrier;
 use fakes::process::fault::Faults;
 use fakes::process::implementing_body::ImplementingBody;
-use fakes::process::params::{
-    BureauParams, CarrierParams, ImplementingBodyParams, LineType, ReaderVendorParams,
-    SystemVendorParams,
-};
+use fakes::process::params::{CarrierParams, LineType};
 use fakes::process::reader_vendor::ReaderVendor;
 use fakes::process::system_vendor::SystemVendor;
 use fakes::process::{Actor, ActorId, CheckPurpose, Envelope, Event, Msg, Outbox};
@@ -40,6 +37,7 @@ use fakes::time::VirtualTime;
 use super::clock::VirtualClock;
 use super::pki::LivePki;
 use crate::engine::{rng_for, EventQueue};
+use crate::runner::{Parties, PartySetup};
 
 /// Most messages handled in one delivery round; reaching it is logged, not hidden.
 pub const DELIVERY_LIMIT: usize = 100_000;
@@ -174,116 +172,52 @@ impl World {
         req.allow_projected = true;
         let schedule = schedule::compute(&req, None).map_err(|e| e.to_string())?;
         let faults = Faults::new(Vec::new());
-        let seed = cfg.seed;
-        let bureau = Bureau::new(
-            &schedule,
-            BusinessCalendar::standard(),
-            BureauParams::default(),
-            faults.clone(),
-            rng_for(seed, "bureau"),
-            cfg.prefecture,
-            cfg.county,
+        let params = crate::scenario::Actors::default();
+        let parties = Parties::build(
+            PartySetup {
+                schedule: &schedule,
+                bureau_calendar: BusinessCalendar::standard(),
+                params: &params,
+                faults: &faults,
+                prefecture: cfg.prefecture,
+                county: cfg.county,
+                fees: vec![FeeTable::Medical],
+                full_installation: true,
+            },
+            cfg.seed,
         );
-        let ib = ImplementingBody::new(
-            &schedule,
-            ImplementingBodyParams::default(),
-            faults.clone(),
-            rng_for(seed, "implementing-body"),
-            (seed % 9_000_000) as u32 + 1_000_000,
-        );
-        let vendor = ReaderVendor::new(
-            ReaderVendorParams::default(),
-            faults.clone(),
-            rng_for(seed, "reader-vendor"),
-        );
-        let carrier_params = CarrierParams::default();
-        let carrier = Carrier::new(
-            carrier_params.clone(),
-            faults.clone(),
-            rng_for(seed, "carrier"),
-        );
-        let sv = SystemVendor::new(SystemVendorParams::default(), vec![FeeTable::Medical], true);
-        let now = clock.now();
-        Ok(World {
+        Ok(World::assemble(
             clock,
             pki,
             schedule,
-            state: Mutex::new(State {
-                bureau,
-                ib,
-                vendor,
-                carrier,
-                sv,
-                carrier_params,
-                faults,
-                seed,
-                queue: EventQueue::new(),
-                delivered: now,
-                inbox: Vec::new(),
-                next_seq: 1,
-                trace: Vec::new(),
-                trace_dropped: 0,
-                portal: PortalState::default(),
-                correction_fields: Vec::new(),
-                line: None,
-            }),
-        })
+            parties,
+            params.carrier,
+            faults,
+            cfg.seed,
+        ))
     }
 
-    /// Build the actors of a prepared scenario exactly as [`crate::runner`] does
-    /// (its schedule, bureau calendar, actor parameters and faults, seeds from
-    /// `seed`): `onsim run --live`.
-    pub fn from_prepared(
-        p: &crate::runner::Prepared<'_>,
-        seed: u64,
+    /// The world around built actors; everything else starts empty.
+    fn assemble(
         clock: Arc<VirtualClock>,
         pki: Arc<LivePki>,
+        schedule: Schedule,
+        parties: Parties,
+        carrier_params: CarrierParams,
+        faults: Faults,
+        seed: u64,
     ) -> Self {
-        let spec = &p.scenario.spec;
-        let faults = p.faults.clone();
-        let bureau = Bureau::new(
-            &p.schedule,
-            p.bureau_calendar.clone(),
-            spec.actors.bureau.clone(),
-            faults.clone(),
-            rng_for(seed, "bureau"),
-            p.scenario.prefecture,
-            spec.clinic.county,
-        );
-        let ib = ImplementingBody::new(
-            &p.schedule,
-            spec.actors.implementing_body.clone(),
-            faults.clone(),
-            rng_for(seed, "implementing-body"),
-            (seed % 9_000_000) as u32 + 1_000_000,
-        );
-        let vendor = ReaderVendor::new(
-            spec.actors.reader_vendor.clone(),
-            faults.clone(),
-            rng_for(seed, "reader-vendor"),
-        );
-        let carrier_params = spec.actors.carrier.clone();
-        let carrier = Carrier::new(
-            carrier_params.clone(),
-            faults.clone(),
-            rng_for(seed, "carrier"),
-        );
-        let sv = SystemVendor::new(
-            spec.actors.system_vendor.clone(),
-            p.setup.fees(),
-            p.setup.full_installation(),
-        );
         let now = clock.now();
         World {
             clock,
             pki,
-            schedule: p.schedule.clone(),
+            schedule,
             state: Mutex::new(State {
-                bureau,
-                ib,
-                vendor,
-                carrier,
-                sv,
+                bureau: parties.bureau,
+                ib: parties.implementing_body,
+                vendor: parties.reader_vendor,
+                carrier: parties.carrier,
+                sv: parties.system_vendor,
                 carrier_params,
                 faults,
                 seed,
@@ -298,6 +232,28 @@ impl World {
                 line: None,
             }),
         }
+    }
+
+    /// Build the actors of a prepared scenario exactly as [`crate::runner`] does
+    /// (its schedule, bureau calendar, actor parameters and faults, seeds from
+    /// `seed`): `onsim run --live`.
+    pub fn from_prepared(
+        p: &crate::runner::Prepared<'_>,
+        seed: u64,
+        clock: Arc<VirtualClock>,
+        pki: Arc<LivePki>,
+    ) -> Self {
+        let parties = Parties::build(p.party_setup(), seed);
+        let carrier_params = p.scenario.spec.actors.carrier.clone();
+        World::assemble(
+            clock,
+            pki,
+            p.schedule.clone(),
+            parties,
+            carrier_params,
+            p.faults.clone(),
+            seed,
+        )
     }
 
     /// When the next queued message is due, if any.

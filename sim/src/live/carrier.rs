@@ -225,18 +225,9 @@ impl Proxy {
 
     /// Accept connections until `shutdown` turns true.
     pub async fn run(self: Arc<Self>, listener: TcpListener, mut shutdown: watch::Receiver<bool>) {
-        loop {
-            let (client, peer) = tokio::select! {
-                r = listener.accept() => match r {
-                    Ok(x) => x,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "carrier proxy accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                },
-                _ = shutdown.changed() => break,
-            };
+        while let Some((client, peer)) =
+            super::accept_until(&listener, &mut shutdown, "carrier proxy").await
+        {
             let me = self.clone();
             let mut stop = shutdown.clone();
             tokio::spawn(async move {

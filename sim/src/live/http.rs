@@ -595,18 +595,7 @@ pub async fn serve_http(
     app: Arc<App>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    loop {
-        let (stream, _peer) = tokio::select! {
-            r = listener.accept() => match r {
-                Ok(x) => x,
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            _ = shutdown.changed() => break,
-        };
+    while let Some((stream, _peer)) = super::accept_until(&listener, &mut shutdown, "http").await {
         let app = app.clone();
         tokio::spawn(async move {
             let service = service_fn(move |req| {
@@ -837,18 +826,9 @@ pub async fn serve_https(
     app: Arc<App>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    loop {
-        let (stream, peer) = tokio::select! {
-            r = listener.accept() => match r {
-                Ok(x) => x,
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            _ = shutdown.changed() => break,
-        };
+    while let Some((stream, peer)) =
+        super::accept_until(&listener, &mut shutdown, "eligibility").await
+    {
         // No Nagle: the TLS 1.3 tickets and the answer go out as separate writes, and
         // Nagle + delayed ACK stalled each new connection ~40 ms (onsim load).
         let _ = stream.set_nodelay(true);

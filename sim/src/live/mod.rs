@@ -314,3 +314,25 @@ impl Running {
         }
     }
 }
+
+/// The next connection on `listener`, or `None` once `shutdown` changes. Accept
+/// errors (e.g. too many open files) are logged with `what` and retried after a short
+/// pause, so one bad moment never stops a service.
+pub(crate) async fn accept_until(
+    listener: &TcpListener,
+    shutdown: &mut watch::Receiver<bool>,
+    what: &'static str,
+) -> Option<(tokio::net::TcpStream, std::net::SocketAddr)> {
+    loop {
+        tokio::select! {
+            r = listener.accept() => match r {
+                Ok(x) => return Some(x),
+                Err(e) => {
+                    tracing::warn!(error = %e, service = what, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            },
+            _ = shutdown.changed() => return None,
+        }
+    }
+}

@@ -467,7 +467,10 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport, String> {
         }
         std::thread::sleep(Duration::from_millis(10));
     }
-    // Let the driver answer what is still in req/ (bounded), then stop it.
+    // Let the driver answer what is still in req/ (bounded), then stop it. A client
+    // that ended during the outage leaves no driver, so nothing was answered.
+    let mut answered: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut error_codes: BTreeMap<String, Option<String>> = BTreeMap::new();
     if let Some(d) = driver {
         let until = Instant::now() + Duration::from_millis(600);
         while Instant::now() < until && !files_in(&req).is_empty() {
@@ -476,8 +479,6 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport, String> {
         std::thread::sleep(Duration::from_millis(60));
         let dlog = d.log();
         d.stop();
-        let mut answered: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        let mut error_codes: BTreeMap<String, Option<String>> = BTreeMap::new();
         for e in &dlog {
             log.say(format!(
                 "terminal: {} → {} {}",
@@ -504,26 +505,9 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport, String> {
                 }
             }
         }
-        let judged = judge(&Judge {
-            cfg,
-            tasks: &tasks,
-            institution: &institution.to_string(),
-            date: &fmt_date(date),
-            term: &term,
-            swallowed: &swallowed,
-            results_path: &results_path,
-            first_seen: &first_seen,
-            outage_task: outage_task.as_deref(),
-            swallowed_n,
-            answered: &answered,
-            error_codes: &error_codes,
-            faces: &faces,
-            exit_status,
-            timed_out,
-        });
-        return finish(cfg, &out, log, judged, exit_status, timed_out, t0);
+    } else {
+        log.say("the client ended during the outage");
     }
-    log.say("the client ended during the outage");
     let judged = judge(&Judge {
         cfg,
         tasks: &tasks,
@@ -535,8 +519,8 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport, String> {
         first_seen: &first_seen,
         outage_task: outage_task.as_deref(),
         swallowed_n,
-        answered: &BTreeMap::new(),
-        error_codes: &BTreeMap::new(),
+        answered: &answered,
+        error_codes: &error_codes,
         faces: &faces,
         exit_status,
         timed_out,

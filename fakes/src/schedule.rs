@@ -496,8 +496,7 @@ impl Schedule {
         self.milestones.iter().find(|m| m.id == id)
     }
 
-    /// Its date; panics only on ids the rule set always has (use [`Schedule::get`]
-    /// for the others).
+    /// Its date, if the rule set has the milestone.
     pub fn date(&self, id: MilestoneId) -> Option<NaiveDate> {
         self.get(id).map(|m| m.date)
     }

@@ -1,4 +1,5 @@
-//! The next-event engine: virtual time, an event queue, per-actor seeds and traces.
+//! The next-event engine: virtual time, an event queue and per-actor seeds. (The
+//! trace entries are `fakes::process::Event`: the actors write them.)
 //!
 //! In timeline mode nothing waits: the driver pops the earliest pending event, hands
 //! it to the actor's state machine at that [`VirtualTime`], pushes whatever events the
@@ -18,7 +19,6 @@
 use std::fmt;
 
 use rand::SeedableRng;
-use serde::Serialize;
 
 pub use fakes::time::VirtualTime;
 
@@ -308,15 +308,6 @@ pub fn rng_for(master: u64, name: &str) -> rand_chacha::ChaCha8Rng {
     rand_chacha::ChaCha8Rng::seed_from_u64(derive_seed(master, name))
 }
 
-/// A trace entry: when, who, what, why. The engine's users fill it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct TraceEntry {
-    pub at: VirtualTime,
-    pub actor: String,
-    pub what: String,
-    pub why: String,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -476,19 +467,6 @@ mod tests {
         let (a, b, c) = (draws("x"), draws("x"), draws("y"));
         assert_eq!(a, b);
         assert_ne!(a, c);
-    }
-
-    #[test]
-    fn trace_entry_serialises() {
-        let e = TraceEntry {
-            at: VirtualTime::at(d(2024, 2, 13), 9, 0),
-            actor: "bureau".into(),
-            what: "sent reception number".into(),
-            why: "r2024 bureau-answer-dispatch".into(),
-        };
-        let json = serde_json::to_string(&e).unwrap();
-        assert!(json.starts_with(r#"{"at":"#), "{json}");
-        assert!(json.contains(r#""actor":"bureau""#));
     }
 
     #[test]

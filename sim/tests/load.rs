@@ -80,8 +80,17 @@ fn new_connection_run_offers_resumption() {
         "no resumed session: {v}"
     );
     assert_eq!(v["counts_match"], true);
-    // No card-based API yet: said so, insurance-card requests sent instead.
-    assert!(v["note"].as_str().unwrap().contains("card"), "{v}");
+    // A tenth of each terminal's 20 confirmations are card-based (to within one):
+    // challenge + signed answer, two requests on the confirmation's connection.
+    let cards = v["confirmations"]["card"].as_u64().unwrap();
+    assert!((2..=6).contains(&cards), "{v}");
+    assert_eq!(
+        v["confirmations"]["insurance_card"].as_u64().unwrap() + cards,
+        40
+    );
+    assert_eq!(v["sent"].as_u64().unwrap(), 40 + cards, "{v}");
+    assert_eq!(v["refused"], 0, "card confirmations refused: {v}");
+    assert!(v["card_p50_ms"].as_f64().unwrap() > 0.0, "{v}");
 }
 
 #[test]
@@ -117,6 +126,7 @@ fn bad_flags_exit_2() {
     for args in [
         &["load", "--connections", "0"][..],
         &["load", "--mix", "card=2"][..],
+        &["load", "--compare", "--mix", "card=0.1"][..],
         &["load", "--duration", "0"][..],
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_onsim"))

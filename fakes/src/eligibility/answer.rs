@@ -501,10 +501,17 @@ impl Service {
             );
             return abnormal(&r.into(), reference, now, default);
         };
-        let request = match parse_request(kind, bytes, &self.config.limits) {
-            Ok(r) => r,
-            Err(refusal) => return abnormal(&refusal, reference, now, default),
-        };
+        match parse_request(kind, bytes, &self.config.limits) {
+            Ok(request) => self.handle_request(&request, now),
+            Err(refusal) => abnormal(&refusal, reference, now, default),
+        }
+    }
+
+    /// Answer a request already parsed (the eligibility API parses once, to check the
+    /// institution against the client certificate first).
+    pub fn handle_request(&mut self, request: &Request, now: VirtualTime) -> Response {
+        let reference = ReferenceClassification::InsuranceCard;
+        let default = self.config.default_character_code;
         if let Err(r) = institution_check(&self.config, self.institution, &request.header) {
             return abnormal(&r, reference, now, default);
         }
@@ -513,7 +520,7 @@ impl Service {
                 &self.config,
                 &self.population,
                 self.institution,
-                &request,
+                request,
                 now,
             ),
             RequestBody::BulkUpload(searches) => self.desk.upload(

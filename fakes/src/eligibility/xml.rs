@@ -14,7 +14,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 
 use super::encoding::{self, CharacterCode};
 use super::error::{EligibilityError, ErrorCode};
-use super::tree::{self, Element, TreeLimits};
+use super::tree::{self, Element, Padded, Text, TreeLimits, Writer};
 use super::values::*;
 use crate::codes::{InstitutionCode, InsurerNumber};
 
@@ -204,7 +204,9 @@ fn salvage(root: &Element) -> RequestEcho {
     }
 }
 
-fn message_parts(root: &Element) -> Result<(&Element, &Element), EligibilityError> {
+fn message_parts<'r, 'a>(
+    root: &'r Element<'a>,
+) -> Result<(&'r Element<'a>, &'r Element<'a>), EligibilityError> {
     if root.name != "XmlMsg" {
         return Err(EligibilityError::new(
             ErrorCode::WrongRoot,
@@ -357,69 +359,69 @@ fn read_search(e: &Element) -> Result<SearchInfo, EligibilityError> {
 impl Request {
     /// The request as an XmlMsg document in `code`, with an XML declaration.
     pub fn render(&self, code: CharacterCode) -> Vec<u8> {
-        let mut root = Element::new("XmlMsg");
-        let mut h = Element::new("MessageHeader");
         let hd = &self.header;
-        h.leaf(
-            "QualificationConfirmationDate",
-            Some(fmt_date(hd.qualification_confirmation_date)),
-        )
-        .leaf(
-            "MedicalInstitutionCode",
-            Some(hd.medical_institution_code.to_string()),
-        )
-        .leaf(
-            "ArbitraryFileIdentifier",
-            hd.arbitrary_file_identifier.clone(),
-        )
-        .leaf(
-            "CharacterCodeIdentifier",
-            hd.character_code_identifier.map(|c| c.identifier()),
-        );
-        let mut b = Element::new("MessageBody");
+        let mut w = Writer::new(code);
+        w.start("XmlMsg")
+            .start("MessageHeader")
+            .leaf(
+                "QualificationConfirmationDate",
+                Some(hd.qualification_confirmation_date),
+            )
+            .leaf(
+                "MedicalInstitutionCode",
+                Some(Shown(hd.medical_institution_code)),
+            )
+            .leaf(
+                "ArbitraryFileIdentifier",
+                hd.arbitrary_file_identifier.as_deref(),
+            )
+            .leaf(
+                "CharacterCodeIdentifier",
+                hd.character_code_identifier.map(|c| c.identifier()),
+            )
+            .end()
+            .start("MessageBody");
         match &self.body {
-            RequestBody::Single(s) => {
-                b.push(search_element(s));
-            }
+            RequestBody::Single(s) => write_search(&mut w, s),
             RequestBody::BulkUpload(v) => {
                 for s in v {
-                    b.push(search_element(s));
+                    write_search(&mut w, s);
                 }
             }
             RequestBody::BulkDownload { reception_number } => {
-                b.leaf("ReceptionNumber", Some(reception_number.clone()));
+                w.leaf("ReceptionNumber", Some(reception_number));
             }
         }
-        root.push(h).push(b);
-        document(&root, code)
+        w.finish(code)
     }
 }
 
-fn search_element(s: &SearchInfo) -> Element {
-    let mut e = Element::new("QualificationConfirmSearchInfo");
-    e.leaf("InsurerNumber", Some(s.insurer_number.to_string()))
-        .leaf("InsuredCardSymbol", s.insured_card_symbol.clone())
+fn write_search(w: &mut Writer, s: &SearchInfo) {
+    w.start("QualificationConfirmSearchInfo")
+        .leaf("InsurerNumber", Some(Shown(s.insurer_number)))
+        .leaf("InsuredCardSymbol", s.insured_card_symbol.as_deref())
         .leaf(
             "InsuredIdentificationNumber",
-            Some(s.insured_identification_number.clone()),
+            Some(&s.insured_identification_number),
         )
-        .leaf("InsuredBranchNumber", s.insured_branch_number.clone())
-        .leaf("Birthdate", Some(fmt_date(s.birthdate)))
+        .leaf("InsuredBranchNumber", s.insured_branch_number.as_deref())
+        .leaf("Birthdate", Some(s.birthdate))
         .leaf(
             "LimitApplicationCertificateRelatedConsFlg",
             s.limit_consent.map(fmt_flag),
         )
-        .leaf("ArbitraryIdentifier", s.arbitrary_identifier.clone());
-    e
+        .leaf("ArbitraryIdentifier", s.arbitrary_identifier.as_deref())
+        .end();
 }
 
-fn document(root: &Element, code: CharacterCode) -> Vec<u8> {
-    let mut s = String::with_capacity(2048);
-    s.push_str("<?xml version=\"1.0\" encoding=\"");
-    s.push_str(code.xml_label());
-    s.push_str("\" standalone=\"yes\"?>\n");
-    root.write(&mut s, 0);
-    encoding::encode(&s, code)
+/// A code written with its `Display` (digits only, so nothing to escape).
+struct Shown<T>(T);
+
+impl<T: std::fmt::Display> Text for Shown<T> {
+    fn write_text(&self, out: &mut String) {
+        use std::fmt::Write as _;
+        let _ = write!(out, "{}", self.0);
+    }
 }
 
 // ---------------------------------------------------------------------------------
@@ -576,216 +578,185 @@ pub struct Response {
 impl Response {
     /// The document, encoded as its `CharacterCodeIdentifier` says.
     pub fn render(&self) -> Vec<u8> {
-        let root = self.to_element();
-        document(&root, self.header.character_code_identifier)
-    }
-
-    fn to_element(&self) -> Element {
+        let code = self.header.character_code_identifier;
         let hd = &self.header;
-        let mut h = Element::new("MessageHeader");
-        h.leaf(
-            "ProcessExecutionTime",
-            Some(fmt_time(hd.process_execution_time)),
-        )
-        .leaf(
-            "QualificationConfirmationDate",
-            hd.qualification_confirmation_date.map(fmt_date),
-        )
-        .leaf(
-            "MedicalInstitutionCode",
-            hd.medical_institution_code.clone(),
-        )
-        .leaf(
-            "ArbitraryFileIdentifier",
-            hd.arbitrary_file_identifier.clone(),
-        )
-        .leaf(
-            "ReferenceClassification",
-            Some(hd.reference_classification.code()),
-        )
-        .leaf("SegmentOfResult", Some(hd.segment_of_result.code()))
-        .leaf("ErrorCode", hd.error_code.map(|c| c.code()))
-        .leaf("ErrorMessage", hd.error_message.clone())
-        .leaf(
-            "CharacterCodeIdentifier",
-            Some(hd.character_code_identifier.identifier()),
-        );
-        let mut b = Element::new("MessageBody");
+        let mut w = Writer::new(code);
+        w.start("XmlMsg")
+            .start("MessageHeader")
+            .leaf("ProcessExecutionTime", Some(hd.process_execution_time))
+            .leaf(
+                "QualificationConfirmationDate",
+                hd.qualification_confirmation_date,
+            )
+            .leaf(
+                "MedicalInstitutionCode",
+                hd.medical_institution_code.as_deref(),
+            )
+            .leaf(
+                "ArbitraryFileIdentifier",
+                hd.arbitrary_file_identifier.as_deref(),
+            )
+            .leaf(
+                "ReferenceClassification",
+                Some(hd.reference_classification.code()),
+            )
+            .leaf("SegmentOfResult", Some(hd.segment_of_result.code()))
+            .leaf("ErrorCode", hd.error_code.map(|c| c.code()))
+            .leaf("ErrorMessage", hd.error_message.as_deref())
+            .leaf(
+                "CharacterCodeIdentifier",
+                Some(hd.character_code_identifier.identifier()),
+            )
+            .end()
+            .start("MessageBody");
         match &self.body {
             ResponseBody::Empty => {}
-            ResponseBody::Single(a) => write_answer(&mut b, a),
+            ResponseBody::Single(a) => write_answer(&mut w, a),
             ResponseBody::BulkAccepted {
                 reception_number,
                 count,
             } => {
-                b.leaf("ReceptionNumber", Some(reception_number.clone()))
+                w.leaf("ReceptionNumber", Some(reception_number))
                     .leaf("AcceptedCount", Some(count.to_string()));
             }
             ResponseBody::BulkPending { reception_number } => {
-                b.leaf("ReceptionNumber", Some(reception_number.clone()));
+                w.leaf("ReceptionNumber", Some(reception_number));
             }
             ResponseBody::BulkResults {
                 reception_number,
                 answers,
             } => {
-                b.leaf("ReceptionNumber", Some(reception_number.clone()));
-                let mut list = Element::new("QualificationConfirmationResultList");
+                w.leaf("ReceptionNumber", Some(reception_number))
+                    .start("QualificationConfirmationResultList");
                 for a in answers {
-                    let mut e = Element::new("QualificationConfirmationResult");
-                    write_answer(&mut e, a);
-                    list.push(e);
+                    w.start("QualificationConfirmationResult");
+                    write_answer(&mut w, a);
+                    w.end();
                 }
-                b.push(list);
+                w.end();
             }
         }
-        let mut root = Element::new("XmlMsg");
-        root.push(h).push(b);
-        root
+        w.finish(code)
     }
 }
 
-fn write_answer(b: &mut Element, a: &Answer) {
-    b.leaf("ArbitraryIdentifier", a.arbitrary_identifier.clone())
+fn write_answer(w: &mut Writer, a: &Answer) {
+    w.leaf("ArbitraryIdentifier", a.arbitrary_identifier.as_deref())
         .leaf(
             "ProcessingResultStatus",
             Some(a.processing_result_status.code()),
         )
-        .leaf("ProcessingResultCode", a.processing_result_code.clone())
+        .leaf("ProcessingResultCode", a.processing_result_code.as_deref())
         .leaf(
             "ProcessingResultMessage",
-            a.processing_result_message.clone(),
+            a.processing_result_message.as_deref(),
         )
         .leaf(
             "QualificationValidity",
             a.qualification_validity.map(|v| v.code()),
         );
     if !a.results.is_empty() {
-        let mut list = Element::new("ResultList");
+        w.start("ResultList");
         for q in &a.results {
-            list.push(qualification_element(q));
+            write_qualification(w, q);
         }
-        b.push(list);
+        w.end();
     }
 }
 
-fn consent_leaves(e: &mut Element, flag: &str, time: &str, c: Option<Consent>) {
+fn consent_leaves(w: &mut Writer, flag: &str, time: &str, c: Option<Consent>) {
     if let Some(c) = c {
-        e.leaf(flag, Some(fmt_flag(c.given)))
-            .leaf(time, c.time.map(fmt_time));
+        w.leaf(flag, Some(fmt_flag(c.given))).leaf(time, c.time);
     }
 }
 
-fn qualification_element(q: &Qualification) -> Element {
-    let mut e = Element::new("ResultOfQualificationConfirmation");
-    e.leaf("InsuredCardClassification", Some(q.card_class.code()))
-        .leaf("InsurerNumber", Some(q.insurer_number.to_string()))
-        .leaf("InsuredCardSymbol", q.insured_card_symbol.clone())
+fn write_qualification(w: &mut Writer, q: &Qualification) {
+    w.start("ResultOfQualificationConfirmation")
+        .leaf("InsuredCardClassification", Some(q.card_class.code()))
+        .leaf("InsurerNumber", Some(Shown(q.insurer_number)))
+        .leaf("InsuredCardSymbol", q.insured_card_symbol.as_deref())
         .leaf(
             "InsuredIdentificationNumber",
-            Some(q.insured_identification_number.clone()),
+            Some(&q.insured_identification_number),
         )
-        .leaf("InsuredBranchNumber", q.insured_branch_number.clone())
+        .leaf("InsuredBranchNumber", q.insured_branch_number.as_deref())
         .leaf("PersonalFamilyClassification", Some(q.person_family.code()))
-        .leaf("Name", Some(q.name.clone()))
-        .leaf("NameKana", Some(q.name_kana.clone()))
+        .leaf("Name", Some(&q.name))
+        .leaf("NameKana", Some(&q.name_kana))
         .leaf("Sex1", Some(q.sex.code()))
-        .leaf("Birthdate", Some(fmt_date(q.birthdate)))
-        .leaf("PostNumber", q.post_number.clone())
-        .leaf("Address", q.address.clone())
-        .leaf("QualificationDate", Some(fmt_date(q.qualification_date)))
-        .leaf(
-            "DisqualificationDate",
-            q.disqualification_date.map(fmt_date),
-        )
-        .leaf("InsuredCardValidDate", Some(fmt_date(q.valid_start)))
-        .leaf("InsuredCardExpirationDate", q.valid_end.map(fmt_date))
+        .leaf("Birthdate", Some(q.birthdate))
+        .leaf("PostNumber", q.post_number.as_deref())
+        .leaf("Address", q.address.as_deref())
+        .leaf("QualificationDate", Some(q.qualification_date))
+        .leaf("DisqualificationDate", q.disqualification_date)
+        .leaf("InsuredCardValidDate", Some(q.valid_start))
+        .leaf("InsuredCardExpirationDate", q.valid_end)
         .leaf(
             "InsuredPartialContributionRatio",
-            Some(format!("{:03}", q.contribution_ratio)),
+            Some(Padded(q.contribution_ratio.into(), 3)),
         );
     if let Some(el) = &q.elderly {
-        let mut b = Element::new("ElderlyRecipientCertificateInfo");
-        b.leaf(
-            "ElderlyRecipientCertificateDate",
-            Some(fmt_date(el.certificate_date)),
-        )
-        .leaf(
-            "ElderlyRecipientValidStartDate",
-            Some(fmt_date(el.valid_start)),
-        )
-        .leaf("ElderlyRecipientValidEndDate", Some(fmt_date(el.valid_end)))
-        .leaf(
-            "ElderlyRecipientContributionRatio",
-            Some(format!("{:03}", el.contribution_ratio)),
-        );
-        e.push(b);
+        w.start("ElderlyRecipientCertificateInfo")
+            .leaf("ElderlyRecipientCertificateDate", Some(el.certificate_date))
+            .leaf("ElderlyRecipientValidStartDate", Some(el.valid_start))
+            .leaf("ElderlyRecipientValidEndDate", Some(el.valid_end))
+            .leaf(
+                "ElderlyRecipientContributionRatio",
+                Some(Padded(el.contribution_ratio.into(), 3)),
+            )
+            .end();
     }
     consent_leaves(
-        &mut e,
+        w,
         "LimitApplicationCertificateRelatedConsFlg",
         "LimitApplicationCertificateRelatedConsTime",
         q.limit_consent,
     );
     if let Some(l) = &q.limit {
-        let mut b = Element::new("LimitApplicationCertificateRelatedInfo");
-        b.leaf(
-            "LimitApplicationCertificateClassification",
-            Some(l.class.code()),
-        )
-        .leaf(
-            "LimitApplicationCertificateClassificationFlag",
-            Some(l.category.code()),
-        )
-        .leaf(
-            "LimitApplicationCertificateDate",
-            Some(fmt_date(l.certificate_date)),
-        )
-        .leaf(
-            "LimitApplicationCertificateValidStartDate",
-            Some(fmt_date(l.valid_start)),
-        )
-        .leaf(
-            "LimitApplicationCertificateValidEndDate",
-            Some(fmt_date(l.valid_end)),
-        )
-        .leaf(
-            "LimitApplicationCertificateLongTermDate",
-            l.long_term_date.map(fmt_date),
-        );
-        e.push(b);
+        w.start("LimitApplicationCertificateRelatedInfo")
+            .leaf(
+                "LimitApplicationCertificateClassification",
+                Some(l.class.code()),
+            )
+            .leaf(
+                "LimitApplicationCertificateClassificationFlag",
+                Some(l.category.code()),
+            )
+            .leaf("LimitApplicationCertificateDate", Some(l.certificate_date))
+            .leaf(
+                "LimitApplicationCertificateValidStartDate",
+                Some(l.valid_start),
+            )
+            .leaf("LimitApplicationCertificateValidEndDate", Some(l.valid_end))
+            .leaf("LimitApplicationCertificateLongTermDate", l.long_term_date)
+            .end();
     }
     if !q.specific_diseases.is_empty() {
-        let mut list = Element::new("SpecificDiseasesCertificateList");
+        w.start("SpecificDiseasesCertificateList");
         for s in &q.specific_diseases {
-            let mut b = Element::new("SpecificDiseasesCertificateInfo");
-            b.leaf("SpecificDiseasesDiseaseCategory", Some(s.category.code()))
-                .leaf(
-                    "SpecificDiseasesCertificateDate",
-                    Some(fmt_date(s.certificate_date)),
-                )
-                .leaf(
-                    "SpecificDiseasesValidStartDate",
-                    Some(fmt_date(s.valid_start)),
-                )
-                .leaf("SpecificDiseasesValidEndDate", s.valid_end.map(fmt_date))
-                .leaf("SpecificDiseasesSelfPay", Some(s.self_pay.to_string()));
-            list.push(b);
+            w.start("SpecificDiseasesCertificateInfo")
+                .leaf("SpecificDiseasesDiseaseCategory", Some(s.category.code()))
+                .leaf("SpecificDiseasesCertificateDate", Some(s.certificate_date))
+                .leaf("SpecificDiseasesValidStartDate", Some(s.valid_start))
+                .leaf("SpecificDiseasesValidEndDate", s.valid_end)
+                .leaf("SpecificDiseasesSelfPay", Some(Padded(s.self_pay, 0)))
+                .end();
         }
-        e.push(list);
+        w.end();
     }
     consent_leaves(
-        &mut e,
+        w,
         "PharmacistsInfoConsFlg",
         "PharmacistsInfoConsTime",
         q.pharmacists_info_consent,
     );
     consent_leaves(
-        &mut e,
+        w,
         "SpecificHealthCheckupsInfoConsFlg",
         "SpecificHealthCheckupsInfoConsTime",
         q.specific_health_checkups_consent,
     );
-    e
+    w.end();
 }
 
 // ---------------------------------------------------------------------------------

@@ -18,7 +18,6 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 use clap::{Args, ValueEnum};
-use hyper::body::Bytes;
 use serde_json::{json, Value};
 
 use fakes::eligibility::Population;
@@ -26,7 +25,7 @@ use fakes::schedule::RuleSet;
 
 use crate::error::{CliError, CmdResult, Outcome};
 use crate::live::{self, LiveConfig};
-use crate::load::{self, baseline, Bounds, Mode, ServerCounts, Target};
+use crate::load::{self, baseline, Bounds, Mode, ServerCounts, Target, Workload};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -54,9 +53,10 @@ pub struct LoadArgs {
     /// Longest run in seconds.
     #[arg(long, default_value_t = 60.0)]
     pub duration: f64,
-    /// Confirmation mix, e.g. `card=0.1`. The eligibility API has no card-based
-    /// confirmation yet, so only `card=0` runs as asked; any other share is reported
-    /// and insurance-card confirmations are sent instead.
+    /// Confirmation mix, e.g. `card=0.1`: that share of confirmations are card-based
+    /// (challenge, the card's RSA signature, answer: two requests), the rest
+    /// insurance-card inquiries. Cards are issued on the server first (`POST /cards`,
+    /// one per validity 1-5). Not with --compare: the baselines have no card API.
     #[arg(long, value_name = "card=F")]
     pub mix: Option<String>,
     /// Run onsim, a bare hyper+rustls mTLS server and a wiremock server one after
@@ -67,7 +67,8 @@ pub struct LoadArgs {
     #[arg(long)]
     pub proxy_overhead: bool,
     /// Repetitions for --compare / --proxy-overhead, interleaved; figures are the
-    /// repetition with the median rps (p50 for --proxy-overhead), counts summed.
+    /// repetition with the median rps (p50 for --proxy-overhead), counts summed, and
+    /// --compare's ratios the median of the per-repetition ratios.
     #[arg(long, default_value_t = 1)]
     pub repeat: usize,
     /// Households in the in-process population.
@@ -158,13 +159,13 @@ fn run_one(
     name: &str,
     target: &Target,
     bounds: Bounds,
-    bodies: &Arc<Vec<Bytes>>,
+    work: &Arc<Workload>,
     counter: &Counter,
     pid: Option<u32>,
 ) -> Value {
     let before = rt.block_on(counter.read());
     let rss_before = pid.and_then(load::rss_mb);
-    let (r, elapsed) = rt.block_on(load::drive(target, bounds, bodies.clone()));
+    let (r, elapsed) = rt.block_on(load::drive(target, bounds, work.clone()));
     // Responses are counted by the server as they are handed to hyper; give the
     // last ones a moment to be counted (bounded).
     let mut after = rt.block_on(counter.read());
@@ -221,6 +222,33 @@ fn start_in_process(
     })
 }
 
+/// Cards for a card share above 0, issued on the server at `control`.
+fn cards_for(
+    rt: &tokio::runtime::Runtime,
+    control: SocketAddr,
+    card: f64,
+) -> Result<Vec<load::LoadCard>, CliError> {
+    if card <= 0.0 {
+        return Ok(Vec::new());
+    }
+    rt.block_on(load::issue_cards(control))
+        .map_err(|e| CliError::new(format!("issuing cards for --mix card={card}: {e}")))
+}
+
+/// The in-process workload: 256 insurance-card inquiries and, for a card share, cards.
+fn workload_in_process(
+    rt: &tokio::runtime::Runtime,
+    p: &InProcess,
+    card: f64,
+) -> Result<Arc<Workload>, CliError> {
+    let keys = load::keys_in_process(&p.population, 256);
+    Ok(Arc::new(Workload {
+        bodies: load::bodies(&keys, p.date, p.running.app.pki.institution),
+        cards: cards_for(rt, p.running.addrs.control, card)?,
+        card_share: card,
+    }))
+}
+
 fn onsim_target(p: &InProcess, via_proxy: bool) -> Result<Target, CliError> {
     let pki = &p.running.app.pki;
     let valid = &pki
@@ -269,11 +297,10 @@ pub fn run(a: LoadArgs) -> CmdResult {
         ));
     }
     let card = a.mix.as_deref().map(parse_mix).transpose()?.unwrap_or(0.0);
-    let mix_note = (card > 0.0).then(|| {
-        format!("card={card} asked, but the eligibility API has no card-based confirmation yet: all requests are insurance-card (OQSsiquc01) confirmations")
-    });
-    if let Some(n) = &mix_note {
-        eprintln!("onsim load: {n}");
+    if card > 0.0 && a.compare {
+        return Err(CliError::new(
+            "--mix card=F runs card-based confirmations, which only onsim serves: drop --compare (or use card=0)",
+        ));
     }
     let bounds = Bounds {
         connections: a.connections,
@@ -283,7 +310,7 @@ pub fn run(a: LoadArgs) -> CmdResult {
     };
     let server_rt = runtime("onsim-server")?;
     let client_rt = runtime("onsim-load")?;
-    let mut out = if a.compare {
+    let out = if a.compare {
         if a.state_dir.is_some() {
             return Err(CliError::new(
                 "--compare starts its own three servers; drop --state-dir",
@@ -291,31 +318,25 @@ pub fn run(a: LoadArgs) -> CmdResult {
         }
         compare(&server_rt, &client_rt, &a, bounds)?
     } else if a.proxy_overhead {
-        proxy_overhead(&server_rt, &client_rt, &a, bounds)?
+        proxy_overhead(&server_rt, &client_rt, &a, bounds, card)?
     } else if let Some(dir) = &a.state_dir {
-        attach(&client_rt, dir, bounds)?
+        attach(&client_rt, dir, bounds, card)?
     } else {
         let p = start_in_process(&server_rt, a.seed, a.households)?;
-        let keys = load::keys_in_process(&p.population, 256);
-        let bodies = Arc::new(load::bodies(&keys, p.date, p.running.app.pki.institution));
+        let work = workload_in_process(&client_rt, &p, card)?;
         let target = onsim_target(&p, false)?;
         let v = run_one(
             &client_rt,
             "onsim",
             &target,
             bounds,
-            &bodies,
+            &work,
             &Counter::Onsim(p.running.app.clone()),
             Some(std::process::id()),
         );
         server_rt.block_on(p.running.stop());
         v
     };
-    if let (Some(n), Some(o)) = (&mix_note, out.as_object_mut()) {
-        if !a.compare {
-            o.insert("note".into(), json!(n));
-        }
-    }
     let ok = all_ok(&out);
     match a.format {
         // --compare keeps the contract's key order: onsim, bare, wiremock.
@@ -386,6 +407,7 @@ fn attach(
     rt: &tokio::runtime::Runtime,
     dir: &std::path::Path,
     bounds: Bounds,
+    card: f64,
 ) -> Result<Value, CliError> {
     let ep_path = dir.join("endpoints.json");
     let text = std::fs::read_to_string(&ep_path).map_err(|e| {
@@ -441,7 +463,11 @@ fn attach(
     let start = s("start")?;
     let date = NaiveDate::parse_from_str(start.get(..10).unwrap_or(""), "%Y-%m-%d")
         .map_err(|e| CliError::new(format!("endpoints.json start {start:?}: {e}")))?;
-    let bodies = Arc::new(load::bodies(&keys, date, institution));
+    let work = Arc::new(Workload {
+        bodies: load::bodies(&keys, date, institution),
+        cards: cards_for(rt, control, card)?,
+        card_share: card,
+    });
     let pid = ep.get("pid").and_then(Value::as_u64).map(|p| p as u32);
     let target = Target {
         addr,
@@ -453,7 +479,7 @@ fn attach(
         "onsim",
         &target,
         bounds,
-        &bodies,
+        &work,
         &Counter::Remote(control),
         pid,
     ))
@@ -520,6 +546,29 @@ fn ratio(a: &Value, b: &Value, key: &str) -> Value {
     }
 }
 
+/// The median over repetitions of `ours[i][key] / theirs[i][key]`, to 3 decimals.
+fn paired_median_ratio(ours: &[Value], theirs: &[Value], key: &str) -> Value {
+    let mut rs: Vec<f64> = ours
+        .iter()
+        .zip(theirs)
+        .filter_map(|(a, b)| match ratio(a, b, key) {
+            Value::Number(n) => n.as_f64(),
+            _ => None,
+        })
+        .collect();
+    if rs.is_empty() {
+        return Value::Null;
+    }
+    rs.sort_by(f64::total_cmp);
+    let n = rs.len();
+    let m = if n % 2 == 1 {
+        rs[n / 2]
+    } else {
+        (rs[n / 2 - 1] + rs[n / 2]) / 2.0
+    };
+    json!((m * 1000.0).round() / 1000.0)
+}
+
 fn compare(
     server_rt: &tokio::runtime::Runtime,
     client_rt: &tokio::runtime::Runtime,
@@ -529,8 +578,12 @@ fn compare(
     let p = start_in_process(server_rt, a.seed, a.households)?;
     let pki = p.running.app.pki.clone();
     let keys = load::keys_in_process(&p.population, 256);
-    let bodies = Arc::new(load::bodies(&keys, p.date, pki.institution));
-    let fixed = load::typical_response(&p.population, pki.institution, &bodies, p.date);
+    let work = Arc::new(Workload::insurance_cards_only(load::bodies(
+        &keys,
+        p.date,
+        pki.institution,
+    )));
+    let fixed = load::typical_response(&p.population, pki.institution, &work.bodies, p.date);
     let onsim = onsim_target(&p, false)?;
     let bare = server_rt
         .block_on(baseline::bare(&pki, fixed.clone()))
@@ -554,14 +607,14 @@ fn compare(
     let (mut r_onsim, mut r_bare, mut r_mock) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..a.repeat {
         r_onsim.push(run_one(
-            client_rt, "onsim", &onsim, bounds, &bodies, &c_onsim, me,
+            client_rt, "onsim", &onsim, bounds, &work, &c_onsim, me,
         ));
         r_bare.push(run_one(
             client_rt,
             "bare",
             &bare_target,
             bounds,
-            &bodies,
+            &work,
             &c_bare,
             None,
         ));
@@ -570,19 +623,39 @@ fn compare(
             "wiremock",
             &mock_target,
             bounds,
-            &bodies,
+            &work,
             &c_mock,
             None,
         ));
     }
+    // Ratios are taken within each repetition (the three runs of one repetition are
+    // seconds apart, so a slow spell of a shared machine hits all three) and the
+    // median of those is reported; `*_runs` keep every repetition's figure.
+    let ratios = |key: &str, other: &[Value]| paired_median_ratio(&r_onsim, other, key);
+    let (vs_bare, vs_mock, p99_vs_bare, hs_vs_bare) = (
+        ratios("rps", &r_bare),
+        ratios("rps", &r_mock),
+        ratios("p99_ms", &r_bare),
+        ratios("handshake_rate", &r_bare),
+    );
+    // Server memory: only the first onsim run ran before any baseline allocated in this
+    // process (wiremock keeps every request, and frees it when stopped), so its growth
+    // is onsim's alone; later repetitions would mix in the baselines' frees.
+    let first_growth = r_onsim
+        .first()
+        .and_then(|r| r.get("server_rss_growth_mb").cloned());
     let mut onsim_v = median_of(r_onsim, "rps");
     let bare_v = median_of(r_bare, "rps");
     let mock_v = median_of(r_mock, "rps");
-    onsim_v["onsim_vs_bare"] = ratio(&onsim_v, &bare_v, "rps");
-    onsim_v["onsim_vs_wiremock"] = ratio(&onsim_v, &mock_v, "rps");
-    onsim_v["p99_vs_bare"] = ratio(&onsim_v, &bare_v, "p99_ms");
+    if let Some(g) = first_growth {
+        onsim_v["server_rss_growth_mb"] = g;
+        onsim_v["server_rss_growth_of"] = json!("the first repetition");
+    }
+    onsim_v["onsim_vs_bare"] = vs_bare;
+    onsim_v["onsim_vs_wiremock"] = vs_mock;
+    onsim_v["p99_vs_bare"] = p99_vs_bare;
     if a.mode == Mode::NewConnection {
-        onsim_v["handshake_rate_vs_bare"] = ratio(&onsim_v, &bare_v, "handshake_rate");
+        onsim_v["handshake_rate_vs_bare"] = hs_vs_bare;
     }
     onsim_v["fixed_body_bytes"] = json!(fixed.len());
     bare.stop();
@@ -596,24 +669,24 @@ fn proxy_overhead(
     client_rt: &tokio::runtime::Runtime,
     a: &LoadArgs,
     bounds: Bounds,
+    card: f64,
 ) -> Result<Value, CliError> {
     let p = start_in_process(server_rt, a.seed, a.households)?;
-    let keys = load::keys_in_process(&p.population, 256);
-    let bodies = Arc::new(load::bodies(&keys, p.date, p.running.app.pki.institution));
+    let work = workload_in_process(client_rt, &p, card)?;
     let direct = onsim_target(&p, false)?;
     let via = onsim_target(&p, true)?;
     let c = Counter::Onsim(p.running.app.clone());
     let (mut rd, mut rv) = (Vec::new(), Vec::new());
     for _ in 0..a.repeat {
         rd.push(run_one(
-            client_rt, "direct", &direct, bounds, &bodies, &c, None,
+            client_rt, "direct", &direct, bounds, &work, &c, None,
         ));
         rv.push(run_one(
             client_rt,
             "via_carrier",
             &via,
             bounds,
-            &bodies,
+            &work,
             &c,
             None,
         ));

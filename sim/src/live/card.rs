@@ -14,7 +14,7 @@
 //!   reader emulator can sign.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use chrono::NaiveDate;
 use rand::RngCore;
@@ -72,6 +72,9 @@ pub struct CardDesk {
     seed: u64,
     start: NaiveDate,
     state: Mutex<CardState>,
+    /// The verifier for the current revocation list, and how many revocations it
+    /// holds: signing a CRL is an RSA signature, too dear to repeat per confirmation.
+    verifier: Mutex<Option<(usize, Arc<Verifier>)>>,
 }
 
 impl std::fmt::Debug for CardDesk {
@@ -87,6 +90,7 @@ impl CardDesk {
             seed,
             start,
             state: Mutex::new(CardState::default()),
+            verifier: Mutex::new(None),
         })
     }
 
@@ -144,9 +148,19 @@ impl CardDesk {
         c
     }
 
-    fn verifier(&self, revoked: &[Revocation]) -> Result<Verifier, PkiError> {
+    /// The verifier for `revoked` (revocations are only ever appended, so their
+    /// number names the list).
+    fn verifier(&self, revoked: &[Revocation]) -> Result<Arc<Verifier>, PkiError> {
+        let mut cache = self.verifier.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((n, v)) = cache.as_ref() {
+            if *n == revoked.len() {
+                return Ok(v.clone());
+            }
+        }
         let crl = self.jpki.crl(self.start, 3650, revoked)?;
-        Ok(Verifier::new().trust(self.jpki.cert_der()).with_crl(&crl))
+        let v = Arc::new(Verifier::new().trust(self.jpki.cert_der()).with_crl(&crl));
+        *cache = Some((revoked.len(), v.clone()));
+        Ok(v)
     }
 
     /// Check a signed identity for `institution` at virtual `now` and answer.

@@ -16,7 +16,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use fakes::codes::InstitutionCode;
-use fakes::eligibility::xml::{parse_request, MessageKind};
+use fakes::eligibility::answer::{abnormal, confirm_with};
+use fakes::eligibility::values::ReferenceClassification;
+use fakes::eligibility::xml::{parse_request, MessageKind, RequestBody};
 use fakes::eligibility::{AnswerConfig, Population, Service};
 use fakes::pki::Refusal;
 use fakes::time::VirtualTime;
@@ -101,6 +103,10 @@ impl EligibilityDesk {
     }
 
     /// Answer `bytes` of `kind` for a terminal whose certificate is bound to `bound`.
+    ///
+    /// The request is parsed once. A single inquiry needs no state, so it is answered
+    /// without taking the lock; only bulk messages (whose jobs live in the
+    /// institution's [`Service`]) go through `services`.
     pub fn answer(
         &self,
         bound: InstitutionCode,
@@ -108,14 +114,28 @@ impl EligibilityDesk {
         bytes: &[u8],
         now: VirtualTime,
     ) -> DeskAnswer {
-        if let Ok(req) = parse_request(kind, bytes, &self.config.limits) {
-            let asked = req.header.medical_institution_code;
-            if asked != bound {
-                return DeskAnswer::Refused(Refusal::OtherInstitution {
-                    expected: asked.to_string(),
-                    found: bound.to_string(),
-                });
+        let request = match parse_request(kind, bytes, &self.config.limits) {
+            Ok(r) => r,
+            Err(refusal) => {
+                let r = abnormal(
+                    &refusal,
+                    ReferenceClassification::InsuranceCard,
+                    now,
+                    self.config.default_character_code,
+                );
+                return DeskAnswer::Xml(r.render());
             }
+        };
+        let asked = request.header.medical_institution_code;
+        if asked != bound {
+            return DeskAnswer::Refused(Refusal::OtherInstitution {
+                expected: asked.to_string(),
+                found: bound.to_string(),
+            });
+        }
+        if let RequestBody::Single(_) = request.body {
+            let r = confirm_with(&self.config, &self.population, bound, &request, now);
+            return DeskAnswer::Xml(r.render());
         }
         let mut services = self.services.lock().unwrap_or_else(|e| e.into_inner());
         if services.len() >= MAX_INSTITUTIONS && !services.contains_key(&bound.to_string()) {
@@ -124,7 +144,7 @@ impl EligibilityDesk {
         let service = services
             .entry(bound.to_string())
             .or_insert_with(|| Service::new(self.population.clone(), bound, self.config.clone()));
-        DeskAnswer::Xml(service.handle(Some(kind), bytes, now).render())
+        DeskAnswer::Xml(service.handle_request(&request, now).render())
     }
 }
 

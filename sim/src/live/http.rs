@@ -2,15 +2,14 @@
 //! JSON in and out; the eligibility API is the same machinery behind TLS.
 //!
 //! Bad requests get a 4xx with `{"error": "...", "field": "<name>"|null}`; a handler
-//! never panics on input. Every connection is bounded: headers within
-//! [`HEADER_TIMEOUT`], the whole connection within [`CONNECTION_LIFETIME`], bodies up
-//! to [`BODY_LIMIT`].
+//! never panics on input. Every connection is bounded: the TLS handshake within
+//! [`HEADER_TIMEOUT`], idle or stalled connections closed and every connection ended
+//! after a while ([`super::connection`]), bodies up to [`BODY_LIMIT`].
 
 // Handlers return the error response itself (`Result<_, Response>`), so `?` turns
 // any bad input into its 4xx; the size of a response is not worth boxing here.
 #![allow(clippy::result_large_err)]
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,10 +18,7 @@ use bytes_compat::Bytes;
 use chrono::NaiveDate;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::{TokioIo, TokioTimer};
 use serde_json::{json, Map, Value};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -43,8 +39,8 @@ mod bytes_compat {
     pub use hyper::body::Bytes;
 }
 
+/// Longest a TLS handshake may take.
 pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
-pub const CONNECTION_LIFETIME: Duration = Duration::from_secs(120);
 pub const BODY_LIMIT: usize = 16 * 1024 * 1024;
 
 /// Which service a listener is.
@@ -58,7 +54,7 @@ pub enum Svc {
     Portal,
 }
 
-type Resp = Response<Full<Bytes>>;
+pub type Resp = Response<Full<Bytes>>;
 
 fn json_resp(status: StatusCode, v: &Value) -> Resp {
     let mut r = Response::new(Full::new(Bytes::from(
@@ -597,17 +593,9 @@ pub async fn serve_http(
 ) {
     while let Some((stream, _peer)) = super::accept_until(&listener, &mut shutdown, "http").await {
         let app = app.clone();
-        tokio::spawn(async move {
-            let service = service_fn(move |req| {
-                let app = app.clone();
-                async move { Ok::<_, Infallible>(route(app, svc, req).await) }
-            });
-            let conn = http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(HEADER_TIMEOUT)
-                .serve_connection(TokioIo::new(stream), service);
-            let _ = tokio::time::timeout(CONNECTION_LIFETIME, conn).await;
-        });
+        tokio::spawn(super::connection::serve(stream, move |req| {
+            route(app.clone(), svc, req)
+        }));
     }
 }
 
@@ -854,7 +842,7 @@ pub async fn serve_https(
                 }
             };
             let bound = bound_institution(tls.get_ref().1.peer_certificates());
-            let service = service_fn(move |req| {
+            super::connection::serve(tls, move |req| {
                 let app = app.clone();
                 async move {
                     St::bump(&app.desk.stats.requests);
@@ -864,14 +852,10 @@ pub async fn serve_https(
                     } else {
                         St::bump(&app.desk.stats.refused);
                     }
-                    Ok::<_, Infallible>(r)
+                    r
                 }
-            });
-            let conn = http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(HEADER_TIMEOUT)
-                .serve_connection(TokioIo::new(tls), service);
-            let _ = tokio::time::timeout(CONNECTION_LIFETIME, conn).await;
+            })
+            .await;
         });
     }
 }

@@ -20,6 +20,7 @@ pub mod card;
 pub mod carrier;
 pub mod centre;
 pub mod clock;
+pub mod connection;
 pub mod eligibility;
 pub mod http;
 pub mod pki;

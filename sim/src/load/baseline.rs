@@ -109,7 +109,8 @@ pub async fn bare(pki: &LivePki, body: Bytes) -> Result<Bare, String> {
                     }
                 });
                 let conn = http1::Builder::new().serve_connection(TokioIo::new(tls), service);
-                let _ = tokio::time::timeout(crate::live::http::CONNECTION_LIFETIME, conn).await;
+                let _ =
+                    tokio::time::timeout(crate::live::connection::CONNECTION_LIFETIME, conn).await;
             });
         }
     });

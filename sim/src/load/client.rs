@@ -1,5 +1,12 @@
 //! One simulated terminal: its own TLS client configuration (own session cache), a
-//! hyper HTTP/1.1 connection, requests cycled from a shared list, each outcome counted.
+//! hyper HTTP/1.1 connection, confirmations drawn from a shared [`Workload`], each
+//! outcome counted.
+//!
+//! An insurance-card confirmation is one request (`POST /eligibility`, an OQSsiquc01
+//! XmlMsg). A card-based confirmation (マイナ保険証) is what a face-auth reader does:
+//! `POST /eligibility/card/challenge`, sign the challenge with the card's
+//! authentication key (RSA-2048, PKCS#1 v1.5, SHA-256), `POST /eligibility/card`; two
+//! requests and a signature, timed as one confirmation.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -50,6 +57,11 @@ pub struct TerminalResult {
     /// `QualificationValidity` codes seen in answers (index 1..=5).
     pub validities: [u64; 6],
     pub response_bytes: u64,
+    /// Confirmations finished (answered, whatever the answer), by kind.
+    pub insurance_card: u64,
+    pub card: u64,
+    /// Latency of whole card-based confirmations (challenge, signature, answer).
+    pub card_hist: Histogram<u64>,
 }
 
 impl TerminalResult {
@@ -64,6 +76,9 @@ impl TerminalResult {
             resumed: 0,
             validities: [0; 6],
             response_bytes: 0,
+            insurance_card: 0,
+            card: 0,
+            card_hist: Histogram::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds"),
         }
     }
 
@@ -85,6 +100,9 @@ impl TerminalResult {
             self.validities[i] += o.validities[i];
         }
         self.response_bytes += o.response_bytes;
+        self.insurance_card += o.insurance_card;
+        self.card += o.card;
+        let _ = self.card_hist.add(&o.card_hist);
     }
 }
 
@@ -142,14 +160,81 @@ fn validity_of(body: &[u8]) -> Option<usize> {
     d.is_ascii_digit().then(|| (d - b'0') as usize)
 }
 
-/// One request on `sender`: `Ok(())` when a response (any status) came back whole.
-async fn one(
+/// A card a load run presents: its authentication certificate and key, issued by
+/// the server under test (`POST /cards` on its control URL).
+pub struct LoadCard {
+    pub certificate_hex: String,
+    pub key: ring::rsa::KeyPair,
+}
+
+impl LoadCard {
+    /// A card from the hex DER certificate and hex PKCS#8 key `POST /cards` returns.
+    pub fn from_hex(certificate_hex: &str, key_pkcs8_hex: &str) -> Result<Self, String> {
+        let pkcs8 = crate::live::card::from_hex(key_pkcs8_hex).ok_or("card key: not hex")?;
+        let key = ring::rsa::KeyPair::from_pkcs8(&pkcs8)
+            .map_err(|e| format!("card key: not an RSA PKCS#8 key ({e})"))?;
+        Ok(LoadCard {
+            certificate_hex: certificate_hex.to_string(),
+            key,
+        })
+    }
+
+    /// What the card does at the reader: sign the challenge.
+    fn sign(&self, challenge: &[u8]) -> Result<Vec<u8>, &'static str> {
+        let mut sig = vec![0u8; self.key.public().modulus_len()];
+        self.key
+            .sign(
+                &ring::signature::RSA_PKCS1_SHA256,
+                &ring::rand::SystemRandom::new(),
+                challenge,
+                &mut sig,
+            )
+            .map_err(|_| "card:sign")?;
+        Ok(sig)
+    }
+}
+
+/// What the terminals send.
+pub struct Workload {
+    /// OQSsiquc01 request bodies, cycled.
+    pub bodies: Vec<Bytes>,
+    /// Cards for card-based confirmations, cycled.
+    pub cards: Vec<LoadCard>,
+    /// Share of confirmations that are card-based, 0..=1.
+    pub card_share: f64,
+}
+
+impl Workload {
+    pub fn insurance_cards_only(bodies: Vec<Bytes>) -> Self {
+        Workload {
+            bodies,
+            cards: Vec::new(),
+            card_share: 0.0,
+        }
+    }
+
+    /// Whether terminal `id`'s `n`th confirmation is card-based: exactly the asked
+    /// share of every terminal's confirmations (to within one), spread evenly, each
+    /// terminal starting at a different phase. Deterministic.
+    pub fn is_card(&self, id: usize, n: u64) -> bool {
+        if self.cards.is_empty() || self.card_share <= 0.0 {
+            return false;
+        }
+        let phase = (id as f64 * 0.618_033_988_749_895).fract();
+        let at = |k: u64| (k as f64 * self.card_share + phase).floor();
+        at(n + 1) > at(n)
+    }
+}
+
+/// One HTTP request on `sender`, counted: `Ok` with the status and body when a whole
+/// response (any status) came back.
+async fn exchange(
     sender: &mut SendRequest<Full<Bytes>>,
     path: &str,
+    content_type: &'static str,
     body: Bytes,
     r: &mut TerminalResult,
-    started: Instant,
-) -> Result<(), &'static str> {
+) -> Result<(hyper::StatusCode, Bytes), &'static str> {
     if tokio::time::timeout(STEP_TIMEOUT, sender.ready())
         .await
         .map_err(|_| "ready-timeout")?
@@ -159,7 +244,7 @@ async fn one(
     }
     let req = Request::post(path)
         .header(hyper::header::HOST, "localhost")
-        .header(hyper::header::CONTENT_TYPE, "application/xml")
+        .header(hyper::header::CONTENT_TYPE, content_type)
         .body(Full::new(body))
         .map_err(|_| "request-build")?;
     r.sent += 1;
@@ -174,29 +259,114 @@ async fn one(
         Ok(Err(_)) => return Err("lost:body"),
         Err(_) => return Err("lost:body-timeout"),
     };
-    let us = started.elapsed().as_micros().max(1) as u64;
-    let _ = r.hist.record(us.min(60_000_000));
     r.response_bytes += bytes.len() as u64;
     if status.is_success() {
         r.ok += 1;
-        if let Some(v) = validity_of(&bytes) {
-            if v < 6 {
-                r.validities[v] += 1;
-            }
-        }
     } else {
         r.refused += 1;
         r.error(&format!("refused:{}", status.as_u16()));
     }
+    Ok((status, bytes))
+}
+
+fn record(hist: &mut Histogram<u64>, started: Instant) {
+    let us = started.elapsed().as_micros().max(1) as u64;
+    let _ = hist.record(us.min(60_000_000));
+}
+
+fn count_validity(r: &mut TerminalResult, body: &[u8]) {
+    if let Some(v) = validity_of(body) {
+        if v < 6 {
+            r.validities[v] += 1;
+        }
+    }
+}
+
+/// An insurance-card confirmation: one OQSsiquc01 request.
+async fn insurance_card(
+    sender: &mut SendRequest<Full<Bytes>>,
+    path: &str,
+    body: Bytes,
+    r: &mut TerminalResult,
+    started: Instant,
+) -> Result<(), &'static str> {
+    let (status, bytes) = exchange(sender, path, "application/xml", body, r).await?;
+    record(&mut r.hist, started);
+    r.insurance_card += 1;
+    if status.is_success() {
+        count_validity(r, &bytes);
+    }
     Ok(())
 }
 
-/// Run one terminal: `quota` requests at most, none started after `deadline`.
+/// A card-based confirmation: challenge, signature, answer.
+async fn card(
+    sender: &mut SendRequest<Full<Bytes>>,
+    path: &str,
+    card: &LoadCard,
+    r: &mut TerminalResult,
+    started: Instant,
+) -> Result<(), &'static str> {
+    let (status, bytes) = exchange(
+        sender,
+        &format!("{path}/card/challenge"),
+        "application/json",
+        Bytes::new(),
+        r,
+    )
+    .await?;
+    let challenge = status
+        .is_success()
+        .then(|| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+        .flatten()
+        .and_then(|v| {
+            v["challenge"]
+                .as_str()
+                .and_then(crate::live::card::from_hex)
+        });
+    let Some(challenge) = challenge else {
+        if status.is_success() {
+            r.error("card:bad-challenge");
+        }
+        return Ok(());
+    };
+    let signature = match card.sign(&challenge) {
+        Ok(s) => s,
+        Err(kind) => {
+            r.error(kind);
+            return Ok(());
+        }
+    };
+    let body = serde_json::json!({
+        "challenge": crate::live::card::to_hex(&challenge),
+        "certificate": card.certificate_hex,
+        "signature": crate::live::card::to_hex(&signature),
+        "consents": {"limit_certificate": true},
+    })
+    .to_string();
+    let (status, bytes) = exchange(
+        sender,
+        &format!("{path}/card"),
+        "application/json",
+        Bytes::from(body),
+        r,
+    )
+    .await?;
+    record(&mut r.hist, started);
+    record(&mut r.card_hist, started);
+    r.card += 1;
+    if status.is_success() {
+        count_validity(r, &bytes);
+    }
+    Ok(())
+}
+
+/// Run one terminal: `quota` confirmations at most, none started after `deadline`.
 pub async fn terminal(
     id: usize,
     target: Target,
     mode: Mode,
-    bodies: Arc<Vec<Bytes>>,
+    work: Arc<Workload>,
     quota: u64,
     deadline: Instant,
 ) -> TerminalResult {
@@ -208,7 +378,8 @@ pub async fn terminal(
     let mut conn: Option<SendRequest<Full<Bytes>>> = None;
     let mut n = 0u64;
     while n < quota && Instant::now() < deadline {
-        let body = bodies[(id * 7919 + n as usize) % bodies.len()].clone();
+        let pick = id * 7919 + n as usize;
+        let use_card = work.is_card(id, n);
         n += 1;
         let started = Instant::now();
         if conn.is_none() {
@@ -224,7 +395,14 @@ pub async fn terminal(
             }
         }
         let sender = conn.as_mut().expect("connected above");
-        if let Err(kind) = one(sender, &target.path, body, &mut r, started).await {
+        let done = if use_card {
+            let c = &work.cards[pick % work.cards.len()];
+            card(sender, &target.path, c, &mut r, started).await
+        } else {
+            let body = work.bodies[pick % work.bodies.len()].clone();
+            insurance_card(sender, &target.path, body, &mut r, started).await
+        };
+        if let Err(kind) = done {
             r.error(kind);
             conn = None;
             continue;
@@ -234,4 +412,68 @@ pub async fn terminal(
         }
     }
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn test_key() -> (ring::rsa::KeyPair, rsa::RsaPublicKey) {
+        let key = fakes::pki::keys::rsa_key(1, "load-test-card");
+        let pkcs8 = fakes::pki::keys::rsa_pkcs8(&key);
+        let pair = ring::rsa::KeyPair::from_pkcs8(&pkcs8).expect("ring reads the card key");
+        (pair, key.to_public_key())
+    }
+
+    fn work(share: f64, with_card: bool) -> Workload {
+        Workload {
+            bodies: vec![Bytes::from_static(b"x")],
+            cards: if with_card {
+                vec![LoadCard {
+                    certificate_hex: String::new(),
+                    key: test_key().0,
+                }]
+            } else {
+                Vec::new()
+            },
+            card_share: share,
+        }
+    }
+
+    #[test]
+    fn no_cards_means_no_card_confirmations() {
+        let w = work(0.5, false);
+        assert!((0..100).all(|n| !w.is_card(3, n)));
+        let w = work(1.0, true);
+        assert!((0..100).all(|n| w.is_card(3, n)));
+    }
+
+    #[test]
+    fn the_signature_is_what_the_centre_verifies() {
+        use rsa::sha2::{Digest, Sha256};
+        let (pair, public) = test_key();
+        let card = LoadCard {
+            certificate_hex: String::new(),
+            key: pair,
+        };
+        let challenge = [7u8; 32];
+        let sig = card.sign(&challenge).unwrap();
+        public
+            .verify(
+                rsa::Pkcs1v15Sign::new::<Sha256>(),
+                &Sha256::digest(challenge),
+                &sig,
+            )
+            .expect("PKCS#1 v1.5 SHA-256, as fakes::reader::verify_identity checks");
+    }
+
+    proptest::proptest! {
+        /// Every terminal sends the asked share of card confirmations, to within one.
+        #[test]
+        fn card_share_is_kept_per_terminal(share in 0.0f64..=1.0, id in 0usize..1000, len in 1u64..5000) {
+            let w = work(share, true);
+            let cards = (0..len).filter(|&n| w.is_card(id, n)).count() as f64;
+            proptest::prop_assert!((cards - share * len as f64).abs() <= 1.0, "{} of {} at {}", cards, len, share);
+        }
+    }
 }

@@ -32,7 +32,7 @@ use fakes::eligibility::{
     AnswerConfig, CharacterCode, Population, QualificationValidity, SearchKey, Service,
 };
 
-pub use client::{Mode, Target, TerminalResult};
+pub use client::{LoadCard, Mode, Target, TerminalResult, Workload};
 
 /// Bounds of one run: whichever comes first.
 #[derive(Debug, Clone, Copy)]
@@ -149,7 +149,7 @@ pub fn rss_mb(pid: u32) -> Option<f64> {
 pub async fn drive(
     target: &Target,
     bounds: Bounds,
-    bodies: Arc<Vec<Bytes>>,
+    work: Arc<Workload>,
 ) -> (TerminalResult, Duration) {
     let n = bounds.connections.max(1);
     let started = Instant::now();
@@ -163,7 +163,7 @@ pub async fn drive(
                 id,
                 target.clone(),
                 bounds.mode,
-                bodies.clone(),
+                work.clone(),
                 quota,
                 deadline,
             ))
@@ -231,8 +231,15 @@ pub fn summary(
         "errors_by_kind": r.errors,
         "lost": lost,
         "response_bytes_mean": r.response_bytes.checked_div(answered).unwrap_or(0),
+        "confirmations": {"insurance_card": r.insurance_card, "card": r.card},
+        "confirmations_per_s": round((r.insurance_card + r.card) as f64 / secs, 1),
     });
     let o = v.as_object_mut().expect("object");
+    if r.card > 0 {
+        let c = &r.card_hist;
+        o.insert("card_p50_ms".into(), json!(ms(c.value_at_quantile(0.50))));
+        o.insert("card_p99_ms".into(), json!(ms(c.value_at_quantile(0.99))));
+    }
     if r.handshakes > 0 {
         o.insert("handshakes".into(), json!(r.handshakes));
         o.insert("resumed".into(), json!(r.resumed));
@@ -286,11 +293,14 @@ pub fn tls_factory(
     }))
 }
 
-/// `GET http://addr/stats` on the control port of a running `onsim serve`.
-pub async fn remote_stats(
+/// One JSON request to the control port of a running onsim: `(status, body)`.
+async fn control_json(
     control: SocketAddr,
-) -> Result<crate::live::eligibility::StatsSnapshot, String> {
-    use http_body_util::{BodyExt, Empty};
+    method: hyper::Method,
+    path: &str,
+    body: Option<&Value>,
+) -> Result<(u16, Value), String> {
+    use http_body_util::{BodyExt, Full};
     let tcp = tokio::net::TcpStream::connect(control)
         .await
         .map_err(|e| format!("control {control}: {e}"))?;
@@ -300,20 +310,61 @@ pub async fn remote_stats(
     tokio::spawn(async move {
         let _ = conn.await;
     });
-    let req = hyper::Request::get("/stats")
+    let bytes = body.map(|b| Bytes::from(b.to_string())).unwrap_or_default();
+    let req = hyper::Request::builder()
+        .method(method.clone())
+        .uri(path)
         .header(hyper::header::HOST, "localhost")
-        .body(Empty::<Bytes>::new())
+        .header(hyper::header::CONTENT_TYPE, "application/json")
+        .body(Full::new(bytes))
         .map_err(|e| e.to_string())?;
     let resp = tokio::time::timeout(client::STEP_TIMEOUT, s.send_request(req))
         .await
-        .map_err(|_| "GET /stats timed out".to_string())?
+        .map_err(|_| format!("{method} {path} timed out"))?
         .map_err(|e| e.to_string())?;
+    let status = resp.status().as_u16();
     let body = resp
         .into_body()
         .collect()
         .await
         .map_err(|e| e.to_string())?
         .to_bytes();
-    let v: Value = serde_json::from_slice(&body).map_err(|e| format!("GET /stats: {e}"))?;
+    let v: Value = serde_json::from_slice(&body).map_err(|e| format!("{method} {path}: {e}"))?;
+    Ok((status, v))
+}
+
+/// `GET http://addr/stats` on the control port of a running `onsim serve`.
+pub async fn remote_stats(
+    control: SocketAddr,
+) -> Result<crate::live::eligibility::StatsSnapshot, String> {
+    let (_, v) = control_json(control, hyper::Method::GET, "/stats", None).await?;
     serde_json::from_value(v["eligibility"].clone()).map_err(|e| format!("GET /stats: {e}"))
+}
+
+/// Issue one card per `QualificationValidity` 1–5 on a running onsim
+/// (`POST /cards` on its control port), for card-based confirmations.
+pub async fn issue_cards(control: SocketAddr) -> Result<Vec<LoadCard>, String> {
+    let mut cards = Vec::new();
+    for validity in 1..=5 {
+        let (status, v) = control_json(
+            control,
+            hyper::Method::POST,
+            "/cards",
+            Some(&json!({"validity": validity})),
+        )
+        .await?;
+        if status != 200 {
+            return Err(format!("POST /cards: HTTP {status}: {v}"));
+        }
+        let field = |k: &str| {
+            v.get(k)
+                .and_then(Value::as_str)
+                .ok_or_else(|| format!("POST /cards: no {k} in the answer"))
+        };
+        cards.push(LoadCard::from_hex(
+            field("certificate")?,
+            field("key_pkcs8")?,
+        )?);
+    }
+    Ok(cards)
 }

@@ -82,6 +82,21 @@ fn bench(c: &mut Criterion) {
             black_box(n);
         })
     });
+    g.bench_function("parse-tree-only", |b| {
+        let texts: Vec<String> = requests
+            .iter()
+            .map(|r| encoding::decode(r).unwrap().0)
+            .collect();
+        b.iter(|| {
+            i = (i + 1) % texts.len();
+            black_box(
+                fakes::eligibility::tree::parse(&texts[i], Default::default())
+                    .unwrap()
+                    .children
+                    .len(),
+            );
+        })
+    });
     g.bench_function("parse-request-sjis", |b| {
         b.iter(|| {
             i = (i + 1) % requests.len();

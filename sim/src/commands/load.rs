@@ -641,15 +641,22 @@ fn compare(
     // Server memory: only the first onsim run ran before any baseline allocated in this
     // process (wiremock keeps every request, and frees it when stopped), so its growth
     // is onsim's alone; later repetitions would mix in the baselines' frees.
-    let first_growth = r_onsim
-        .first()
-        .and_then(|r| r.get("server_rss_growth_mb").cloned());
+    let first_rss: Vec<(&str, Value)> = [
+        "server_rss_before_mb",
+        "server_rss_after_mb",
+        "server_rss_growth_mb",
+    ]
+    .into_iter()
+    .filter_map(|k| Some((k, r_onsim.first()?.get(k)?.clone())))
+    .collect();
     let mut onsim_v = median_of(r_onsim, "rps");
     let bare_v = median_of(r_bare, "rps");
     let mock_v = median_of(r_mock, "rps");
-    if let Some(g) = first_growth {
-        onsim_v["server_rss_growth_mb"] = g;
-        onsim_v["server_rss_growth_of"] = json!("the first repetition");
+    if !first_rss.is_empty() {
+        for (k, v) in first_rss {
+            onsim_v[k] = v;
+        }
+        onsim_v["server_rss_of"] = json!("the first repetition");
     }
     onsim_v["onsim_vs_bare"] = vs_bare;
     onsim_v["onsim_vs_wiremock"] = vs_mock;

@@ -1,5 +1,6 @@
-//! Throughput of the eligibility core (`fakes::eligibility`): parsing requests,
-//! rendering responses, the whole single-inquiry answer, and population lookups —
+//! Throughput of the eligibility core (`fakes::eligibility`): parsing requests and
+//! rendering responses (Shift_JIS and UTF-8), building the answer, population lookups
+//! and the whole single-inquiry answer —
 //! each next to a baseline measured in the same run:
 //! - `decode-only`: Shift_JIS → UTF-8 of the same request bytes (the floor any parse
 //!   pays), and `quick-xml-scan`: quick-xml events without building anything;
@@ -105,6 +106,32 @@ fn bench(c: &mut Criterion) {
             );
         })
     });
+    let utf8_requests: Vec<Vec<u8>> = requests
+        .iter()
+        .map(|r| {
+            let mut req = parse_request(MessageKind::Single, r, &limits).unwrap();
+            req.header.character_code_identifier = Some(CharacterCode::Utf8);
+            req.render(CharacterCode::Utf8)
+        })
+        .collect();
+    g.bench_function("parse-request-utf8", |b| {
+        b.iter(|| {
+            i = (i + 1) % utf8_requests.len();
+            black_box(
+                parse_request(MessageKind::Single, black_box(&utf8_requests[i]), &limits).unwrap(),
+            );
+        })
+    });
+    g.bench_function("build-response (lookup+answer, no render)", |b| {
+        let parsed: Vec<_> = requests
+            .iter()
+            .map(|r| parse_request(MessageKind::Single, r, &limits).unwrap())
+            .collect();
+        b.iter(|| {
+            i = (i + 1) % parsed.len();
+            black_box(service.handle_request(black_box(&parsed[i]), now));
+        })
+    });
     g.bench_function("lookup", |b| {
         let keys: Vec<_> = (0..PEOPLE)
             .map(|k| service.population.key_of(k * 3_901, 0).unwrap())
@@ -123,6 +150,16 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             i = (i + 1) % responses.len();
             black_box(responses[i].render());
+        })
+    });
+    g.bench_function("render-response-utf8", |b| {
+        let mut utf8 = responses.clone();
+        for r in &mut utf8 {
+            r.header.character_code_identifier = CharacterCode::Utf8;
+        }
+        b.iter(|| {
+            i = (i + 1) % utf8.len();
+            black_box(utf8[i].render());
         })
     });
     g.bench_function("baseline/encode-only", |b| {

@@ -7,8 +7,9 @@
 //! - `pki`: a terminal certificate through chain + CRL + validity + binding
 //!   (`fakes::pki::Verifier`), with parsing the DER alone as the floor;
 //! - `whole`: one single inquiry in process (parse → lookup → render), and the same over
-//!   mutual TLS on loopback through the live eligibility API with a new connection per
-//!   request (full handshake, as a terminal without resumption would).
+//!   mutual TLS on loopback through the live eligibility API, with a new connection per
+//!   request (full handshake, as a terminal without resumption would) and on one
+//!   kept-alive connection.
 //!
 //! In test mode (`cargo test --benches`, as CI runs it) each routine runs once.
 
@@ -154,9 +155,58 @@ fn whole_path(c: &mut Criterion) {
             black_box(answer)
         })
     });
+    // The same over one kept-alive connection: the request path without the handshake.
+    let mut sender = rt.block_on(keep_alive_connection(&running));
+    let mut k = 0usize;
+    g.bench_function("mutual_tls_keep_alive", |b| {
+        b.iter(|| {
+            k = (k + 1) % live_bodies.len();
+            black_box(rt.block_on(post(&mut sender, live_bodies[k].clone())))
+        })
+    });
     g.finish();
+    drop(sender);
     drop(running);
     drop(rt);
+}
+
+type Sender = hyper::client::conn::http1::SendRequest<http_body_util::Full<hyper::body::Bytes>>;
+
+/// A terminal's kept-alive mutual-TLS connection to the live eligibility API.
+async fn keep_alive_connection(running: &sim::live::Running) -> Sender {
+    let cfg = sim::live::centre::terminal_client_config(&running.app.pki).expect("client TLS");
+    let tcp = tokio::net::TcpStream::connect(running.addrs.eligibility)
+        .await
+        .expect("connect");
+    tcp.set_nodelay(true).expect("nodelay");
+    let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(cfg))
+        .connect(name, tcp)
+        .await
+        .expect("TLS handshake");
+    let (sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
+        .await
+        .expect("HTTP/1.1");
+    tokio::spawn(conn);
+    sender
+}
+
+async fn post(sender: &mut Sender, body: hyper::body::Bytes) -> usize {
+    use http_body_util::BodyExt;
+    sender.ready().await.expect("connection open");
+    let req = hyper::Request::post("/eligibility")
+        .header(hyper::header::HOST, "localhost")
+        .header(hyper::header::CONTENT_TYPE, "application/xml")
+        .body(http_body_util::Full::new(body))
+        .expect("request");
+    let resp = sender.send_request(req).await.expect("answered");
+    assert!(resp.status().is_success(), "{}", resp.status());
+    resp.into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes()
+        .len()
 }
 
 fn keys_for(running: &sim::live::Running) -> Vec<fakes::eligibility::SearchKey> {

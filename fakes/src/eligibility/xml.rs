@@ -179,8 +179,10 @@ pub fn parse_request(kind: MessageKind, bytes: &[u8], limits: &Limits) -> Result
     }
     let (text, _) = encoding::decode(bytes)?;
     let root = tree::parse(&text, limits.tree)?;
-    let echo = salvage(&root);
-    read_request(kind, &root, limits).map_err(|error| Refusal { error, echo })
+    read_request(kind, &root, limits).map_err(|error| Refusal {
+        error,
+        echo: salvage(&root),
+    })
 }
 
 fn salvage(root: &Element) -> RequestEcho {

@@ -93,8 +93,9 @@ fn bench(c: &mut Criterion) {
             black_box(
                 fakes::eligibility::tree::parse(&texts[i], Default::default())
                     .unwrap()
-                    .children
-                    .len(),
+                    .root()
+                    .children()
+                    .count(),
             );
         })
     });

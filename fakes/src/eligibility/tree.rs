@@ -38,64 +38,126 @@ impl Default for TreeLimits {
     }
 }
 
-/// One element: its local name, its text (concatenated, trimmed) and its children.
-/// Borrows from the document text wherever it can.
+/// A parsed document: its elements in document order, linked parent → first child →
+/// next sibling. One flat vector rather than a tree of vectors: parsing then costs one
+/// growing allocation instead of one per element with children, and nothing is moved
+/// when an element closes. Names and text borrow from the document text wherever
+/// they can.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Document<'a> {
+    nodes: Vec<Node<'a>>,
+}
+
 #[derive(Clone, PartialEq, Eq, Default)]
-pub struct Element<'a> {
-    pub name: Cow<'a, str>,
-    pub text: Cow<'a, str>,
-    pub children: Vec<Element<'a>>,
+struct Node<'a> {
+    name: Cow<'a, str>,
+    /// Text (concatenated, trimmed).
+    text: Cow<'a, str>,
+    /// Index of the first child, 0 for none (the root is never a child).
+    first_child: u32,
+    /// Index of the next sibling, 0 for none.
+    next_sibling: u32,
+}
+
+impl<'a> Document<'a> {
+    /// The root element.
+    pub fn root(&self) -> Element<'_, 'a> {
+        Element { doc: self, at: 0 }
+    }
+}
+
+/// One element of a [`Document`]: its local name, its text and its children.
+#[derive(Clone, Copy)]
+pub struct Element<'d, 'a> {
+    doc: &'d Document<'a>,
+    at: u32,
 }
 
 // Redacted: element text may be a patient's name.
-impl std::fmt::Debug for Element<'_> {
+impl std::fmt::Debug for Element<'_, '_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Element")
-            .field("name", &self.name)
-            .field("text_len", &self.text.len())
-            .field("children", &self.children)
+            .field("name", &self.name())
+            .field("text_len", &self.text().len())
+            .field("children", &self.children().collect::<Vec<_>>())
             .finish()
     }
 }
 
-impl<'a> Element<'a> {
+impl std::fmt::Debug for Document<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.root().fmt(f)
+    }
+}
+
+impl<'d, 'a> Element<'d, 'a> {
+    fn node(&self) -> &'d Node<'a> {
+        &self.doc.nodes[self.at as usize]
+    }
+
+    pub fn name(&self) -> &'d str {
+        &self.node().name
+    }
+
+    /// The element's own text, trimmed (empty for an element with only children).
+    pub fn text(&self) -> &'d str {
+        &self.node().text
+    }
+
+    /// Child elements in document order.
+    pub fn children(&self) -> impl Iterator<Item = Element<'d, 'a>> + 'd {
+        let doc = self.doc;
+        let mut next = self.node().first_child;
+        std::iter::from_fn(move || {
+            if next == 0 {
+                return None;
+            }
+            let e = Element { doc, at: next };
+            next = e.node().next_sibling;
+            Some(e)
+        })
+    }
+
     /// Children with this name.
-    pub fn all<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'s Element<'a>> + 's {
-        self.children.iter().filter(move |c| c.name == name)
+    pub fn all<'s>(&self, name: &'s str) -> impl Iterator<Item = Element<'d, 'a>> + 's
+    where
+        'd: 's,
+    {
+        self.children().filter(move |c| c.name() == name)
     }
 
     /// The only child with this name; `DuplicateField` if there are several.
-    pub fn child(&self, name: &str) -> Result<Option<&Element<'a>>, EligibilityError> {
-        let mut it = self.children.iter().filter(|c| c.name == name);
+    pub fn child(&self, name: &str) -> Result<Option<Element<'d, 'a>>, EligibilityError> {
+        let mut it = self.children().filter(|c| c.name() == name);
         let first = it.next();
         if it.next().is_some() {
             return Err(EligibilityError::new(
                 ErrorCode::DuplicateField,
-                format!("{}/{name}", self.name),
+                format!("{}/{name}", self.name()),
             ));
         }
         Ok(first)
     }
 
     /// The only child with this name, required.
-    pub fn req_child(&self, name: &str) -> Result<&Element<'a>, EligibilityError> {
+    pub fn req_child(&self, name: &str) -> Result<Element<'d, 'a>, EligibilityError> {
         self.child(name)?.ok_or_else(|| {
-            EligibilityError::new(ErrorCode::MissingField, format!("{}/{name}", self.name))
+            EligibilityError::new(ErrorCode::MissingField, format!("{}/{name}", self.name()))
         })
     }
 
     /// Text of an optional child; an empty element counts as absent.
-    pub fn opt_text(&self, name: &str) -> Result<Option<&str>, EligibilityError> {
+    pub fn opt_text(&self, name: &str) -> Result<Option<&'d str>, EligibilityError> {
         Ok(self
             .child(name)?
-            .map(|e| e.text.as_ref())
+            .map(|e| e.text())
             .filter(|t| !t.is_empty()))
     }
 
     /// Text of a required child; empty counts as missing.
-    pub fn req_text(&self, name: &str) -> Result<&str, EligibilityError> {
+    pub fn req_text(&self, name: &str) -> Result<&'d str, EligibilityError> {
         self.opt_text(name)?.ok_or_else(|| {
-            EligibilityError::new(ErrorCode::MissingField, format!("{}/{name}", self.name))
+            EligibilityError::new(ErrorCode::MissingField, format!("{}/{name}", self.name()))
         })
     }
 }
@@ -297,55 +359,38 @@ fn not_xml(reader: &Reader<&[u8]>, what: impl std::fmt::Display) -> EligibilityE
     )
 }
 
-/// Parse a whole document into its root element. Namespace prefixes are dropped
-/// (local names only); attributes are ignored; a DOCTYPE is refused (no entity
-/// expansion, ever).
-pub fn parse(text: &str, limits: TreeLimits) -> Result<Element<'_>, EligibilityError> {
+/// Parse a whole document. Namespace prefixes are dropped (local names only);
+/// attributes are ignored; a DOCTYPE is refused (no entity expansion, ever).
+pub fn parse(text: &str, limits: TreeLimits) -> Result<Document<'_>, EligibilityError> {
     let mut reader = Reader::from_str(text);
-    let mut stack: Vec<Element> = Vec::new();
-    let mut root: Option<Element> = None;
-    let mut count = 0usize;
+    let mut b = Builder {
+        nodes: Vec::with_capacity(32),
+        open: Vec::with_capacity(8),
+        closed_root: false,
+        limits,
+    };
     loop {
         let ev = reader.read_event().map_err(|e| not_xml(&reader, e))?;
         match ev {
-            Event::Start(s) => {
-                let el = open(
-                    text,
-                    &s,
-                    &reader,
-                    root.is_some(),
-                    stack.len(),
-                    &mut count,
-                    limits,
-                )?;
-                stack.push(el);
-            }
+            Event::Start(s) => b.open(text, &s, &reader)?,
             Event::Empty(s) => {
-                let el = open(
-                    text,
-                    &s,
-                    &reader,
-                    root.is_some(),
-                    stack.len(),
-                    &mut count,
-                    limits,
-                )?;
-                close(&mut stack, &mut root, el);
+                b.open(text, &s, &reader)?;
+                b.close();
             }
+            // quick-xml checks that end names match their start.
             Event::End(_) => {
-                // quick-xml checks that end names match their start.
-                let el = stack
-                    .pop()
-                    .ok_or_else(|| not_xml(&reader, "end tag without start"))?;
-                close(&mut stack, &mut root, el);
+                if b.open.is_empty() {
+                    return Err(not_xml(&reader, "end tag without start"));
+                }
+                b.close();
             }
             Event::Text(t) => {
                 let s = t.decode().map_err(|e| not_xml(&reader, e))?;
-                push_text(&mut stack, &reader, s)?;
+                b.text(&reader, s)?;
             }
             Event::CData(t) => {
                 let s = t.decode().map_err(|e| not_xml(&reader, e))?;
-                push_text(&mut stack, &reader, s)?;
+                b.text(&reader, s)?;
             }
             Event::GeneralRef(r) => {
                 let ch = r.resolve_char_ref().map_err(|e| not_xml(&reader, e))?;
@@ -360,64 +405,118 @@ pub fn parse(text: &str, limits: TreeLimits) -> Result<Element<'_>, EligibilityE
                         )
                     }
                 };
-                push_text(&mut stack, &reader, s)?;
+                b.text(&reader, s)?;
             }
             Event::DocType(_) => return Err(not_xml(&reader, "DOCTYPE is not allowed")),
             Event::Decl(_) | Event::PI(_) | Event::Comment(_) => {}
             Event::Eof => break,
         }
     }
-    if !stack.is_empty() {
+    if let Some(&(at, _)) = b.open.last() {
         return Err(EligibilityError::new(
             ErrorCode::NotXml,
-            format!(
-                "unclosed element <{}>",
-                stack.last().expect("non-empty").name
-            ),
+            format!("unclosed element <{}>", b.nodes[at as usize].name),
         ));
     }
-    root.ok_or_else(|| EligibilityError::new(ErrorCode::NotXml, "no root element"))
+    if b.nodes.is_empty() {
+        return Err(EligibilityError::new(ErrorCode::NotXml, "no root element"));
+    }
+    Ok(Document { nodes: b.nodes })
 }
 
-/// A new element for a start or empty tag, after the limit checks.
-fn open<'a>(
-    text: &'a str,
-    s: &quick_xml::events::BytesStart<'_>,
-    reader: &Reader<&[u8]>,
-    after_root: bool,
-    depth: usize,
-    count: &mut usize,
+/// The parser's state: the nodes so far, and the open elements with their last child.
+struct Builder<'a> {
+    nodes: Vec<Node<'a>>,
+    open: Vec<(u32, u32)>,
+    closed_root: bool,
     limits: TreeLimits,
-) -> Result<Element<'a>, EligibilityError> {
-    if after_root {
-        return Err(not_xml(reader, "content after the root element"));
+}
+
+impl<'a> Builder<'a> {
+    /// A new element for a start or empty tag, after the limit checks.
+    fn open(
+        &mut self,
+        text: &'a str,
+        s: &quick_xml::events::BytesStart<'_>,
+        reader: &Reader<&[u8]>,
+    ) -> Result<(), EligibilityError> {
+        if self.closed_root {
+            return Err(not_xml(reader, "content after the root element"));
+        }
+        if self.nodes.len() >= self.limits.max_elements {
+            return Err(EligibilityError::new(
+                ErrorCode::TooComplex,
+                format!("more than {} elements", self.limits.max_elements),
+            ));
+        }
+        if self.open.len() >= self.limits.max_depth {
+            return Err(EligibilityError::new(
+                ErrorCode::TooComplex,
+                format!("nested deeper than {}", self.limits.max_depth),
+            ));
+        }
+        let local = s.local_name();
+        let name = match within(text, local.as_ref()) {
+            Some(n) => Cow::Borrowed(n),
+            None => Cow::Owned(
+                std::str::from_utf8(local.as_ref())
+                    .map_err(|_| not_xml(reader, "element name"))?
+                    .to_string(),
+            ),
+        };
+        let at =
+            u32::try_from(self.nodes.len()).map_err(|_| not_xml(reader, "too many elements"))?;
+        self.nodes.push(Node {
+            name,
+            ..Default::default()
+        });
+        if let Some((parent, last)) = self.open.last_mut() {
+            if *last == 0 {
+                self.nodes[*parent as usize].first_child = at;
+            } else {
+                self.nodes[*last as usize].next_sibling = at;
+            }
+            *last = at;
+        }
+        self.open.push((at, 0));
+        Ok(())
     }
-    *count += 1;
-    if *count > limits.max_elements {
-        return Err(EligibilityError::new(
-            ErrorCode::TooComplex,
-            format!("more than {} elements", limits.max_elements),
-        ));
+
+    fn close(&mut self) {
+        let Some((at, _)) = self.open.pop() else {
+            return;
+        };
+        // Text is trimmed once, when complete: trimming each chunk would eat the
+        // spaces around an entity reference (`a &amp; b`).
+        let node = &mut self.nodes[at as usize];
+        node.text = match std::mem::take(&mut node.text) {
+            Cow::Borrowed(t) => Cow::Borrowed(t.trim()),
+            Cow::Owned(t) if t.trim().len() == t.len() => Cow::Owned(t),
+            Cow::Owned(t) => Cow::Owned(t.trim().to_string()),
+        };
+        if self.open.is_empty() {
+            self.closed_root = true;
+        }
     }
-    if depth >= limits.max_depth {
-        return Err(EligibilityError::new(
-            ErrorCode::TooComplex,
-            format!("nested deeper than {}", limits.max_depth),
-        ));
+
+    fn text(&mut self, reader: &Reader<&[u8]>, s: Cow<'a, str>) -> Result<(), EligibilityError> {
+        match self.open.last() {
+            Some(&(at, _)) => {
+                let node = &mut self.nodes[at as usize];
+                // Leading whitespace is trimmed at the end anyway, so text that is
+                // only whitespace so far is replaced rather than appended to: the
+                // indentation between child elements then costs no copy.
+                if node.text.trim().is_empty() {
+                    node.text = s;
+                } else {
+                    node.text.to_mut().push_str(&s);
+                }
+                Ok(())
+            }
+            None if s.trim().is_empty() => Ok(()),
+            None => Err(not_xml(reader, "text outside the root element")),
+        }
     }
-    let local = s.local_name();
-    let name = match within(text, local.as_ref()) {
-        Some(n) => Cow::Borrowed(n),
-        None => Cow::Owned(
-            std::str::from_utf8(local.as_ref())
-                .map_err(|_| not_xml(reader, "element name"))?
-                .to_string(),
-        ),
-    };
-    Ok(Element {
-        name,
-        ..Default::default()
-    })
 }
 
 /// `part` as a slice of `text`, when it lies inside it (quick-xml reading from a
@@ -428,42 +527,6 @@ fn within<'a>(text: &'a str, part: &[u8]) -> Option<&'a str> {
         .filter(|s| s.as_ptr() == part.as_ptr())
 }
 
-fn close<'a>(stack: &mut [Element<'a>], root: &mut Option<Element<'a>>, mut el: Element<'a>) {
-    // Text is trimmed once, when complete: trimming each chunk would eat the spaces
-    // around an entity reference (`a &amp; b`).
-    el.text = match el.text {
-        Cow::Borrowed(t) => Cow::Borrowed(t.trim()),
-        Cow::Owned(t) if t.trim().len() == t.len() => Cow::Owned(t),
-        Cow::Owned(t) => Cow::Owned(t.trim().to_string()),
-    };
-    match stack.last_mut() {
-        Some(parent) => parent.children.push(el),
-        None => *root = Some(el),
-    }
-}
-
-fn push_text<'a>(
-    stack: &mut [Element<'a>],
-    reader: &Reader<&[u8]>,
-    s: Cow<'a, str>,
-) -> Result<(), EligibilityError> {
-    match stack.last_mut() {
-        Some(el) => {
-            // Leading whitespace is trimmed at the end anyway, so text that is only
-            // whitespace so far is replaced rather than appended to: the indentation
-            // between child elements then costs no copy.
-            if el.text.trim().is_empty() {
-                el.text = s;
-            } else {
-                el.text.to_mut().push_str(&s);
-            }
-            Ok(())
-        }
-        None if s.trim().is_empty() => Ok(()),
-        None => Err(not_xml(reader, "text outside the root element")),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -471,8 +534,9 @@ mod tests {
     #[test]
     fn reads_nested_text_and_entities() {
         let t = "<?xml version=\"1.0\"?><a><b>x &amp; &#x30;</b><c/><c></c></a>";
-        let e = parse(t, TreeLimits::default()).unwrap();
-        assert_eq!(e.name, "a");
+        let doc = parse(t, TreeLimits::default()).unwrap();
+        let e = doc.root();
+        assert_eq!(e.name(), "a");
         assert_eq!(e.req_text("b").unwrap(), "x & 0");
         assert_eq!(e.all("c").count(), 2);
         assert!(e.child("c").is_err());
@@ -516,21 +580,26 @@ mod tests {
              <x>&lt;&amp;&gt;ｱｲ</x>\n  <empty/>\n  <d>20260401</d>\n  <n>030</n>\n  \
              <blank/>\n</r>\n"
         );
-        let root = parse(&text, TreeLimits::default()).unwrap();
+        let doc = parse(&text, TreeLimits::default()).unwrap();
+        let root = doc.root();
         assert_eq!(root.req_text("x").unwrap(), "<&>ｱｲ");
-        assert_eq!(root.child("empty").unwrap().unwrap().text, "");
+        assert_eq!(root.child("empty").unwrap().unwrap().text(), "");
+        assert_eq!(
+            root.children().map(|c| c.name()).collect::<Vec<_>>(),
+            ["x", "empty", "d", "n", "blank"]
+        );
         assert_eq!(root.req_text("n").unwrap(), "030");
     }
 
     #[test]
     fn names_and_text_borrow_from_the_document() {
         let t = "<a>\n  <b> x </b>\n  <c>1 &amp; 2</c>\n</a>";
-        let root = parse(t, TreeLimits::default()).unwrap();
-        assert!(matches!(root.name, Cow::Borrowed(_)));
-        assert!(matches!(root.text, Cow::Borrowed("")));
-        let b = root.child("b").unwrap().unwrap();
-        assert!(matches!(b.text, Cow::Borrowed("x")));
-        assert_eq!(root.req_text("c").unwrap(), "1 & 2");
+        let doc = parse(t, TreeLimits::default()).unwrap();
+        assert!(matches!(doc.nodes[0].name, Cow::Borrowed(_)));
+        assert!(matches!(doc.nodes[0].text, Cow::Borrowed("")));
+        assert!(matches!(doc.nodes[1].text, Cow::Borrowed("x")));
+        assert_eq!(doc.root().req_text("b").unwrap(), "x");
+        assert_eq!(doc.root().req_text("c").unwrap(), "1 & 2");
     }
 
     #[test]

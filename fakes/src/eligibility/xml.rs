@@ -178,14 +178,14 @@ pub fn parse_request(kind: MessageKind, bytes: &[u8], limits: &Limits) -> Result
         .into());
     }
     let (text, _) = encoding::decode(bytes)?;
-    let root = tree::parse(&text, limits.tree)?;
-    read_request(kind, &root, limits).map_err(|error| Refusal {
+    let doc = tree::parse(&text, limits.tree)?;
+    read_request(kind, doc.root(), limits).map_err(|error| Refusal {
         error,
-        echo: salvage(&root),
+        echo: salvage(doc.root()),
     })
 }
 
-fn salvage(root: &Element) -> RequestEcho {
+fn salvage(root: Element<'_, '_>) -> RequestEcho {
     let Ok(Some(h)) = root.child("MessageHeader") else {
         return RequestEcho::default();
     };
@@ -206,13 +206,13 @@ fn salvage(root: &Element) -> RequestEcho {
     }
 }
 
-fn message_parts<'r, 'a>(
-    root: &'r Element<'a>,
-) -> Result<(&'r Element<'a>, &'r Element<'a>), EligibilityError> {
-    if root.name != "XmlMsg" {
+fn message_parts<'d, 'a>(
+    root: Element<'d, 'a>,
+) -> Result<(Element<'d, 'a>, Element<'d, 'a>), EligibilityError> {
+    if root.name() != "XmlMsg" {
         return Err(EligibilityError::new(
             ErrorCode::WrongRoot,
-            format!("root is <{}>", truncate(&root.name, 40)),
+            format!("root is <{}>", truncate(root.name(), 40)),
         ));
     }
     let wrong = |n: &str| EligibilityError::new(ErrorCode::WrongRoot, format!("XmlMsg/{n}"));
@@ -231,7 +231,7 @@ fn truncate(s: &str, n: usize) -> String {
 
 fn read_request(
     kind: MessageKind,
-    root: &Element,
+    root: Element<'_, '_>,
     limits: &Limits,
 ) -> Result<Request, EligibilityError> {
     let (h, b) = message_parts(root)?;
@@ -241,7 +241,7 @@ fn read_request(
             RequestBody::Single(read_search(b.req_child("QualificationConfirmSearchInfo")?)?)
         }
         MessageKind::BulkUpload => {
-            let mut items: Vec<&Element> = b.all("QualificationConfirmSearchInfo").collect();
+            let mut items: Vec<Element<'_, '_>> = b.all("QualificationConfirmSearchInfo").collect();
             if let Some(list) = b.child("QualificationConfirmSearchInfoList")? {
                 items.extend(list.all("QualificationConfirmSearchInfo"));
             }
@@ -277,7 +277,7 @@ fn read_request(
     Ok(Request { header, body })
 }
 
-fn read_request_header(h: &Element) -> Result<RequestHeader, EligibilityError> {
+fn read_request_header(h: Element<'_, '_>) -> Result<RequestHeader, EligibilityError> {
     let d = h.req_text("QualificationConfirmationDate")?;
     let code = h.req_text("MedicalInstitutionCode")?;
     let medical_institution_code: InstitutionCode = code.parse().map_err(|e| {
@@ -303,13 +303,13 @@ fn read_request_header(h: &Element) -> Result<RequestHeader, EligibilityError> {
     })
 }
 
-fn opt_id(e: &Element, name: &str) -> Result<Option<String>, EligibilityError> {
+fn opt_id(e: Element<'_, '_>, name: &str) -> Result<Option<String>, EligibilityError> {
     e.opt_text(name)?
         .map(|s| check_text(name, s, MAX_ID_TEXT).map(str::to_string))
         .transpose()
 }
 
-fn read_search(e: &Element) -> Result<SearchInfo, EligibilityError> {
+fn read_search(e: Element<'_, '_>) -> Result<SearchInfo, EligibilityError> {
     let ins = e.req_text("InsurerNumber")?;
     let insurer_number: InsurerNumber = ins.parse().map_err(|err| {
         EligibilityError::new(
@@ -767,8 +767,8 @@ fn write_qualification(w: &mut Writer, q: &Qualification) {
 /// Decode and parse a response (the clinic's side of the file drop).
 pub fn parse_response(bytes: &[u8]) -> Result<Response, EligibilityError> {
     let (text, _) = encoding::decode(bytes)?;
-    let root = tree::parse(&text, TreeLimits::default())?;
-    let (h, b) = message_parts(&root)?;
+    let doc = tree::parse(&text, TreeLimits::default())?;
+    let (h, b) = message_parts(doc.root())?;
     let header = ResponseHeader {
         process_execution_time: parse_time(
             "ProcessExecutionTime",
@@ -832,7 +832,7 @@ pub fn parse_response(bytes: &[u8]) -> Result<Response, EligibilityError> {
     Ok(Response { header, body })
 }
 
-fn read_answer(b: &Element) -> Result<Answer, EligibilityError> {
+fn read_answer(b: Element<'_, '_>) -> Result<Answer, EligibilityError> {
     let results = match b.child("ResultList")? {
         None => Vec::new(),
         Some(l) => l
@@ -856,21 +856,25 @@ fn read_answer(b: &Element) -> Result<Answer, EligibilityError> {
     })
 }
 
-fn date_of(e: &Element, n: &str) -> Result<NaiveDate, EligibilityError> {
+fn date_of(e: Element<'_, '_>, n: &str) -> Result<NaiveDate, EligibilityError> {
     parse_date(n, e.req_text(n)?)
 }
 
-fn opt_date_of(e: &Element, n: &str) -> Result<Option<NaiveDate>, EligibilityError> {
+fn opt_date_of(e: Element<'_, '_>, n: &str) -> Result<Option<NaiveDate>, EligibilityError> {
     e.opt_text(n)?.map(|s| parse_date(n, s)).transpose()
 }
 
-fn number_of<T: std::str::FromStr>(e: &Element, n: &str) -> Result<T, EligibilityError> {
+fn number_of<T: std::str::FromStr>(e: Element<'_, '_>, n: &str) -> Result<T, EligibilityError> {
     e.req_text(n)?
         .parse()
         .map_err(|_| EligibilityError::new(ErrorCode::InvalidValue, n.to_string()))
 }
 
-fn consent_of(e: &Element, flag: &str, time: &str) -> Result<Option<Consent>, EligibilityError> {
+fn consent_of(
+    e: Element<'_, '_>,
+    flag: &str,
+    time: &str,
+) -> Result<Option<Consent>, EligibilityError> {
     let Some(f) = e.opt_text(flag)? else {
         return Ok(None);
     };
@@ -880,7 +884,7 @@ fn consent_of(e: &Element, flag: &str, time: &str) -> Result<Option<Consent>, El
     }))
 }
 
-fn read_qualification(e: &Element) -> Result<Qualification, EligibilityError> {
+fn read_qualification(e: Element<'_, '_>) -> Result<Qualification, EligibilityError> {
     let elderly = match e.child("ElderlyRecipientCertificateInfo")? {
         None => None,
         Some(b) => Some(ElderlyRecipient {

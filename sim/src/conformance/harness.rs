@@ -678,9 +678,10 @@ fn sjis_declared(bytes: &[u8]) -> Result<(), String> {
 fn fields_ok(bytes: &[u8], task: &Task, institution: &str, date: &str) -> Result<(), String> {
     use fakes::eligibility::tree::{parse, TreeLimits};
     let (text, _) = fakes::eligibility::encoding::decode(bytes).map_err(|e| e.to_string())?;
-    let root = parse(&text, TreeLimits::default()).map_err(|e| e.to_string())?;
-    if root.name != "XmlMsg" {
-        return Err(format!("root is {} not XmlMsg", root.name));
+    let doc = parse(&text, TreeLimits::default()).map_err(|e| e.to_string())?;
+    let root = doc.root();
+    if root.name() != "XmlMsg" {
+        return Err(format!("root is {} not XmlMsg", root.name()));
     }
     let h = root.req_child("MessageHeader").map_err(|e| e.to_string())?;
     let b = root.req_child("MessageBody").map_err(|e| e.to_string())?;

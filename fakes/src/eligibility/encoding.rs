@@ -141,19 +141,6 @@ pub fn encode(text: &str, code: CharacterCode) -> Vec<u8> {
     }
 }
 
-/// [`encode`] for text the caller no longer needs: UTF-8, and Shift_JIS text that is
-/// all ASCII, are handed back without a copy.
-pub fn encode_owned(text: String, code: CharacterCode) -> Vec<u8> {
-    if code == CharacterCode::Utf8 {
-        return text.into_bytes();
-    }
-    let encoded = match SHIFT_JIS.encode(&text).0 {
-        std::borrow::Cow::Owned(v) => Some(v),
-        std::borrow::Cow::Borrowed(_) => None,
-    };
-    encoded.unwrap_or_else(|| text.into_bytes())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

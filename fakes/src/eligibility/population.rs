@@ -165,11 +165,16 @@ struct Household {
     address: (u32, u32, u32, u32),
 }
 
-/// The population: only its configuration is stored.
+/// The population: its configuration, and the insurer numbers worked out once (every
+/// lookup needs one or two; the table is a cache of a pure function, nothing more).
 #[derive(Debug, Clone)]
 pub struct Population {
     cfg: PopulationConfig,
+    insurers: std::sync::Arc<[InsurerNumber]>,
 }
+
+/// Insurers beyond this index are worked out on each call instead of tabled.
+const INSURER_TABLE_MAX: u32 = 65_536;
 
 const SURNAME_HEAD: [(&str, &str); 8] = [
     ("試", "ｼ"),
@@ -227,7 +232,10 @@ impl Population {
             "households must be 1..={MAX_HOUSEHOLDS}"
         );
         assert!(cfg.insurers > 0, "at least one insurer");
-        Population { cfg }
+        let insurers = (0..cfg.insurers.min(INSURER_TABLE_MAX))
+            .map(|i| Self::make_insurer(cfg.seed, i))
+            .collect();
+        Population { cfg, insurers }
     }
 
     pub fn config(&self) -> &PopulationConfig {
@@ -238,7 +246,14 @@ impl Population {
     /// national health insurance (6 digits); the others are 協会けんぽ (01),
     /// 健保組合 (06) and 共済 (31).
     pub fn insurer(&self, i: u32) -> InsurerNumber {
-        let mut rng = ChaCha8Rng::seed_from_u64(self.cfg.seed ^ 0x1f5a_c0de_0000_0000);
+        match self.insurers.get(i as usize) {
+            Some(n) => *n,
+            None => Self::make_insurer(self.cfg.seed, i),
+        }
+    }
+
+    fn make_insurer(seed: u64, i: u32) -> InsurerNumber {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x1f5a_c0de_0000_0000);
         rng.set_stream(u64::from(i));
         let pref = Prefecture::new(rng.gen_range(1..=47)).expect("1..=47");
         let law = match i % 4 {
@@ -694,6 +709,20 @@ mod tests {
             let l = p.lookup(&key, p.config().epoch);
             assert_eq!(l.validity, QualificationValidity::Valid, "{f:?}");
         }
+    }
+
+    #[test]
+    fn the_insurer_table_is_the_function_it_caches() {
+        let p = Population::new(PopulationConfig {
+            insurers: 300,
+            ..Default::default()
+        });
+        for i in 0..400 {
+            assert_eq!(p.insurer(i), Population::make_insurer(p.cfg.seed, i), "{i}");
+        }
+        // Beyond the table, worked out on the spot.
+        let big = INSURER_TABLE_MAX + 5;
+        assert_eq!(p.insurer(big), Population::make_insurer(p.cfg.seed, big));
     }
 
     #[test]

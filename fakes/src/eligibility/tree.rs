@@ -18,7 +18,7 @@ use chrono::{Datelike, NaiveDate, NaiveDateTime, Timelike};
 use quick_xml::events::Event;
 use quick_xml::Reader;
 
-use super::encoding::{self, CharacterCode};
+use super::encoding::CharacterCode;
 use super::error::{EligibilityError, ErrorCode};
 
 /// Limits of the tree reader. *(our choice)* generous for real messages: a bulk
@@ -169,28 +169,43 @@ impl<'d, 'a> Element<'d, 'a> {
 /// escaped; an element with neither text nor children is written `<name/>`. The
 /// output is the same for the same calls, byte for byte (reports and golden files
 /// depend on it).
+///
+/// Bytes go straight out in the document's encoding: markup is ASCII (the same in
+/// Shift_JIS and UTF-8), and only element text that is not ASCII goes through the
+/// Shift_JIS encoder — where characters Shift_JIS cannot hold become numeric
+/// character references (`&#NNNN;`), as [`encoding::encode`] does.
 pub struct Writer {
-    out: String,
+    out: Vec<u8>,
+    code: CharacterCode,
     /// Open elements and whether each has had a child written yet.
     open: Vec<(&'static str, bool)>,
+    /// One value's text, before encoding (reused).
+    scratch: String,
 }
 
 impl Writer {
     /// A document in `code`, starting with its XML declaration.
     pub fn new(code: CharacterCode) -> Self {
-        let mut out = String::with_capacity(2048);
-        out.push_str("<?xml version=\"1.0\" encoding=\"");
-        out.push_str(code.xml_label());
-        out.push_str("\" standalone=\"yes\"?>\n");
-        Writer {
-            out,
+        let mut w = Writer {
+            out: Vec::with_capacity(2048),
+            code,
             open: Vec::with_capacity(8),
-        }
+            scratch: String::with_capacity(64),
+        };
+        w.push("<?xml version=\"1.0\" encoding=\"");
+        w.push(code.xml_label());
+        w.push("\" standalone=\"yes\"?>\n");
+        w
+    }
+
+    /// Markup: ASCII, written as is.
+    fn push(&mut self, s: &str) {
+        self.out.extend_from_slice(s.as_bytes());
     }
 
     fn indent(&mut self) {
         for _ in 0..self.open.len() {
-            self.out.push_str("  ");
+            self.out.extend_from_slice(b"  ");
         }
     }
 
@@ -199,7 +214,7 @@ impl Writer {
         if let Some((_, has_children)) = self.open.last_mut() {
             if !*has_children {
                 *has_children = true;
-                self.out.push_str(">\n");
+                self.out.extend_from_slice(b">\n");
             }
         }
     }
@@ -208,8 +223,8 @@ impl Writer {
     pub fn start(&mut self, name: &'static str) -> &mut Self {
         self.child_begins();
         self.indent();
-        self.out.push('<');
-        self.out.push_str(name);
+        self.out.push(b'<');
+        self.push(name);
         self.open.push((name, false));
         self
     }
@@ -219,11 +234,11 @@ impl Writer {
         if let Some((name, has_children)) = self.open.pop() {
             if has_children {
                 self.indent();
-                self.out.push_str("</");
-                self.out.push_str(name);
-                self.out.push_str(">\n");
+                self.out.extend_from_slice(b"</");
+                self.push(name);
+                self.out.extend_from_slice(b">\n");
             } else {
-                self.out.push_str("/>\n");
+                self.out.extend_from_slice(b"/>\n");
             }
         }
         self
@@ -234,33 +249,52 @@ impl Writer {
         let Some(v) = value else { return self };
         self.child_begins();
         self.indent();
-        self.out.push('<');
-        self.out.push_str(name);
-        self.out.push('>');
-        let before = self.out.len();
-        v.write_text(&mut self.out);
-        if self.out.len() == before {
-            self.out.pop();
-            self.out.push_str("/>\n");
+        self.out.push(b'<');
+        self.push(name);
+        let mut text = std::mem::take(&mut self.scratch);
+        text.clear();
+        v.write_text(&mut text);
+        if text.is_empty() {
+            self.out.extend_from_slice(b"/>\n");
         } else {
-            self.out.push_str("</");
-            self.out.push_str(name);
-            self.out.push_str(">\n");
+            self.out.push(b'>');
+            self.encode(&text);
+            self.out.extend_from_slice(b"</");
+            self.push(name);
+            self.out.extend_from_slice(b">\n");
         }
+        self.scratch = text;
         self
     }
 
-    /// The document so far as text (every open element closed first).
-    pub fn into_text(mut self) -> String {
+    /// Element text in the document's encoding.
+    fn encode(&mut self, text: &str) {
+        if self.code == CharacterCode::Utf8 || text.is_ascii() {
+            self.out.extend_from_slice(text.as_bytes());
+            return;
+        }
+        let mut encoder = encoding_rs::SHIFT_JIS.new_encoder();
+        let mut rest = text;
+        loop {
+            let room = encoder
+                .max_buffer_length_from_utf8_if_no_unmappables(rest.len())
+                .unwrap_or(rest.len() * 2)
+                .max(16);
+            self.out.reserve(room);
+            let (result, read, _) = encoder.encode_from_utf8_to_vec(rest, &mut self.out, true);
+            rest = &rest[read..];
+            if result == encoding_rs::CoderResult::InputEmpty {
+                return;
+            }
+        }
+    }
+
+    /// Every open element closed, the document in its encoding.
+    pub fn finish(mut self) -> Vec<u8> {
         while !self.open.is_empty() {
             self.end();
         }
         self.out
-    }
-
-    /// The document in its encoding.
-    pub fn finish(self, code: CharacterCode) -> Vec<u8> {
-        encoding::encode_owned(self.into_text(), code)
     }
 }
 
@@ -573,7 +607,7 @@ mod tests {
             .leaf("n", Some(Padded(30, 3)))
             .leaf::<&str>("absent", None)
             .leaf("blank", Some(""));
-        let text = w.into_text();
+        let text = String::from_utf8(w.finish()).unwrap();
         assert_eq!(
             text,
             "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n<r>\n  \
@@ -589,6 +623,30 @@ mod tests {
             ["x", "empty", "d", "n", "blank"]
         );
         assert_eq!(root.req_text("n").unwrap(), "030");
+    }
+
+    proptest::proptest! {
+        /// Writing Shift_JIS directly gives the bytes of writing UTF-8 and encoding the
+        /// whole document afterwards (unmappable characters as references included).
+        #[test]
+        fn shift_jis_written_directly_is_the_encoded_document(
+            texts in proptest::collection::vec("[a-z<&>ｱ-ﾝ資格確認﨑髙😀é -]{0,12}", 1..6),
+        ) {
+            let doc = |code| {
+                let mut w = Writer::new(code);
+                w.start("r");
+                for t in &texts {
+                    w.leaf("t", Some(t.as_str()));
+                }
+                w.finish()
+            };
+            let utf8 = String::from_utf8(doc(CharacterCode::Utf8)).unwrap();
+            let expected = super::super::encoding::encode(
+                &utf8.replacen("UTF-8", "Shift_JIS", 1),
+                CharacterCode::ShiftJis,
+            );
+            proptest::prop_assert_eq!(doc(CharacterCode::ShiftJis), expected);
+        }
     }
 
     #[test]

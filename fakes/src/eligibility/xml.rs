@@ -394,7 +394,7 @@ impl Request {
                 w.leaf("ReceptionNumber", Some(reception_number));
             }
         }
-        w.finish(code)
+        w.finish()
     }
 }
 
@@ -638,7 +638,7 @@ impl Response {
                 w.end();
             }
         }
-        w.finish(code)
+        w.finish()
     }
 }
 

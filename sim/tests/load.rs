@@ -127,6 +127,7 @@ fn bad_flags_exit_2() {
         &["load", "--connections", "0"][..],
         &["load", "--mix", "card=2"][..],
         &["load", "--compare", "--mix", "card=0.1"][..],
+        &["load", "--workers", "0"][..],
         &["load", "--duration", "0"][..],
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_onsim"))

@@ -74,6 +74,12 @@ pub struct LoadArgs {
     /// Households in the in-process population.
     #[arg(long, default_value_t = 100_000)]
     pub households: u64,
+    /// Worker threads of the load client's runtime, and of the in-process servers'
+    /// runtime. The default, 1 each, gives client and server a core each on a 2-core
+    /// machine: with 2 each, the four threads contend for the cores and the same run
+    /// repeated varied by up to 2x (reports/bench.md).
+    #[arg(long, default_value_t = 1)]
+    pub workers: usize,
     /// Seed of the in-process services.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -94,9 +100,9 @@ fn parse_mix(s: &str) -> Result<f64, CliError> {
     Ok(f)
 }
 
-fn runtime(name: &str) -> Result<tokio::runtime::Runtime, CliError> {
+fn runtime(name: &str, workers: usize) -> Result<tokio::runtime::Runtime, CliError> {
     tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(workers)
         .thread_name(name)
         .enable_all()
         .build()
@@ -285,6 +291,9 @@ pub fn run(a: LoadArgs) -> CmdResult {
     if !(a.duration.is_finite() && a.duration > 0.0 && a.duration <= 3600.0) {
         return Err(CliError::new("--duration must be in (0, 3600] seconds"));
     }
+    if !(1..=64).contains(&a.workers) {
+        return Err(CliError::new("--workers must be 1..=64"));
+    }
     if !(1..=20).contains(&a.repeat) {
         return Err(CliError::new("--repeat must be 1..=20"));
     }
@@ -308,8 +317,8 @@ pub fn run(a: LoadArgs) -> CmdResult {
         duration: Duration::from_secs_f64(a.duration),
         mode: a.mode,
     };
-    let server_rt = runtime("onsim-server")?;
-    let client_rt = runtime("onsim-load")?;
+    let server_rt = runtime("onsim-server", a.workers)?;
+    let client_rt = runtime("onsim-load", a.workers)?;
     let out = if a.compare {
         if a.state_dir.is_some() {
             return Err(CliError::new(

@@ -722,3 +722,30 @@ fn proxy_overhead(
         "proxy_stats": stats,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn runs(rps: &[f64]) -> Vec<Value> {
+        rps.iter().map(|r| json!({ "rps": r })).collect()
+    }
+
+    #[test]
+    fn ratios_are_paired_by_repetition_then_the_median_taken() {
+        // A slow spell in repetition 2 hits both; pairing keeps the ratio at 0.5.
+        let ours = runs(&[50.0, 10.0, 60.0]);
+        let theirs = runs(&[100.0, 20.0, 120.0]);
+        assert_eq!(paired_median_ratio(&ours, &theirs, "rps"), json!(0.5));
+        // Even count: the mean of the middle two.
+        let ours = runs(&[1.0, 2.0, 3.0, 4.0]);
+        let theirs = runs(&[10.0, 10.0, 10.0, 10.0]);
+        assert_eq!(paired_median_ratio(&ours, &theirs, "rps"), json!(0.25));
+        // Nothing to divide by: null, not a panic.
+        assert_eq!(
+            paired_median_ratio(&runs(&[1.0]), &runs(&[0.0]), "rps"),
+            Value::Null
+        );
+        assert_eq!(paired_median_ratio(&[], &[], "rps"), Value::Null);
+    }
+}

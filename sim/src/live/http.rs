@@ -3,7 +3,7 @@
 //!
 //! Bad requests get a 4xx with `{"error": "...", "field": "<name>"|null}`; a handler
 //! never panics on input. Every connection is bounded: the TLS handshake within
-//! [`HEADER_TIMEOUT`], idle or stalled connections closed and every connection ended
+//! [`HANDSHAKE_TIMEOUT`], idle or stalled connections closed and every connection ended
 //! after a while ([`super::connection`]), bodies up to [`BODY_LIMIT`].
 
 // Handlers return the error response itself (`Result<_, Response>`), so `?` turns
@@ -40,7 +40,7 @@ mod bytes_compat {
 }
 
 /// Longest a TLS handshake may take.
-pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 pub const BODY_LIMIT: usize = 16 * 1024 * 1024;
 
 /// Which service a listener is.
@@ -825,7 +825,7 @@ pub async fn serve_https(
         tokio::spawn(async move {
             use super::eligibility::EligibilityStats as St;
             let stats = &app.desk.stats;
-            let tls = match tokio::time::timeout(HEADER_TIMEOUT, acceptor.accept(stream)).await {
+            let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
                 Ok(Ok(s)) => {
                     St::bump(&stats.handshakes);
                     s

@@ -137,3 +137,53 @@ fn bad_flags_exit_2() {
         assert_eq!(out.status.code(), Some(2), "{args:?}");
     }
 }
+
+/// `--state-dir`: attach to a running `onsim serve`, cards issued on it first; the
+/// server's own counters (GET /stats) agree with the client's.
+#[test]
+fn attach_mode_runs_a_card_mix_against_a_running_server() {
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_onsim"))
+        .arg("serve")
+        .arg("--state-dir")
+        .arg(&state)
+        .args(["--households", "2000"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("onsim serve starts");
+    let t = Instant::now();
+    while !state.join("endpoints.json").exists() {
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "serve never became ready"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let state_arg = state.to_string_lossy().to_string();
+    let (code, v, err) = onsim(&[
+        "load",
+        "--state-dir",
+        &state_arg,
+        "--connections",
+        "2",
+        "--requests",
+        "100",
+        "--mix",
+        "card=0.2",
+        "--format",
+        "json",
+    ]);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(code, 0, "{v}\n{err}");
+    contract(&v, "onsim");
+    let cards = v["confirmations"]["card"].as_u64().unwrap();
+    assert!((18..=22).contains(&cards), "{v}");
+    assert_eq!(v["sent"].as_u64().unwrap(), 100 + cards);
+    assert_eq!(v["refused"], 0, "{v}");
+    assert_eq!(v["counts_match"], true, "{v}");
+    assert_eq!(v["server"]["requests"].as_u64().unwrap(), 100 + cards);
+}

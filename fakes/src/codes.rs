@@ -72,6 +72,29 @@ pub fn check_digit(body: &str) -> Option<u8> {
     Some(((10 - sum % 10) % 10) as u8)
 }
 
+/// `n` in decimal, zero-padded to `width` digits (as `format!("{n:0width$}")`),
+/// without the formatting machinery: codes and numbers are written on every
+/// eligibility request and answer.
+pub(crate) fn push_digits(out: &mut String, n: impl Into<u64>, width: usize) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    let mut v: u64 = n.into();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    for _ in (buf.len() - i)..width {
+        out.push('0');
+    }
+    for &b in &buf[i..] {
+        out.push(char::from(b));
+    }
+}
+
 fn digits_only(what: &'static str, s: &str) -> Result<(), CodeError> {
     if let Some((pos, ch)) = s.chars().enumerate().find(|(_, c)| !c.is_ascii_digit()) {
         return Err(CodeError::NotADigit {
@@ -441,13 +464,14 @@ impl InstitutionCode {
         self.number
     }
     fn body(&self) -> String {
-        format!(
-            "{:02}{}{:02}{:04}",
-            self.prefecture.code(),
-            self.fee_table.digit(),
-            self.county,
-            self.number
-        )
+        // As `format!("{:02}{}{:02}{:04}", …)`, without the formatting machinery:
+        // every eligibility answer echoes the code.
+        let mut s = String::with_capacity(10);
+        push_digits(&mut s, self.prefecture.code(), 2);
+        push_digits(&mut s, self.fee_table.digit(), 0);
+        push_digits(&mut s, self.county, 2);
+        push_digits(&mut s, self.number, 4);
+        s
     }
     pub fn check(&self) -> u8 {
         check_digit(&self.body()).expect("digits")
@@ -480,7 +504,10 @@ impl InstitutionCode {
 
 impl fmt::Display for InstitutionCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}{}", self.body(), self.check())
+        let mut s = self.body();
+        let c = check_digit(&s).expect("digits");
+        push_digits(&mut s, c, 0);
+        f.write_str(&s)
     }
 }
 
@@ -579,10 +606,14 @@ impl InsurerNumber {
         self.law.is_none()
     }
     fn body(&self) -> String {
-        match self.law {
-            Some(l) => format!("{l:02}{:02}{:03}", self.prefecture.code(), self.insurer),
-            None => format!("{:02}{:03}", self.prefecture.code(), self.insurer),
+        // As `format!("{l:02}{:02}{:03}", …)`, without the formatting machinery.
+        let mut s = String::with_capacity(8);
+        if let Some(l) = self.law {
+            push_digits(&mut s, l, 2);
         }
+        push_digits(&mut s, self.prefecture.code(), 2);
+        push_digits(&mut s, self.insurer, 3);
+        s
     }
     /// The number as shown on forms: 8 columns, a 6-digit number padded with spaces.
     pub fn padded(&self) -> String {
@@ -759,6 +790,21 @@ mod tests {
     }
 
     proptest! {
+        /// The hand-written digits are what `format!` wrote before.
+        #[test]
+        fn codes_are_written_as_format_would(p in 1u8..=47, f in prop::sample::select(vec![1u8, 3, 4]), c in 0u8..=99, n in 0u16..=9999, law in prop::option::of(0u8..=99), i in 0u16..=999) {
+            let code = InstitutionCode::new(Prefecture::new(p).unwrap(), FeeTable::from_digit(f).unwrap(), c, n).unwrap();
+            let body = format!("{p:02}{f}{c:02}{n:04}");
+            prop_assert_eq!(code.to_string(), format!("{body}{}", check_digit(&body).unwrap()));
+            if let Some(ins) = InsurerNumber::new(law, Prefecture::new(p).unwrap(), i) {
+                let body = match law {
+                    Some(l) => format!("{l:02}{p:02}{i:03}"),
+                    None => format!("{p:02}{i:03}"),
+                };
+                prop_assert_eq!(ins.to_string(), format!("{body}{}", check_digit(&body).unwrap()));
+            }
+        }
+
         #[test]
         fn institution_codes_detect_single_digit_errors(p in 1u8..=47, f in prop::sample::select(vec![1u8, 3, 4]), c in 0u8..=99, n in 0u16..=9999) {
             let code = InstitutionCode::new(Prefecture::new(p).unwrap(), FeeTable::from_digit(f).unwrap(), c, n).unwrap();

@@ -20,6 +20,7 @@ use quick_xml::Reader;
 
 use super::encoding::CharacterCode;
 use super::error::{EligibilityError, ErrorCode};
+use crate::codes::push_digits;
 
 /// Limits of the tree reader. *(our choice)* generous for real messages: a bulk
 /// upload of 10,000 inquiries has about 80,000 elements at depth 4.
@@ -360,26 +361,6 @@ fn push_date(out: &mut String, d: NaiveDate) {
         _ => {
             let _ = write!(out, "{}", d.format("%Y%m%d"));
         }
-    }
-}
-
-fn push_digits(out: &mut String, n: u32, width: usize) {
-    let mut buf = [0u8; 10];
-    let mut i = buf.len();
-    let mut v = n;
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    for _ in (buf.len() - i)..width {
-        out.push('0');
-    }
-    for &b in &buf[i..] {
-        out.push(char::from(b));
     }
 }
 

@@ -7,9 +7,10 @@
 //! keep a hostile file from costing more than its size.
 //!
 //! Both directions are on the eligibility API's hot path (one parse and one render per
-//! confirmation), so the tree borrows names and text from the decoded document, and
-//! responses are written straight into the output text by [`Writer`] rather than built
-//! as a tree first (`benches/benches/eligibility.rs` measures both).
+//! confirmation), so the tree is one flat vector of nodes borrowing names and text
+//! from the decoded document ([`Document`]), and responses are written straight out
+//! in their encoding by [`Writer`] rather than built as a tree first
+//! (`benches/benches/eligibility.rs` measures both).
 
 use std::borrow::Cow;
 use std::fmt::Write as _;

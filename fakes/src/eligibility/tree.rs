@@ -175,7 +175,7 @@ impl<'d, 'a> Element<'d, 'a> {
 /// Bytes go straight out in the document's encoding: markup is ASCII (the same in
 /// Shift_JIS and UTF-8), and only element text that is not ASCII goes through the
 /// Shift_JIS encoder — where characters Shift_JIS cannot hold become numeric
-/// character references (`&#NNNN;`), as [`encoding::encode`] does.
+/// character references (`&#NNNN;`), as [`super::encoding::encode`] does.
 pub struct Writer {
     out: Vec<u8>,
     code: CharacterCode,

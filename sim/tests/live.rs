@@ -2,114 +2,22 @@
 //! against the mutual-TLS matrix, and plain HTTP for the bureau and portal flows.
 //! Everything on loopback; every wait is bounded.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::Command;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-const WAIT: Duration = Duration::from_secs(60);
+#[path = "support/serve.rs"]
+mod serve;
+use serve::Server;
 
-struct Server {
-    child: Child,
-    dir: tempfile::TempDir,
-    endpoints: Value,
-    log: Arc<Mutex<String>>,
-}
-
-impl Server {
-    fn start(extra: &[&str]) -> Server {
-        let dir = tempfile::tempdir().unwrap();
-        let state = dir.path().join("state");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_onsim"))
-            .arg("serve")
-            .arg("--state-dir")
-            .arg(&state)
-            .args(["--start", "2025-04-01", "--households", "2000"])
-            .args(extra)
-            .env("ONSIM_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("onsim builds");
-        let log = Arc::new(Mutex::new(String::new()));
-        {
-            let log = log.clone();
-            let err = child.stderr.take().unwrap();
-            std::thread::spawn(move || {
-                for line in BufReader::new(err).lines().map_while(Result::ok) {
-                    log.lock().unwrap().push_str(&strip_ansi(&line));
-                    log.lock().unwrap().push('\n');
-                }
-            });
-        }
-        let ep = state.join("endpoints.json");
-        let t = Instant::now();
-        loop {
-            if let Ok(s) = std::fs::read_to_string(&ep) {
-                if let Ok(v) = serde_json::from_str::<Value>(&s) {
-                    return Server {
-                        child,
-                        dir,
-                        endpoints: v,
-                        log,
-                    };
-                }
-            }
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!("onsim serve exited with {status}:\n{}", log.lock().unwrap());
-            }
-            assert!(
-                t.elapsed() < WAIT,
-                "no endpoints.json after {WAIT:?}:\n{}",
-                log.lock().unwrap()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn url(&self, key: &str) -> String {
-        self.endpoints[key]
-            .as_str()
-            .unwrap_or_else(|| panic!("{key} in endpoints.json"))
-            .to_string()
-    }
-
-    fn state(&self) -> PathBuf {
-        self.dir.path().join("state")
-    }
-
-    fn log_has(&self, needle: &str) -> bool {
-        let t = Instant::now();
-        while t.elapsed() < Duration::from_secs(5) {
-            if self.log.lock().unwrap().contains(needle) {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        false
-    }
-
-    fn stop(mut self) -> String {
-        // SIGTERM first (clean shutdown), then kill if it does not go.
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status();
-        let t = Instant::now();
-        while t.elapsed() < Duration::from_secs(10) {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        self.log.lock().unwrap().clone()
-    }
+/// `onsim serve` as these tests run it: virtual start 2025-04-01, 2,000 households.
+fn server(extra: &[&str]) -> Server {
+    Server::start(&[&["--start", "2025-04-01", "--households", "2000"], extra].concat())
 }
 
 /// A minimal HTTP/1.1 client for the plain JSON services (no extra dependency).
@@ -188,7 +96,7 @@ fn curl(s: &Server, name: &str, url: &str, body: &Path) -> (i32, String, String)
 
 #[test]
 fn curl_mtls_matrix() {
-    let s = Server::start(&[]);
+    let s = server(&[]);
     let state = s.state();
     for f in [
         "server-ca.crt",
@@ -345,7 +253,7 @@ fn advance_to(s: &Server, to: &str) -> Value {
 fn bureau_and_portal_flow() {
     // Designation 2025-07-01 under r2024: request deadline about two months before,
     // answer by the 10th of May (next open day), number due by 15 May.
-    let s = Server::start(&["--designation", "2025-07-01"]);
+    let s = server(&["--designation", "2025-07-01"]);
     let (st, clock) = http("GET", &s.url("clock_url"), None);
     assert_eq!(st, 200);
     assert_eq!(clock["now"], "2025-04-01T09:00");
@@ -526,24 +434,6 @@ fn state_dir_with_foreign_files_is_refused() {
     );
 }
 
-/// The log without terminal colour codes.
-fn strip_ansi(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        if c == '\x1b' {
-            for d in chars.by_ref() {
-                if d.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
 /// Loopback latency of a full mutual-TLS handshake plus one single inquiry, direct
 /// and through the carrier proxy with no fault, interleaved; prints medians.
 /// `cargo test -p sim --test live --release -- --ignored --nocapture measure`
@@ -666,7 +556,7 @@ fn card_confirmation_over_mutual_tls() {
     use rsa::signature::{SignatureEncoding, Signer};
     use sim::live::card::{from_hex, to_hex};
 
-    let s = Server::start(&["--speed", "0"]);
+    let s = server(&["--speed", "0"]);
     let control = s.endpoints["control_url"].as_str().unwrap().to_string();
     let elig = s.endpoints["eligibility_url"].as_str().unwrap().to_string();
     let empty = s.dir.path().join("empty.json");

@@ -4,6 +4,10 @@ use std::process::Command;
 
 use serde_json::Value;
 
+#[path = "support/serve.rs"]
+mod serve;
+use serve::Server;
+
 fn onsim(args: &[&str]) -> (i32, Value, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_onsim"))
         .args(args)
@@ -142,27 +146,10 @@ fn bad_flags_exit_2() {
 /// server's own counters (GET /stats) agree with the client's.
 #[test]
 fn attach_mode_runs_a_card_mix_against_a_running_server() {
-    use std::time::{Duration, Instant};
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("state");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_onsim"))
-        .arg("serve")
-        .arg("--state-dir")
-        .arg(&state)
-        .args(["--households", "2000"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("onsim serve starts");
-    let t = Instant::now();
-    while !state.join("endpoints.json").exists() {
-        assert!(
-            t.elapsed() < Duration::from_secs(60),
-            "serve never became ready"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let state_arg = state.to_string_lossy().to_string();
+    // Today's start (the default): the load client judges the server certificate on
+    // the wall clock.
+    let server = Server::start(&["--households", "2000"]);
+    let state_arg = server.state().to_string_lossy().to_string();
     let (code, v, err) = onsim(&[
         "load",
         "--state-dir",
@@ -176,8 +163,7 @@ fn attach_mode_runs_a_card_mix_against_a_running_server() {
         "--format",
         "json",
     ]);
-    let _ = child.kill();
-    let _ = child.wait();
+    server.stop();
     assert_eq!(code, 0, "{v}\n{err}");
     contract(&v, "onsim");
     let cards = v["confirmations"]["card"].as_u64().unwrap();

@@ -1,0 +1,133 @@
+//! `onsim serve` as a child process for the integration tests: started on a temporary
+//! state dir, its log captured, stopped with SIGTERM. Included with `#[path]` by the
+//! test files that use it (`live.rs`, `load.rs`); each uses part of it.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const WAIT: Duration = Duration::from_secs(60);
+
+pub struct Server {
+    pub child: Child,
+    pub dir: tempfile::TempDir,
+    pub endpoints: Value,
+    pub log: Arc<Mutex<String>>,
+}
+
+impl Server {
+    /// Start `onsim serve --state-dir <temp> ARGS` and wait (bounded) for its
+    /// endpoints.json; panics with the server's log if it exits or never gets ready.
+    pub fn start(args: &[&str]) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_onsim"))
+            .arg("serve")
+            .arg("--state-dir")
+            .arg(&state)
+            .args(args)
+            .env("ONSIM_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("onsim builds");
+        let log = Arc::new(Mutex::new(String::new()));
+        {
+            let log = log.clone();
+            let err = child.stderr.take().unwrap();
+            std::thread::spawn(move || {
+                for line in BufReader::new(err).lines().map_while(Result::ok) {
+                    log.lock().unwrap().push_str(&strip_ansi(&line));
+                    log.lock().unwrap().push('\n');
+                }
+            });
+        }
+        let ep = state.join("endpoints.json");
+        let t = Instant::now();
+        loop {
+            if let Ok(s) = std::fs::read_to_string(&ep) {
+                if let Ok(v) = serde_json::from_str::<Value>(&s) {
+                    return Server {
+                        child,
+                        dir,
+                        endpoints: v,
+                        log,
+                    };
+                }
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("onsim serve exited with {status}:\n{}", log.lock().unwrap());
+            }
+            assert!(
+                t.elapsed() < WAIT,
+                "no endpoints.json after {WAIT:?}:\n{}",
+                log.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn url(&self, key: &str) -> String {
+        self.endpoints[key]
+            .as_str()
+            .unwrap_or_else(|| panic!("{key} in endpoints.json"))
+            .to_string()
+    }
+
+    pub fn state(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+
+    pub fn log_has(&self, needle: &str) -> bool {
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(5) {
+            if self.log.lock().unwrap().contains(needle) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    pub fn stop(mut self) -> String {
+        // SIGTERM first (clean shutdown), then kill if it does not go.
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(10) {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.log.lock().unwrap().clone()
+    }
+}
+
+/// The log without terminal colour codes.
+fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            for d in chars.by_ref() {
+                if d.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}

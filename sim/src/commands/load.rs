@@ -521,11 +521,6 @@ fn median_of(mut runs: Vec<Value>, key: &str) -> Value {
     let all_match = runs
         .iter()
         .all(|r| r.get("counts_match").and_then(Value::as_bool) != Some(false));
-    let growth: f64 = runs
-        .iter()
-        .filter_map(|r| r.get("server_rss_growth_mb").and_then(Value::as_f64))
-        .sum();
-    let has_growth = runs[mid].get("server_rss_growth_mb").is_some();
     let mut m = runs.swap_remove(mid);
     m["repetitions"] = json!(vals.len());
     m[format!("{key}_runs")] = json!(vals);
@@ -539,9 +534,6 @@ fn median_of(mut runs: Vec<Value>, key: &str) -> Value {
         m[k] = json!(v);
     }
     m["counts_match"] = json!(all_match);
-    if has_growth {
-        m["server_rss_growth_mb"] = json!((growth * 10.0).round() / 10.0);
-    }
     m
 }
 

@@ -124,16 +124,23 @@ mod tests {
         t0.elapsed()
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn a_client_that_never_finishes_its_headers_is_cut_off() {
-        let took = served(|mut io| {
+    /// A client that sends `bytes` and then nothing, ever.
+    fn sends_then_stalls(
+        bytes: &'static [u8],
+    ) -> impl FnOnce(tokio::io::DuplexStream) -> tokio::task::JoinHandle<()> {
+        move |mut io| {
             tokio::spawn(async move {
-                io.write_all(b"POST /eligibility HTTP/1.1\r\nHost: x\r\n")
-                    .await
-                    .unwrap();
+                io.write_all(bytes).await.unwrap();
                 std::future::pending::<()>().await;
             })
-        })
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_client_that_never_finishes_its_headers_is_cut_off() {
+        let took = served(sends_then_stalls(
+            b"POST /eligibility HTTP/1.1\r\nHost: x\r\n",
+        ))
         .await;
         assert!(took >= TICK && took <= 2 * TICK, "{took:?}");
     }
@@ -157,15 +164,7 @@ mod tests {
         .await;
         assert_eq!(took, LIFE);
         // One request, then silence: closed one to two ticks later.
-        let took = served(|mut io| {
-            tokio::spawn(async move {
-                io.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-                    .await
-                    .unwrap();
-                std::future::pending::<()>().await;
-            })
-        })
-        .await;
+        let took = served(sends_then_stalls(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")).await;
         assert!(took >= TICK && took <= 2 * TICK, "{took:?}");
     }
 

@@ -68,7 +68,7 @@ fn bench(c: &mut Criterion) {
     // The requests decoded once, for the stages that start from text.
     let texts: Vec<String> = requests
         .iter()
-        .map(|r| encoding::decode(r).unwrap().0)
+        .map(|r| encoding::decode(r).unwrap().0.into_owned())
         .collect();
     g.bench_function("baseline/quick-xml-scan", |b| {
         b.iter(|| {

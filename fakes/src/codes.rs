@@ -76,22 +76,32 @@ pub fn check_digit(body: &str) -> Option<u8> {
 /// without the formatting machinery: codes and numbers are written on every
 /// eligibility request and answer.
 pub(crate) fn push_digits(out: &mut String, n: impl Into<u64>, width: usize) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    let mut v: u64 = n.into();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
+    const PAIRS: &str = "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899";
+    const ZEROS: &str = "00000000";
+    let pair = |p: u64| &PAIRS[2 * p as usize..2 * p as usize + 2];
+    // Two digits at a time, least significant first; `lead` is what is left (< 100).
+    let mut low = [0u8; 10];
+    let mut pairs = 0;
+    let mut lead: u64 = n.into();
+    while lead >= 100 {
+        low[pairs] = (lead % 100) as u8;
+        lead /= 100;
+        pairs += 1;
     }
-    for _ in (buf.len() - i)..width {
-        out.push('0');
+    let digits = 2 * pairs + if lead >= 10 { 2 } else { 1 };
+    let mut pad = width.saturating_sub(digits);
+    while pad > 0 {
+        let k = pad.min(ZEROS.len());
+        out.push_str(&ZEROS[..k]);
+        pad -= k;
     }
-    for &b in &buf[i..] {
-        out.push(char::from(b));
+    out.push_str(if lead >= 10 {
+        pair(lead)
+    } else {
+        &pair(lead)[1..]
+    });
+    for &p in low[..pairs].iter().rev() {
+        out.push_str(pair(u64::from(p)));
     }
 }
 
@@ -790,6 +800,16 @@ mod tests {
     }
 
     proptest! {
+        /// `push_digits` is `format!("{n:0width$}")`, for any number and width.
+        #[test]
+        fn digits_are_format_zero_padded(n in any::<u64>(), width in 0usize..30, small in 0u64..1000) {
+            for n in [n, small] {
+                let mut s = String::from("x");
+                push_digits(&mut s, n, width);
+                prop_assert_eq!(s, format!("x{n:0width$}"));
+            }
+        }
+
         /// The hand-written digits are what `format!` wrote before.
         #[test]
         fn codes_are_written_as_format_would(p in 1u8..=47, f in prop::sample::select(vec![1u8, 3, 4]), c in 0u8..=99, n in 0u16..=9999, law in prop::option::of(0u8..=99), i in 0u16..=999) {

@@ -10,6 +10,8 @@
 //! (CP932) — what Japanese Windows software actually writes, NEC and IBM extensions
 //! included.
 
+use std::borrow::Cow;
+
 use encoding_rs::{Encoding, SHIFT_JIS, UTF_8};
 
 use super::error::{EligibilityError, ErrorCode};
@@ -60,8 +62,9 @@ impl CharacterCode {
 /// Decode a request file. Order: a UTF-8 BOM wins; then the `encoding` of the XML
 /// declaration (Shift_JIS / Windows-31J / CP932 or UTF-8, any case); no declaration
 /// or no encoding in it means Shift_JIS. Returns the text without the BOM and the
-/// encoding that was used.
-pub fn decode(bytes: &[u8]) -> Result<(String, CharacterCode), EligibilityError> {
+/// encoding that was used. Borrowed when the bytes are already the text (UTF-8, or
+/// Shift_JIS that is all ASCII, as most requests are): no copy on the hot path.
+pub fn decode(bytes: &[u8]) -> Result<(Cow<'_, str>, CharacterCode), EligibilityError> {
     if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
         return strict(rest, CharacterCode::Utf8).map(|s| (s, CharacterCode::Utf8));
     }
@@ -88,10 +91,9 @@ pub fn decode(bytes: &[u8]) -> Result<(String, CharacterCode), EligibilityError>
     strict(bytes, code).map(|s| (s, code))
 }
 
-fn strict(bytes: &[u8], code: CharacterCode) -> Result<String, EligibilityError> {
+fn strict(bytes: &[u8], code: CharacterCode) -> Result<Cow<'_, str>, EligibilityError> {
     code.encoding()
         .decode_without_bom_handling_and_without_replacement(bytes)
-        .map(|c| c.into_owned())
         .ok_or_else(|| {
             let at = first_bad_byte(bytes, code);
             EligibilityError::new(

@@ -4,7 +4,8 @@
 //!
 //! Pure core shared by the file drop (`sim::terminal`) and the later mutual-TLS API:
 //! - [`xml`]: the XmlMsg vocabulary, parsed and written (with [`encoding`] for
-//!   Shift_JIS / UTF-8 and [`tree`] for the element tree);
+//!   Shift_JIS / UTF-8, [`tree`] for the element tree, and `single` for the fast
+//!   path of the single inquiry);
 //! - [`error`]: the `ErrorCode` table of abnormal answers *(our choice)*;
 //! - [`population`]: a synthetic, seeded population looked up in O(1);
 //! - [`answer`]: single, card-based and bulk (一括照会) answering;
@@ -14,6 +15,7 @@ pub mod answer;
 pub mod encoding;
 pub mod error;
 pub mod population;
+mod single;
 pub mod terminal;
 pub mod tree;
 pub mod values;

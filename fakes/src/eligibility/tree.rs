@@ -164,6 +164,84 @@ impl<'d, 'a> Element<'d, 'a> {
     }
 }
 
+/// The texts of some leaf children of one element, found in one pass over its
+/// children: what a reader of a message part asks for, field by field, without
+/// scanning the children once per field. Answers exactly as the same calls on the
+/// [`Element`] would, errors included (a repeated field is reported when it is asked
+/// for). Also filled by the single-inquiry fast path ([`super::single`]), so both
+/// readers share one set of field rules.
+pub struct Fields<'d, const N: usize> {
+    /// The element's name (for error details).
+    parent: &'d str,
+    names: [&'static str; N],
+    found: [Found<'d>; N],
+}
+
+/// What was found for one field name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Found<'d> {
+    None,
+    /// One child, with its (trimmed) text.
+    One(&'d str),
+    Several,
+}
+
+impl<'d> Found<'d> {
+    /// One more child with this name.
+    pub fn one_more(self, text: &'d str) -> Self {
+        match self {
+            Found::None => Found::One(text),
+            _ => Found::Several,
+        }
+    }
+}
+
+impl<'d, 'a> Element<'d, 'a> {
+    /// Find the children named `names` in one pass (see [`Fields`]).
+    pub fn fields<const N: usize>(&self, names: [&'static str; N]) -> Fields<'d, N> {
+        let mut found = [Found::None; N];
+        for c in self.children() {
+            let name = c.name();
+            if let Some(i) = names.iter().position(|n| *n == name) {
+                found[i] = found[i].one_more(c.text());
+            }
+        }
+        Fields::new(self.name(), names, found)
+    }
+}
+
+impl<'d, const N: usize> Fields<'d, N> {
+    pub fn new(parent: &'d str, names: [&'static str; N], found: [Found<'d>; N]) -> Self {
+        Fields {
+            parent,
+            names,
+            found,
+        }
+    }
+
+    /// As [`Element::opt_text`]. `name` must be one of the names the fields were
+    /// read for (a name that is not counts as absent).
+    pub fn opt_text(&self, name: &str) -> Result<Option<&'d str>, EligibilityError> {
+        let i = self.names.iter().position(|n| *n == name);
+        debug_assert!(i.is_some(), "{name} was not asked for");
+        match i.map(|i| self.found[i]) {
+            None | Some(Found::None) => Ok(None),
+            Some(Found::One(t)) => Ok((!t.is_empty()).then_some(t)),
+            Some(Found::Several) => Err(EligibilityError::new(
+                ErrorCode::DuplicateField,
+                format!("{}/{name}", self.parent),
+            )),
+        }
+    }
+
+    /// As [`Element::req_text`].
+    pub fn req_text(&self, name: &str) -> Result<&'d str, EligibilityError> {
+        self.opt_text(name)?.ok_or_else(|| {
+            EligibilityError::new(ErrorCode::MissingField, format!("{}/{name}", self.parent))
+        })
+    }
+}
+
 // ---------------------------------------------------------------------------------
 // Writing.
 
@@ -307,7 +385,16 @@ pub trait Text {
 
 impl Text for &str {
     fn write_text(&self, out: &mut String) {
-        out.push_str(&quick_xml::escape::escape(*self));
+        // Most values (codes, numbers, names) have nothing to escape: a byte scan
+        // is cheaper than the escaper's set-up for such short strings.
+        if self
+            .bytes()
+            .any(|b| matches!(b, b'<' | b'>' | b'&' | b'\'' | b'"'))
+        {
+            out.push_str(&quick_xml::escape::escape(*self));
+        } else {
+            out.push_str(self);
+        }
     }
 }
 
@@ -401,7 +488,12 @@ pub fn parse(text: &str, limits: TreeLimits) -> Result<Document<'_>, Eligibility
                 b.close();
             }
             Event::Text(t) => {
-                let s = t.decode().map_err(|e| not_xml(&reader, e))?;
+                // Reading from a `&str`, the text is a slice of it: borrow it as it
+                // is rather than checking it is UTF-8 again.
+                let s = match within(text, &t) {
+                    Some(s) => Cow::Borrowed(s),
+                    None => t.decode().map_err(|e| not_xml(&reader, e))?,
+                };
                 b.text(&reader, s)?;
             }
             Event::CData(t) => {
@@ -506,9 +598,9 @@ impl<'a> Builder<'a> {
         // spaces around an entity reference (`a &amp; b`).
         let node = &mut self.nodes[at as usize];
         node.text = match std::mem::take(&mut node.text) {
-            Cow::Borrowed(t) => Cow::Borrowed(t.trim()),
-            Cow::Owned(t) if t.trim().len() == t.len() => Cow::Owned(t),
-            Cow::Owned(t) => Cow::Owned(t.trim().to_string()),
+            Cow::Borrowed(t) => Cow::Borrowed(trim(t)),
+            Cow::Owned(t) if trim(&t).len() == t.len() => Cow::Owned(t),
+            Cow::Owned(t) => Cow::Owned(trim(&t).to_string()),
         };
         if self.open.is_empty() {
             self.closed_root = true;
@@ -522,16 +614,36 @@ impl<'a> Builder<'a> {
                 // Leading whitespace is trimmed at the end anyway, so text that is
                 // only whitespace so far is replaced rather than appended to: the
                 // indentation between child elements then costs no copy.
-                if node.text.trim().is_empty() {
+                if trim(&node.text).is_empty() {
                     node.text = s;
                 } else {
                     node.text.to_mut().push_str(&s);
                 }
                 Ok(())
             }
-            None if s.trim().is_empty() => Ok(()),
+            None if trim(&s).is_empty() => Ok(()),
             None => Err(not_xml(reader, "text outside the root element")),
         }
+    }
+}
+
+/// `str::trim`, quicker for the two cases every message is full of: a value that
+/// starts and ends with a visible ASCII character (nothing to trim), and the
+/// indentation between elements (ASCII whitespace only).
+fn trim(s: &str) -> &str {
+    let b = s.as_bytes();
+    let visible = |c: u8| c.is_ascii_graphic();
+    match (b.first(), b.last()) {
+        (None, _) | (_, None) => s,
+        (Some(&f), Some(&l)) if visible(f) && visible(l) => s,
+        // Every one of these is `char::is_whitespace`.
+        _ if b
+            .iter()
+            .all(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0B | 0x0C)) =>
+        {
+            ""
+        }
+        _ => s.trim(),
     }
 }
 
@@ -628,6 +740,12 @@ mod tests {
                 CharacterCode::ShiftJis,
             );
             proptest::prop_assert_eq!(doc(CharacterCode::ShiftJis), expected);
+        }
+
+        /// The quick trim is `str::trim`, Unicode whitespace (U+3000, U+0085…) included.
+        #[test]
+        fn quick_trim_is_str_trim(s in "[ \t\n\r\x0b\x0c\u{85}\u{a0}\u{3000}a-c資0-9<]{0,8}") {
+            proptest::prop_assert_eq!(trim(&s), s.trim());
         }
     }
 

@@ -14,7 +14,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 
 use super::encoding::{self, CharacterCode};
 use super::error::{EligibilityError, ErrorCode};
-use super::tree::{self, Element, Padded, Text, TreeLimits, Writer};
+use super::tree::{self, Element, Fields, Padded, Text, TreeLimits, Writer};
 use super::values::*;
 use crate::codes::{InstitutionCode, InsurerNumber};
 
@@ -178,6 +178,11 @@ pub fn parse_request(kind: MessageKind, bytes: &[u8], limits: &Limits) -> Result
         .into());
     }
     let (text, _) = encoding::decode(bytes)?;
+    if kind == MessageKind::Single {
+        if let Some(request) = super::single::read(&text) {
+            return Ok(request);
+        }
+    }
     let doc = tree::parse(&text, limits.tree)?;
     read_request(kind, doc.root(), limits).map_err(|error| Refusal {
         error,
@@ -229,16 +234,17 @@ fn truncate(s: &str, n: usize) -> String {
     s.chars().take(n).collect()
 }
 
-fn read_request(
+pub(crate) fn read_request(
     kind: MessageKind,
     root: Element<'_, '_>,
     limits: &Limits,
 ) -> Result<Request, EligibilityError> {
     let (h, b) = message_parts(root)?;
-    let header = read_request_header(h)?;
+    let header = read_request_header(&h.fields(HEADER_FIELDS))?;
     let body = match kind {
         MessageKind::Single => {
-            RequestBody::Single(read_search(b.req_child("QualificationConfirmSearchInfo")?)?)
+            let info = b.req_child("QualificationConfirmSearchInfo")?;
+            RequestBody::Single(read_search(&info.fields(SEARCH_FIELDS))?)
         }
         MessageKind::BulkUpload => {
             let mut items: Vec<Element<'_, '_>> = b.all("QualificationConfirmSearchInfo").collect();
@@ -259,7 +265,7 @@ fn read_request(
                 .into_iter()
                 .enumerate()
                 .map(|(i, e)| {
-                    read_search(e).map_err(|mut err| {
+                    read_search(&e.fields(SEARCH_FIELDS)).map_err(|mut err| {
                         err.detail = format!("inquiry {}: {}", i + 1, err.detail);
                         err
                     })
@@ -277,7 +283,26 @@ fn read_request(
     Ok(Request { header, body })
 }
 
-fn read_request_header(h: Element<'_, '_>) -> Result<RequestHeader, EligibilityError> {
+/// The `MessageHeader` fields a request is read from.
+pub(crate) const HEADER_FIELDS: [&str; 4] = [
+    "QualificationConfirmationDate",
+    "MedicalInstitutionCode",
+    "CharacterCodeIdentifier",
+    "ArbitraryFileIdentifier",
+];
+
+/// The `QualificationConfirmSearchInfo` fields an inquiry is read from.
+pub(crate) const SEARCH_FIELDS: [&str; 7] = [
+    "InsurerNumber",
+    "InsuredCardSymbol",
+    "InsuredIdentificationNumber",
+    "InsuredBranchNumber",
+    "LimitApplicationCertificateRelatedConsFlg",
+    "Birthdate",
+    "ArbitraryIdentifier",
+];
+
+pub(crate) fn read_request_header(h: &Fields<'_, 4>) -> Result<RequestHeader, EligibilityError> {
     let d = h.req_text("QualificationConfirmationDate")?;
     let code = h.req_text("MedicalInstitutionCode")?;
     let medical_institution_code: InstitutionCode = code.parse().map_err(|e| {
@@ -303,13 +328,16 @@ fn read_request_header(h: Element<'_, '_>) -> Result<RequestHeader, EligibilityE
     })
 }
 
-fn opt_id(e: Element<'_, '_>, name: &str) -> Result<Option<String>, EligibilityError> {
+fn opt_id<const N: usize>(
+    e: &Fields<'_, N>,
+    name: &str,
+) -> Result<Option<String>, EligibilityError> {
     e.opt_text(name)?
         .map(|s| check_text(name, s, MAX_ID_TEXT).map(str::to_string))
         .transpose()
 }
 
-fn read_search(e: Element<'_, '_>) -> Result<SearchInfo, EligibilityError> {
+pub(crate) fn read_search(e: &Fields<'_, 7>) -> Result<SearchInfo, EligibilityError> {
     let ins = e.req_text("InsurerNumber")?;
     let insurer_number: InsurerNumber = ins.parse().map_err(|err| {
         EligibilityError::new(

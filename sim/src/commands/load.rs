@@ -159,7 +159,38 @@ fn delta(a: Option<ServerCounts>, b: Option<ServerCounts>) -> Option<ServerCount
     })
 }
 
-/// One bounded run against one target, with counts and RSS around it.
+/// The load client's threads (the runtime `runtime("onsim-load", …)` names).
+const CLIENT_THREADS: &str = "onsim-load";
+
+/// Where the server under load runs, for its CPU time.
+#[derive(Clone, Copy)]
+enum ServerSide {
+    /// In this process: every thread but the load client's is the server's side.
+    InProcess,
+    /// Another process (attached with `--state-dir`).
+    Process(u32),
+    /// Another process whose pid is not known: no CPU figure.
+    Unknown,
+}
+
+/// CPU time so far of the server's side and of the load client.
+fn cpu_now(server: ServerSide) -> Option<load::CpuUse> {
+    let me = std::process::id();
+    let client_ns = load::thread_cpu_ns(me, |n| n == CLIENT_THREADS)?;
+    let server_ns = match server {
+        ServerSide::InProcess => load::thread_cpu_ns(me, |n| n != CLIENT_THREADS)?,
+        ServerSide::Process(pid) => load::thread_cpu_ns(pid, |_| true)?,
+        ServerSide::Unknown => return None,
+    };
+    Some(load::CpuUse {
+        server_ns,
+        client_ns,
+    })
+}
+
+/// One bounded run against one target, with counts, RSS and CPU time around it.
+/// `pid`: the server process whose RSS to report (`None`: none).
+#[allow(clippy::too_many_arguments)]
 fn run_one(
     rt: &tokio::runtime::Runtime,
     name: &str,
@@ -168,9 +199,11 @@ fn run_one(
     work: &Arc<Workload>,
     counter: &Counter,
     pid: Option<u32>,
+    server: ServerSide,
 ) -> Value {
     let before = rt.block_on(counter.read());
     let rss_before = pid.and_then(load::rss_mb);
+    let cpu_before = cpu_now(server);
     let (r, elapsed) = rt.block_on(load::drive(target, bounds, work.clone()));
     // Responses are counted by the server as they are handed to hyper; give the
     // last ones a moment to be counted (bounded).
@@ -186,7 +219,12 @@ fn run_one(
     }
     let rss_after = pid.and_then(load::rss_mb);
     let rss = rss_before.zip(rss_after);
-    load::summary(name, bounds, &r, elapsed, delta(before, after), rss)
+    // Taken after the counts settled: includes the server's last answers.
+    let cpu = cpu_before.zip(cpu_now(server)).map(|(a, b)| load::CpuUse {
+        server_ns: b.server_ns.saturating_sub(a.server_ns),
+        client_ns: b.client_ns.saturating_sub(a.client_ns),
+    });
+    load::summary(name, bounds, &r, elapsed, delta(before, after), rss, cpu)
 }
 
 /// The in-process onsim: its services, PKI and workload.
@@ -342,6 +380,7 @@ pub fn run(a: LoadArgs) -> CmdResult {
             &work,
             &Counter::Onsim(p.running.app.clone()),
             Some(std::process::id()),
+            ServerSide::InProcess,
         );
         server_rt.block_on(p.running.stop());
         v
@@ -379,7 +418,7 @@ fn print_text(v: &Value) {
     let line = |o: &Value| {
         let g = |k: &str| o.get(k).map(|x| x.to_string()).unwrap_or("-".into());
         println!(
-            "{:<12} {:>10} rps  p50 {:>7} ms  p99 {:>7} ms  p99.9 {:>7} ms  ok {}  refused {}  errors {}  lost {}  counts_match {}  rss_growth {} MB  handshakes/s {}",
+            "{:<12} {:>10} rps  p50 {:>7} ms  p99 {:>7} ms  p99.9 {:>7} ms  ok {}  refused {}  errors {}  lost {}  counts_match {}  rss_growth {} MB  handshakes/s {}  server cpu/req {} us",
             o.get("target").and_then(Value::as_str).unwrap_or("?"),
             g("rps"),
             g("p50_ms"),
@@ -392,6 +431,7 @@ fn print_text(v: &Value) {
             g("counts_match"),
             g("server_rss_growth_mb"),
             g("handshake_rate"),
+            g("server_cpu_us_per_request"),
         );
         if let Some(e) = o.get("errors_by_kind").and_then(Value::as_object) {
             if !e.is_empty() {
@@ -491,6 +531,7 @@ fn attach(
         &work,
         &Counter::Remote(control),
         pid,
+        pid.map_or(ServerSide::Unknown, ServerSide::Process),
     ))
 }
 
@@ -608,7 +649,14 @@ fn compare(
     let (mut r_onsim, mut r_bare, mut r_mock) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..a.repeat {
         r_onsim.push(run_one(
-            client_rt, "onsim", &onsim, bounds, &work, &c_onsim, me,
+            client_rt,
+            "onsim",
+            &onsim,
+            bounds,
+            &work,
+            &c_onsim,
+            me,
+            ServerSide::InProcess,
         ));
         r_bare.push(run_one(
             client_rt,
@@ -618,6 +666,7 @@ fn compare(
             &work,
             &c_bare,
             None,
+            ServerSide::InProcess,
         ));
         r_mock.push(run_one(
             client_rt,
@@ -627,17 +676,19 @@ fn compare(
             &work,
             &c_mock,
             None,
+            ServerSide::InProcess,
         ));
     }
     // Ratios are taken within each repetition (the three runs of one repetition are
     // seconds apart, so a slow spell of a shared machine hits all three) and the
     // median of those is reported; `*_runs` keep every repetition's figure.
     let ratios = |key: &str, other: &[Value]| paired_median_ratio(&r_onsim, other, key);
-    let (vs_bare, vs_mock, p99_vs_bare, hs_vs_bare) = (
+    let (vs_bare, vs_mock, p99_vs_bare, hs_vs_bare, cpu_vs_bare) = (
         ratios("rps", &r_bare),
         ratios("rps", &r_mock),
         ratios("p99_ms", &r_bare),
         ratios("handshake_rate", &r_bare),
+        ratios("server_cpu_us_per_request", &r_bare),
     );
     // Server memory: only the first onsim run ran before any baseline allocated in this
     // process (wiremock keeps every request, and frees it when stopped), so its growth
@@ -662,6 +713,9 @@ fn compare(
     onsim_v["onsim_vs_bare"] = vs_bare;
     onsim_v["onsim_vs_wiremock"] = vs_mock;
     onsim_v["p99_vs_bare"] = p99_vs_bare;
+    // CPU time the server side spent per request, onsim / bare: the cost of the real
+    // eligibility work, steadier than the rps ratio on a shared machine.
+    onsim_v["server_cpu_vs_bare"] = cpu_vs_bare;
     if a.mode == Mode::NewConnection {
         onsim_v["handshake_rate_vs_bare"] = hs_vs_bare;
     }
@@ -687,7 +741,14 @@ fn proxy_overhead(
     let (mut rd, mut rv) = (Vec::new(), Vec::new());
     for _ in 0..a.repeat {
         rd.push(run_one(
-            client_rt, "direct", &direct, bounds, &work, &c, None,
+            client_rt,
+            "direct",
+            &direct,
+            bounds,
+            &work,
+            &c,
+            None,
+            ServerSide::InProcess,
         ));
         rv.push(run_one(
             client_rt,
@@ -697,6 +758,7 @@ fn proxy_overhead(
             &work,
             &c,
             None,
+            ServerSide::InProcess,
         ));
     }
     let d = median_of(rd, "p50_ms");

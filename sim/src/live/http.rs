@@ -614,11 +614,13 @@ async fn eligibility(
     peer: SocketAddr,
     req: Request<Incoming>,
 ) -> Resp {
-    let path = req.uri().path().to_string();
+    let path = req.uri().path();
     if path.trim_end_matches('/').starts_with("/eligibility/card") {
-        return card_confirmation(app, bound, peer, req).await;
+        // Boxed: its state is much larger than the XmlMsg path's, and every request's
+        // future would otherwise carry (and move) it.
+        return Box::pin(card_confirmation(app, bound, peer, req)).await;
     }
-    let Some(kind) = kind_of_path(&path) else {
+    let Some(kind) = kind_of_path(path) else {
         return err(StatusCode::NOT_FOUND, None, format!("no route {path}; POST /eligibility (OQSsiquc01), /eligibility/OQSmuquc01 or /eligibility/OQSmuquc02"));
     };
     if req.method() != Method::POST {

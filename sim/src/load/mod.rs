@@ -145,6 +145,36 @@ pub fn rss_mb(pid: u32) -> Option<f64> {
     Some(kb / 1024.0)
 }
 
+/// Time on a CPU, in ns, of the threads of process `pid` whose name `keep` accepts
+/// (`/proc/<pid>/task/*/schedstat`). CPU time per request is steadier than requests
+/// per second on a shared machine: a slow spell stretches the run, not the work.
+/// Threads that ended during a run are not counted (the runtimes' workers live
+/// throughout).
+pub fn thread_cpu_ns(pid: u32, keep: impl Fn(&str) -> bool) -> Option<u64> {
+    let mut total = 0u64;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .ok()?
+        .flatten()
+    {
+        let dir = task.path();
+        let Ok(name) = std::fs::read_to_string(dir.join("comm")) else {
+            continue;
+        };
+        if !keep(name.trim_end()) {
+            continue;
+        }
+        let Ok(stat) = std::fs::read_to_string(dir.join("schedstat")) else {
+            continue;
+        };
+        total += stat
+            .split_whitespace()
+            .next()
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(0);
+    }
+    Some(total)
+}
+
 /// Run `bounds.connections` terminals against `target` on the current runtime.
 pub async fn drive(
     target: &Target,
@@ -179,6 +209,13 @@ pub async fn drive(
     (total, started.elapsed())
 }
 
+/// CPU time spent during a run by the server's side and by the load client.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CpuUse {
+    pub server_ns: u64,
+    pub client_ns: u64,
+}
+
 /// Server-side counts over a run: requests seen, responses handed back.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ServerCounts {
@@ -204,6 +241,7 @@ pub fn summary(
     elapsed: Duration,
     server: Option<ServerCounts>,
     rss: Option<(f64, f64)>,
+    cpu: Option<CpuUse>,
 ) -> Value {
     let secs = elapsed.as_secs_f64().max(1e-9);
     let answered = r.ok + r.refused;
@@ -264,6 +302,11 @@ pub fn summary(
             "counts_match".into(),
             json!(s.requests == r.sent && s.responses == answered),
         );
+    }
+    if let Some(c) = cpu.filter(|_| r.sent > 0) {
+        let per = |ns: u64| round(ns as f64 / 1000.0 / r.sent as f64, 2);
+        o.insert("server_cpu_us_per_request".into(), json!(per(c.server_ns)));
+        o.insert("client_cpu_us_per_request".into(), json!(per(c.client_ns)));
     }
     if let Some((before, after)) = rss {
         o.insert("server_rss_before_mb".into(), json!(round(before, 1)));

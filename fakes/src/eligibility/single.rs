@@ -1,0 +1,264 @@
+//! The fast path of reading a single inquiry (`OQSsiquc01`, 資格確認（一件照会）).
+//!
+//! Every confirmation at a clinic's reception is one of these, so it is the hot path
+//! of the eligibility API. The general reader ([`super::tree`] then
+//! [`super::xml`]) builds an element tree first; this one reads the quick-xml events
+//! of a plain, well-formed single inquiry straight into the same [`Fields`], and the
+//! same field rules of [`super::xml`] turn them into a [`Request`]. It gives up
+//! (`None`) at anything it does not expect — an unknown or repeated element, text
+//! where only whitespace belongs, an entity or CDATA, a DOCTYPE, a value the field
+//! rules refuse — and the caller then reads the message with the general reader,
+//! which is the reference for every error and its wording. So this path never
+//! answers differently; it only answers sooner (`benches/benches/eligibility.rs`,
+//! and `props.rs` checks both readers agree on generated and mangled messages).
+
+use quick_xml::events::Event;
+use quick_xml::Reader;
+
+use super::tree::{Fields, Found};
+use super::xml::{
+    read_request_header, read_search, Request, RequestBody, HEADER_FIELDS, SEARCH_FIELDS,
+};
+
+/// Where the reader is: the elements it knows, outermost first.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum At {
+    Document,
+    XmlMsg,
+    Header,
+    Body,
+    Search,
+    /// A leaf field: header (`true`) or search info, and its index.
+    Field(bool, usize),
+    /// After the root element closed.
+    Done,
+}
+
+/// Read `text` (decoded) as a single inquiry, or `None` when it is anything but a
+/// plain, valid one (see the module documentation).
+pub fn read(text: &str) -> Option<Request> {
+    let mut reader = Reader::from_str(text);
+    let mut at = At::Document;
+    let (mut seen_header, mut seen_body, mut seen_search) = (false, false, false);
+    let mut header = [Found::None; 4];
+    let mut search = [Found::None; 7];
+    // The text of the open field, if it had any.
+    let mut field_text: Option<&str> = None;
+    loop {
+        match reader.read_event().ok()? {
+            Event::Start(s) => {
+                let name = s.local_name();
+                let name = name.as_ref();
+                at = match at {
+                    At::Document if name == b"XmlMsg" => At::XmlMsg,
+                    At::XmlMsg if name == b"MessageHeader" && !seen_header => {
+                        seen_header = true;
+                        At::Header
+                    }
+                    At::XmlMsg if name == b"MessageBody" && !seen_body => {
+                        seen_body = true;
+                        At::Body
+                    }
+                    At::Body if name == b"QualificationConfirmSearchInfo" && !seen_search => {
+                        seen_search = true;
+                        At::Search
+                    }
+                    At::Header => At::Field(true, index(&HEADER_FIELDS, name)?),
+                    At::Search => At::Field(false, index(&SEARCH_FIELDS, name)?),
+                    _ => return None,
+                };
+                field_text = None;
+            }
+            Event::Empty(s) => {
+                let name = s.local_name();
+                let name = name.as_ref();
+                // An empty field, as the general reader sees it: present, no text.
+                match at {
+                    At::Header => {
+                        let i = index(&HEADER_FIELDS, name)?;
+                        header[i] = header[i].one_more("");
+                    }
+                    At::Search => {
+                        let i = index(&SEARCH_FIELDS, name)?;
+                        search[i] = search[i].one_more("");
+                    }
+                    _ => return None,
+                }
+            }
+            Event::Text(t) => {
+                let t = within(text, &t)?;
+                if let At::Field(..) = at {
+                    if field_text.is_some() {
+                        return None;
+                    }
+                    field_text = Some(t);
+                } else if !t.bytes().all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r')) {
+                    return None;
+                }
+            }
+            Event::End(_) => {
+                // quick-xml has checked the name matches its start tag.
+                at = match at {
+                    At::Field(in_header, i) => {
+                        let t = field_text.take().map(str::trim).unwrap_or("");
+                        let slot = if in_header {
+                            &mut header[i]
+                        } else {
+                            &mut search[i]
+                        };
+                        *slot = slot.one_more(t);
+                        if in_header {
+                            At::Header
+                        } else {
+                            At::Search
+                        }
+                    }
+                    At::Search => At::Body,
+                    At::Header | At::Body => At::XmlMsg,
+                    At::XmlMsg => At::Done,
+                    At::Document | At::Done => return None,
+                };
+            }
+            Event::Decl(_) | Event::PI(_) | Event::Comment(_) => {}
+            Event::CData(_) | Event::GeneralRef(_) | Event::DocType(_) => return None,
+            Event::Eof => break,
+        }
+    }
+    if at != At::Done || !seen_search {
+        return None;
+    }
+    let header = read_request_header(&Fields::new("MessageHeader", HEADER_FIELDS, header)).ok()?;
+    let info = read_search(&Fields::new(
+        "QualificationConfirmSearchInfo",
+        SEARCH_FIELDS,
+        search,
+    ))
+    .ok()?;
+    Some(Request {
+        header,
+        body: RequestBody::Single(info),
+    })
+}
+
+/// Which of `names` this element name is.
+fn index(names: &[&str], name: &[u8]) -> Option<usize> {
+    names.iter().position(|n| n.as_bytes() == name)
+}
+
+/// `part` as a slice of `text` (quick-xml reading a `&str` hands out slices of it).
+fn within<'a>(text: &'a str, part: &[u8]) -> Option<&'a str> {
+    let offset = (part.as_ptr() as usize).checked_sub(text.as_ptr() as usize)?;
+    text.get(offset..offset.checked_add(part.len())?)
+        .filter(|s| s.as_ptr() == part.as_ptr())
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::eligibility::encoding::{self, CharacterCode};
+    use crate::eligibility::population::{Population, PopulationConfig};
+    use crate::eligibility::tree;
+    use crate::eligibility::xml::{read_request, Limits, MessageKind, RequestHeader};
+
+    /// What the general reader makes of `text`.
+    fn general(text: &str) -> Option<Request> {
+        let limits = Limits::default();
+        let doc = tree::parse(text, limits.tree).ok()?;
+        read_request(MessageKind::Single, doc.root(), &limits).ok()
+    }
+
+    fn request(h: u64, consent: Option<bool>, id: Option<String>, code: CharacterCode) -> String {
+        let pop = Population::new(PopulationConfig {
+            households: 2_000,
+            ..Default::default()
+        });
+        let mut info = pop.key_of(h, 0).unwrap().to_search_info();
+        info.limit_consent = consent;
+        info.arbitrary_identifier = id;
+        let bytes = Request {
+            header: RequestHeader {
+                qualification_confirmation_date: pop.config().epoch,
+                medical_institution_code: "1313120014".parse().unwrap(),
+                arbitrary_file_identifier: Some("受付①".into()),
+                character_code_identifier: None,
+            },
+            body: RequestBody::Single(info),
+        }
+        .render(code);
+        encoding::decode(&bytes).unwrap().0.into_owned()
+    }
+
+    /// Fragments that make a message unusual in every way the fast path must notice.
+    const SPLICES: &[&str] = &[
+        "<InsurerNumber>06130014</InsurerNumber>",
+        "<Birthdate/>",
+        "<Unknown>x</Unknown>",
+        "<Unknown/>",
+        "x",
+        " ",
+        "\u{3000}",
+        "&amp;",
+        "&#x41;",
+        "<![CDATA[1]]>",
+        "<!-- c -->",
+        "<?pi x?>",
+        "</MessageBody>",
+        "<MessageBody>",
+        "<QualificationConfirmSearchInfo>",
+        "<ns:InsuredBranchNumber>01</ns:InsuredBranchNumber>",
+        "<MedicalInstitutionCode>1313120014</MedicalInstitutionCode>",
+        "<CharacterCodeIdentifier>1</CharacterCodeIdentifier>",
+        "<!DOCTYPE x>",
+        "<",
+        ">",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1024))]
+
+        /// Whenever the fast path answers, it answers what the general reader does;
+        /// on plain requests it does answer.
+        #[test]
+        fn fast_path_agrees_with_the_general_reader(
+            h in 0u64..2_000,
+            consent in proptest::option::of(any::<bool>()),
+            id in proptest::option::of("[a-z0-9&<]{1,6}"),
+            utf8 in any::<bool>(),
+            splices in proptest::collection::vec(
+                (any::<proptest::sample::Index>(), proptest::bool::weighted(0.2), 0..SPLICES.len()),
+                0..3,
+            ),
+        ) {
+            let code = if utf8 { CharacterCode::Utf8 } else { CharacterCode::ShiftJis };
+            // Escaped characters (entity references) are left to the general reader.
+            let plain = splices.is_empty() && !id.as_deref().is_some_and(|i| i.contains(['&', '<']));
+            let mut text = request(h, consent, id, code);
+            for (at, inside, k) in splices {
+                // Mostly between tags (where structure changes), sometimes anywhere.
+                let i = if inside {
+                    let mut i = at.index(text.len() + 1);
+                    while !text.is_char_boundary(i) {
+                        i -= 1;
+                    }
+                    i
+                } else {
+                    let bounds: Vec<usize> = text
+                        .match_indices(['<', '>'])
+                        .map(|(i, m)| if m == ">" { i + 1 } else { i })
+                        .collect();
+                    bounds[at.index(bounds.len())]
+                };
+                text.insert_str(i, SPLICES[k]);
+            }
+            let fast = read(&text);
+            if plain {
+                prop_assert!(fast.is_some(), "a plain request took the slow path");
+            }
+            if let Some(fast) = fast {
+                prop_assert_eq!(Some(fast), general(&text));
+            }
+        }
+    }
+}

@@ -474,14 +474,17 @@ impl InstitutionCode {
         self.number
     }
     fn body(&self) -> String {
-        // As `format!("{:02}{}{:02}{:04}", …)`, without the formatting machinery:
-        // every eligibility answer echoes the code.
         let mut s = String::with_capacity(10);
-        push_digits(&mut s, self.prefecture.code(), 2);
-        push_digits(&mut s, self.fee_table.digit(), 0);
-        push_digits(&mut s, self.county, 2);
-        push_digits(&mut s, self.number, 4);
+        self.push_body(&mut s);
         s
+    }
+    /// As `format!("{:02}{}{:02}{:04}", …)`, without the formatting machinery:
+    /// every eligibility answer echoes the code.
+    fn push_body(&self, s: &mut String) {
+        push_digits(s, self.prefecture.code(), 2);
+        push_digits(s, self.fee_table.digit(), 0);
+        push_digits(s, self.county, 2);
+        push_digits(s, self.number, 4);
     }
     pub fn check(&self) -> u8 {
         check_digit(&self.body()).expect("digits")
@@ -512,12 +515,26 @@ impl InstitutionCode {
     }
 }
 
+impl InstitutionCode {
+    /// The 10 digits (as `to_string`, without the formatting machinery: every
+    /// eligibility answer echoes the code).
+    pub fn digits(&self) -> String {
+        let mut s = String::with_capacity(10);
+        self.push_to(&mut s);
+        s
+    }
+    /// Append the 10 digits to `out`.
+    pub fn push_to(&self, out: &mut String) {
+        let start = out.len();
+        self.push_body(out);
+        let c = check_digit(&out[start..]).expect("digits");
+        push_digits(out, c, 0);
+    }
+}
+
 impl fmt::Display for InstitutionCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut s = self.body();
-        let c = check_digit(&s).expect("digits");
-        push_digits(&mut s, c, 0);
-        f.write_str(&s)
+        f.write_str(&self.digits())
     }
 }
 
@@ -615,15 +632,13 @@ impl InsurerNumber {
     pub fn is_national_health_insurance(&self) -> bool {
         self.law.is_none()
     }
-    fn body(&self) -> String {
-        // As `format!("{l:02}{:02}{:03}", …)`, without the formatting machinery.
-        let mut s = String::with_capacity(8);
+    /// As `format!("{l:02}{:02}{:03}", …)`, without the formatting machinery.
+    fn push_body(&self, s: &mut String) {
         if let Some(l) = self.law {
-            push_digits(&mut s, l, 2);
+            push_digits(s, l, 2);
         }
-        push_digits(&mut s, self.prefecture.code(), 2);
-        push_digits(&mut s, self.insurer, 3);
-        s
+        push_digits(s, self.prefecture.code(), 2);
+        push_digits(s, self.insurer, 3);
     }
     /// The number as shown on forms: 8 columns, a 6-digit number padded with spaces.
     pub fn padded(&self) -> String {
@@ -631,10 +646,22 @@ impl InsurerNumber {
     }
 }
 
+impl InsurerNumber {
+    /// Append the 6 or 8 digits to `out` (as `to_string`, without the formatting
+    /// machinery: every eligibility answer carries one).
+    pub fn push_to(&self, out: &mut String) {
+        let start = out.len();
+        self.push_body(out);
+        let c = check_digit(&out[start..]).expect("digits");
+        push_digits(out, c, 0);
+    }
+}
+
 impl fmt::Display for InsurerNumber {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let body = self.body();
-        write!(f, "{body}{}", check_digit(&body).expect("digits"))
+        let mut s = String::with_capacity(8);
+        self.push_to(&mut s);
+        f.write_str(&s)
     }
 }
 

@@ -119,7 +119,7 @@ fn echo_header(
         h.character_code_identifier.unwrap_or(default),
     );
     rh.qualification_confirmation_date = Some(h.qualification_confirmation_date);
-    rh.medical_institution_code = Some(h.medical_institution_code.to_string());
+    rh.medical_institution_code = Some(h.medical_institution_code.digits());
     rh.arbitrary_file_identifier = h.arbitrary_file_identifier.clone();
     rh
 }

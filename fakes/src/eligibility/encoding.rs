@@ -76,10 +76,9 @@ pub fn decode(bytes: &[u8]) -> Result<(Cow<'_, str>, CharacterCode), Eligibility
     }
     let code = match declared_encoding(bytes) {
         None => CharacterCode::ShiftJis,
-        Some(label) => match label.to_ascii_lowercase().as_str() {
-            "shift_jis" | "shift-jis" | "sjis" | "x-sjis" | "windows-31j" | "cp932"
-            | "ms_kanji" | "csshiftjis" => CharacterCode::ShiftJis,
-            "utf-8" | "utf8" => CharacterCode::Utf8,
+        Some(label) => match label {
+            _ if is_one_of(label, SHIFT_JIS_LABELS) => CharacterCode::ShiftJis,
+            _ if is_one_of(label, UTF_8_LABELS) => CharacterCode::Utf8,
             _ => {
                 return Err(EligibilityError::new(
                     ErrorCode::UnsupportedEncoding,
@@ -89,6 +88,25 @@ pub fn decode(bytes: &[u8]) -> Result<(Cow<'_, str>, CharacterCode), Eligibility
         },
     };
     strict(bytes, code).map(|s| (s, code))
+}
+
+/// Labels of the XML declaration read as Shift_JIS (any case).
+const SHIFT_JIS_LABELS: &[&str] = &[
+    "shift_jis",
+    "shift-jis",
+    "sjis",
+    "x-sjis",
+    "windows-31j",
+    "cp932",
+    "ms_kanji",
+    "csshiftjis",
+];
+
+/// Labels read as UTF-8 (any case).
+const UTF_8_LABELS: &[&str] = &["utf-8", "utf8"];
+
+fn is_one_of(label: &str, labels: &[&str]) -> bool {
+    labels.iter().any(|l| l.eq_ignore_ascii_case(label))
 }
 
 fn strict(bytes: &[u8], code: CharacterCode) -> Result<Cow<'_, str>, EligibilityError> {
@@ -118,7 +136,7 @@ fn first_bad_byte(bytes: &[u8], code: CharacterCode) -> usize {
 
 /// The `encoding="…"` label of a leading XML declaration, read as ASCII (both
 /// accepted encodings are ASCII-compatible there).
-fn declared_encoding(bytes: &[u8]) -> Option<String> {
+fn declared_encoding(bytes: &[u8]) -> Option<&str> {
     let head = &bytes[..bytes.len().min(256)];
     let head = head.strip_prefix(b"<?xml")?;
     let end = head.windows(2).position(|w| w == b"?>")?;
@@ -130,7 +148,7 @@ fn declared_encoding(bytes: &[u8]) -> Option<String> {
     let rest = rest.trim_start();
     let quote = rest.chars().next().filter(|c| *c == '"' || *c == '\'')?;
     let rest = &rest[1..];
-    Some(rest[..rest.find(quote)?].to_string())
+    Some(&rest[..rest.find(quote)?])
 }
 
 /// Encode a response. Characters that Shift_JIS cannot hold become XML numeric

@@ -208,6 +208,8 @@ mod tests {
         "<MessageBody>",
         "<QualificationConfirmSearchInfo>",
         "<ns:InsuredBranchNumber>01</ns:InsuredBranchNumber>",
+        "<ns:InsuredBranchNumber>01</InsuredBranchNumber>",
+        "<InsuredBranchNumber>01</InsuredBranchNumbe>",
         "<MedicalInstitutionCode>1313120014</MedicalInstitutionCode>",
         "<CharacterCodeIdentifier>1</CharacterCodeIdentifier>",
         "<!DOCTYPE x>",

@@ -397,10 +397,7 @@ impl Request {
                 "QualificationConfirmationDate",
                 Some(hd.qualification_confirmation_date),
             )
-            .leaf(
-                "MedicalInstitutionCode",
-                Some(Shown(hd.medical_institution_code)),
-            )
+            .leaf("MedicalInstitutionCode", Some(hd.medical_institution_code))
             .leaf(
                 "ArbitraryFileIdentifier",
                 hd.arbitrary_file_identifier.as_deref(),
@@ -428,7 +425,7 @@ impl Request {
 
 fn write_search(w: &mut Writer, s: &SearchInfo) {
     w.start("QualificationConfirmSearchInfo")
-        .leaf("InsurerNumber", Some(Shown(s.insurer_number)))
+        .leaf("InsurerNumber", Some(s.insurer_number))
         .leaf("InsuredCardSymbol", s.insured_card_symbol.as_deref())
         .leaf(
             "InsuredIdentificationNumber",
@@ -444,13 +441,16 @@ fn write_search(w: &mut Writer, s: &SearchInfo) {
         .end();
 }
 
-/// A code written with its `Display` (digits only, so nothing to escape).
-struct Shown<T>(T);
-
-impl<T: std::fmt::Display> Text for Shown<T> {
+/// Codes are written as their digits (nothing to escape).
+impl Text for InsurerNumber {
     fn write_text(&self, out: &mut String) {
-        use std::fmt::Write as _;
-        let _ = write!(out, "{}", self.0);
+        self.push_to(out);
+    }
+}
+
+impl Text for InstitutionCode {
+    fn write_text(&self, out: &mut String) {
+        self.push_to(out);
     }
 }
 
@@ -703,7 +703,7 @@ fn consent_leaves(w: &mut Writer, flag: &str, time: &str, c: Option<Consent>) {
 fn write_qualification(w: &mut Writer, q: &Qualification) {
     w.start("ResultOfQualificationConfirmation")
         .leaf("InsuredCardClassification", Some(q.card_class.code()))
-        .leaf("InsurerNumber", Some(Shown(q.insurer_number)))
+        .leaf("InsurerNumber", Some(q.insurer_number))
         .leaf("InsuredCardSymbol", q.insured_card_symbol.as_deref())
         .leaf(
             "InsuredIdentificationNumber",

@@ -51,6 +51,11 @@ fn bounded_keep_alive_run_loses_nothing() {
     assert_eq!(v["server"]["handshakes"], 4, "one per terminal: {v}");
     assert!(v.get("server_rss_growth_mb").is_some());
     assert!(v.get("p999_ms").is_some());
+    // Both sides did work, and the figures are per request (not totals).
+    for k in ["server_cpu_us_per_request", "client_cpu_us_per_request"] {
+        let us = v[k].as_f64().unwrap_or(0.0);
+        assert!(us > 0.0 && us < 1_000_000.0, "{k}: {v}");
+    }
     // Every validity 1-5 was asked about and answered.
     for k in ["1", "2", "3", "4", "5"] {
         assert!(
@@ -123,6 +128,16 @@ fn compare_prints_all_three() {
     assert!(v["onsim"].get("server_rss_growth_mb").is_some());
     assert!(v["onsim"].get("onsim_vs_bare").is_some());
     assert!(v["onsim"].get("onsim_vs_wiremock").is_some());
+    assert!(
+        v["onsim"]["server_cpu_vs_bare"].as_f64().unwrap_or(0.0) > 0.0,
+        "{v}"
+    );
+    for name in ["onsim", "bare", "wiremock"] {
+        assert!(
+            v[name]["server_cpu_us_per_request"].as_f64().unwrap_or(0.0) > 0.0,
+            "{name}: {v}"
+        );
+    }
 }
 
 #[test]

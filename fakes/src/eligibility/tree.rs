@@ -10,7 +10,9 @@
 //! confirmation), so the tree is one flat vector of nodes borrowing names and text
 //! from the decoded document ([`Document`]), and responses are written straight out
 //! in their encoding by [`Writer`] rather than built as a tree first
-//! (`benches/benches/eligibility.rs` measures both).
+//! (`benches/benches/eligibility.rs` measures both). Plain single inquiries skip the
+//! tree altogether (`super::single`); [`Fields`] is what both readers hand to the
+//! field rules of `xml`.
 
 use std::borrow::Cow;
 use std::fmt::Write as _;

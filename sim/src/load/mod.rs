@@ -411,3 +411,47 @@ pub async fn issue_cards(control: SocketAddr) -> Result<Vec<LoadCard>, String> {
     }
     Ok(cards)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Busy for about `ms` of CPU time.
+    fn spin(ms: u64) {
+        let t = Instant::now();
+        let mut x = 0u64;
+        while t.elapsed() < Duration::from_millis(ms) {
+            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
+        }
+    }
+
+    #[test]
+    fn thread_cpu_time_is_counted_by_thread_name() {
+        let me = std::process::id();
+        let name = "cpu-count-test";
+        let named = |n: &str| n == name;
+        let before = thread_cpu_ns(me, named).expect("/proc/self/task");
+        let (tx, rx) = std::sync::mpsc::channel();
+        let worker = std::thread::Builder::new()
+            .name(name.into())
+            .spawn(move || {
+                spin(40);
+                // Stay alive until measured: ended threads are not counted.
+                let _ = rx.recv();
+            })
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(60));
+        let after = thread_cpu_ns(me, named).unwrap();
+        let others = thread_cpu_ns(me, |n| n != name).unwrap();
+        tx.send(()).unwrap();
+        worker.join().unwrap();
+        let spent = after - before;
+        assert!(
+            spent >= 20_000_000,
+            "the named thread spun ~40 ms: {spent} ns"
+        );
+        assert!(others > 0);
+        assert_eq!(thread_cpu_ns(me, |_| false), Some(0));
+        assert_eq!(thread_cpu_ns(u32::MAX, |_| true), None, "no such process");
+    }
+}

@@ -170,7 +170,7 @@ impl<'d, 'a> Element<'d, 'a> {
 /// children: what a reader of a message part asks for, field by field, without
 /// scanning the children once per field. Answers exactly as the same calls on the
 /// [`Element`] would, errors included (a repeated field is reported when it is asked
-/// for). Also filled by the single-inquiry fast path ([`super::single`]), so both
+/// for). Also filled by the single-inquiry fast path (`super::single`), so both
 /// readers share one set of field rules.
 pub struct Fields<'d, const N: usize> {
     /// The element's name (for error details).

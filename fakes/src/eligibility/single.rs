@@ -9,13 +9,14 @@
 //! where only whitespace belongs, an entity or CDATA, a DOCTYPE, a value the field
 //! rules refuse — and the caller then reads the message with the general reader,
 //! which is the reference for every error and its wording. So this path never
-//! answers differently; it only answers sooner (`benches/benches/eligibility.rs`,
-//! and `props.rs` checks both readers agree on generated and mangled messages).
+//! answers differently; it only answers sooner (`benches/benches/eligibility.rs`);
+//! the property test below checks both readers agree on generated and mangled
+//! messages.
 
 use quick_xml::events::Event;
 use quick_xml::Reader;
 
-use super::tree::{Fields, Found};
+use super::tree::{within, Fields, Found};
 use super::xml::{
     read_request_header, read_search, Request, RequestBody, HEADER_FIELDS, SEARCH_FIELDS,
 };
@@ -143,13 +144,6 @@ pub fn read(text: &str) -> Option<Request> {
 /// Which of `names` this element name is.
 fn index(names: &[&str], name: &[u8]) -> Option<usize> {
     names.iter().position(|n| n.as_bytes() == name)
-}
-
-/// `part` as a slice of `text` (quick-xml reading a `&str` hands out slices of it).
-fn within<'a>(text: &'a str, part: &[u8]) -> Option<&'a str> {
-    let offset = (part.as_ptr() as usize).checked_sub(text.as_ptr() as usize)?;
-    text.get(offset..offset.checked_add(part.len())?)
-        .filter(|s| s.as_ptr() == part.as_ptr())
 }
 
 #[cfg(test)]

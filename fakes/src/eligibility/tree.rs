@@ -651,7 +651,7 @@ fn trim(s: &str) -> &str {
 
 /// `part` as a slice of `text`, when it lies inside it (quick-xml reading from a
 /// `&str` hands out slices of it): lets element names borrow instead of copy.
-fn within<'a>(text: &'a str, part: &[u8]) -> Option<&'a str> {
+pub(crate) fn within<'a>(text: &'a str, part: &[u8]) -> Option<&'a str> {
     let offset = (part.as_ptr() as usize).checked_sub(text.as_ptr() as usize)?;
     text.get(offset..offset.checked_add(part.len())?)
         .filter(|s| s.as_ptr() == part.as_ptr())

@@ -162,15 +162,28 @@ fn delta(a: Option<ServerCounts>, b: Option<ServerCounts>) -> Option<ServerCount
 /// The load client's threads (the runtime `runtime("onsim-load", …)` names).
 const CLIENT_THREADS: &str = "onsim-load";
 
-/// Where the server under load runs, for its CPU time.
+/// Where the server under load runs: what its CPU time and memory are read from.
 #[derive(Clone, Copy)]
 enum ServerSide {
     /// In this process: every thread but the load client's is the server's side.
-    InProcess,
-    /// Another process (attached with `--state-dir`).
+    /// `rss`: report this process's RSS as the server's (only for the first server
+    /// of a run; the baselines share the process).
+    InProcess { rss: bool },
+    /// Another process (attached with `--state-dir`): its CPU time and RSS.
     Process(u32),
-    /// Another process whose pid is not known: no CPU figure.
+    /// Another process whose pid is not known: no CPU or memory figure.
     Unknown,
+}
+
+impl ServerSide {
+    /// The process whose RSS is the server's, if it is to be reported.
+    fn rss_pid(self) -> Option<u32> {
+        match self {
+            ServerSide::InProcess { rss: true } => Some(std::process::id()),
+            ServerSide::Process(pid) => Some(pid),
+            _ => None,
+        }
+    }
 }
 
 /// CPU time so far of the server's side and of the load client.
@@ -178,7 +191,7 @@ fn cpu_now(server: ServerSide) -> Option<load::CpuUse> {
     let me = std::process::id();
     let client_ns = load::thread_cpu_ns(me, |n| n == CLIENT_THREADS)?;
     let server_ns = match server {
-        ServerSide::InProcess => load::thread_cpu_ns(me, |n| n != CLIENT_THREADS)?,
+        ServerSide::InProcess { .. } => load::thread_cpu_ns(me, |n| n != CLIENT_THREADS)?,
         ServerSide::Process(pid) => load::thread_cpu_ns(pid, |_| true)?,
         ServerSide::Unknown => return None,
     };
@@ -189,8 +202,6 @@ fn cpu_now(server: ServerSide) -> Option<load::CpuUse> {
 }
 
 /// One bounded run against one target, with counts, RSS and CPU time around it.
-/// `pid`: the server process whose RSS to report (`None`: none).
-#[allow(clippy::too_many_arguments)]
 fn run_one(
     rt: &tokio::runtime::Runtime,
     name: &str,
@@ -198,9 +209,9 @@ fn run_one(
     bounds: Bounds,
     work: &Arc<Workload>,
     counter: &Counter,
-    pid: Option<u32>,
     server: ServerSide,
 ) -> Value {
+    let pid = server.rss_pid();
     let before = rt.block_on(counter.read());
     let rss_before = pid.and_then(load::rss_mb);
     let cpu_before = cpu_now(server);
@@ -379,8 +390,7 @@ pub fn run(a: LoadArgs) -> CmdResult {
             bounds,
             &work,
             &Counter::Onsim(p.running.app.clone()),
-            Some(std::process::id()),
-            ServerSide::InProcess,
+            ServerSide::InProcess { rss: true },
         );
         server_rt.block_on(p.running.stop());
         v
@@ -530,7 +540,6 @@ fn attach(
         bounds,
         &work,
         &Counter::Remote(control),
-        pid,
         pid.map_or(ServerSide::Unknown, ServerSide::Process),
     ))
 }
@@ -640,7 +649,6 @@ fn compare(
         path: "/eligibility".into(),
         tls: None,
     };
-    let me = Some(std::process::id());
     let (c_onsim, c_bare, c_mock) = (
         Counter::Onsim(p.running.app.clone()),
         Counter::Bare(bare.requests.clone()),
@@ -655,8 +663,7 @@ fn compare(
             bounds,
             &work,
             &c_onsim,
-            me,
-            ServerSide::InProcess,
+            ServerSide::InProcess { rss: true },
         ));
         r_bare.push(run_one(
             client_rt,
@@ -665,8 +672,7 @@ fn compare(
             bounds,
             &work,
             &c_bare,
-            None,
-            ServerSide::InProcess,
+            ServerSide::InProcess { rss: false },
         ));
         r_mock.push(run_one(
             client_rt,
@@ -675,8 +681,7 @@ fn compare(
             bounds,
             &work,
             &c_mock,
-            None,
-            ServerSide::InProcess,
+            ServerSide::InProcess { rss: false },
         ));
     }
     // Ratios are taken within each repetition (the three runs of one repetition are
@@ -747,8 +752,7 @@ fn proxy_overhead(
             bounds,
             &work,
             &c,
-            None,
-            ServerSide::InProcess,
+            ServerSide::InProcess { rss: false },
         ));
         rv.push(run_one(
             client_rt,
@@ -757,8 +761,7 @@ fn proxy_overhead(
             bounds,
             &work,
             &c,
-            None,
-            ServerSide::InProcess,
+            ServerSide::InProcess { rss: false },
         ));
     }
     let d = median_of(rd, "p50_ms");

@@ -105,6 +105,13 @@ pub(crate) fn push_digits(out: &mut String, n: impl Into<u64>, width: usize) {
     }
 }
 
+/// Append the check digit of the digits written to `out` since `start` (the body
+/// just pushed): codes and insured numbers are written as body, then check digit.
+pub(crate) fn push_check_digit(out: &mut String, start: usize) {
+    let c = check_digit(&out[start..]).expect("digits");
+    push_digits(out, c, 0);
+}
+
 fn digits_only(what: &'static str, s: &str) -> Result<(), CodeError> {
     if let Some((pos, ch)) = s.chars().enumerate().find(|(_, c)| !c.is_ascii_digit()) {
         return Err(CodeError::NotADigit {
@@ -513,9 +520,7 @@ impl InstitutionCode {
             number: s[5..9].parse().expect("digits"),
         })
     }
-}
 
-impl InstitutionCode {
     /// The 10 digits (as `to_string`, without the formatting machinery: every
     /// eligibility answer echoes the code).
     pub fn digits(&self) -> String {
@@ -527,8 +532,7 @@ impl InstitutionCode {
     pub fn push_to(&self, out: &mut String) {
         let start = out.len();
         self.push_body(out);
-        let c = check_digit(&out[start..]).expect("digits");
-        push_digits(out, c, 0);
+        push_check_digit(out, start);
     }
 }
 
@@ -644,16 +648,13 @@ impl InsurerNumber {
     pub fn padded(&self) -> String {
         format!("{:>8}", self.to_string())
     }
-}
 
-impl InsurerNumber {
     /// Append the 6 or 8 digits to `out` (as `to_string`, without the formatting
     /// machinery: every eligibility answer carries one).
     pub fn push_to(&self, out: &mut String) {
         let start = out.len();
         self.push_body(out);
-        let c = check_digit(&out[start..]).expect("digits");
-        push_digits(out, c, 0);
+        push_check_digit(out, start);
     }
 }
 

@@ -33,7 +33,7 @@
 use chrono::{Datelike, NaiveDate};
 use rand::{Rng, SeedableRng};
 
-use crate::codes::push_digits;
+use crate::codes::{push_check_digit, push_digits};
 use rand_chacha::ChaCha8Rng;
 
 use super::values::*;
@@ -362,12 +362,11 @@ impl Population {
 
     /// The insured number of household `h`, record generation `g`.
     pub fn number(h: u64, g: u8) -> String {
-        let mut body = String::with_capacity(10);
-        push_digits(&mut body, h, 8);
-        push_digits(&mut body, g, 0);
-        let c = check_digit(&body).expect("digits");
-        push_digits(&mut body, c, 0);
-        body
+        let mut number = String::with_capacity(10);
+        push_digits(&mut number, h, 8);
+        push_digits(&mut number, g, 0);
+        push_check_digit(&mut number, 0);
+        number
     }
 
     fn decode_number(&self, s: &str) -> Option<(u64, u8)> {

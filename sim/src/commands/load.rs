@@ -592,7 +592,7 @@ fn ratio(a: &Value, b: &Value, key: &str) -> Value {
         a.get(key).and_then(Value::as_f64),
         b.get(key).and_then(Value::as_f64),
     ) {
-        (Some(x), Some(y)) if y > 0.0 => json!((x / y * 1000.0).round() / 1000.0),
+        (Some(x), Some(y)) if y > 0.0 => json!(load::round(x / y, 3)),
         _ => Value::Null,
     }
 }
@@ -617,7 +617,7 @@ fn paired_median_ratio(ours: &[Value], theirs: &[Value], key: &str) -> Value {
     } else {
         (rs[n / 2 - 1] + rs[n / 2]) / 2.0
     };
-    json!((m * 1000.0).round() / 1000.0)
+    json!(load::round(m, 3))
 }
 
 fn compare(

@@ -225,10 +225,11 @@ pub struct ServerCounts {
 }
 
 fn ms(us: u64) -> f64 {
-    (us as f64 / 1000.0 * 1000.0).round() / 1000.0
+    round(us as f64 / 1000.0, 3)
 }
 
-fn round(x: f64, places: i32) -> f64 {
+/// `x` to `places` decimals (how every figure of a report is given).
+pub fn round(x: f64, places: i32) -> f64 {
     let p = 10f64.powi(places);
     (x * p).round() / p
 }

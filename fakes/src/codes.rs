@@ -2,7 +2,7 @@
 //! numbers (受付番号), temporary codes (仮コード), insurer numbers (保険者番号),
 //! prefectures and the regional bureaus (地方厚生（支）局) that serve them.
 //!
-//! Every code carries a check digit computed by [`check_digit`] (DOMAIN.md §3).
+//! Every code carries a check digit computed by [`check_digit`] (docs/DOMAIN.md §3).
 //! Parsing refuses a bad code with a message that says exactly what is wrong.
 
 use std::fmt;

@@ -1,9 +1,9 @@
-//! The two rule sets, r2021 and r2024 (DOMAIN.md §5), as one function from a
+//! The two rule sets, r2021 and r2024 (docs/DOMAIN.md §5), as one function from a
 //! designation date to dated milestones.
 //!
 //! The bureau and implementing-body actors take their deadlines from here, and so does
 //! `onsim schedule`: a rule is written once. Each milestone says which rule produced
-//! it, in words a user can check against the notices in `shared/seeds/`:
+//! it, in words a user can check against the notices in `docs/seeds/`:
 //! - r2021: 保連発0120第1号・保医発0120第1号 (2021-01-20) and the 2021-01-21 事務連絡;
 //! - r2024: 保連発1226第1号・保医発1226第8号 (2023-12-26) and its guide.
 //!
@@ -145,7 +145,7 @@ pub enum Actor {
     SystemVendor,
 }
 
-/// Every milestone either rule set can produce. The ids are a contract (DESIGN.md).
+/// Every milestone either rule set can produce. The ids are a contract (docs/DESIGN.md).
 #[derive(
     Debug,
     Clone,

@@ -6,7 +6,7 @@
 //! actor schedules, and jumps straight to the next one. Months of calendar time run in
 //! microseconds.
 //!
-//! Determinism (see `DESIGN.md`):
+//! Determinism (see `docs/DESIGN.md`):
 //! - [`EventQueue`] breaks ties between equal times by insertion order (FIFO), so the
 //!   order of delivery never depends on heap layout, hashing or threads;
 //! - every actor and replication draws from its own RNG, [`rng_for`]`(master, name)`,

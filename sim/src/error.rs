@@ -1,6 +1,6 @@
 //! Errors that reach the user, and the exit codes they map to.
 //!
-//! The contract (DESIGN.md): 0 all passed, 1 a scenario or check failed, 2 bad input
+//! The contract (docs/DESIGN.md): 0 all passed, 1 a scenario or check failed, 2 bad input
 //! or usage. A [`CliError`] always means exit 2; a failed scenario is not an error but
 //! an outcome, reported through [`Outcome`].
 

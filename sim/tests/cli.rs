@@ -1,4 +1,4 @@
-//! The CLI contracts of DESIGN.md, driven through the real binary.
+//! The CLI contracts of docs/DESIGN.md, driven through the real binary.
 
 use std::path::PathBuf;
 use std::process::{Command, Output};

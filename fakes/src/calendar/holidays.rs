@@ -8,7 +8,7 @@
 //!
 //! Years up to [`LAST_ANNOUNCED_YEAR`] are exact. Later years use the equinox formula
 //! and today's law; they are *projected*, and every API that returns them says so.
-//! No Rust crate we tried was exact (see DOMAIN.md §4), hence our own data, checked
+//! No Rust crate we tried was exact (see docs/DOMAIN.md §4), hence our own data, checked
 //! differentially against PyPI's `holidays` for 1955–2027 by `scripts/test`.
 
 use chrono::{Datelike, NaiveDate, Weekday};

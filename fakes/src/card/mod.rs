@@ -25,7 +25,7 @@ use std::sync::Arc;
 pub use apdu::{respond, status, sw, Command};
 pub use profile::{default_jpki_ca, CardFacts, CardProfile, CardSetup, Token};
 
-/// Answer to reset of the card (DOMAIN.md §8; OpenSC matches the JPKI driver on it).
+/// Answer to reset of the card (docs/DOMAIN.md §8; OpenSC matches the JPKI driver on it).
 pub const ATR: [u8; 9] = [0x3B, 0xE0, 0x00, 0xFF, 0x81, 0x31, 0xFE, 0x45, 0x14];
 
 /// Public key infrastructure application (公的個人認証AP).

@@ -19,7 +19,7 @@ use crate::pki::{Authority, CertSpec, Issued, PkiError};
 /// [`Token::MyNumber2`] to simulate that.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Token {
-    /// `JPKIAPICCTOKEN` NUL-padded to 32 bytes (DOMAIN.md §8).
+    /// `JPKIAPICCTOKEN` NUL-padded to 32 bytes (docs/DOMAIN.md §8).
     #[default]
     Jpki,
     /// `JPKIAPICCTOKEN2` space-padded to 32 bytes (what real My Number cards hold).

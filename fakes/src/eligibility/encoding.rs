@@ -1,6 +1,6 @@
 //! Bytes ⇄ text for XmlMsg files.
 //!
-//! Requests from clinic systems are Shift_JIS (DOMAIN.md §7). We also accept UTF-8
+//! Requests from clinic systems are Shift_JIS (docs/DOMAIN.md §7). We also accept UTF-8
 //! when the XML declaration says so or the file starts with a UTF-8 BOM, because
 //! newer clinic software writes UTF-8. Decoding is strict: a byte sequence that is
 //! not valid in the chosen encoding is refused ([`ErrorCode::Undecodable`]), never

@@ -2,7 +2,7 @@
 //! (`SegmentOfResult` 9, 異常終了).
 //!
 //! *(our choice)* The real error codes of the qualification terminal are not public
-//! (DOMAIN.md §9). This module is the **one place** that defines ours: four digits,
+//! (docs/DOMAIN.md §9). This module is the **one place** that defines ours: four digits,
 //! grouped by layer — 1xxx bytes and encoding, 2xxx XML structure, 3xxx field values,
 //! 4xxx flow (bulk reception numbers, institution), 5xxx the terminal's link to
 //! the implementing body (unreachable, or answered with an error). Every code has a Japanese and an

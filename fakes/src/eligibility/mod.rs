@@ -1,6 +1,6 @@
 //! Online eligibility confirmation (オンライン資格確認), the answering side: the
 //! implementing body's qualification check as seen through the qualification
-//! terminal (資格確認端末). DOMAIN.md §7.
+//! terminal (資格確認端末). docs/DOMAIN.md §7.
 //!
 //! Pure core shared by the file drop (`sim::terminal`) and the later mutual-TLS API:
 //! - [`xml`]: the XmlMsg vocabulary, parsed and written (with [`encoding`] for

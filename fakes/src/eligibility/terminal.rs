@@ -2,7 +2,7 @@
 //! file's name and bytes, decide the response file's name and bytes. The thin driver
 //! that watches folders is `sim::terminal`.
 //!
-//! Names (DOMAIN.md §7): the clinic writes `req/OQSsiquc01req_<id>.xml`; the answer is
+//! Names (docs/DOMAIN.md §7): the clinic writes `req/OQSsiquc01req_<id>.xml`; the answer is
 //! `res/OQSsiquc01res_<id>.xml` (`req` replaced by `res`). Card confirmations arrive
 //! unsolicited as `face/OQSsiquc01res_face_<YYYYMMDDHHmmss>_<n>.xml`.
 

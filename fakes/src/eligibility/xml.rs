@@ -1,4 +1,4 @@
-//! The XmlMsg vocabulary (DOMAIN.md §7): requests the clinic system writes into
+//! The XmlMsg vocabulary (docs/DOMAIN.md §7): requests the clinic system writes into
 //! `req/`, responses the qualification terminal (資格確認端末) writes into `res/`.
 //!
 //! Shape: root `XmlMsg` with `MessageHeader` and `MessageBody`. The element names are

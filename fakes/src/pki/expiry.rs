@@ -1,4 +1,4 @@
-//! Expiry warnings for terminal client certificates (DOMAIN.md §7): the portal warns at
+//! Expiry warnings for terminal client certificates (docs/DOMAIN.md §7): the portal warns at
 //! 90, 60, 30, 15 and 7 days before the end of validity.
 
 use chrono::NaiveDate;

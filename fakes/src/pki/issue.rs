@@ -1,6 +1,6 @@
 //! Certificate authorities and what they issue.
 //!
-//! Three authorities exist in the world (DOMAIN.md §2, §7, §8):
+//! Three authorities exist in the world (docs/DOMAIN.md §2, §7, §8):
 //! - the JPKI CA (地方公共団体情報システム機構, J-LIS, in reality) issuing the card's
 //!   user-authentication (利用者証明用) and signing (署名用) certificates, RSA-2048;
 //! - the implementing body's CA (医療保険情報提供等実施機関) issuing one client
@@ -27,7 +27,7 @@ use super::keys;
 use super::PkiError;
 use crate::codes::InstitutionCode;
 
-/// Validity of a terminal client certificate: 3 years 3 months (DOMAIN.md §7).
+/// Validity of a terminal client certificate: 3 years 3 months (docs/DOMAIN.md §7).
 pub const CLIENT_CERT_VALIDITY_MONTHS: u32 = 39;
 
 /// The subject attribute that carries the institution code in a client certificate.

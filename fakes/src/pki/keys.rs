@@ -1,4 +1,4 @@
-//! Key material derived from a seed, so a run is replayable (DESIGN.md, Determinism).
+//! Key material derived from a seed, so a run is replayable (docs/DESIGN.md, Determinism).
 //!
 //! RSA-2048 generation takes a noticeable fraction of a second (seconds in debug
 //! builds), so keys are memoised per (seed, label): in process always, and on disk

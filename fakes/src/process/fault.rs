@@ -1,4 +1,4 @@
-//! Faults a scenario injects (DOMAIN.md §6). Each fault names its kind and, when it
+//! Faults a scenario injects (docs/DOMAIN.md §6). Each fault names its kind and, when it
 //! applies, a trigger: a date window (`at`/`until`), a step (`on`), a probability, or
 //! none (always). Actors ask [`Faults::fires`] at the point where the fault would bite.
 

@@ -1,4 +1,4 @@
-//! The onboarding process as sans-IO actors (DOMAIN.md §2, §5, §6).
+//! The onboarding process as sans-IO actors (docs/DOMAIN.md §2, §5, §6).
 //!
 //! Each actor is a state machine: `handle(now, msg, out)` changes its state and puts
 //! messages for other actors (each with a delivery time) and events into an

@@ -1,5 +1,5 @@
 //! Each actor's parameters: lead times and delays as distributions, so one model
-//! serves single scenarios and sweeps. Defaults follow the guides (DOMAIN.md §2, §5);
+//! serves single scenarios and sweeps. Defaults follow the guides (docs/DOMAIN.md §2, §5);
 //! where no public figure exists the default is marked *(our choice)*.
 
 use chrono::NaiveDate;
@@ -74,7 +74,7 @@ impl Default for ImplementingBodyParams {
     }
 }
 
-/// The five face-auth reader models on the market (DOMAIN.md §2).
+/// The five face-auth reader models on the market (docs/DOMAIN.md §2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum ReaderModel {

@@ -2,7 +2,7 @@
 //!
 //! A pure function of (model, card, patient script, challenge): it talks to the
 //! [`VirtualCard`] with real APDUs, accumulates *virtual* time (no clock is read), and
-//! returns a [`Confirmation`]. Fallback order as in DOMAIN.md §8: face match, then the
+//! returns a [`Confirmation`]. Fallback order as in docs/DOMAIN.md §8: face match, then the
 //! 4-digit PIN (暗証番号), then a visual check by staff (目視確認).
 //!
 //! Our choices (no public spec): with a face match the reader unlocks the card's

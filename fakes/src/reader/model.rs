@@ -1,4 +1,4 @@
-//! The five reader models on the market (DOMAIN.md §2), with lead time, timing and one
+//! The five reader models on the market (docs/DOMAIN.md §2), with lead time, timing and one
 //! quirk each. Lead times sit in the public 3–4 month range; the quirks and timings are
 //! our choice, to give scenarios something model-specific to trip over.
 

@@ -1,7 +1,7 @@
 //! `onsim card`: a virtual My Number card on a vpcd socket, so that PC/SC programs
 //! (pcscd + OpenSC, or real clinic software) see a card in the "Virtual PCD" reader.
 //!
-//! vpcd protocol (DOMAIN.md §8): every message both ways is a 2-byte big-endian length
+//! vpcd protocol (docs/DOMAIN.md §8): every message both ways is a 2-byte big-endian length
 //! plus payload. One-byte messages from vpcd are control codes: `00` power off, `01`
 //! power on, `02` reset, `04` send the ATR; longer ones are command APDUs, answered with
 //! the response APDU. The card logic is the pure [`fakes::card::VirtualCard`]; this

@@ -1,4 +1,4 @@
-//! TLS configurations, all on **ring** (DESIGN.md pitfalls: one provider for the
+//! TLS configurations, all on **ring** (docs/DESIGN.md pitfalls: one provider for the
 //! workspace, installed explicitly with `builder_with_provider`, never picked from
 //! cargo features at run time).
 //!
@@ -220,7 +220,7 @@ mod tests {
     }
 
     /// Every TLS configuration the live services build, on the ring provider (the
-    /// DESIGN.md pitfall: a second provider compiled in makes `builder()` panic).
+    /// docs/DESIGN.md pitfall: a second provider compiled in makes `builder()` panic).
     #[test]
     fn every_tls_config_builds() {
         let (pki, clock) = pki();

@@ -15,7 +15,7 @@ use fakes::eligibility::{
     CharacterCode, ErrorCode, Population, PopulationConfig, SearchKey, Terminal,
 };
 use fakes::time::VirtualTime;
-use sim::terminal::{start, DriverConfig, LogOutcome, ManualClock};
+use sim::terminal::{start, DriverConfig, LogOutcome, ManualClock, Processed};
 
 const WAIT: Duration = Duration::from_secs(5);
 
@@ -101,7 +101,10 @@ fn file_drop_answers_every_request_once() {
         &f.root,
         Terminal::new(service),
         f.clock.clock(),
-        DriverConfig::default(),
+        DriverConfig {
+            processed: Processed::Move,
+            ..Default::default()
+        },
     )
     .unwrap();
     let req = f.root.join("req");
@@ -251,8 +254,22 @@ fn file_drop_answers_every_request_once() {
         )
         .unwrap();
     let name = path.file_name().unwrap().to_str().unwrap().to_string();
+    // The real form (docs/INTERFACE.md §1): OQSsiquc01res_face_<code><20 hex>_<14 digits>.xml,
+    // stamped with the virtual time (the library default).
+    let rest = name
+        .strip_prefix(&format!("OQSsiquc01res_face_{}", f.institution))
+        .unwrap_or_else(|| panic!("{name}"));
+    let (hex20, stamp) = rest.split_once('_').unwrap();
     assert!(
-        name.starts_with("OQSsiquc01res_face_") && name.ends_with("_1.xml"),
+        hex20.len() == 20 && hex20.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{name}"
+    );
+    assert_eq!(
+        stamp,
+        format!(
+            "{}.xml",
+            fakes::eligibility::values::naive(f.clock.now()).format("%Y%m%d%H%M%S")
+        ),
         "{name}"
     );
     let r = parse_response(&fs::read(&path).unwrap()).unwrap();

@@ -42,6 +42,77 @@ pub struct ServeArgs {
     /// Households in the synthetic population (about 2.5 people each).
     #[arg(long, default_value_t = 100_000)]
     pub households: u64,
+    // --- the terminal's file drop (H2); see sim/src/terminal.rs ---
+    #[command(flatten)]
+    pub terminal: TerminalArgs,
+}
+
+/// The settings a real qualification terminal has (issue 13 item 4).
+#[derive(Debug, Args)]
+pub struct TerminalArgs {
+    /// How often the terminal lists req/, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 50)]
+    pub terminal_poll_ms: u64,
+    /// How long a request must stay unchanged before it is taken, in milliseconds
+    /// (a file ending in </XmlMsg> is taken after two unchanged polls, unless
+    /// --terminal-full-quiet).
+    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    pub terminal_quiet_ms: u64,
+    /// Always wait the whole quiet period, even for a file that ends in </XmlMsg>.
+    #[arg(long)]
+    pub terminal_full_quiet: bool,
+    /// A settled request is answered no sooner than this, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub terminal_answer_delay_ms: u64,
+    /// rename: answers appear complete (temp file + link); in-place: written at
+    /// their name so change-watchers fire (a reader may see a partial file).
+    #[arg(long, value_enum, default_value = "rename")]
+    pub terminal_write_mode: crate::terminal::WriteMode,
+    /// The terminal's output encoding when a request names none (its
+    /// CharacterCodeIdentifier wins).
+    #[arg(long, value_enum, default_value = "shift_jis")]
+    pub terminal_encoding: crate::terminal::OutputEncoding,
+    /// Keep answered requests in req/processed/ instead of deleting them (the real
+    /// terminal deletes them).
+    #[arg(long)]
+    pub terminal_keep_processed: bool,
+    /// Clock for face/ file name stamps: wall (clients filter on today's date) or
+    /// virtual.
+    #[arg(long, value_enum, default_value = "wall")]
+    pub face_stamp: crate::terminal::FaceStamp,
+}
+
+/// Longest accepted millisecond setting *(our choice: 10 minutes)*.
+const MAX_TERMINAL_MS: u64 = 600_000;
+
+impl TerminalArgs {
+    /// The driver's settings; `Err` names the flag.
+    pub fn driver_config(&self) -> Result<crate::terminal::DriverConfig, CliError> {
+        let ms = |flag: &str, v: u64, min: u64| {
+            if (min..=MAX_TERMINAL_MS).contains(&v) {
+                Ok(std::time::Duration::from_millis(v))
+            } else {
+                Err(CliError::new(format!(
+                    "--{flag} must be between {min} and {MAX_TERMINAL_MS}"
+                )))
+            }
+        };
+        Ok(crate::terminal::DriverConfig {
+            poll_interval: ms("terminal-poll-ms", self.terminal_poll_ms, 1)?,
+            quiet_period: ms("terminal-quiet-ms", self.terminal_quiet_ms, 0)?,
+            end_tag_shortcut: !self.terminal_full_quiet,
+            answer_delay: ms("terminal-answer-delay-ms", self.terminal_answer_delay_ms, 0)?,
+            write_mode: self.terminal_write_mode,
+            processed: if self.terminal_keep_processed {
+                crate::terminal::Processed::Move
+            } else {
+                crate::terminal::Processed::Delete
+            },
+            encoding: Some(self.terminal_encoding.into()),
+            face_stamp: self.face_stamp,
+            ..Default::default()
+        })
+    }
 }
 
 fn default_designation(start: NaiveDate) -> NaiveDate {
@@ -83,6 +154,7 @@ pub fn run(a: ServeArgs) -> CmdResult {
             a.start
         )));
     }
+    let terminal_cfg = a.terminal.driver_config()?;
     let dir = state_dir::prepare(&a.state_dir).map_err(CliError::new)?;
     let terminal_dir = dir.join("terminal");
     let cfg = LiveConfig {
@@ -102,7 +174,9 @@ pub fn run(a: ServeArgs) -> CmdResult {
         .build()
         .map_err(|e| CliError::new(format!("cannot start the runtime: {e}")))?;
     rt.block_on(async move {
-        let running = live::start(&cfg).await.map_err(CliError::new)?;
+        let running = live::start_with_terminal(&cfg, None, terminal_cfg)
+            .await
+            .map_err(CliError::new)?;
         let pki = running.app.pki.clone();
         state_dir::write_pki(&dir, &pki)
             .map_err(|e| CliError::new(format!("{}: {e}", dir.join("pki").display())))?;

@@ -154,6 +154,17 @@ pub async fn start_with_world(
     cfg: &LiveConfig,
     world: Option<WorldBuilder<'_>>,
 ) -> Result<Running, String> {
+    start_with_terminal(cfg, world, crate::terminal::DriverConfig::default()).await
+}
+
+/// As [`start_with_world`], with the file drop's settings (`onsim serve`'s
+/// `--terminal-*` flags).
+// (terminal wiring, H2) TODO(lead): fold `terminal` into LiveConfig if preferred.
+pub async fn start_with_terminal(
+    cfg: &LiveConfig,
+    world: Option<WorldBuilder<'_>>,
+    terminal_cfg: crate::terminal::DriverConfig,
+) -> Result<Running, String> {
     let clock = Arc::new(
         VirtualClock::new(start_instant(cfg.start), cfg.speed).map_err(|e| e.to_string())?,
     );
@@ -181,10 +192,15 @@ pub async fn start_with_world(
         households: cfg.households,
         ..PopulationConfig::default()
     });
-    let desk = Arc::new(EligibilityDesk::new(
-        population.clone(),
-        AnswerConfig::default(),
-    ));
+    // (terminal wiring, H2) The terminal's output encoding is the desk's default
+    // for requests that name none: answers pass through the terminal as the centre
+    // wrote them. TODO(lead): the terminal should re-encode instead, once
+    // fakes::eligibility can.
+    let mut desk_cfg = AnswerConfig::default();
+    if let Some(c) = terminal_cfg.encoding {
+        desk_cfg.default_character_code = c;
+    }
+    let desk = Arc::new(EligibilityDesk::new(population.clone(), desk_cfg));
     let io = |what: &str, e: std::io::Error| format!("cannot listen for {what} on 127.0.0.1: {e}");
     let l_control = bind(cfg.port_base, 0).await.map_err(|e| io("control", e))?;
     let l_bureau = bind(cfg.port_base, 1).await.map_err(|e| io("bureau", e))?;
@@ -287,7 +303,7 @@ pub async fn start_with_world(
                 term,
                 Arc::new(backend),
                 Arc::new(move || c.now()),
-                crate::terminal::DriverConfig::default(),
+                terminal_cfg,
             )
             .map_err(|e| format!("terminal file drop in {}: {e}", dir.display()))?;
             Some(driver)
@@ -304,15 +320,23 @@ pub async fn start_with_world(
 }
 
 impl Running {
-    /// Stop every service and wait (bounded) for them.
+    /// Stop every service and wait (bounded) for them. The file drop stops first
+    /// (no new file is taken; the request in flight is finished against the
+    /// still-running centre, bounded by its timeout, or left in `req/`), so a clean
+    /// shutdown never writes a false "centre unreachable" answer (issue 14 #2).
     pub async fn stop(mut self) {
+        if let Some(t) = self.terminal.take() {
+            let _ = tokio::task::spawn_blocking(move || t.stop()).await;
+        }
         let _ = self.shutdown.send(true);
         for t in self.tasks.drain(..) {
             let _ = tokio::time::timeout(Duration::from_secs(2), t).await;
         }
-        if let Some(t) = self.terminal.take() {
-            let _ = tokio::task::spawn_blocking(move || t.stop()).await;
-        }
+    }
+
+    /// Where card confirmations are written (`face/`), when the file drop runs.
+    pub fn face_drop(&self) -> Option<crate::terminal::FaceDrop> {
+        self.terminal.as_ref().map(|t| t.face_drop())
     }
 }
 

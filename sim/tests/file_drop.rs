@@ -352,3 +352,296 @@ fn oversized_requests_get_an_abnormal_answer() {
     assert_eq!(r.header.error_code, Some(ErrorCode::TooLarge));
     driver.stop();
 }
+
+fn failures(log: &[sim::terminal::LogEntry], request: &str) -> Vec<String> {
+    log.iter()
+        .filter(|e| e.request == request)
+        .filter_map(|e| match &e.outcome {
+            LogOutcome::Failed(m) => Some(m.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn start_default(f: &Fixture, cfg: DriverConfig) -> sim::terminal::TerminalDriver {
+    let service = Service::new(f.pop.clone(), f.institution, AnswerConfig::default());
+    start(&f.root, Terminal::new(service), f.clock.clock(), cfg).unwrap()
+}
+
+/// Issue 14 #3: a mis-named `OQSsiquc01res_A.xml` in req/ gets its own answer
+/// name; the real `OQSsiquc01req_A.xml` still gets `OQSsiquc01res_A.xml`.
+#[test]
+fn a_mis_named_request_cannot_take_another_requests_answer_name() {
+    let f = fixture();
+    let driver = start_default(&f, DriverConfig::default());
+    let (req, res) = (f.root.join("req"), f.root.join("res"));
+    let valid = f.pop.example(QualificationValidity::Valid);
+    drop_request(
+        &req,
+        "OQSsiquc01res_A.xml",
+        &single(&f, &valid, "mis").render(CharacterCode::Utf8),
+    );
+    let mis = parse_response(&wait_for(&res.join("onsim_unknown_OQSsiquc01res_A.xml"))).unwrap();
+    assert_eq!(mis.header.error_code, Some(ErrorCode::UnknownMessage));
+    drop_request(
+        &req,
+        "OQSsiquc01req_A.xml",
+        &single(&f, &valid, "real").render(CharacterCode::Utf8),
+    );
+    let real = parse_response(&wait_for(&res.join("OQSsiquc01res_A.xml"))).unwrap();
+    assert_eq!(real.header.segment_of_result, SegmentOfResult::Normal);
+    assert_eq!(
+        real.header.arbitrary_file_identifier.as_deref(),
+        Some("real")
+    );
+    let log = driver.log();
+    driver.stop();
+    assert!(
+        !log.iter().any(|e| e.outcome == LogOutcome::AlreadyAnswered),
+        "{log:?}"
+    );
+}
+
+/// Issue 14 #4: writers that pause mid-file (0.2 s, 1 s, 2.5 s) are not answered
+/// half-way (quiet period 3 s here); once the end tag is written the file is taken
+/// without waiting the whole quiet period. A complete file without the end tag
+/// waits the quiet period.
+#[test]
+fn writers_that_pause_are_not_answered_half_way() {
+    let f = fixture();
+    let quiet = Duration::from_secs(3);
+    let driver = start_default(
+        &f,
+        DriverConfig {
+            quiet_period: quiet,
+            ..Default::default()
+        },
+    );
+    let (req, res) = (f.root.join("req"), f.root.join("res"));
+    let valid = f.pop.example(QualificationValidity::Valid);
+    let writers: Vec<_> = [200u64, 1_000, 2_500]
+        .into_iter()
+        .map(|pause| {
+            let bytes =
+                single(&f, &valid, &format!("pause-{pause}")).render(CharacterCode::ShiftJis);
+            let path = req.join(format!("OQSsiquc01req_pause{pause}.xml"));
+            let answer = res.join(format!("OQSsiquc01res_pause{pause}.xml"));
+            std::thread::spawn(move || {
+                use std::io::Write;
+                let mut w = fs::File::create(&path).unwrap();
+                let half = bytes.len() / 2;
+                w.write_all(&bytes[..half]).unwrap();
+                w.flush().unwrap();
+                std::thread::sleep(Duration::from_millis(pause));
+                assert!(
+                    !answer.exists(),
+                    "answered half-way after a {pause} ms pause"
+                );
+                w.write_all(&bytes[half..]).unwrap();
+                w.flush().unwrap();
+                drop(w);
+                (Instant::now(), answer)
+            })
+        })
+        .collect();
+    for (pause, w) in [200u64, 1_000, 2_500].into_iter().zip(writers) {
+        let (done, answer) = w.join().unwrap();
+        let r = parse_response(&wait_for(&answer)).unwrap();
+        let took = done.elapsed();
+        assert_eq!(
+            r.header.segment_of_result,
+            SegmentOfResult::Normal,
+            "{pause}"
+        );
+        assert_eq!(
+            r.header.arbitrary_file_identifier,
+            Some(format!("pause-{pause}"))
+        );
+        assert!(
+            took < quiet,
+            "end tag short-cut: answered {took:?} after the write"
+        );
+    }
+    // No end tag: taken only after the quiet period.
+    let t0 = Instant::now();
+    drop_request(
+        &req,
+        "OQSsiquc01req_noend.xml",
+        b"<?xml version=\"1.0\"?><XmlMsg>",
+    );
+    let b = wait_for(&res.join("OQSsiquc01res_noend.xml"));
+    assert!(t0.elapsed() >= quiet, "taken after {:?}", t0.elapsed());
+    assert_eq!(
+        parse_response(&b).unwrap().header.segment_of_result,
+        SegmentOfResult::Abnormal
+    );
+    driver.stop();
+}
+
+/// Issue 14 #14: temp files a killed run left in res/ and face/ (ours and the old
+/// `.<name>.<pid>.tmp` form) are removed at start; other hidden files are kept.
+#[test]
+fn temp_files_of_a_killed_run_are_removed_at_start() {
+    let f = fixture();
+    // A pid that runs nowhere (above Linux's pid_max ceiling of 2^22).
+    let dead = 4_194_999u32;
+    assert!(!Path::new(&format!("/proc/{dead}")).exists());
+    for d in ["req", "res", "face"] {
+        fs::create_dir_all(f.root.join(d)).unwrap();
+    }
+    let stale = [
+        format!("res/.onsim-tmp-{dead}-7"),
+        format!("face/.onsim-tmp-{dead}-8"),
+        format!("req/.onsim-tmp-{dead}-9"),
+        format!("res/.OQSsiquc01res_1.xml.{dead}.tmp"),
+    ];
+    let kept = [
+        "res/.keep",
+        "req/.client-writing.tmp",
+        "res/OQSsiquc01res_old.xml",
+    ];
+    for p in stale.iter().map(String::as_str).chain(kept) {
+        fs::write(f.root.join(p), b"x").unwrap();
+    }
+    let driver = start_default(&f, DriverConfig::default());
+    for p in &stale {
+        assert!(!f.root.join(p).exists(), "{p} left behind");
+    }
+    for p in kept {
+        assert!(f.root.join(p).exists(), "{p} removed");
+    }
+    driver.stop();
+}
+
+/// Issue 14 "Also": a symbolic link (to a request outside req/), a directory and a
+/// FIFO in req/ are reported once each, never answered, and the link is not followed.
+#[test]
+fn links_folders_and_fifos_in_req_are_reported_once() {
+    let f = fixture();
+    let driver = start_default(
+        &f,
+        DriverConfig {
+            poll_interval: Duration::from_millis(10),
+            ..Default::default()
+        },
+    );
+    let req = f.root.join("req");
+    let outside = f.root.join("outside.xml");
+    let valid = f.pop.example(QualificationValidity::Valid);
+    fs::write(
+        &outside,
+        single(&f, &valid, "outside").render(CharacterCode::Utf8),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(&outside, req.join("OQSsiquc01req_link.xml")).unwrap();
+    fs::create_dir(req.join("OQSsiquc01req_dir.xml")).unwrap();
+    let fifo = req.join("OQSsiquc01req_fifo.xml");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    std::thread::sleep(Duration::from_millis(1_500));
+    let log = driver.log();
+    for (name, why) in [
+        ("OQSsiquc01req_link.xml", "symbolic link"),
+        ("OQSsiquc01req_dir.xml", "directory"),
+        ("OQSsiquc01req_fifo.xml", "FIFO"),
+    ] {
+        let fl = failures(&log, name);
+        assert_eq!(fl.len(), 1, "{name}: {fl:?}");
+        assert!(fl[0].contains(why), "{name}: {fl:?}");
+    }
+    assert_eq!(fs::read_dir(f.root.join("res")).unwrap().count(), 0);
+    assert!(outside.exists() && req.join("OQSsiquc01req_link.xml").exists());
+    driver.stop();
+}
+
+/// Issue 13 item 2: the request is consumed (deleted) once answered, as the real
+/// terminal does; no req/processed/ unless asked for. `.err` files are written
+/// beside the request, never replaced, and never taken for requests.
+#[test]
+fn requests_are_consumed_and_err_files_sit_beside_them() {
+    let f = fixture();
+    let driver = start_default(&f, DriverConfig::default());
+    let (req, res) = (f.root.join("req"), f.root.join("res"));
+    let valid = f.pop.example(QualificationValidity::Valid);
+    drop_request(
+        &req,
+        "OQSsiquc01req_c.xml",
+        &single(&f, &valid, "c").render(CharacterCode::Utf8),
+    );
+    wait_for(&res.join("OQSsiquc01res_c.xml"));
+    let t0 = Instant::now();
+    while req.join("OQSsiquc01req_c.xml").exists() && t0.elapsed() < WAIT {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(!req.join("OQSsiquc01req_c.xml").exists(), "not consumed");
+    assert!(!req.join("processed").exists());
+    let p = driver
+        .write_err_file("OQSmuquc01req_7.xml", b"E0001")
+        .unwrap()
+        .unwrap();
+    assert_eq!(p, req.join("OQSmuquc01req_7.err"));
+    assert!(driver
+        .write_err_file("OQSmuquc01req_7.xml", b"other")
+        .unwrap()
+        .is_none());
+    assert_eq!(fs::read(&p).unwrap(), b"E0001");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        fs::read_dir(&res).unwrap().count(),
+        1,
+        "the .err was answered"
+    );
+    let hidden: Vec<_> = fs::read_dir(&req)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with('.'))
+        .collect();
+    assert!(hidden.is_empty(), "temp left: {hidden:?}");
+    driver.stop();
+}
+
+/// Issue 13 item 4: write in place, an answer delay, the output encoding.
+#[test]
+fn terminal_settings_write_mode_delay_and_encoding() {
+    let f = fixture();
+    let delay = Duration::from_millis(800);
+    let driver = start_default(
+        &f,
+        DriverConfig {
+            write_mode: sim::terminal::WriteMode::InPlace,
+            answer_delay: delay,
+            encoding: Some(CharacterCode::Utf8),
+            ..Default::default()
+        },
+    );
+    let (req, res) = (f.root.join("req"), f.root.join("res"));
+    let valid = f.pop.example(QualificationValidity::Valid);
+    let t0 = Instant::now();
+    drop_request(
+        &req,
+        "OQSsiquc01req_s.xml",
+        &single(&f, &valid, "s").render(CharacterCode::ShiftJis),
+    );
+    drop_request(&req, "HELLO.xml", b"<XmlMsg/>");
+    let b = wait_for(&res.join("OQSsiquc01res_s.xml"));
+    assert!(t0.elapsed() >= delay, "answered after {:?}", t0.elapsed());
+    // The request names no CharacterCodeIdentifier: the terminal's setting decides.
+    assert_eq!(declared_encoding(&b), "UTF-8");
+    assert_eq!(
+        parse_response(&b).unwrap().header.segment_of_result,
+        SegmentOfResult::Normal
+    );
+    let b = wait_for(&res.join("onsim_unknown_HELLO.xml"));
+    assert_eq!(declared_encoding(&b), "UTF-8");
+    std::thread::sleep(Duration::from_millis(100));
+    let names: Vec<_> = fs::read_dir(&res)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+    driver.stop();
+}

@@ -219,3 +219,155 @@ fn centre_down_is_unreachable() {
     assert_eq!(r.header.error_code, Some(ErrorCode::NotXml));
     driver.stop();
 }
+
+/// Answers from the real core, counting every question the centre is asked.
+struct Counting {
+    inner: sim::terminal::InProcess,
+    asked: std::sync::atomic::AtomicUsize,
+}
+
+impl Counting {
+    fn new(f: &Fx) -> Arc<Self> {
+        Arc::new(Counting {
+            inner: sim::terminal::InProcess::new(f.service()),
+            asked: Default::default(),
+        })
+    }
+    fn asked(&self) -> usize {
+        self.asked.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Backend for Counting {
+    fn answer(
+        &self,
+        kind: fakes::eligibility::xml::MessageKind,
+        bytes: &[u8],
+        now: VirtualTime,
+    ) -> Result<Vec<u8>, fakes::eligibility::EligibilityError> {
+        self.asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.answer(kind, bytes, now)
+    }
+    fn describe(&self) -> String {
+        "counting".into()
+    }
+}
+
+fn failures_for(driver: &TerminalDriver, request: &str) -> Vec<String> {
+    driver
+        .log()
+        .into_iter()
+        .filter(|e| e.request == request)
+        .filter_map(|e| match e.outcome {
+            sim::terminal::LogOutcome::Failed(m) => Some(m),
+            _ => None,
+        })
+        .collect()
+}
+
+fn drop_in(f: &Fx, name: &str, bytes: &[u8]) {
+    let tmp = f.root.join("req").join(".w");
+    fs::write(&tmp, bytes).unwrap();
+    fs::rename(&tmp, f.root.join("req").join(name)).unwrap();
+}
+
+/// Issue 14 #6: res/ unwritable (here: not a folder any more — the tests run as
+/// root, where a read-only mode would not stop the driver) → one failure line with
+/// the file and the reason, back-off, the centre asked once; once res/ is back the
+/// cached answer is written, still without asking again.
+#[test]
+fn write_failures_are_reported_once_and_the_centre_is_asked_once() {
+    let f = fx();
+    let backend = Counting::new(&f);
+    let driver = start_with(
+        &f.root,
+        Terminal::new(f.service()),
+        backend.clone(),
+        f.clock.clock(),
+        DriverConfig {
+            poll_interval: Duration::from_millis(10),
+            retry_base: Duration::from_millis(20),
+            retry_cap: Duration::from_millis(300),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let res = f.root.join("res");
+    fs::remove_dir(&res).unwrap();
+    fs::write(&res, b"not a folder").unwrap();
+    let name = "OQSsiquc01req_ro.xml";
+    drop_in(&f, name, &f.request("ro-1"));
+    std::thread::sleep(Duration::from_millis(2_000));
+    assert_eq!(backend.asked(), 1, "the centre was asked again");
+    let failures = failures_for(&driver, name);
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert!(
+        failures[0].contains("writing res/OQSsiquc01res_ro.xml"),
+        "{failures:?}"
+    );
+    assert!(f.root.join("req").join(name).exists(), "request kept");
+    fs::remove_file(&res).unwrap();
+    fs::create_dir(&res).unwrap();
+    let r = parse_response(&wait_for(&res.join("OQSsiquc01res_ro.xml"))).unwrap();
+    assert_eq!(r.header.segment_of_result, SegmentOfResult::Normal);
+    assert_eq!(r.header.arbitrary_file_identifier.as_deref(), Some("ro-1"));
+    let t0 = Instant::now();
+    while f.root.join("req").join(name).exists() && t0.elapsed() < WAIT {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!f.root.join("req").join(name).exists(), "consumed");
+    assert_eq!(backend.asked(), 1);
+    assert_eq!(failures_for(&driver, name).len(), 1);
+    driver.stop();
+}
+
+/// Issue 14 #5: names of 245–255 bytes are answered (short temp names), once; an
+/// answer name that cannot fit is written under the short `onsim_longname_` name,
+/// reported once, and never retried.
+#[test]
+fn long_names_are_answered_once() {
+    let f = fx();
+    let backend = Counting::new(&f);
+    let driver = start_with(
+        &f.root,
+        Terminal::new(f.service()),
+        backend.clone(),
+        f.clock.clock(),
+        DriverConfig {
+            poll_interval: Duration::from_millis(10),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let res = f.root.join("res");
+    for len in [245usize, 250, 255] {
+        let id = "x".repeat(len - "OQSsiquc01req_".len() - ".xml".len());
+        let name = format!("OQSsiquc01req_{id}.xml");
+        assert_eq!(name.len(), len);
+        drop_in(&f, &name, &f.request(&format!("long-{len}")));
+        let r = parse_response(&wait_for(&res.join(format!("OQSsiquc01res_{id}.xml")))).unwrap();
+        assert_eq!(r.header.segment_of_result, SegmentOfResult::Normal, "{len}");
+    }
+    // Unknown prefix, 250 bytes: onsim_unknown_<name> would be 264 bytes.
+    let odd = format!("{}.xml", "y".repeat(246));
+    drop_in(&f, &odd, &f.request("odd"));
+    let short = sim::terminal::long_answer_name(&odd);
+    let r = parse_response(&wait_for(&res.join(&short))).unwrap();
+    assert_eq!(r.header.error_code, Some(ErrorCode::UnknownMessage));
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        backend.asked(),
+        3,
+        "each known request asked once, no retries"
+    );
+    let failures = failures_for(&driver, &odd);
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert!(failures[0].contains("too long"), "{failures:?}");
+    let left: Vec<_> = fs::read_dir(f.root.join("req"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(left.is_empty(), "all consumed: {left:?}");
+    driver.stop();
+}

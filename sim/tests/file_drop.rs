@@ -17,6 +17,9 @@ use fakes::eligibility::{
 use fakes::time::VirtualTime;
 use sim::terminal::{start, DriverConfig, LogOutcome, ManualClock, Processed};
 
+#[path = "support/serve.rs"]
+mod serve;
+
 const WAIT: Duration = Duration::from_secs(5);
 
 fn wait_for(path: &Path) -> Vec<u8> {
@@ -644,4 +647,113 @@ fn terminal_settings_write_mode_delay_and_encoding() {
         .collect();
     assert_eq!(names.len(), 2, "{names:?}");
     driver.stop();
+}
+
+/// Issue 14 #2: SIGTERM to `onsim serve` in the middle of a burst of 2,000 requests:
+/// the file drop stops before the services, so nothing gets a false 5001; after a
+/// restart on the same state directory every request has exactly one correct
+/// answer and none is lost.
+#[test]
+fn sigterm_mid_burst_writes_no_false_answers_and_loses_nothing() {
+    const N: usize = 2_000;
+    let args = ["--households", "2000", "--speed", "0", "--seed", "1"];
+    let server = serve::Server::start(&args);
+    let term = PathBuf::from(server.url("terminal_dir"));
+    let (req, res) = (term.join("req"), term.join("res"));
+    let institution: fakes::codes::InstitutionCode =
+        server.url("institution_code").parse().unwrap();
+    let pop = Population::new(PopulationConfig {
+        seed: 1,
+        households: 2_000,
+        ..Default::default()
+    });
+    let date = chrono::NaiveDate::from_ymd_opt(2025, 4, 1).unwrap();
+    let keys: Vec<SearchKey> = QualificationValidity::ALL
+        .iter()
+        .map(|v| pop.example(*v))
+        .collect();
+    let expected: Vec<_> = (0..N)
+        .map(|i| {
+            let key = &keys[i % keys.len()];
+            let bytes = Request {
+                header: RequestHeader {
+                    qualification_confirmation_date: date,
+                    medical_institution_code: institution,
+                    arbitrary_file_identifier: Some(format!("burst-{i}")),
+                    character_code_identifier: None,
+                },
+                body: RequestBody::Single(key.to_search_info()),
+            }
+            .render(CharacterCode::ShiftJis);
+            (format!("OQSsiquc01req_{i:05}.xml"), bytes, key.clone())
+        })
+        .collect();
+    let t0 = Instant::now();
+    for (name, bytes, _) in &expected {
+        drop_request(&req, name, bytes);
+    }
+    let answers = |dir: &Path| {
+        fs::read_dir(dir)
+            .unwrap()
+            .flatten()
+            .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+            .count()
+    };
+    // Mid-burst: some answered, most not.
+    while answers(&res) < 100 {
+        assert!(t0.elapsed() < Duration::from_secs(60), "no answers");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let (dir, log1, status) = server.terminate();
+    let at_stop = answers(&res);
+    assert!(status.is_some_and(|s| s.success()), "{status:?}\n{log1}");
+    assert!(at_stop < N, "the burst was over before SIGTERM ({at_stop})");
+    assert!(!log1.contains("centre failed"), "{log1}");
+    let server = serve::Server::start_in(dir, &args);
+    let t1 = Instant::now();
+    while answers(&res) < N || answers(&req) > 0 {
+        assert!(
+            t1.elapsed() < Duration::from_secs(180),
+            "{} of {N} answered after the restart",
+            answers(&res)
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let drained = t1.elapsed();
+    let (_dir, log2, _) = server.terminate();
+    assert!(!log2.contains("centre failed"), "{log2}");
+    for (i, (name, _, _)) in expected.iter().enumerate() {
+        let answer = res.join(name.replacen("req", "res", 1));
+        let bytes = fs::read(&answer).unwrap_or_else(|e| {
+            let mut other: Vec<_> = fs::read_dir(&res)
+                .unwrap()
+                .flatten()
+                .map(|e| e.file_name().into_string().unwrap())
+                .filter(|n| !n.starts_with("OQSsiquc01res_"))
+                .collect();
+            other.truncate(5);
+            panic!(
+                "{}: {e}; other answers: {other:?}\n{log1}\n{log2}",
+                answer.display()
+            )
+        });
+        let r = parse_response(&bytes).unwrap();
+        assert_eq!(r.header.error_code, None, "{name}: {:?}", r.header);
+        assert_eq!(
+            r.header.arbitrary_file_identifier,
+            Some(format!("burst-{i}")),
+            "{name}"
+        );
+        let want = QualificationValidity::ALL[i % keys.len()];
+        assert_eq!(
+            single_answer(&r).qualification_validity,
+            Some(want),
+            "{name}"
+        );
+    }
+    assert_eq!(answers(&res), N, "one answer per request, nothing else");
+    eprintln!(
+        "burst {N}: {at_stop} answered before SIGTERM, the other {} in {drained:?} after the restart",
+        N - at_stop
+    );
 }

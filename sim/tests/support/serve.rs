@@ -25,7 +25,11 @@ impl Server {
     /// Start `onsim serve --state-dir <temp> ARGS` and wait (bounded) for its
     /// endpoints.json; panics with the server's log if it exits or never gets ready.
     pub fn start(args: &[&str]) -> Server {
-        let dir = tempfile::tempdir().unwrap();
+        Server::start_in(tempfile::tempdir().unwrap(), args)
+    }
+
+    /// As [`Server::start`], on `dir/state` (e.g. a previous run's, to restart).
+    pub fn start_in(dir: tempfile::TempDir, args: &[&str]) -> Server {
         let state = dir.path().join("state");
         let mut child = Command::new(env!("CARGO_BIN_EXE_onsim"))
             .arg("serve")
@@ -93,6 +97,32 @@ impl Server {
             std::thread::sleep(Duration::from_millis(20));
         }
         false
+    }
+
+    /// SIGTERM and wait (bounded, 30 s) for the exit; the folder is kept for a
+    /// restart. Returns the folder, the log and the exit status.
+    pub fn terminate(mut self) -> (tempfile::TempDir, String, Option<std::process::ExitStatus>) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let t = Instant::now();
+        let mut status = None;
+        while t.elapsed() < Duration::from_secs(30) {
+            if let Ok(Some(s)) = self.child.try_wait() {
+                status = Some(s);
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if status.is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        // Let the log reader drain the pipe.
+        std::thread::sleep(Duration::from_millis(100));
+        let log = self.log.lock().unwrap().clone();
+        (self.dir, log, status)
     }
 
     pub fn stop(mut self) -> String {

@@ -828,6 +828,15 @@ impl Shared {
                 });
                 f.written = true;
             } else {
+                // Changed since it settled (rewritten while earlier requests were
+                // answered): settle again.
+                match fs::symlink_metadata(&path) {
+                    Ok(m) if Stat::of(&m) != f.stat => {
+                        *f = FileState::new(Stat::of(&m), Instant::now());
+                        return Step::Retry;
+                    }
+                    _ => {}
+                }
                 let bytes = match self.read_request(&path) {
                     Ok(b) => b,
                     Err(e) if e.kind() == io::ErrorKind::NotFound => return Step::Done,

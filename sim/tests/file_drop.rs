@@ -757,3 +757,58 @@ fn sigterm_mid_burst_writes_no_false_answers_and_loses_nothing() {
         N - at_stop
     );
 }
+
+/// The terminal flags of `onsim serve`: a value out of range or unknown is exit 2
+/// naming the flag, before anything is written.
+#[test]
+fn bad_terminal_flags_are_refused_with_exit_2() {
+    for (flag, value) in [
+        ("--terminal-poll-ms", "0"),
+        ("--terminal-quiet-ms", "99999999"),
+        ("--terminal-write-mode", "sideways"),
+        ("--terminal-encoding", "latin-1"),
+        ("--face-stamp", "lunar"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state");
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_onsim"))
+            .args(["serve", "--state-dir"])
+            .arg(&state)
+            .args([flag, value])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{flag} {value}: {err}");
+        assert!(err.contains(flag), "{flag} {value}: {err}");
+        assert!(!state.exists(), "{flag} {value}: state dir written");
+    }
+}
+
+/// Issue 14 #6 through the real binary: with res/ unwritable, `onsim serve` says so
+/// on stderr — once, with the file and the reason — at the default log level.
+#[test]
+fn serve_reports_a_write_failure_once_on_stderr() {
+    let server = serve::Server::start(&["--households", "2000", "--speed", "0"]);
+    let term = PathBuf::from(server.url("terminal_dir"));
+    let res = term.join("res");
+    fs::remove_dir(&res).unwrap();
+    fs::write(&res, b"in the way").unwrap();
+    drop_request(&term.join("req"), "OQSsiquc01req_stderr.xml", b"<XmlMsg/>");
+    assert!(
+        server.log_has("OQSsiquc01req_stderr.xml"),
+        "no stderr line about the failure"
+    );
+    std::thread::sleep(Duration::from_millis(2_500));
+    let (_dir, log, _) = server.terminate();
+    let lines: Vec<_> = log
+        .lines()
+        .filter(|l| l.contains("OQSsiquc01req_stderr.xml"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{log}");
+    eprintln!("the one line: {}", lines[0]);
+    assert!(
+        lines[0].contains("writing res/OQSsiquc01res_stderr.xml") && lines[0].contains("WARN"),
+        "{}",
+        lines[0]
+    );
+}

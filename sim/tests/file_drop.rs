@@ -464,6 +464,7 @@ fn writers_that_pause_are_not_answered_half_way() {
             took < quiet,
             "end tag short-cut: answered {took:?} after the write"
         );
+        eprintln!("pause {pause} ms: answered {took:?} after the last byte");
     }
     // No end tag: taken only after the quiet period.
     let t0 = Instant::now();

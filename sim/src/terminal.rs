@@ -442,6 +442,24 @@ pub fn start_with(
         face_serial: AtomicU64::new(0),
     });
     for d in [&shared.req, &shared.res, &shared.face] {
+        // Never follow a link out of the folder: `req/`, `res/`, `face/` must be
+        // real directories (the root itself may be a link, e.g. to a share).
+        if let Ok(m) = fs::symlink_metadata(d) {
+            if !m.is_dir() {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!(
+                        "{} is {}, not a directory; onsim writes only into its own folders",
+                        d.display(),
+                        if m.file_type().is_symlink() {
+                            "a symbolic link"
+                        } else {
+                            "a file"
+                        }
+                    ),
+                ));
+            }
+        }
         fs::create_dir_all(d)?;
     }
     if shared.cfg.processed == Processed::Move {

@@ -813,3 +813,27 @@ fn serve_reports_a_write_failure_once_on_stderr() {
         lines[0]
     );
 }
+
+/// A `res/` (or `req/`, `face/`) that is a symbolic link is refused at start, naming
+/// it: the file drop never writes through a link out of its folder.
+#[test]
+fn a_linked_res_folder_is_refused_at_start() {
+    let f = fixture();
+    let elsewhere = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(elsewhere.path(), f.root.join("res")).unwrap();
+    let service = Service::new(f.pop.clone(), f.institution, AnswerConfig::default());
+    let err = start(
+        &f.root,
+        Terminal::new(service),
+        f.clock.clock(),
+        DriverConfig::default(),
+    )
+    .err()
+    .expect("refused");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("res") && msg.contains("symbolic link"),
+        "{msg}"
+    );
+    assert_eq!(fs::read_dir(elsewhere.path()).unwrap().count(), 0);
+}

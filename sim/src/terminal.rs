@@ -557,6 +557,14 @@ impl FaceDrop {
     ) -> io::Result<PathBuf> {
         self.0.present_card(holder, consents)
     }
+
+    /// Write a face file the pure side built (e.g. a refused card: PIN locked,
+    /// certificate expired or revoked) under the face name, as
+    /// [`FaceDrop::present_card`] does; `out.name` is ignored.
+    pub fn write_face(&self, out: OutFile) -> io::Result<PathBuf> {
+        let now = (self.0.clock)();
+        self.0.write_face(out, now)
+    }
 }
 
 /// Per-file state of the poll loop.
@@ -1059,15 +1067,16 @@ impl Shared {
         consents: ReaderConsents,
     ) -> io::Result<PathBuf> {
         let now = (self.clock)();
+        let out = lock(&self.terminal).face(holder, consents, now);
+        self.write_face(out, now)
+    }
+
+    fn write_face(&self, mut out: OutFile, now: VirtualTime) -> io::Result<PathBuf> {
         let stamp = match self.cfg.face_stamp {
             FaceStamp::Wall => chrono::Local::now().naive_local(),
             FaceStamp::Virtual => fakes::eligibility::values::naive(now),
         };
-        let (mut out, institution) = {
-            let mut t = lock(&self.terminal);
-            let out = t.face(holder, consents, now);
-            (out, t.service.institution.to_string())
-        };
+        let institution = lock(&self.terminal).service.institution.to_string();
         // A restart reuses serials: on a name clash take the next one.
         for _ in 0..10_000 {
             let serial = self.face_serial.fetch_add(1, Ordering::SeqCst) + 1;

@@ -45,7 +45,8 @@
 //! - **Every failure is reported once**, on the log (`tracing` warn) and in the
 //!   bounded [`LogEntry`] log, with the file and the reason, then retried with
 //!   exponential back-off ([`DriverConfig::retry_base`] doubling up to
-//!   [`DriverConfig::retry_cap`]). Entries of `req/` that cannot be requests — a
+//!   [`DriverConfig::retry_cap`]). While an answer cannot be written, no further
+//!   request is sent to the centre (they wait in `req/`). Entries of `req/` that cannot be requests — a
 //!   symbolic link (never followed), a directory, a FIFO, socket or device, a name
 //!   that is not UTF-8 — are reported once and left alone. Names starting with `.`
 //!   or ending in `.tmp` (writers' temp files) and `.err` (the terminal's own error
@@ -805,12 +806,22 @@ impl Shared {
             }
             keep
         });
+        // While an obtained answer cannot be written (res/ full, read-only, gone),
+        // the centre is not asked about further requests: they wait in req/, and
+        // memory holds at most the answers already obtained.
+        let res_failing = st
+            .files
+            .values()
+            .any(|f| f.answer.is_some() && f.failures > 0);
         let mut ready = Vec::new();
         for (name, f) in st.files.iter_mut() {
             if f.retry_at.is_some_and(|r| now < r) {
                 continue;
             }
             if f.answer.is_none() && !f.written {
+                if res_failing {
+                    continue;
+                }
                 let quiet = now.duration_since(f.since) >= self.cfg.quiet_period;
                 if !(quiet || f.complete == Some(true)) {
                     continue;

@@ -297,8 +297,12 @@ fn write_failures_are_reported_once_and_the_centre_is_asked_once() {
     fs::write(&res, b"not a folder").unwrap();
     let name = "OQSsiquc01req_ro.xml";
     drop_in(&f, name, &f.request("ro-1"));
-    std::thread::sleep(Duration::from_millis(2_000));
+    std::thread::sleep(Duration::from_millis(1_000));
+    // Further requests wait in req/ while the answer cannot be written.
+    drop_in(&f, "OQSsiquc01req_ro2.xml", &f.request("ro-2"));
+    std::thread::sleep(Duration::from_millis(1_000));
     assert_eq!(backend.asked(), 1, "the centre was asked again");
+    assert!(failures_for(&driver, "OQSsiquc01req_ro2.xml").is_empty());
     let failures = failures_for(&driver, name);
     assert_eq!(failures.len(), 1, "{failures:?}");
     assert!(
@@ -316,7 +320,9 @@ fn write_failures_are_reported_once_and_the_centre_is_asked_once() {
         std::thread::sleep(Duration::from_millis(20));
     }
     assert!(!f.root.join("req").join(name).exists(), "consumed");
-    assert_eq!(backend.asked(), 1);
+    let r = parse_response(&wait_for(&res.join("OQSsiquc01res_ro2.xml"))).unwrap();
+    assert_eq!(r.header.arbitrary_file_identifier.as_deref(), Some("ro-2"));
+    assert_eq!(backend.asked(), 2, "each request asked once");
     assert_eq!(failures_for(&driver, name).len(), 1);
     driver.stop();
 }

@@ -962,3 +962,49 @@ fn face_files_stamped_with_the_wall_clock() {
     }
     driver.stop();
 }
+
+/// `onsim serve --terminal-encoding utf-8 --terminal-keep-processed`: an answer from
+/// the centre to a request naming no encoding is UTF-8, and the request is kept in
+/// req/processed/.
+#[test]
+fn serve_terminal_encoding_and_keep_processed() {
+    let server = serve::Server::start(&[
+        "--households",
+        "2000",
+        "--speed",
+        "0",
+        "--terminal-encoding",
+        "utf-8",
+        "--terminal-keep-processed",
+    ]);
+    let term = PathBuf::from(server.url("terminal_dir"));
+    let institution: fakes::codes::InstitutionCode =
+        server.url("institution_code").parse().unwrap();
+    let pop = Population::new(PopulationConfig {
+        seed: 1,
+        households: 2_000,
+        ..Default::default()
+    });
+    let bytes = Request {
+        header: RequestHeader {
+            qualification_confirmation_date: chrono::NaiveDate::from_ymd_opt(2025, 4, 1).unwrap(),
+            medical_institution_code: institution,
+            arbitrary_file_identifier: Some("enc".into()),
+            character_code_identifier: None,
+        },
+        body: RequestBody::Single(pop.example(QualificationValidity::Valid).to_search_info()),
+    }
+    .render(CharacterCode::ShiftJis);
+    drop_request(&term.join("req"), "OQSsiquc01req_enc.xml", &bytes);
+    let b = wait_for(&term.join("res/OQSsiquc01res_enc.xml"));
+    let processed = term.join("req/processed/OQSsiquc01req_enc.xml");
+    let t0 = Instant::now();
+    while !processed.exists() && t0.elapsed() < WAIT {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (_dir, log, _) = server.terminate();
+    assert_eq!(declared_encoding(&b), "UTF-8", "{log}");
+    let r = parse_response(&b).unwrap();
+    assert_eq!(r.header.segment_of_result, SegmentOfResult::Normal);
+    assert!(processed.exists(), "not kept in req/processed/");
+}

@@ -69,9 +69,9 @@ pub struct TerminalArgs {
     #[arg(long, value_enum, default_value = "rename")]
     pub terminal_write_mode: crate::terminal::WriteMode,
     /// The terminal's output encoding when a request names none (its
-    /// CharacterCodeIdentifier wins).
-    #[arg(long, value_enum, default_value = "shift_jis")]
-    pub terminal_encoding: crate::terminal::OutputEncoding,
+    /// CharacterCodeIdentifier wins). Default: the answering core's default.
+    #[arg(long, value_enum)]
+    pub terminal_encoding: Option<crate::terminal::OutputEncoding>,
     /// Keep answered requests in req/processed/ instead of deleting them (the real
     /// terminal deletes them).
     #[arg(long)]
@@ -108,7 +108,7 @@ impl TerminalArgs {
             } else {
                 crate::terminal::Processed::Delete
             },
-            encoding: Some(self.terminal_encoding.into()),
+            encoding: self.terminal_encoding.map(Into::into),
             face_stamp: self.face_stamp,
             ..Default::default()
         })

@@ -176,7 +176,9 @@ pub enum WriteMode {
     /// written, so a client that reads as soon as the name *appears* can read a half
     /// answer (on a local disk the window is one system call; on a network share it
     /// can be longer). Clients that wait for the change event, or poll until the
-    /// `</XmlMsg>` end tag is present, are safe. A failed write removes the file.
+    /// `</XmlMsg>` end tag is present, are safe. A failed write removes the file;
+    /// a process killed in the middle of the write leaves the partial answer, which
+    /// the next start counts as answered (never overwritten).
     InPlace,
 }
 

@@ -519,6 +519,7 @@ fn temp_files_of_a_killed_run_are_removed_at_start() {
 
 /// Issue 14 "Also": a symbolic link (to a request outside req/), a directory and a
 /// FIFO in req/ are reported once each, never answered, and the link is not followed.
+#[cfg(unix)]
 #[test]
 fn links_folders_and_fifos_in_req_are_reported_once() {
     let f = fixture();
@@ -654,6 +655,7 @@ fn terminal_settings_write_mode_delay_and_encoding() {
 /// the file drop stops before the services, so nothing gets a false 5001; after a
 /// restart on the same state directory every request has exactly one correct
 /// answer and none is lost.
+#[cfg(unix)]
 #[test]
 fn sigterm_mid_burst_writes_no_false_answers_and_loses_nothing() {
     const N: usize = 2_000;
@@ -816,6 +818,7 @@ fn serve_reports_a_write_failure_once_on_stderr() {
 
 /// A `res/` (or `req/`, `face/`) that is a symbolic link is refused at start, naming
 /// it: the file drop never writes through a link out of its folder.
+#[cfg(unix)]
 #[test]
 fn a_linked_res_folder_is_refused_at_start() {
     let f = fixture();

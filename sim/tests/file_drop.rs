@@ -194,7 +194,7 @@ fn file_drop_answers_every_request_once() {
 
     // 4. Bulk: upload → ReceptionNumber; download too early → processing (2);
     //    after the virtual delay → results in upload order.
-    let keys: Vec<_> = QualificationValidity::ALL
+    let keys: Vec<_> = QualificationValidity::PRODUCED
         .iter()
         .map(|v| f.pop.example(*v).to_search_info())
         .collect();
@@ -236,7 +236,7 @@ fn file_drop_answers_every_request_once() {
         .iter()
         .map(|a| a.qualification_validity.unwrap())
         .collect();
-    assert_eq!(got, QualificationValidity::ALL);
+    assert_eq!(got, QualificationValidity::PRODUCED);
 
     // 5. A card confirmation at the reader → face/.
     let holder = VerifiedCardHolder::from(f.pop.example(QualificationValidity::Valid));

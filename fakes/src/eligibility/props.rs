@@ -25,7 +25,7 @@ fn now(s: &Service) -> VirtualTime {
 
 fn header(s: &Service, code: Option<CharacterCode>) -> RequestHeader {
     RequestHeader {
-        qualification_confirmation_date: s.population.config().epoch,
+        qualification_confirmation_date: Some(s.population.config().epoch),
         medical_institution_code: s.institution,
         arbitrary_file_identifier: Some("受付①".into()),
         character_code_identifier: code,
@@ -106,7 +106,7 @@ proptest! {
         let code = if utf8 { CharacterCode::Utf8 } else { CharacterCode::ShiftJis };
         let t = now(&s);
         let r = if card {
-            let c = ReaderConsents { limit_certificate: consent.unwrap_or(false), pharmacists_info: true, specific_health_checkups: consent.is_some() };
+            let c = ReaderConsents { limit_certificate: consent.unwrap_or(false), pharmacists_info: true, specific_health_checkups: consent.is_some(), ..Default::default() };
             s.config.default_character_code = code;
             s.card(&VerifiedCardHolder::from(key), c, t)
         } else {

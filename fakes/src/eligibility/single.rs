@@ -128,7 +128,8 @@ pub fn read(text: &str) -> Option<Request> {
     if at != At::Done || !seen_search {
         return None;
     }
-    let header = read_request_header(&Fields::new("MessageHeader", HEADER_FIELDS, header)).ok()?;
+    let header =
+        read_request_header(&Fields::new("MessageHeader", HEADER_FIELDS, header), true).ok()?;
     let info = read_search(&Fields::new(
         "QualificationConfirmSearchInfo",
         SEARCH_FIELDS,
@@ -173,7 +174,7 @@ mod tests {
         info.arbitrary_identifier = id;
         let bytes = Request {
             header: RequestHeader {
-                qualification_confirmation_date: pop.config().epoch,
+                qualification_confirmation_date: Some(pop.config().epoch),
                 medical_institution_code: "1313120014".parse().unwrap(),
                 arbitrary_file_identifier: Some("受付①".into()),
                 character_code_identifier: None,

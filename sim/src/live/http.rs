@@ -762,7 +762,7 @@ async fn issue_card(app: &App, req: Request<Incoming>) -> Resp {
         Err(e) => return e,
     };
     let code = body.get("validity").and_then(Value::as_u64).unwrap_or(1);
-    let Some(validity) = QualificationValidity::ALL
+    let Some(validity) = QualificationValidity::PRODUCED
         .iter()
         .copied()
         .find(|v| v.code() == code.to_string())

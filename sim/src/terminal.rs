@@ -466,6 +466,7 @@ mod tests {
                 validities: vec![],
                 reception_number: None,
             },
+            err: None,
         };
         assert!(write_new(dir.path(), &out(b"one")).unwrap());
         assert!(!write_new(dir.path(), &out(b"two")).unwrap());

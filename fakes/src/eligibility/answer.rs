@@ -268,8 +268,7 @@ fn consent(given: bool, stamp: NaiveDateTime, viewing: bool) -> Consent {
     Consent {
         flag: ConsentFlag::of(given),
         time: given.then_some(stamp),
-        available_time: (given && viewing)
-            .then(|| stamp + chrono::Duration::hours(VIEWING_HOURS)),
+        available_time: (given && viewing).then(|| stamp + chrono::Duration::hours(VIEWING_HOURS)),
     }
 }
 
@@ -332,8 +331,7 @@ fn answer_of(lookup: Lookup, asked: Asked<'_>, cfg: &AnswerConfig) -> Answer {
         .and_then(|c| c.card_certificate_expiry)
         .filter(|&exp| {
             let today = t.date();
-            exp >= today
-                && exp < today + chrono::Months::new(cfg.card_expiry_notice_months)
+            exp >= today && exp < today + chrono::Months::new(cfg.card_expiry_notice_months)
         })
         .map(|_| {
             let n = Notice::CardCertificateExpiresSoon;
@@ -370,8 +368,14 @@ fn confirmation_key(q: &Qualification, stamp: NaiveDateTime) -> String {
         }
         h
     }
-    let h = fnv(0xcbf2_9ce4_8422_2325, q.insured_identification_number.as_bytes());
-    let h = fnv(h, q.insured_branch_number.as_deref().unwrap_or("").as_bytes());
+    let h = fnv(
+        0xcbf2_9ce4_8422_2325,
+        q.insured_identification_number.as_bytes(),
+    );
+    let h = fnv(
+        h,
+        q.insured_branch_number.as_deref().unwrap_or("").as_bytes(),
+    );
     let a = fnv(h, &stamp.and_utc().timestamp().to_be_bytes());
     let b = fnv(a, b"key");
     format!("{a:016x}{b:016x}")
@@ -773,7 +777,13 @@ impl BulkDesk {
                 return abnormal_at(&r, None, stamp, cfg.default_character_code);
             }
         };
-        let mut h = echo_header(header, stamp, None, SegmentOfResult::Normal, cfg.default_character_code);
+        let mut h = echo_header(
+            header,
+            stamp,
+            None,
+            SegmentOfResult::Normal,
+            cfg.default_character_code,
+        );
         h.reception_number = Some(echoed_number);
         if now < job.ready_at {
             h.segment_of_result = SegmentOfResult::Processing;
@@ -855,7 +865,9 @@ impl Service {
         };
         match parse_request(kind, bytes, &self.config.limits) {
             Ok(request) => self.handle_request(&request, now),
-            Err(refusal) => abnormal_at(&refusal, reference_of(Some(kind)), self.stamp(now), default),
+            Err(refusal) => {
+                abnormal_at(&refusal, reference_of(Some(kind)), self.stamp(now), default)
+            }
         }
     }
 

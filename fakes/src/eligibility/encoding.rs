@@ -206,8 +206,14 @@ mod tests {
     /// docs/INTERFACE.md §2 row 1: 0 = UTF-8, 1 = Shift_JIS.
     #[test]
     fn interface_2_character_code_identifier_0_is_utf8_1_is_shift_jis() {
-        assert_eq!(CharacterCode::from_identifier("0"), Some(CharacterCode::Utf8));
-        assert_eq!(CharacterCode::from_identifier("1"), Some(CharacterCode::ShiftJis));
+        assert_eq!(
+            CharacterCode::from_identifier("0"),
+            Some(CharacterCode::Utf8)
+        );
+        assert_eq!(
+            CharacterCode::from_identifier("1"),
+            Some(CharacterCode::ShiftJis)
+        );
         assert_eq!(CharacterCode::Utf8.identifier(), "0");
         assert_eq!(CharacterCode::ShiftJis.identifier(), "1");
         assert_eq!(CharacterCode::from_identifier("2"), None);

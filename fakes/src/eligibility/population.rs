@@ -75,6 +75,9 @@ pub struct PopulationConfig {
     /// (短期被保険者証, class 03/04), a 資格証明書 (05), and 退職 cards (02/04).
     pub p_short_term: f64,
     pub p_qualification_certificate: f64,
+    /// Of heads aged 60–74 (national health insurance): share on 退職 cards. High
+    /// (0.2) so that even class 04 appears in a population of 20,000 households
+    /// *(our choice)*.
     pub p_retired: f64,
     /// Of health-insurance-society households with a head aged 60 or more: share of
     /// 特例退職被保険者 (class 06).
@@ -101,7 +104,7 @@ impl Default for PopulationConfig {
             p_medical_aid: 0.02,
             p_short_term: 0.03,
             p_qualification_certificate: 0.01,
-            p_retired: 0.02,
+            p_retired: 0.2,
             p_special_retired: 0.05,
             p_alias: 0.02,
             p_sex2: 0.005,

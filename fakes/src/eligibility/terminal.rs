@@ -12,12 +12,12 @@
 use chrono::NaiveDateTime;
 
 use super::answer::{abnormal_at, reference_of, ReaderConsents, Service, VerifiedCardHolder};
-use crate::codes::InstitutionCode;
 use super::error::{EligibilityError, ErrorCode};
 use super::values::{QualificationValidity, SegmentOfResult};
 use super::xml::{
     parse_request, parse_response, MessageKind, Refusal, RequestEcho, Response, ResponseBody,
 };
+use crate::codes::InstitutionCode;
 use crate::time::VirtualTime;
 
 /// A file to write, and a log line about it that holds no personal data.
@@ -57,12 +57,11 @@ impl OutFile {
             kind,
             Some(MessageKind::BulkUpload | MessageKind::BulkDownload)
         );
-        let err = (bulk && r.header.segment_of_result == SegmentOfResult::Abnormal).then(|| {
-            ErrFile {
+        let err =
+            (bulk && r.header.segment_of_result == SegmentOfResult::Abnormal).then(|| ErrFile {
                 name: err_name(request_name),
                 bytes: bytes.clone(),
-            }
-        });
+            });
         OutFile {
             name,
             summary: Summary::of(kind, r),
@@ -385,7 +384,9 @@ mod tests {
             let body = &n["OQSsiquc01res_face_".len()..n.len() - "_20260929160112.xml".len()];
             assert_eq!(body.len(), 30, "{n}");
             assert!(body.starts_with("1313120014"));
-            assert!(body[10..].bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+            assert!(body[10..]
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
         }
         let unique: std::collections::BTreeSet<_> = names.iter().collect();
         assert_eq!(unique.len(), names.len());

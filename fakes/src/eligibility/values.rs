@@ -428,7 +428,13 @@ mod tests {
         assert_eq!(Sex::parse("Sex1", "3").unwrap(), Sex::Unset);
         assert!(Sex::parse("Sex1", "4").is_err());
         assert!(SpecificDisease::parse("c", "01").is_err());
-        assert_eq!(InsuredCardClass::parse("c", "A1").unwrap(), InsuredCardClass::MedicalAid);
-        assert_eq!(LimitCategory::UNDER_70.len() + LimitCategory::FROM_70.len(), LimitCategory::ALL.len());
+        assert_eq!(
+            InsuredCardClass::parse("c", "A1").unwrap(),
+            InsuredCardClass::MedicalAid
+        );
+        assert_eq!(
+            LimitCategory::UNDER_70.len() + LimitCategory::FROM_70.len(),
+            LimitCategory::ALL.len()
+        );
     }
 }

@@ -257,10 +257,7 @@ pub(crate) fn read_request(
     limits: &Limits,
 ) -> Result<Request, EligibilityError> {
     let (h, b) = message_parts(root)?;
-    let header = read_request_header(
-        &h.fields(HEADER_FIELDS),
-        kind != MessageKind::BulkDownload,
-    )?;
+    let header = read_request_header(&h.fields(HEADER_FIELDS), kind != MessageKind::BulkDownload)?;
     let body = match kind {
         MessageKind::Single => {
             let info = b.req_child("QualificationConfirmSearchInfo")?;
@@ -748,7 +745,9 @@ pub enum ResponseBody {
     BulkPending,
     /// One `BulkConfirmUnit` per uploaded inquiry, in upload order (number and
     /// counts in the header).
-    BulkResults { answers: Vec<Answer> },
+    BulkResults {
+        answers: Vec<Answer>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -799,9 +798,12 @@ impl Response {
             .leaf("ErrorCode", hd.error_code.map(|c| c.code()))
             .leaf("ErrorMessage", hd.error_message.as_deref());
         if let Some(c) = hd.counts {
-            w.leaf("NumberOfProcessingResult", Some(count(c.processing_results)))
-                .leaf("NumberOfNormalProcessing", Some(count(c.normal)))
-                .leaf("NumberOfError", Some(count(c.errors)));
+            w.leaf(
+                "NumberOfProcessingResult",
+                Some(count(c.processing_results)),
+            )
+            .leaf("NumberOfNormalProcessing", Some(count(c.normal)))
+            .leaf("NumberOfError", Some(count(c.errors)));
         }
         w.leaf(
             "CharacterCodeIdentifier",
@@ -1132,14 +1134,14 @@ pub fn parse_response(bytes: &[u8]) -> Result<Response, EligibilityError> {
     } else if let Some(r) = b.opt_text("ReceptionNumber")? {
         ResponseBody::BulkAccepted {
             reception_number: r.to_string(),
-            reception_date_time: parse_time(
-                "ReceptionDateTime",
-                b.req_text("ReceptionDateTime")?,
-            )?,
+            reception_date_time: parse_time("ReceptionDateTime", b.req_text("ReceptionDateTime")?)?,
         }
     } else if header.reception_number.is_some() {
         if header.counts.is_some() {
-            let answers = b.all("BulkConfirmUnit").map(read_unit).collect::<Result<_, _>>()?;
+            let answers = b
+                .all("BulkConfirmUnit")
+                .map(read_unit)
+                .collect::<Result<_, _>>()?;
             ResponseBody::BulkResults { answers }
         } else {
             ResponseBody::BulkPending
@@ -1363,7 +1365,10 @@ fn read_qualification(e: Element<'_, '_>) -> Result<Qualification, EligibilityEr
             .opt_text("InsuredPartialContributionRatio")?
             .map(|s| {
                 s.parse().map_err(|_| {
-                    EligibilityError::new(ErrorCode::InvalidValue, "InsuredPartialContributionRatio")
+                    EligibilityError::new(
+                        ErrorCode::InvalidValue,
+                        "InsuredPartialContributionRatio",
+                    )
                 })
             })
             .transpose()?,

@@ -731,6 +731,7 @@ async fn card_confirmation(
         limit_certificate: flag("limit_certificate"),
         pharmacists_info: flag("pharmacists_info"),
         specific_health_checkups: flag("specific_health_checkups"),
+        ..Default::default()
     };
     let now = app.clock.now();
     match app

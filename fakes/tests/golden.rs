@@ -150,12 +150,15 @@ fn single(shape: Shape, k: &SearchKey, pad: Pad, consent: Option<&str>, file_id:
     document(shape, &lines)
 }
 
+/// Writes a case's request from the population and the answers so far.
+type MakeRequest = Box<dyn Fn(&Population, &[Vec<u8>]) -> Vec<u8>>;
+
 /// One case: its corpus name, the request file name, the request (when blessing)
 /// and the virtual time it is answered at.
 struct Case {
     name: &'static str,
     file: &'static str,
-    request: Box<dyn Fn(&Population, &[Vec<u8>]) -> Vec<u8>>,
+    request: MakeRequest,
     at: VirtualTime,
 }
 

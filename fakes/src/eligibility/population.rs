@@ -221,6 +221,8 @@ struct Household {
 pub struct Population {
     cfg: PopulationConfig,
     insurers: std::sync::Arc<[InsurerNumber]>,
+    /// 保険者名称 of the tabled insurers (every answer carries one).
+    names: std::sync::Arc<[String]>,
 }
 
 /// Insurers beyond this index are worked out on each call instead of tabled.
@@ -285,7 +287,15 @@ impl Population {
         let insurers = (0..cfg.insurers.min(INSURER_TABLE_MAX))
             .map(|i| Self::make_insurer(cfg.seed, i))
             .collect();
-        Population { cfg, insurers }
+        let mut p = Population {
+            cfg,
+            insurers,
+            names: std::sync::Arc::from(Vec::new()),
+        };
+        p.names = (0..p.insurers.len() as u32)
+            .map(|i| p.make_insurer_name(i))
+            .collect();
+        p
     }
 
     pub fn config(&self) -> &PopulationConfig {
@@ -336,12 +346,22 @@ impl Population {
     }
 
     /// 保険者名称 of insurer index `i` (or welfare office, for 医療扶助): synthetic,
-    /// recognisably invented names of the real kinds *(our choice)*.
+    /// recognisably invented names of the real kinds *(our choice)*. Tabled for the
+    /// first insurers like their numbers.
     pub fn insurer_name(&self, kind_medical_aid: bool, i: u32) -> String {
-        if kind_medical_aid {
-            let pref = self.welfare_office(i).prefecture();
-            return format!("{}架空市第{}福祉事務所", pref.name(), i + 1);
+        match self.names.get(i as usize) {
+            Some(n) if !kind_medical_aid => n.clone(),
+            _ if kind_medical_aid => self.welfare_office_name(i),
+            _ => self.make_insurer_name(i),
         }
+    }
+
+    fn welfare_office_name(&self, i: u32) -> String {
+        let pref = self.welfare_office(i).prefecture();
+        format!("{}架空市第{}福祉事務所", pref.name(), i + 1)
+    }
+
+    fn make_insurer_name(&self, i: u32) -> String {
         let n = self.insurer(i);
         let pref = n.prefecture().name();
         match i % 8 {
@@ -1085,6 +1105,7 @@ mod tests {
         });
         for i in 0..400 {
             assert_eq!(p.insurer(i), Population::make_insurer(p.cfg.seed, i), "{i}");
+            assert_eq!(p.insurer_name(false, i), p.make_insurer_name(i), "{i}");
         }
         // Beyond the table, worked out on the spot.
         let big = INSURER_TABLE_MAX + 5;

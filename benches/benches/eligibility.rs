@@ -38,7 +38,7 @@ fn setup() -> (Service, Vec<Vec<u8>>, VirtualTime) {
             info.limit_consent = Some(true);
             Request {
                 header: RequestHeader {
-                    qualification_confirmation_date: date,
+                    qualification_confirmation_date: Some(date),
                     medical_institution_code: institution,
                     arbitrary_file_identifier: Some(format!("bench-{k}")),
                     character_code_identifier: None,

@@ -649,6 +649,16 @@ impl InsurerNumber {
         format!("{:>8}", self.to_string())
     }
 
+    /// Append the number in 8 columns to `out`: a 6-digit number right-aligned with
+    /// two spaces (`  123456`), as real terminals write it (MC fixture, MR spec:
+    /// docs/INTERFACE.md §2).
+    pub fn push_padded_to(&self, out: &mut String) {
+        if self.law.is_none() {
+            out.push_str("  ");
+        }
+        self.push_to(out);
+    }
+
     /// Append the 6 or 8 digits to `out` (as `to_string`, without the formatting
     /// machinery: every eligibility answer carries one).
     pub fn push_to(&self, out: &mut String) {
@@ -668,10 +678,16 @@ impl fmt::Display for InsurerNumber {
 
 impl FromStr for InsurerNumber {
     type Err = CodeError;
-    /// Accepts 8 digits, 6 digits, or 6 digits right-aligned in 8 columns.
+    /// Accepts 8 digits, 6 digits, or 6 digits right-aligned in 8 columns with spaces
+    /// (MC fixture, MR spec: docs/INTERFACE.md §2) or with zeros (`00123456`: some
+    /// clients pad so; 法別番号 00 does not exist, so the reading is unambiguous).
     fn from_str(raw: &str) -> Result<Self, CodeError> {
         let what = "insurer number";
         let s = raw.trim_start_matches(' ');
+        let s = match s.strip_prefix("00") {
+            Some(six) if raw.len() == 8 && s.len() == 8 => six,
+            _ => s,
+        };
         if raw.len() != s.len() && raw.len() != 8 {
             return Err(CodeError::Length {
                 what,
@@ -785,6 +801,14 @@ mod tests {
         let emp = InsurerNumber::new(Some(6), p, 123).unwrap();
         assert_eq!(emp.to_string().parse::<InsurerNumber>().unwrap(), emp);
         assert!("1234567".parse::<InsurerNumber>().is_err());
+        // Zero-padded 6-digit numbers are the same national-health-insurance number.
+        assert_eq!(format!("00{nhi}").parse::<InsurerNumber>().unwrap(), nhi);
+        let mut p8 = String::new();
+        nhi.push_padded_to(&mut p8);
+        assert_eq!(p8, nhi.padded());
+        let mut e8 = String::new();
+        emp.push_padded_to(&mut e8);
+        assert_eq!(e8, emp.to_string());
     }
 
     #[test]

@@ -1250,6 +1250,7 @@ mod tests {
                 validities: vec![],
                 reception_number: None,
             },
+            err: None,
         }
     }
 

@@ -61,7 +61,7 @@ fn request_xml(institution: &str, row: &[String]) -> String {
         }
     };
     format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<XmlMsg><MessageHeader><QualificationConfirmationDate>20250401</QualificationConfirmationDate><MedicalInstitutionCode>{institution}</MedicalInstitutionCode><ArbitraryFileIdentifier>curl-1</ArbitraryFileIdentifier><CharacterCodeIdentifier>1</CharacterCodeIdentifier></MessageHeader><MessageBody><QualificationConfirmSearchInfo><InsurerNumber>{}</InsurerNumber>{}<InsuredIdentificationNumber>{}</InsuredIdentificationNumber>{}<Birthdate>{}</Birthdate></QualificationConfirmSearchInfo></MessageBody></XmlMsg>\n",
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<XmlMsg><MessageHeader><QualificationConfirmationDate>20250401</QualificationConfirmationDate><MedicalInstitutionCode>{institution}</MedicalInstitutionCode><ArbitraryFileIdentifier>curl-1</ArbitraryFileIdentifier><CharacterCodeIdentifier>0</CharacterCodeIdentifier></MessageHeader><MessageBody><QualificationConfirmSearchInfo><InsurerNumber>{}</InsurerNumber>{}<InsuredIdentificationNumber>{}</InsuredIdentificationNumber>{}<Birthdate>{}</Birthdate></QualificationConfirmSearchInfo></MessageBody></XmlMsg>\n",
         row[0],
         opt("InsuredCardSymbol", &row[1]),
         row[2],
@@ -167,7 +167,7 @@ fn curl_mtls_matrix() {
     for (i, row) in rows.iter().take(5).enumerate() {
         let xml = request_xml(&institution, row)
             .replace("encoding=\"UTF-8\"", "encoding=\"Shift_JIS\"")
-            .replace("<CharacterCodeIdentifier>1</CharacterCodeIdentifier>", "");
+            .replace("<CharacterCodeIdentifier>0</CharacterCodeIdentifier>", "");
         let tmp = term.join("req").join(format!(".tmp-{i}"));
         std::fs::write(&tmp, xml).unwrap();
         std::fs::rename(

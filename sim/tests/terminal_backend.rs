@@ -66,7 +66,7 @@ impl Fx {
     fn request(&self, id: &str) -> Vec<u8> {
         Request {
             header: RequestHeader {
-                qualification_confirmation_date: self.pop.config().epoch,
+                qualification_confirmation_date: Some(self.pop.config().epoch),
                 medical_institution_code: self.institution,
                 arbitrary_file_identifier: Some(id.into()),
                 character_code_identifier: None,

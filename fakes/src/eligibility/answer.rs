@@ -5,9 +5,10 @@
 //! mutual-TLS API both call [`Service::handle`] (or the free functions) with the
 //! virtual time of their shared clock.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicI64, Ordering};
 
-use chrono::NaiveDate;
+use chrono::{NaiveDate, NaiveDateTime};
 
 use super::encoding::CharacterCode;
 use super::error::{EligibilityError, ErrorCode};
@@ -20,8 +21,11 @@ use crate::time::VirtualTime;
 /// Settings of the answering side. Every default is *(our choice)*.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AnswerConfig {
-    /// Encoding of responses when the request does not name one (and of abnormal
-    /// answers to unreadable requests). Default Shift_JIS.
+    /// The terminal's output encoding: used when the request names none in
+    /// `CharacterCodeIdentifier` (and for abnormal answers to unreadable requests).
+    /// Real clients read answers as UTF-8 (SK agent, res watcher, MC) or as Shift_JIS
+    /// (OD), so it is a setting (docs/INTERFACE.md §2). Default Shift_JIS: see
+    /// [`CharacterCode`].
     pub default_character_code: CharacterCode,
     /// Refuse requests whose `MedicalInstitutionCode` is not the terminal's own
     /// (ErrorCode 4002). Default on.
@@ -31,6 +35,10 @@ pub struct AnswerConfig {
     /// Virtual days a bulk job is kept after upload; later downloads get 4001.
     /// Default 7.
     pub bulk_retention_days: i64,
+    /// A card answer carries the 付帯情報 note [`Notice::CardCertificateExpiresSoon`]
+    /// when the card's certificate expires within this many months (MC
+    /// `MessageBody.ts`: "マイナンバーカードの失効期限3か月前"). Default 3.
+    pub card_expiry_notice_months: u32,
     pub limits: Limits,
 }
 
@@ -41,8 +49,72 @@ impl Default for AnswerConfig {
             check_institution: true,
             bulk_delay_minutes: 5,
             bulk_retention_days: 7,
+            card_expiry_notice_months: 3,
             limits: Limits::default(),
         }
+    }
+}
+
+/// The `ProcessExecutionTime` sequence of one terminal *(our choice)*: the stamp of
+/// an answer is `max(now, previous stamp + 1 s)`, so it follows the virtual clock
+/// (to the second) and two answers never share it — even at `--speed 0`, where the
+/// clock stands still (SK keys its records by this time: docs/INTERFACE.md §2).
+/// Pure and deterministic: the stamps depend only on the order of the answers and
+/// the virtual times they were given. Lock-free, so a shared service can stamp
+/// from many threads.
+#[derive(Debug)]
+pub struct StampClock {
+    /// Seconds since 1970 of the last stamp (`i64::MIN`: none yet).
+    last: AtomicI64,
+}
+
+impl Default for StampClock {
+    fn default() -> Self {
+        StampClock {
+            last: AtomicI64::new(i64::MIN),
+        }
+    }
+}
+
+impl Clone for StampClock {
+    fn clone(&self) -> Self {
+        StampClock {
+            last: AtomicI64::new(self.last.load(Ordering::Relaxed)),
+        }
+    }
+}
+
+impl StampClock {
+    /// The stamp of the next answer given at virtual time `now`.
+    pub fn next(&self, now: VirtualTime) -> NaiveDateTime {
+        let t = naive(now).and_utc().timestamp();
+        let step = |last: i64| t.max(last.saturating_add(1));
+        let prev = self
+            .last
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |l| Some(step(l)))
+            .unwrap_or_else(|l| l);
+        chrono::DateTime::from_timestamp(step(prev), 0)
+            .map(|d| d.naive_utc())
+            .unwrap_or_else(|| naive(now))
+    }
+}
+
+/// 照会番号 (reference numbers) registered for people, looked up when an answer is
+/// written. The registration itself (`OQSsiimm01`, `OQSmuimm01/02`) fills it.
+pub type ReferenceBook = HashMap<SearchKey, String>;
+
+/// The key a registered reference number is filed under for a record: its card
+/// numbers (symbol trimmed) and birthdate.
+pub fn reference_key(q: &Qualification) -> SearchKey {
+    SearchKey {
+        insurer_number: q.insurer_number,
+        symbol: q
+            .insured_card_symbol
+            .as_deref()
+            .map(|s| s.trim().to_string()),
+        number: q.insured_identification_number.clone(),
+        branch: q.insured_branch_number.clone(),
+        birthdate: q.birthdate,
     }
 }
 
@@ -76,64 +148,95 @@ impl From<SearchKey> for VerifiedCardHolder {
     }
 }
 
-/// What the patient agreed to at the reader's consent screens (同意取得).
+/// What the patient chose at the reader's screens (同意取得, 処方箋の発行形態) and
+/// what the reader knows of the card.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ReaderConsents {
-    /// 限度額適用認定証関連情報の提供.
+    /// 限度額適用認定証関連情報の提供 (also releases the 特定疾病療養受療証, *(our
+    /// choice)*, unless `specific_diseases` says otherwise).
     pub limit_certificate: bool,
     /// 薬剤情報の閲覧.
     pub pharmacists_info: bool,
     /// 特定健診情報の閲覧.
     pub specific_health_checkups: bool,
+    /// 特定疾病療養受療証の提供; `None`: as `limit_certificate`.
+    pub specific_diseases: Option<bool>,
+    /// 診療情報の閲覧.
+    pub diagnosis_info: bool,
+    /// 手術情報の閲覧.
+    pub operation_info: bool,
+    /// 処方箋の発行形態 the patient chose (`None`: not asked).
+    pub prescription: Option<PrescriptionIssueSelect>,
+    /// Expiry of the card's user-authentication certificate, for the 付帯情報 note.
+    pub card_certificate_expiry: Option<NaiveDate>,
 }
 
+/// Hours a consent to view information lasts (`…AvailableTime` = `…ConsTime` +
+/// 24 h, as in MC's face fixture: 20230221174835 → 20230222174835).
+const VIEWING_HOURS: i64 = 24;
+
 fn header(
-    now: VirtualTime,
-    reference: ReferenceClassification,
+    stamp: NaiveDateTime,
+    reference: Option<ReferenceClassification>,
     segment: SegmentOfResult,
     code: CharacterCode,
 ) -> ResponseHeader {
     ResponseHeader {
-        process_execution_time: naive(now),
+        process_execution_time: stamp,
         qualification_confirmation_date: None,
         medical_institution_code: None,
         arbitrary_file_identifier: None,
+        reception_number: None,
         reference_classification: reference,
         segment_of_result: segment,
         error_code: None,
         error_message: None,
+        counts: None,
         character_code_identifier: code,
     }
 }
 
 fn echo_header(
     h: &RequestHeader,
-    now: VirtualTime,
+    stamp: NaiveDateTime,
+    reference: Option<ReferenceClassification>,
     segment: SegmentOfResult,
     default: CharacterCode,
 ) -> ResponseHeader {
     let mut rh = header(
-        now,
-        ReferenceClassification::InsuranceCard,
+        stamp,
+        reference,
         segment,
         h.character_code_identifier.unwrap_or(default),
     );
-    rh.qualification_confirmation_date = Some(h.qualification_confirmation_date);
+    rh.qualification_confirmation_date = h.qualification_confirmation_date;
     rh.medical_institution_code = Some(h.medical_institution_code.digits());
     rh.arbitrary_file_identifier = h.arbitrary_file_identifier.clone();
     rh
 }
 
-/// The abnormal answer (`SegmentOfResult` 9) to a refused request.
+/// The abnormal answer (`SegmentOfResult` 9) to a refused request, stamped
+/// `naive(now)`.
 pub fn abnormal(
     refusal: &Refusal,
     reference: ReferenceClassification,
     now: VirtualTime,
     default: CharacterCode,
 ) -> Response {
+    abnormal_at(refusal, Some(reference), naive(now), default)
+}
+
+/// [`abnormal`] with an explicit stamp (see [`StampClock`]) and, for bulk kinds, no
+/// `ReferenceClassification`.
+pub fn abnormal_at(
+    refusal: &Refusal,
+    reference: Option<ReferenceClassification>,
+    stamp: NaiveDateTime,
+    default: CharacterCode,
+) -> Response {
     let e = &refusal.echo;
     let mut h = header(
-        now,
+        stamp,
         reference,
         SegmentOfResult::Abnormal,
         e.character_code_identifier.unwrap_or(default),
@@ -141,6 +244,7 @@ pub fn abnormal(
     h.qualification_confirmation_date = e.qualification_confirmation_date;
     h.medical_institution_code = e.medical_institution_code.clone();
     h.arbitrary_file_identifier = e.arbitrary_file_identifier.clone();
+    h.reception_number = e.reception_number.clone();
     h.error_code = Some(refusal.error.code);
     h.error_message = Some(refusal.error.message());
     Response {
@@ -149,58 +253,192 @@ pub fn abnormal(
     }
 }
 
-/// One inquiry's answer, with the consents that decide what is shown.
-fn answer_of(
-    lookup: Lookup,
-    arbitrary_identifier: Option<String>,
+/// The `ReferenceClassification` an abnormal answer to a request of `kind` carries:
+/// 2 for single inquiries, none for bulk messages (SK's bulk models have none).
+pub fn reference_of(kind: Option<MessageKind>) -> Option<ReferenceClassification> {
+    match kind {
+        Some(MessageKind::BulkUpload | MessageKind::BulkDownload) => None,
+        _ => Some(ReferenceClassification::InsuranceCard),
+    }
+}
+
+/// A consent as the result shows it: the flag, its time only when given, and the
+/// viewing window for the information kinds that have one.
+fn consent(given: bool, stamp: NaiveDateTime, viewing: bool) -> Consent {
+    Consent {
+        flag: ConsentFlag::of(given),
+        time: given.then_some(stamp),
+        available_time: (given && viewing).then(|| stamp + chrono::Duration::hours(VIEWING_HOURS)),
+    }
+}
+
+/// Inputs of one answer besides the lookup.
+struct Asked<'a> {
+    search: Option<SearchInfo>,
+    /// The request's (or reader's) consent to the certificate blocks.
     limit_consent: Option<bool>,
+    specific_diseases_consent: Option<bool>,
     reader: Option<ReaderConsents>,
-    now: VirtualTime,
-) -> Answer {
-    let t = Some(naive(now));
+    stamp: NaiveDateTime,
+    refs: Option<&'a ReferenceBook>,
+    /// Whether reference numbers go into the results (single) or the unit (bulk).
+    bulk: bool,
+}
+
+/// One inquiry's answer, with the consents that decide what is shown
+/// (certificate blocks only with consent: docs/INTERFACE.md §3).
+fn answer_of(lookup: Lookup, asked: Asked<'_>, cfg: &AnswerConfig) -> Answer {
+    let t = asked.stamp;
+    let mut unit_reference = None;
     let results = lookup
         .records
         .into_iter()
         .map(|r| {
             let mut q = r.qualification;
-            if let Some(given) = limit_consent {
-                q.limit_consent = Some(Consent { given, time: t });
+            if let Some(given) = asked.limit_consent {
+                q.limit_consent = Some(consent(given, t, false));
                 if given {
                     q.limit = r.limit;
                 }
             }
-            if let Some(c) = reader {
-                q.pharmacists_info_consent = Some(Consent {
-                    given: c.pharmacists_info,
-                    time: t,
-                });
-                q.specific_health_checkups_consent = Some(Consent {
-                    given: c.specific_health_checkups,
-                    time: t,
-                });
+            if let Some(given) = asked.specific_diseases_consent {
+                q.specific_diseases_consent = Some(consent(given, t, false));
+                if given {
+                    q.specific_diseases = r.specific_diseases;
+                }
+            }
+            if let Some(c) = asked.reader {
+                q.specific_health_checkups_consent =
+                    Some(consent(c.specific_health_checkups, t, true));
+                q.pharmacists_info_consent = Some(consent(c.pharmacists_info, t, true));
+                q.diagnosis_info_consent = Some(consent(c.diagnosis_info, t, true));
+                q.operation_info_consent = Some(consent(c.operation_info, t, true));
+                q.qualification_confirmation_key = Some(confirmation_key(&q, t));
+            }
+            if let Some(book) = asked.refs.filter(|b| !b.is_empty()) {
+                let n = book.get(&reference_key(&q)).cloned();
+                if asked.bulk {
+                    unit_reference = unit_reference.take().or(n);
+                } else {
+                    q.reference_number = n;
+                }
             }
             q
         })
         .collect();
+    let (code, message) = asked
+        .reader
+        .and_then(|c| c.card_certificate_expiry)
+        .filter(|&exp| {
+            let today = t.date();
+            exp >= today && exp < today + chrono::Months::new(cfg.card_expiry_notice_months)
+        })
+        .map(|_| {
+            let n = Notice::CardCertificateExpiresSoon;
+            (Some(n.code().to_string()), Some(n.message().to_string()))
+        })
+        .unwrap_or((None, None));
     Answer {
-        arbitrary_identifier,
+        search: asked.search.map(echo_search),
         processing_result_status: ProcessingResultStatus::Ok,
-        processing_result_code: None,
-        processing_result_message: None,
+        processing_result_code: code,
+        processing_result_message: message,
         qualification_validity: Some(lookup.validity),
         results,
+        prescription_issue_select: asked.reader.and_then(|c| c.prescription),
+        reference_number: unit_reference,
     }
 }
 
-fn answer_search(pop: &Population, date: NaiveDate, s: &SearchInfo, now: VirtualTime) -> Answer {
+/// The echoed search info: as the request had it, with the consent flag written as
+/// 0 when the request left it out (MC's `QualificationConfirmSearchInfo.ts`
+/// requires it; no flag means no consent) *(our choice)*.
+fn echo_search(mut s: SearchInfo) -> SearchInfo {
+    s.limit_consent.get_or_insert(false);
+    s
+}
+
+/// 資格確認キー of a card confirmation: 32 hex digits, a pure function of the
+/// record's numbers and the stamp *(our choice)*: the real derivation is not public.
+fn confirmation_key(q: &Qualification, stamp: NaiveDateTime) -> String {
+    fn fnv(mut h: u64, bytes: &[u8]) -> u64 {
+        for &b in bytes {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        h
+    }
+    let h = fnv(
+        0xcbf2_9ce4_8422_2325,
+        q.insured_identification_number.as_bytes(),
+    );
+    let h = fnv(
+        h,
+        q.insured_branch_number.as_deref().unwrap_or("").as_bytes(),
+    );
+    let a = fnv(h, &stamp.and_utc().timestamp().to_be_bytes());
+    let b = fnv(a, b"key");
+    format!("{a:016x}{b:016x}")
+}
+
+/// 付帯情報 notes on normal answers (`ProcessingResultCode` /
+/// `ProcessingResultMessage`, MC `MessageBody.ts`). The real codes are not public;
+/// these are *(our choice)*, kept in this one table like [`ErrorCode`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Notice {
+    /// The card's user-authentication certificate expires within
+    /// [`AnswerConfig::card_expiry_notice_months`].
+    CardCertificateExpiresSoon,
+}
+
+impl Notice {
+    pub fn code(self) -> &'static str {
+        match self {
+            Notice::CardCertificateExpiresSoon => "0101",
+        }
+    }
+    pub fn message(self) -> &'static str {
+        match self {
+            Notice::CardCertificateExpiresSoon => {
+                "マイナンバーカードの電子証明書の有効期限が近づいています / the card's certificate expires soon"
+            }
+        }
+    }
+}
+
+fn answer_search(
+    pop: &Population,
+    date: NaiveDate,
+    s: &SearchInfo,
+    stamp: NaiveDateTime,
+    refs: Option<&ReferenceBook>,
+    bulk: bool,
+    cfg: &AnswerConfig,
+) -> Answer {
     let lookup = pop.lookup(&SearchKey::of_search_info(s), date);
     answer_of(
         lookup,
-        s.arbitrary_identifier.clone(),
-        s.limit_consent,
-        None,
-        now,
+        Asked {
+            search: Some(s.clone()),
+            limit_consent: s.limit_consent,
+            specific_diseases_consent: s.limit_consent,
+            reader: None,
+            stamp,
+            refs,
+            bulk,
+        },
+        cfg,
     )
+}
+
+fn echo_of_header(h: &RequestHeader) -> RequestEcho {
+    RequestEcho {
+        qualification_confirmation_date: h.qualification_confirmation_date,
+        medical_institution_code: Some(h.medical_institution_code.to_string()),
+        arbitrary_file_identifier: h.arbitrary_file_identifier.clone(),
+        character_code_identifier: h.character_code_identifier,
+        reception_number: None,
+    }
 }
 
 fn institution_check(
@@ -217,12 +455,7 @@ fn institution_check(
                     h.medical_institution_code
                 ),
             ),
-            echo: RequestEcho {
-                qualification_confirmation_date: Some(h.qualification_confirmation_date),
-                medical_institution_code: Some(h.medical_institution_code.to_string()),
-                arbitrary_file_identifier: h.arbitrary_file_identifier.clone(),
-                character_code_identifier: h.character_code_identifier,
-            },
+            echo: echo_of_header(h),
         });
     }
     Ok(())
@@ -239,6 +472,7 @@ pub fn confirm(
     confirm_with(&AnswerConfig::default(), pop, institution, request, now)
 }
 
+/// [`confirm_at`] stamped `naive(now)`.
 pub fn confirm_with(
     cfg: &AnswerConfig,
     pop: &Population,
@@ -246,29 +480,57 @@ pub fn confirm_with(
     request: &Request,
     now: VirtualTime,
 ) -> Response {
-    let reference = ReferenceClassification::InsuranceCard;
+    confirm_at(cfg, pop, institution, request, naive(now), None)
+}
+
+/// Answer a single inquiry, stamped `stamp` (from the terminal's [`StampClock`]),
+/// with the reference numbers of `refs`.
+pub fn confirm_at(
+    cfg: &AnswerConfig,
+    pop: &Population,
+    institution: InstitutionCode,
+    request: &Request,
+    stamp: NaiveDateTime,
+    refs: Option<&ReferenceBook>,
+) -> Response {
+    let reference = Some(ReferenceClassification::InsuranceCard);
     if let Err(r) = institution_check(cfg, institution, &request.header) {
-        return abnormal(&r, reference, now, cfg.default_character_code);
+        return abnormal_at(&r, reference, stamp, cfg.default_character_code);
     }
     let h = &request.header;
-    match &request.body {
-        RequestBody::Single(s) => Response {
-            header: echo_header(h, now, SegmentOfResult::Normal, cfg.default_character_code),
-            body: ResponseBody::Single(answer_search(
-                pop,
-                h.qualification_confirmation_date,
-                s,
-                now,
-            )),
+    match (&request.body, h.qualification_confirmation_date) {
+        (RequestBody::Single(s), Some(date)) => Response {
+            header: echo_header(
+                h,
+                stamp,
+                reference,
+                SegmentOfResult::Normal,
+                cfg.default_character_code,
+            ),
+            body: ResponseBody::Single(answer_search(pop, date, s, stamp, refs, false, cfg)),
         },
-        _ => abnormal(
-            &EligibilityError::new(
-                ErrorCode::UnknownMessage,
-                "bulk message sent as a single inquiry",
-            )
-            .into(),
+        (RequestBody::Single(_), None) => abnormal_at(
+            &Refusal {
+                error: EligibilityError::new(
+                    ErrorCode::MissingField,
+                    "MessageHeader/QualificationConfirmationDate",
+                ),
+                echo: echo_of_header(h),
+            },
             reference,
-            now,
+            stamp,
+            cfg.default_character_code,
+        ),
+        _ => abnormal_at(
+            &Refusal {
+                error: EligibilityError::new(
+                    ErrorCode::UnknownMessage,
+                    "bulk message sent as a single inquiry",
+                ),
+                echo: echo_of_header(h),
+            },
+            reference,
+            stamp,
             cfg.default_character_code,
         ),
     }
@@ -276,7 +538,8 @@ pub fn confirm_with(
 
 /// Answer a card-based confirmation (マイナ保険証): the holder was verified at the
 /// reader, so the answer has `ReferenceClassification` 1 and the consents from the
-/// reader's screens. The confirmation date is the day of `now`.
+/// reader's screens. The confirmation date is the day of `now`; stamped
+/// `naive(now)`.
 pub fn confirm_card(
     pop: &Population,
     institution: InstitutionCode,
@@ -285,6 +548,31 @@ pub fn confirm_card(
     now: VirtualTime,
     code: CharacterCode,
 ) -> Response {
+    confirm_card_at(
+        &AnswerConfig::default(),
+        pop,
+        institution,
+        holder,
+        consents,
+        naive(now),
+        code,
+        None,
+    )
+}
+
+/// [`confirm_card`] with the terminal's settings, an explicit stamp and the
+/// reference numbers of `refs`.
+#[allow(clippy::too_many_arguments)]
+pub fn confirm_card_at(
+    cfg: &AnswerConfig,
+    pop: &Population,
+    institution: InstitutionCode,
+    holder: &VerifiedCardHolder,
+    consents: ReaderConsents,
+    stamp: NaiveDateTime,
+    code: CharacterCode,
+    refs: Option<&ReferenceBook>,
+) -> Response {
     let key = SearchKey {
         insurer_number: holder.insurer_number,
         symbol: holder.symbol.clone(),
@@ -292,11 +580,11 @@ pub fn confirm_card(
         branch: holder.branch.clone(),
         birthdate: holder.birthdate,
     };
-    let date = now.date();
+    let date = stamp.date();
     let lookup = pop.lookup(&key, date);
     let mut h = header(
-        now,
-        ReferenceClassification::Card,
+        stamp,
+        Some(ReferenceClassification::Card),
         SegmentOfResult::Normal,
         code,
     );
@@ -306,10 +594,20 @@ pub fn confirm_card(
         header: h,
         body: ResponseBody::Single(answer_of(
             lookup,
-            None,
-            Some(consents.limit_certificate),
-            Some(consents),
-            now,
+            Asked {
+                search: None,
+                limit_consent: Some(consents.limit_certificate),
+                specific_diseases_consent: Some(
+                    consents
+                        .specific_diseases
+                        .unwrap_or(consents.limit_certificate),
+                ),
+                reader: Some(consents),
+                stamp,
+                refs,
+                bulk: false,
+            },
+            cfg,
         )),
     }
 }
@@ -320,7 +618,9 @@ struct BulkJob {
     institution: InstitutionCode,
     accepted_at: VirtualTime,
     ready_at: VirtualTime,
-    header: RequestHeader,
+    /// The stamp the results carry (their consent times).
+    ready_stamp: NaiveDateTime,
+    date: NaiveDate,
     searches: Vec<SearchInfo>,
 }
 
@@ -353,8 +653,7 @@ impl BulkDesk {
         self.jobs.retain(|_, j| j.accepted_at.plus_days(keep) > now);
     }
 
-    /// Accept an upload. *(our choice)* reception number: the upload time
-    /// `YYYYMMDDHHmm` followed by a 6-digit serial of this desk (18 digits).
+    /// Accept an upload, stamped `naive(now)`.
     pub fn upload(
         &mut self,
         cfg: &AnswerConfig,
@@ -363,38 +662,71 @@ impl BulkDesk {
         searches: &[SearchInfo],
         now: VirtualTime,
     ) -> Response {
+        self.upload_at(cfg, institution, header, searches, now, naive(now))
+    }
+
+    /// Accept an upload. The answer carries `ReceptionNumber` and
+    /// `ReceptionDateTime` (SK `QCBIXmlMsgResponse.cs`). *(our choice)* reception
+    /// number: the upload time `YYYYMMDDHHmm` followed by a 6-digit serial of this
+    /// desk (18 digits).
+    pub fn upload_at(
+        &mut self,
+        cfg: &AnswerConfig,
+        institution: InstitutionCode,
+        header: &RequestHeader,
+        searches: &[SearchInfo],
+        now: VirtualTime,
+        stamp: NaiveDateTime,
+    ) -> Response {
         self.prune(cfg, now);
+        let Some(date) = header.qualification_confirmation_date else {
+            return abnormal_at(
+                &Refusal {
+                    error: EligibilityError::new(
+                        ErrorCode::MissingField,
+                        "MessageHeader/QualificationConfirmationDate",
+                    ),
+                    echo: echo_of_header(header),
+                },
+                None,
+                stamp,
+                cfg.default_character_code,
+            );
+        };
         self.serial += 1;
         let reception_number = format!(
             "{}{:06}",
             naive(now).format("%Y%m%d%H%M"),
             self.serial % 1_000_000
         );
+        let ready_at = now.plus_minutes(cfg.bulk_delay_minutes);
         self.jobs.insert(
             reception_number.clone(),
             BulkJob {
                 institution,
                 accepted_at: now,
-                ready_at: now.plus_minutes(cfg.bulk_delay_minutes),
-                header: header.clone(),
+                ready_at,
+                ready_stamp: naive(ready_at),
+                date,
                 searches: searches.to_vec(),
             },
         );
         Response {
             header: echo_header(
                 header,
-                now,
+                stamp,
+                None,
                 SegmentOfResult::Normal,
                 cfg.default_character_code,
             ),
             body: ResponseBody::BulkAccepted {
                 reception_number,
-                count: searches.len(),
+                reception_date_time: stamp,
             },
         }
     }
 
-    /// Answer a download request.
+    /// Answer a download request, stamped `naive(now)`.
     pub fn download(
         &mut self,
         cfg: &AnswerConfig,
@@ -404,74 +736,98 @@ impl BulkDesk {
         reception_number: &str,
         now: VirtualTime,
     ) -> Response {
+        self.download_at(
+            cfg,
+            pop,
+            institution,
+            header,
+            reception_number,
+            now,
+            naive(now),
+            None,
+        )
+    }
+
+    /// Answer a download request: `MessageHeader/ReceptionNumber`, the `NumberOf*`
+    /// counts and one `BulkConfirmUnit` per uploaded inquiry (SK
+    /// `QCBIDXmlMsgResponse.cs`; OD `QualificationImportModels.cs`).
+    #[allow(clippy::too_many_arguments)]
+    pub fn download_at(
+        &mut self,
+        cfg: &AnswerConfig,
+        pop: &Population,
+        institution: InstitutionCode,
+        header: &RequestHeader,
+        reception_number: &str,
+        now: VirtualTime,
+        stamp: NaiveDateTime,
+        refs: Option<&ReferenceBook>,
+    ) -> Response {
         self.prune(cfg, now);
+        let echoed_number: String = reception_number.chars().take(64).collect();
         let job = match self.jobs.get(reception_number) {
             Some(j) if j.institution == institution => j,
             _ => {
+                let mut echo = echo_of_header(header);
+                echo.reception_number = Some(echoed_number.clone());
                 let r = Refusal {
-                    error: EligibilityError::new(
-                        ErrorCode::UnknownReceptionNumber,
-                        reception_number.chars().take(64).collect::<String>(),
-                    ),
-                    echo: RequestEcho {
-                        qualification_confirmation_date: Some(
-                            header.qualification_confirmation_date,
-                        ),
-                        medical_institution_code: Some(header.medical_institution_code.to_string()),
-                        arbitrary_file_identifier: header.arbitrary_file_identifier.clone(),
-                        character_code_identifier: header.character_code_identifier,
-                    },
+                    error: EligibilityError::new(ErrorCode::UnknownReceptionNumber, echoed_number),
+                    echo,
                 };
-                return abnormal(
-                    &r,
-                    ReferenceClassification::InsuranceCard,
-                    now,
-                    cfg.default_character_code,
-                );
+                return abnormal_at(&r, None, stamp, cfg.default_character_code);
             }
         };
+        let mut h = echo_header(
+            header,
+            stamp,
+            None,
+            SegmentOfResult::Normal,
+            cfg.default_character_code,
+        );
+        h.reception_number = Some(echoed_number);
         if now < job.ready_at {
+            h.segment_of_result = SegmentOfResult::Processing;
             return Response {
-                header: echo_header(
-                    header,
-                    now,
-                    SegmentOfResult::Processing,
-                    cfg.default_character_code,
-                ),
-                body: ResponseBody::BulkPending {
-                    reception_number: reception_number.to_string(),
-                },
+                header: h,
+                body: ResponseBody::BulkPending,
             };
         }
-        let date = job.header.qualification_confirmation_date;
-        let answers = job
+        if h.qualification_confirmation_date.is_none() {
+            h.qualification_confirmation_date = Some(job.date);
+        }
+        let answers: Vec<Answer> = job
             .searches
             .iter()
-            .map(|s| answer_search(pop, date, s, job.ready_at))
+            .map(|s| answer_search(pop, job.date, s, job.ready_stamp, refs, true, cfg))
             .collect();
+        let normal = answers
+            .iter()
+            .filter(|a| a.processing_result_status == ProcessingResultStatus::Ok)
+            .count();
+        h.counts = Some(BulkCounts {
+            processing_results: answers.len(),
+            normal,
+            errors: answers.len() - normal,
+        });
         Response {
-            header: echo_header(
-                header,
-                now,
-                SegmentOfResult::Normal,
-                cfg.default_character_code,
-            ),
-            body: ResponseBody::BulkResults {
-                reception_number: reception_number.to_string(),
-                answers,
-            },
+            header: h,
+            body: ResponseBody::BulkResults { answers },
         }
     }
 }
 
 /// Everything the answering side holds: population, the terminal's institution,
-/// settings and the bulk desk. One per qualification terminal.
+/// settings, the bulk desk, the `ProcessExecutionTime` sequence and the registered
+/// reference numbers. One per qualification terminal.
 #[derive(Debug, Clone)]
 pub struct Service {
     pub population: Population,
     pub institution: InstitutionCode,
     pub config: AnswerConfig,
     pub desk: BulkDesk,
+    pub stamps: StampClock,
+    /// 照会番号 registered at this terminal (filled by the registration messages).
+    pub references: ReferenceBook,
 }
 
 impl Service {
@@ -481,7 +837,14 @@ impl Service {
             institution,
             config,
             desk: BulkDesk::new(),
+            stamps: StampClock::default(),
+            references: ReferenceBook::new(),
         }
+    }
+
+    /// The stamp of the next answer at `now` (see [`StampClock`]).
+    pub fn stamp(&self, now: VirtualTime) -> NaiveDateTime {
+        self.stamps.next(now)
     }
 
     /// Answer the bytes of a request of `kind` (`None`: the kind is unknown, e.g. an
@@ -493,50 +856,61 @@ impl Service {
         now: VirtualTime,
     ) -> Response {
         let default = self.config.default_character_code;
-        let reference = ReferenceClassification::InsuranceCard;
         let Some(kind) = kind else {
             let r = EligibilityError::new(
                 ErrorCode::UnknownMessage,
                 "expected OQSsiquc01req_, OQSmuquc01req_ or OQSmuquc02req_",
             );
-            return abnormal(&r.into(), reference, now, default);
+            return abnormal_at(&r.into(), reference_of(None), self.stamp(now), default);
         };
         match parse_request(kind, bytes, &self.config.limits) {
             Ok(request) => self.handle_request(&request, now),
-            Err(refusal) => abnormal(&refusal, reference, now, default),
+            Err(refusal) => {
+                abnormal_at(&refusal, reference_of(Some(kind)), self.stamp(now), default)
+            }
         }
     }
 
     /// Answer a request already parsed (the eligibility API parses once, to check the
     /// institution against the client certificate first).
     pub fn handle_request(&mut self, request: &Request, now: VirtualTime) -> Response {
-        let reference = ReferenceClassification::InsuranceCard;
         let default = self.config.default_character_code;
+        let stamp = self.stamp(now);
+        let kind = match request.body {
+            RequestBody::Single(_) => MessageKind::Single,
+            RequestBody::BulkUpload(_) => MessageKind::BulkUpload,
+            RequestBody::BulkDownload { .. } => MessageKind::BulkDownload,
+        };
         if let Err(r) = institution_check(&self.config, self.institution, &request.header) {
-            return abnormal(&r, reference, now, default);
+            return abnormal_at(&r, reference_of(Some(kind)), stamp, default);
         }
+        let refs = Some(&self.references);
         match &request.body {
-            RequestBody::Single(_) => confirm_with(
+            RequestBody::Single(_) => confirm_at(
                 &self.config,
                 &self.population,
                 self.institution,
                 request,
-                now,
+                stamp,
+                refs,
             ),
-            RequestBody::BulkUpload(searches) => self.desk.upload(
+            RequestBody::BulkUpload(searches) => self.desk.upload_at(
                 &self.config,
                 self.institution,
                 &request.header,
                 searches,
                 now,
+                stamp,
             ),
-            RequestBody::BulkDownload { reception_number } => self.desk.download(
+            RequestBody::BulkDownload { reception_number } => self.desk.download_at(
                 &self.config,
                 &self.population,
                 self.institution,
                 &request.header,
                 reception_number,
                 now,
+                stamp,
+                refs,
             ),
         }
     }
@@ -548,13 +922,15 @@ impl Service {
         consents: ReaderConsents,
         now: VirtualTime,
     ) -> Response {
-        confirm_card(
+        confirm_card_at(
+            &self.config,
             &self.population,
             self.institution,
             holder,
             consents,
-            now,
+            self.stamp(now),
             self.config.default_character_code,
+            Some(&self.references),
         )
     }
 }
@@ -579,7 +955,7 @@ mod tests {
     fn request(s: &Service, body: RequestBody) -> Request {
         Request {
             header: RequestHeader {
-                qualification_confirmation_date: s.population.config().epoch,
+                qualification_confirmation_date: Some(s.population.config().epoch),
                 medical_institution_code: s.institution,
                 arbitrary_file_identifier: Some("f1".into()),
                 character_code_identifier: None,
@@ -591,7 +967,7 @@ mod tests {
     #[test]
     fn single_inquiries_give_each_validity() {
         let mut s = service();
-        for v in QualificationValidity::ALL {
+        for v in QualificationValidity::PRODUCED {
             let key = s.population.example(*v);
             let req = request(&s, RequestBody::Single(key.to_search_info()));
             let t = now(&s);
@@ -626,7 +1002,7 @@ mod tests {
                 panic!()
             };
             assert_eq!(a.results[0].limit.is_some(), shown, "{flag:?}");
-            assert_eq!(a.results[0].limit_consent.map(|c| c.given), flag);
+            assert_eq!(a.results[0].limit_consent.map(|c| c.given()), flag);
         }
     }
 
@@ -638,20 +1014,21 @@ mod tests {
             limit_certificate: true,
             pharmacists_info: true,
             specific_health_checkups: false,
+            ..Default::default()
         };
         let r = s.card(&holder, consents, now(&s));
         assert_eq!(
             r.header.reference_classification,
-            ReferenceClassification::Card
+            Some(ReferenceClassification::Card)
         );
         let ResponseBody::Single(a) = &r.body else {
             panic!()
         };
         assert_eq!(a.qualification_validity, Some(QualificationValidity::Valid));
         let q = &a.results[0];
-        assert_eq!(q.pharmacists_info_consent.map(|c| c.given), Some(true));
+        assert_eq!(q.pharmacists_info_consent.map(|c| c.given()), Some(true));
         assert_eq!(
-            q.specific_health_checkups_consent.map(|c| c.given),
+            q.specific_health_checkups_consent.map(|c| c.given()),
             Some(false)
         );
     }
@@ -659,7 +1036,7 @@ mod tests {
     #[test]
     fn bulk_flow_upload_pending_ready_unknown_expired() {
         let mut s = service();
-        let keys: Vec<SearchInfo> = QualificationValidity::ALL
+        let keys: Vec<SearchInfo> = QualificationValidity::PRODUCED
             .iter()
             .map(|v| s.population.example(*v).to_search_info())
             .collect();
@@ -672,12 +1049,12 @@ mod tests {
         );
         let ResponseBody::BulkAccepted {
             reception_number,
-            count,
+            reception_date_time,
         } = r.body
         else {
             panic!("{r:?}")
         };
-        assert_eq!(count, 5);
+        assert_eq!(reception_date_time, r.header.process_execution_time);
         let down = request(
             &s,
             RequestBody::BulkDownload {
@@ -695,7 +1072,7 @@ mod tests {
             .iter()
             .map(|a| a.qualification_validity.unwrap())
             .collect();
-        assert_eq!(got, QualificationValidity::ALL);
+        assert_eq!(got, QualificationValidity::PRODUCED);
         let r = s.handle(Some(MessageKind::BulkDownload), &down, t0.plus_days(8));
         assert_eq!(r.header.error_code, Some(ErrorCode::UnknownReceptionNumber));
         let other = request(

@@ -16,10 +16,16 @@ use encoding_rs::{Encoding, SHIFT_JIS, UTF_8};
 
 use super::error::{EligibilityError, ErrorCode};
 
-/// The encoding of a response, as named by `CharacterCodeIdentifier`.
+/// The encoding of a response, as named by `CharacterCodeIdentifier`:
+/// `"0"` = UTF-8, `"1"` = Shift_JIS (docs/INTERFACE.md §2: MC `codes.ts` and its face
+/// fixture, the res watcher citing 別紙3-1 Ver8.07, MR's "real OQS response" test).
 ///
-/// *(our choice)* `"0"` = Shift_JIS (the default), `"1"` = UTF-8. The real values are
-/// not public.
+/// The `Default` is Shift_JIS *(our choice)*: the requests clinic software is seen
+/// writing (OD's bulk requests, SX) are Shift_JIS, and a Shift_JIS reader (OD) fails
+/// on UTF-8 text, while the UTF-8 readers follow the XML declaration or are told by
+/// `CharacterCodeIdentifier`. The terminal's setting
+/// (`AnswerConfig::default_character_code`) and each request's
+/// `CharacterCodeIdentifier` override it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum CharacterCode {
     #[default]
@@ -30,15 +36,15 @@ pub enum CharacterCode {
 impl CharacterCode {
     pub fn identifier(self) -> &'static str {
         match self {
-            CharacterCode::ShiftJis => "0",
-            CharacterCode::Utf8 => "1",
+            CharacterCode::Utf8 => "0",
+            CharacterCode::ShiftJis => "1",
         }
     }
 
     pub fn from_identifier(s: &str) -> Option<Self> {
         match s {
-            "0" => Some(CharacterCode::ShiftJis),
-            "1" => Some(CharacterCode::Utf8),
+            "0" => Some(CharacterCode::Utf8),
+            "1" => Some(CharacterCode::ShiftJis),
             _ => None,
         }
     }
@@ -195,6 +201,22 @@ mod tests {
         assert!(e.detail.contains("byte 41"), "{}", e.detail);
         let e = decode(b"<?xml version=\"1.0\" encoding=\"EUC-JP\"?><a/>").unwrap_err();
         assert_eq!(e.code, ErrorCode::UnsupportedEncoding);
+    }
+
+    /// docs/INTERFACE.md §2 row 1: 0 = UTF-8, 1 = Shift_JIS.
+    #[test]
+    fn interface_2_character_code_identifier_0_is_utf8_1_is_shift_jis() {
+        assert_eq!(
+            CharacterCode::from_identifier("0"),
+            Some(CharacterCode::Utf8)
+        );
+        assert_eq!(
+            CharacterCode::from_identifier("1"),
+            Some(CharacterCode::ShiftJis)
+        );
+        assert_eq!(CharacterCode::Utf8.identifier(), "0");
+        assert_eq!(CharacterCode::ShiftJis.identifier(), "1");
+        assert_eq!(CharacterCode::from_identifier("2"), None);
     }
 
     #[test]

@@ -38,7 +38,8 @@ use rand_chacha::ChaCha8Rng;
 
 use super::values::*;
 use super::xml::{
-    ElderlyRecipient, LimitCertificate, Qualification, SearchInfo, SpecificDiseaseCertificate,
+    ElderlyRecipient, LimitCertificate, MedicalAid, MedicalTicket, Qualification, SearchInfo,
+    SpecificDiseaseCertificate,
 };
 use crate::codes::{check_digit, InsurerNumber, Prefecture};
 
@@ -63,6 +64,28 @@ pub struct PopulationConfig {
     pub p_limit: f64,
     /// Share of people holding a specific-disease certificate (特定疾病療養受療証).
     pub p_specific_disease: f64,
+    /// Share of households of people aged 75 and over, insured with the
+    /// 後期高齢者医療広域連合 (insurer numbers 39…, each member insured in their own
+    /// right, with `InsuredPartialContributionRatio`).
+    pub p_late_elderly: f64,
+    /// Share of households on public assistance (医療扶助, card class A1, public
+    /// expense numbers 12…).
+    pub p_medical_aid: f64,
+    /// Of national-health-insurance households: share holding short-term cards
+    /// (短期被保険者証, class 03/04), a 資格証明書 (05), and 退職 cards (02/04).
+    pub p_short_term: f64,
+    pub p_qualification_certificate: f64,
+    /// Of heads aged 60–74 (national health insurance): share on 退職 cards. High
+    /// (0.2) so that even class 04 appears in a population of 20,000 households
+    /// *(our choice)*.
+    pub p_retired: f64,
+    /// Of health-insurance-society households with a head aged 60 or more: share of
+    /// 特例退職被保険者 (class 06).
+    pub p_special_retired: f64,
+    /// Share of people with a registered alias (氏名（その他）).
+    pub p_alias: f64,
+    /// Share of people whose card shows sex on its back (`Sex1` 3, `Sex2` set).
+    pub p_sex2: f64,
 }
 
 impl Default for PopulationConfig {
@@ -77,6 +100,14 @@ impl Default for PopulationConfig {
             p_twins: 0.05,
             p_limit: 0.10,
             p_specific_disease: 0.02,
+            p_late_elderly: 0.10,
+            p_medical_aid: 0.02,
+            p_short_term: 0.03,
+            p_qualification_certificate: 0.01,
+            p_retired: 0.2,
+            p_special_retired: 0.05,
+            p_alias: 0.02,
+            p_sex2: 0.005,
         }
     }
 }
@@ -127,12 +158,13 @@ impl SearchKey {
 }
 
 /// One person's record as the population holds it: the qualification without any
-/// consent fields, and the high-cost-limit certificate that is only shown with
-/// consent.
+/// consent fields, and the certificates that are only shown with consent
+/// (docs/INTERFACE.md §3).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PersonRecord {
     pub qualification: Qualification,
     pub limit: Option<LimitCertificate>,
+    pub specific_diseases: Vec<SpecificDiseaseCertificate>,
 }
 
 /// The outcome of a lookup.
@@ -156,7 +188,23 @@ struct Member {
     given: usize,
 }
 
+/// How a household is insured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// National health insurance or employee insurance, by the insurer index.
+    Ordinary,
+    /// 後期高齢者医療 (75 and over).
+    LateElderly,
+    /// 医療扶助 (public assistance).
+    MedicalAid,
+}
+
 struct Household {
+    kind: Kind,
+    /// Card class of a national-health-insurance household (01, 02, 03, 04, 05).
+    nhi_class: InsuredCardClass,
+    /// 特例退職 (health-insurance-society households with a head aged 60+).
+    special_retired: bool,
     status: Status,
     /// Insurer index and symbol of generation 0 (current) and 1 (previous).
     insurer: [u32; 2],
@@ -173,6 +221,8 @@ struct Household {
 pub struct Population {
     cfg: PopulationConfig,
     insurers: std::sync::Arc<[InsurerNumber]>,
+    /// 保険者名称 of the tabled insurers (every answer carries one).
+    names: std::sync::Arc<[String]>,
 }
 
 /// Insurers beyond this index are worked out on each call instead of tabled.
@@ -237,16 +287,25 @@ impl Population {
         let insurers = (0..cfg.insurers.min(INSURER_TABLE_MAX))
             .map(|i| Self::make_insurer(cfg.seed, i))
             .collect();
-        Population { cfg, insurers }
+        let mut p = Population {
+            cfg,
+            insurers,
+            names: std::sync::Arc::from(Vec::new()),
+        };
+        p.names = (0..p.insurers.len() as u32)
+            .map(|i| p.make_insurer_name(i))
+            .collect();
+        p
     }
 
     pub fn config(&self) -> &PopulationConfig {
         &self.cfg
     }
 
-    /// The insurer with index `i`: a pure function of (seed, i). Index ≡ 0 mod 4 is
-    /// national health insurance (6 digits); the others are 協会けんぽ (01),
-    /// 健保組合 (06) and 共済 (31).
+    /// The insurer with index `i`: a pure function of (seed, i). By `i mod 8`: 0 and
+    /// 4 national health insurance (6 digits), 1 協会けんぽ (法別 01), 2 and 5
+    /// 健保組合 (06), 3 共済 (31), 6 自衛官等 (07), 7 後期高齢者医療 (39, only for
+    /// households aged 75+).
     pub fn insurer(&self, i: u32) -> InsurerNumber {
         match self.insurers.get(i as usize) {
             Some(n) => *n,
@@ -258,19 +317,75 @@ impl Population {
         let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x1f5a_c0de_0000_0000);
         rng.set_stream(u64::from(i));
         let pref = Prefecture::new(rng.gen_range(1..=47)).expect("1..=47");
-        let law = match i % 4 {
-            0 => None,
+        let law = match i % 8 {
+            0 | 4 => None,
             1 => Some(1),
-            2 => Some(6),
-            _ => Some(31),
+            2 | 5 => Some(6),
+            3 => Some(31),
+            6 => Some(7),
+            _ => Some(39),
         };
         InsurerNumber::new(law, pref, rng.gen_range(0..=999)).expect("in range")
+    }
+
+    /// The welfare office (福祉事務所) with index `i` as a public expense number
+    /// (公費負担者番号, 法別 12, 8 digits with check digit): a pure function of (seed, i).
+    pub fn welfare_office(&self, i: u32) -> InsurerNumber {
+        let mut rng = ChaCha8Rng::seed_from_u64(self.cfg.seed ^ 0x3e1f_a1d0_0000_0000);
+        rng.set_stream(u64::from(i));
+        let pref = Prefecture::new(rng.gen_range(1..=47)).expect("1..=47");
+        InsurerNumber::new(Some(12), pref, rng.gen_range(0..=999)).expect("in range")
+    }
+
+    /// The number that stands for the insurer in household `hh`'s generation `gi`.
+    fn insurer_of(&self, hh: &Household, gi: usize) -> InsurerNumber {
+        match hh.kind {
+            Kind::MedicalAid => self.welfare_office(hh.insurer[gi]),
+            _ => self.insurer(hh.insurer[gi]),
+        }
+    }
+
+    /// 保険者名称 of insurer index `i` (or welfare office, for 医療扶助): synthetic,
+    /// recognisably invented names of the real kinds *(our choice)*. Tabled for the
+    /// first insurers like their numbers.
+    pub fn insurer_name(&self, kind_medical_aid: bool, i: u32) -> String {
+        match self.names.get(i as usize) {
+            Some(n) if !kind_medical_aid => n.clone(),
+            _ if kind_medical_aid => self.welfare_office_name(i),
+            _ => self.make_insurer_name(i),
+        }
+    }
+
+    fn welfare_office_name(&self, i: u32) -> String {
+        let pref = self.welfare_office(i).prefecture();
+        format!("{}架空市第{}福祉事務所", pref.name(), i + 1)
+    }
+
+    fn make_insurer_name(&self, i: u32) -> String {
+        let n = self.insurer(i);
+        let pref = n.prefecture().name();
+        match i % 8 {
+            0 | 4 => format!("{pref}架空市第{}国民健康保険", i / 4 + 1),
+            1 => format!("全国健康保険協会{pref}支部"),
+            2 | 5 => format!("試験第{}健康保険組合", i + 1),
+            3 => format!("模擬第{}共済組合", i + 1),
+            6 => "防衛省".to_string(),
+            _ => format!("{pref}後期高齢者医療広域連合"),
+        }
     }
 
     fn household(&self, h: u64) -> Household {
         let c = &self.cfg;
         let mut rng = ChaCha8Rng::seed_from_u64(c.seed);
         rng.set_stream(h);
+        let kind_roll: f64 = rng.gen();
+        let kind = if kind_roll < c.p_late_elderly {
+            Kind::LateElderly
+        } else if kind_roll < c.p_late_elderly + c.p_medical_aid {
+            Kind::MedicalAid
+        } else {
+            Kind::Ordinary
+        };
         let roll: f64 = rng.gen();
         let event_date = c.epoch - chrono::Days::new(rng.gen_range(1..=730));
         let status = if roll < c.p_lapsed {
@@ -280,14 +395,23 @@ impl Population {
         } else {
             Status::Current
         };
-        let insurer = [rng.gen_range(0..c.insurers), rng.gen_range(0..c.insurers)];
-        let symbol = [
-            self.symbol_for(insurer[0], &mut rng),
-            self.symbol_for(insurer[1], &mut rng),
+        let insurer = [
+            insurer_slot(kind, rng.gen_range(0..c.insurers)),
+            insurer_slot(kind, rng.gen_range(0..c.insurers)),
         ];
-        let size = [1, 1, 2, 2, 3, 4, 4][rng.gen_range(0..7)];
+        let symbol = [
+            self.symbol_for(kind, insurer[0], &mut rng),
+            self.symbol_for(kind, insurer[1], &mut rng),
+        ];
+        let mut size = [1, 1, 2, 2, 3, 4, 4][rng.gen_range(0..7)];
+        let head_age = match kind {
+            Kind::LateElderly => {
+                size = size.min(2);
+                rng.gen_range(75..=95)
+            }
+            _ => rng.gen_range(20..=74),
+        };
         let twins = size == 4 && rng.gen_bool(c.p_twins);
-        let head_age = rng.gen_range(20..=74);
         let mut members = Vec::with_capacity(size);
         let head_sex = if rng.gen_bool(0.5) {
             Sex::Male
@@ -301,9 +425,11 @@ impl Population {
             } else {
                 Sex::Male
             };
-            let age = (head_age + rng.gen_range(0..=6))
-                .saturating_sub(3)
-                .clamp(18, 74);
+            let age = (head_age + rng.gen_range(0..=6)).saturating_sub(3);
+            let age = match kind {
+                Kind::LateElderly => age.clamp(75, 99),
+                _ => age.clamp(18, 74),
+            };
             members.push(self.member(&mut rng, other, age));
         }
         for k in 2..size {
@@ -325,7 +451,26 @@ impl Population {
             rng.gen_range(1..=30),
             rng.gen_range(1..=20),
         );
+        let nhi_roll: f64 = rng.gen();
+        let retired = (60..=74).contains(&head_age) && rng.gen_bool(c.p_retired);
+        let nhi_class = if nhi_roll < c.p_short_term {
+            if retired {
+                InsuredCardClass::ShortTermRetired
+            } else {
+                InsuredCardClass::ShortTerm
+            }
+        } else if nhi_roll < c.p_short_term + c.p_qualification_certificate {
+            InsuredCardClass::QualificationCertificate
+        } else if retired {
+            InsuredCardClass::Retired
+        } else {
+            InsuredCardClass::General
+        };
+        let special_retired = head_age >= 60 && rng.gen_bool(c.p_special_retired);
         Household {
+            kind,
+            nhi_class,
+            special_retired,
             status,
             insurer,
             symbol,
@@ -336,7 +481,12 @@ impl Population {
         }
     }
 
-    fn symbol_for(&self, insurer: u32, rng: &mut ChaCha8Rng) -> String {
+    fn symbol_for(&self, kind: Kind, insurer: u32, rng: &mut ChaCha8Rng) -> String {
+        if kind != Kind::Ordinary {
+            // 医療扶助 and 後期高齢者 cards have no symbol; the lookup compares an
+            // empty one.
+            return String::new();
+        }
         if insurer & 3 == 0 {
             // (`& 3`, not `is_multiple_of`: the workspace declares rust 1.85.)
             // NHI cards often carry a kanji symbol.
@@ -395,8 +545,9 @@ impl Population {
             return none;
         }
         let gi = usize::from(g);
-        let symbol_ok = key.symbol.as_deref().map(str::trim) == Some(hh.symbol[gi].as_str());
-        if self.insurer(hh.insurer[gi]) != key.insurer_number || !symbol_ok {
+        // No symbol on the card (医療扶助, 後期高齢者) is an absent or empty one.
+        let symbol_ok = key.symbol.as_deref().map_or("", str::trim) == hh.symbol[gi].as_str();
+        if self.insurer_of(&hh, gi) != key.insurer_number || !symbol_ok {
             return none;
         }
         let matches: Vec<usize> = (0..hh.members.len())
@@ -434,16 +585,25 @@ impl Population {
         rng.set_stream(h * 8 + i as u64);
         let gi = usize::from(g);
         let insurer_i = hh.insurer[gi];
-        let insurer = self.insurer(insurer_i);
+        let insurer = self.insurer_of(hh, gi);
         let nhi = insurer.is_national_health_insurance();
         let m = &hh.members[i];
-        let (card_class, person_family) = match (nhi, i) {
-            (true, _) => (
-                InsuredCardClass::NationalHealthInsurance,
-                PersonFamily::Person,
-            ),
-            (false, 0) => (InsuredCardClass::Insured, PersonFamily::Person),
-            (false, _) => (InsuredCardClass::Dependant, PersonFamily::Family),
+        // Card class and 本人・家族 (docs/INTERFACE.md §3): a dependant is class 01
+        // with PersonalFamilyClassification 2; everyone in national health
+        // insurance, 後期高齢者医療 and 医療扶助 is insured in their own right *(our
+        // choice for 医療扶助)*.
+        let (card_class, person_family) = match (hh.kind, nhi, i) {
+            (Kind::MedicalAid, _, _) => (InsuredCardClass::MedicalAid, PersonFamily::Person),
+            (Kind::LateElderly, _, _) => (InsuredCardClass::General, PersonFamily::Person),
+            (_, true, _) => (hh.nhi_class, PersonFamily::Person),
+            (_, false, 0) if insurer.law() == Some(7) => {
+                (InsuredCardClass::SelfDefenseForces, PersonFamily::Person)
+            }
+            (_, false, 0) if hh.special_retired && insurer.law() == Some(6) => {
+                (InsuredCardClass::SpecialRetired, PersonFamily::Person)
+            }
+            (_, false, 0) => (InsuredCardClass::General, PersonFamily::Person),
+            (_, false, _) => (InsuredCardClass::General, PersonFamily::Family),
         };
         let age = age_at(m.birthdate, c.epoch);
         let (qualification_date, disqualification_date) = match (hh.status, g) {
@@ -452,36 +612,53 @@ impl Population {
             (Status::Switched(d), 0) => (d.max(m.birthdate), None),
             (Status::Switched(d), _) => (first_date(hh, m, d, &mut rng), Some(d)),
         };
-        let (sh, st) = (
-            hh.surname / SURNAME_TAIL.len(),
-            hh.surname % SURNAME_TAIL.len(),
-        );
-        let (given, given_kana) = match m.sex {
-            Sex::Male => GIVEN_MALE[m.given],
-            Sex::Female => GIVEN_FEMALE[m.given],
+        let name_of = |k: usize| {
+            let m = &hh.members[k];
+            let (sh, st) = (
+                hh.surname / SURNAME_TAIL.len(),
+                hh.surname % SURNAME_TAIL.len(),
+            );
+            let (given, given_kana) = given_name(m.sex, m.given);
+            (
+                [SURNAME_HEAD[sh].0, SURNAME_TAIL[st].0, "　", given].concat(),
+                [SURNAME_HEAD[sh].1, SURNAME_TAIL[st].1, " ", given_kana].concat(),
+            )
+        };
+        let (name, name_kana) = name_of(i);
+        let insured_name = if person_family == PersonFamily::Family {
+            name_of(0).0
+        } else {
+            name.clone()
         };
         let elderly_high = rng.gen_bool(0.1);
-        let contribution_ratio = match age {
-            0..=5 => 20,
-            70..=74 if !elderly_high => 20,
-            _ => 30,
-        };
         let fiscal_start = fiscal_year_start(c.epoch);
-        let elderly = (70..=74).contains(&age).then(|| ElderlyRecipient {
+        let late_elderly = hh.kind == Kind::LateElderly;
+        // 一部負担金割合 of 後期高齢者 only (MC, SK OnlineKogakuHelper.cs): 1, 2 or 3割.
+        let contribution_ratio = late_elderly.then(|| [10, 10, 10, 20, 30][rng.gen_range(0..5)]);
+        let elderly = ((70..=74).contains(&age) && !late_elderly).then(|| ElderlyRecipient {
             certificate_date: fiscal_start - chrono::Days::new(20),
             valid_start: fiscal_start.max(birthday(m.birthdate, 70)),
             valid_end: end_of_month(birthday(m.birthdate, 75)),
-            contribution_ratio,
+            contribution_ratio: if elderly_high { 30 } else { 20 },
         });
         let limit = rng.gen_bool(c.p_limit).then(|| {
-            let low = rng.gen_bool(0.3);
+            // A01–A06 under 70, B01–B10 from 70 (SK KogakuKbnToLimitConsFlgConverter.cs,
+            // MC codes.ts); a low-income category comes with the 標準負担額減額.
+            let band = if age >= 70 {
+                LimitCategory::FROM_70
+            } else {
+                LimitCategory::UNDER_70
+            };
+            let category = band[rng.gen_range(0..band.len())];
+            let low = category.is_low_income();
+            let class = match (low, rng.gen_bool(0.1)) {
+                (true, true) => LimitCertificateClass::StandardReduction,
+                (true, false) => LimitCertificateClass::LimitAndReduction,
+                (false, _) => LimitCertificateClass::Limit,
+            };
             LimitCertificate {
-                class: if low {
-                    LimitCertificateClass::LimitAndReduction
-                } else {
-                    LimitCertificateClass::Limit
-                },
-                category: LimitCategory::ALL[rng.gen_range(0..LimitCategory::ALL.len())],
+                class,
+                category,
                 certificate_date: fiscal_start - chrono::Days::new(10),
                 valid_start: fiscal_start,
                 valid_end: fiscal_start + chrono::Months::new(16) - chrono::Days::new(1),
@@ -505,35 +682,121 @@ impl Population {
         } else {
             Vec::new()
         };
+        let reason_of_loss = match (hh.status, g) {
+            (Status::Switched(_), 1) => Some(ReasonOfLoss::OtherInsurance),
+            (Status::Lapsed(_), _) => Some(
+                [
+                    ReasonOfLoss::Death,
+                    ReasonOfLoss::PublicAssistance,
+                    ReasonOfLoss::OtherInsurance,
+                    ReasonOfLoss::OtherInsurance,
+                    ReasonOfLoss::Other,
+                ][rng.gen_range(0..5)],
+            ),
+            _ => None,
+        };
+        let alias = rng.gen_bool(c.p_alias);
+        let (name_of_other, name_of_other_kana) = if alias {
+            let (g, gk) = given_name(m.sex, (m.given + 3) % 8);
+            let (surname, _) = name.split_once('　').unwrap_or((&name, ""));
+            let (surname_kana, _) = name_kana.split_once(' ').unwrap_or((&name_kana, ""));
+            (
+                Some([surname, "　", g].concat()),
+                Some([surname_kana, " ", gk].concat()),
+            )
+        } else {
+            (None, None)
+        };
+        let (sex, sex2) = if rng.gen_bool(c.p_sex2) {
+            (Sex::Unset, Some(m.sex))
+        } else {
+            (m.sex, None)
+        };
+        // Short-term cards (短期被保険者証) run six months from the fiscal year start
+        // *(our choice)*; other cards until the record ends.
+        let valid_end = match card_class {
+            InsuredCardClass::ShortTerm | InsuredCardClass::ShortTermRetired => Some(
+                disqualification_date
+                    .map(|d| d - chrono::Days::new(1))
+                    .unwrap_or(fiscal_start + chrono::Months::new(6) - chrono::Days::new(1)),
+            ),
+            _ => disqualification_date.map(|d| d - chrono::Days::new(1)),
+        };
+        let number = Self::number(h, g);
+        let medical_aid = (hh.kind == Kind::MedicalAid).then(|| {
+            let month = NaiveDate::from_ymd_opt(c.epoch.year(), c.epoch.month(), 1).expect("valid");
+            MedicalAid {
+                public_expense_number: insurer.to_string(),
+                beneficiary_number: number.clone(),
+                welfare_office_name: self.insurer_name(true, insurer_i),
+                tickets: vec![MedicalTicket {
+                    ticket_type: "1".into(),
+                    valid_date: month,
+                    expiration_date: Some(end_of_month(month)),
+                    issue_number: format!("{:06}", rng.gen_range(0..1_000_000)),
+                    treatment_month: month.format("%Y%m").to_string(),
+                    designated_institution_name: None,
+                    treatment_type: "1".into(),
+                    self_pay_amount: if rng.gen_bool(0.1) { 1_000 } else { 0 },
+                    district_contact_name: Some("試験担当".into()),
+                    handling_contact_name: None,
+                    single_or_combined_use: "1".into(),
+                    status_of_social_insurance: "0".into(),
+                }],
+            }
+        });
         let pref = insurer.prefecture();
         let (p, a, b, n) = hh.address;
         PersonRecord {
             qualification: Qualification {
                 card_class,
                 insurer_number: insurer,
-                insured_card_symbol: Some(hh.symbol[gi].clone()),
-                insured_identification_number: Self::number(h, g),
+                insured_card_symbol: (!hh.symbol[gi].is_empty()).then(|| hh.symbol[gi].clone()),
+                insured_identification_number: number,
                 insured_branch_number: Some(branch(i).to_string()),
                 person_family,
-                name: [SURNAME_HEAD[sh].0, SURNAME_TAIL[st].0, "　", given].concat(),
-                name_kana: [SURNAME_HEAD[sh].1, SURNAME_TAIL[st].1, " ", given_kana].concat(),
-                sex: m.sex,
+                insured_name: Some(insured_name),
+                name,
+                name_of_other,
+                name_kana,
+                name_of_other_kana,
+                sex,
+                sex2,
                 birthdate: m.birthdate,
-                post_number: Some(post_number(pref.code() as u32 * 10 + p % 10, n * 100 + a)),
                 address: Some(address(pref.name(), a, b, n)),
+                post_number: Some(post_number(pref.code() as u32 * 10 + p % 10, n * 100 + a)),
                 qualification_date,
                 disqualification_date,
+                certificate_issuance_date: Some(qualification_date),
                 valid_start: qualification_date,
-                valid_end: disqualification_date.map(|d| d - chrono::Days::new(1)),
+                valid_end,
                 contribution_ratio,
+                preschool: is_preschool(m.birthdate, c.epoch)
+                    .then_some(PreschoolClassification::Preschool),
+                reason_of_loss,
+                insurer_name: if hh.kind == Kind::MedicalAid {
+                    // MC refuses a result without InsurerName; OD reads the welfare
+                    // office name where InsurerName is missing: the same name in both
+                    // *(our choice)*.
+                    self.insurer_name(true, insurer_i)
+                } else {
+                    self.insurer_name(false, insurer_i)
+                },
+                medical_aid,
                 elderly,
                 limit_consent: None,
                 limit: None,
-                specific_diseases,
-                pharmacists_info_consent: None,
+                specific_diseases_consent: None,
+                specific_diseases: Vec::new(),
                 specific_health_checkups_consent: None,
+                pharmacists_info_consent: None,
+                reference_number: None,
+                diagnosis_info_consent: None,
+                operation_info_consent: None,
+                qualification_confirmation_key: None,
             },
             limit,
+            specific_diseases,
         }
     }
 
@@ -564,8 +827,8 @@ impl Population {
             if let Some((g, i, with_branch)) = pick {
                 let gi = usize::from(g);
                 return SearchKey {
-                    insurer_number: self.insurer(hh.insurer[gi]),
-                    symbol: Some(hh.symbol[gi].clone()),
+                    insurer_number: self.insurer_of(&hh, gi),
+                    symbol: symbol_key(&hh.symbol[gi]),
                     number: Self::number(h, g),
                     branch: with_branch.then(|| branch(i).to_string()),
                     birthdate: hh.members[i].birthdate,
@@ -575,20 +838,42 @@ impl Population {
         panic!("no household in the first {limit} gives validity {validity:?}");
     }
 
-    /// A key of the first person holding a high-cost-limit certificate, and of the
-    /// first in the elderly-recipient age band (70–74), both valid.
+    /// The key of the first person (in household order) with feature `want`: valid
+    /// (a current record), except for [`Feature::ReasonOfLoss`], which looks among
+    /// lapsed records.
+    ///
+    /// # Panics
+    /// If nobody in the first 10^6 households has it.
     pub fn example_with(&self, want: Feature) -> SearchKey {
         for h in 0..self.cfg.households.min(1_000_000) {
             let hh = self.household(h);
-            if hh.status != Status::Current {
-                continue;
+            let lapsed = matches!(hh.status, Status::Lapsed(_));
+            match want {
+                Feature::ReasonOfLoss(_) if !lapsed => continue,
+                Feature::ReasonOfLoss(_) => {}
+                _ if hh.status != Status::Current => continue,
+                _ => {}
             }
             for i in 0..hh.members.len() {
                 let r = self.record(h, &hh, 0, i);
+                let q = &r.qualification;
                 let hit = match want {
                     Feature::LimitCertificate => r.limit.is_some(),
-                    Feature::Elderly => r.qualification.elderly.is_some(),
-                    Feature::SpecificDisease => !r.qualification.specific_diseases.is_empty(),
+                    Feature::Elderly => q.elderly.is_some(),
+                    Feature::SpecificDisease => !r.specific_diseases.is_empty(),
+                    Feature::CardClass(c) => q.card_class == c,
+                    Feature::Dependant => q.person_family == PersonFamily::Family,
+                    Feature::LateElderly => q.contribution_ratio.is_some(),
+                    Feature::NationalHealthInsurance => {
+                        q.insurer_number.is_national_health_insurance()
+                            && q.card_class == InsuredCardClass::General
+                    }
+                    Feature::Preschool => q.preschool.is_some(),
+                    Feature::Alias => q.name_of_other.is_some(),
+                    Feature::Sex2 => q.sex2.is_some(),
+                    Feature::ReasonOfLoss(why) => q.reason_of_loss == Some(why),
+                    Feature::LimitCategory(c) => r.limit.as_ref().is_some_and(|l| l.category == c),
+                    Feature::LimitClass(c) => r.limit.as_ref().is_some_and(|l| l.class == c),
                 };
                 if hit {
                     return SearchKey::of_search_info(&SearchInfo {
@@ -618,8 +903,8 @@ impl Population {
         let hh = self.household(h);
         let m = hh.members.get(i)?;
         Some(SearchKey {
-            insurer_number: self.insurer(hh.insurer[0]),
-            symbol: Some(hh.symbol[0].clone()),
+            insurer_number: self.insurer_of(&hh, 0),
+            symbol: symbol_key(&hh.symbol[0]),
             number: Self::number(h, 0),
             branch: Some(branch(i).to_string()),
             birthdate: m.birthdate,
@@ -631,8 +916,64 @@ impl Population {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Feature {
     LimitCertificate,
+    /// 高齢受給者 (70–74).
     Elderly,
     SpecificDisease,
+    /// A record of this card class (A1: a 医療扶助 recipient).
+    CardClass(InsuredCardClass),
+    /// A dependant (被扶養者: class 01, `PersonalFamilyClassification` 2).
+    Dependant,
+    /// 後期高齢者 (insurer 39…, with `InsuredPartialContributionRatio`).
+    LateElderly,
+    /// A national-health-insurance member with a general card (class 01).
+    NationalHealthInsurance,
+    /// 未就学 child.
+    Preschool,
+    /// A person with 氏名（その他）.
+    Alias,
+    /// A card with `Sex2` (and `Sex1` 3).
+    Sex2,
+    /// A lapsed record with this 資格喪失事由.
+    ReasonOfLoss(ReasonOfLoss),
+    /// A high-cost-limit certificate of this category.
+    LimitCategory(LimitCategory),
+    /// A high-cost-limit certificate of this class.
+    LimitClass(LimitCertificateClass),
+}
+
+/// Where household insurer draws land: 後期高齢者 households on index ≡ 7 (mod 8),
+/// others never there; 医療扶助 draws index welfare offices.
+fn insurer_slot(kind: Kind, raw: u32) -> u32 {
+    match kind {
+        Kind::LateElderly => raw - raw % 8 + 7,
+        Kind::MedicalAid => raw,
+        Kind::Ordinary if raw % 8 == 7 => raw - 1,
+        Kind::Ordinary => raw,
+    }
+}
+
+/// The symbol a search key carries: none for cards without one.
+fn symbol_key(s: &str) -> Option<String> {
+    (!s.is_empty()).then(|| s.to_string())
+}
+
+fn given_name(sex: Sex, i: usize) -> (&'static str, &'static str) {
+    match sex {
+        Sex::Female => GIVEN_FEMALE[i],
+        _ => GIVEN_MALE[i],
+    }
+}
+
+/// 未就学: before the 1 April on which the child starts school, i.e. 1 April of the
+/// fiscal year (年度) of birth + 7 (a child born 2 April 2017 – 1 April 2018 starts
+/// school in April 2024).
+fn is_preschool(birth: NaiveDate, at: NaiveDate) -> bool {
+    let fy = if (birth.month(), birth.day()) >= (4, 2) {
+        birth.year()
+    } else {
+        birth.year() - 1
+    };
+    NaiveDate::from_ymd_opt(fy + 7, 4, 1).is_some_and(|entry| at < entry)
 }
 
 /// `NNN-NNNN` (as `format!("{:03}-{:04}")`, without the formatting machinery: this
@@ -708,7 +1049,7 @@ mod tests {
     fn every_validity_has_a_findable_key() {
         let p = pop();
         let date = p.config().epoch;
-        for v in QualificationValidity::ALL {
+        for v in QualificationValidity::PRODUCED {
             let key = p.example(*v);
             let l = p.lookup(&key, date);
             assert_eq!(l.validity, *v);
@@ -764,6 +1105,7 @@ mod tests {
         });
         for i in 0..400 {
             assert_eq!(p.insurer(i), Population::make_insurer(p.cfg.seed, i), "{i}");
+            assert_eq!(p.insurer_name(false, i), p.make_insurer_name(i), "{i}");
         }
         // Beyond the table, worked out on the spot.
         let big = INSURER_TABLE_MAX + 5;

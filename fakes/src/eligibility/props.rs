@@ -25,7 +25,7 @@ fn now(s: &Service) -> VirtualTime {
 
 fn header(s: &Service, code: Option<CharacterCode>) -> RequestHeader {
     RequestHeader {
-        qualification_confirmation_date: s.population.config().epoch,
+        qualification_confirmation_date: Some(s.population.config().epoch),
         medical_institution_code: s.institution,
         arbitrary_file_identifier: Some("受付①".into()),
         character_code_identifier: code,
@@ -106,7 +106,16 @@ proptest! {
         let code = if utf8 { CharacterCode::Utf8 } else { CharacterCode::ShiftJis };
         let t = now(&s);
         let r = if card {
-            let c = ReaderConsents { limit_certificate: consent.unwrap_or(false), pharmacists_info: true, specific_health_checkups: consent.is_some() };
+            let c = ReaderConsents {
+                limit_certificate: consent.unwrap_or(false),
+                pharmacists_info: true,
+                specific_health_checkups: consent.is_some(),
+                specific_diseases: consent,
+                diagnosis_info: utf8,
+                operation_info: !utf8,
+                prescription: consent.map(|c| if c { PrescriptionIssueSelect::Electronic } else { PrescriptionIssueSelect::Paper }),
+                card_certificate_expiry: Some(t.date() + chrono::Days::new(h % 200)),
+            };
             s.config.default_character_code = code;
             s.card(&VerifiedCardHolder::from(key), c, t)
         } else {
@@ -129,6 +138,49 @@ proptest! {
         prop_assert_eq!(Some(key.clone()), b.key_of(h, i));
         let d = a.config().epoch + chrono::Days::new(days) - chrono::Days::new(400);
         prop_assert_eq!(a.lookup(&key, d), b.lookup(&key, d));
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Bulk answers (upload, pending, results, refusal) re-parse to what was
+    /// rendered, in both encodings.
+    #[test]
+    fn bulk_answers_round_trip_in_both_encodings(
+        seed in 0u64..4,
+        start in 0u64..1_900,
+        n in 1u64..12,
+        consent in prop::option::of(any::<bool>()),
+        utf8 in any::<bool>(),
+    ) {
+        let mut s = service(seed);
+        s.config.default_character_code = if utf8 { CharacterCode::Utf8 } else { CharacterCode::ShiftJis };
+        let searches: Vec<_> = (start..start + n)
+            .filter_map(|h| s.population.key_of(h, (h % 3) as usize))
+            .map(|k| {
+                let mut i = k.to_search_info();
+                i.limit_consent = consent;
+                i.arbitrary_identifier = Some(format!("a{}", k.number));
+                i
+            })
+            .collect();
+        prop_assume!(!searches.is_empty());
+        let t = now(&s);
+        let hd = header(&s, None);
+        let up = s.desk.upload(&s.config, s.institution, &hd, &searches, t);
+        check(&up)?;
+        let ResponseBody::BulkAccepted { reception_number, .. } = &up.body else {
+            return Err(TestCaseError::fail("not accepted"));
+        };
+        let mut down_hd = hd.clone();
+        down_hd.qualification_confirmation_date = None;
+        for later in [1, 60] {
+            let r = s.desk.download(&s.config, &s.population, s.institution, &down_hd, reception_number, t.plus_minutes(later));
+            check(&r)?;
+        }
+        let r = s.desk.download(&s.config, &s.population, s.institution, &down_hd, "nope", t);
+        check(&r)?;
     }
 }
 

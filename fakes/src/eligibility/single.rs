@@ -128,7 +128,8 @@ pub fn read(text: &str) -> Option<Request> {
     if at != At::Done || !seen_search {
         return None;
     }
-    let header = read_request_header(&Fields::new("MessageHeader", HEADER_FIELDS, header)).ok()?;
+    let header =
+        read_request_header(&Fields::new("MessageHeader", HEADER_FIELDS, header), true).ok()?;
     let info = read_search(&Fields::new(
         "QualificationConfirmSearchInfo",
         SEARCH_FIELDS,
@@ -163,17 +164,33 @@ mod tests {
         read_request(MessageKind::Single, doc.root(), &limits).ok()
     }
 
-    fn request(h: u64, consent: Option<bool>, id: Option<String>, code: CharacterCode) -> String {
+    /// How the request writes a 6-digit insurer number: as is, space-padded to 8
+    /// (what real terminals and our writer do) or zero-padded (some clients).
+    #[derive(Debug, Clone, Copy)]
+    enum Pad {
+        Six,
+        Spaces,
+        Zeros,
+    }
+
+    fn request(
+        h: u64,
+        consent: Option<bool>,
+        id: Option<String>,
+        code: CharacterCode,
+        pad: Pad,
+    ) -> String {
         let pop = Population::new(PopulationConfig {
             households: 2_000,
             ..Default::default()
         });
         let mut info = pop.key_of(h, 0).unwrap().to_search_info();
+        let six = info.insurer_number.to_string();
         info.limit_consent = consent;
         info.arbitrary_identifier = id;
         let bytes = Request {
             header: RequestHeader {
-                qualification_confirmation_date: pop.config().epoch,
+                qualification_confirmation_date: Some(pop.config().epoch),
                 medical_institution_code: "1313120014".parse().unwrap(),
                 arbitrary_file_identifier: Some("受付①".into()),
                 character_code_identifier: None,
@@ -181,7 +198,18 @@ mod tests {
             body: RequestBody::Single(info),
         }
         .render(code);
-        encoding::decode(&bytes).unwrap().0.into_owned()
+        let text = encoding::decode(&bytes).unwrap().0.into_owned();
+        if six.len() != 6 {
+            return text;
+        }
+        let written = format!("<InsurerNumber>  {six}</InsurerNumber>");
+        assert!(text.contains(&written), "{text}");
+        let form = match pad {
+            Pad::Six => six,
+            Pad::Spaces => format!("  {six}"),
+            Pad::Zeros => format!("00{six}"),
+        };
+        text.replace(&written, &format!("<InsurerNumber>{form}</InsurerNumber>"))
     }
 
     /// Fragments that make a message unusual in every way the fast path must notice.
@@ -222,6 +250,7 @@ mod tests {
             consent in proptest::option::of(any::<bool>()),
             id in proptest::option::of("[a-z0-9&<]{1,6}"),
             utf8 in any::<bool>(),
+            pad in proptest::sample::select(vec![Pad::Six, Pad::Spaces, Pad::Zeros]),
             splices in proptest::collection::vec(
                 (any::<proptest::sample::Index>(), proptest::bool::weighted(0.2), 0..SPLICES.len()),
                 0..3,
@@ -230,7 +259,7 @@ mod tests {
             let code = if utf8 { CharacterCode::Utf8 } else { CharacterCode::ShiftJis };
             // Escaped characters (entity references) are left to the general reader.
             let plain = splices.is_empty() && !id.as_deref().is_some_and(|i| i.contains(['&', '<']));
-            let mut text = request(h, consent, id, code);
+            let mut text = request(h, consent, id, code, pad);
             for (at, inside, k) in splices {
                 // Mostly between tags (where structure changes), sometimes anywhere.
                 let i = if inside {

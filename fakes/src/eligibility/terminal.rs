@@ -2,16 +2,22 @@
 //! file's name and bytes, decide the response file's name and bytes. The thin driver
 //! that watches folders is `sim::terminal`.
 //!
-//! Names (docs/DOMAIN.md §7): the clinic writes `req/OQSsiquc01req_<id>.xml`; the answer is
-//! `res/OQSsiquc01res_<id>.xml` (`req` replaced by `res`). Card confirmations arrive
-//! unsolicited as `face/OQSsiquc01res_face_<YYYYMMDDHHmmss>_<n>.xml`.
+//! Names (docs/INTERFACE.md §1): the clinic writes `req/OQSsiquc01req_<id>.xml`; the
+//! answer is `res/OQSsiquc01res_<id>.xml` (`req` replaced by `res`). A failed bulk
+//! request is also reported in `OQSmuquc0Nreq_<id>.err` (the request's name, `.err`
+//! for its extension: [`OutFile::err`]). Card confirmations arrive unsolicited as
+//! `face/OQSsiquc01res_face_<institution code><20 hex>_<yyyyMMddHHmmss>.xml`
+//! ([`face_file_name`]).
 
-use super::answer::{abnormal, ReaderConsents, Service, VerifiedCardHolder};
+use chrono::NaiveDateTime;
+
+use super::answer::{abnormal_at, reference_of, ReaderConsents, Service, VerifiedCardHolder};
 use super::error::{EligibilityError, ErrorCode};
-use super::values::{QualificationValidity, ReferenceClassification, SegmentOfResult};
+use super::values::{QualificationValidity, SegmentOfResult};
 use super::xml::{
     parse_request, parse_response, MessageKind, Refusal, RequestEcho, Response, ResponseBody,
 };
+use crate::codes::InstitutionCode;
 use crate::time::VirtualTime;
 
 /// A file to write, and a log line about it that holds no personal data.
@@ -20,6 +26,93 @@ pub struct OutFile {
     pub name: String,
     pub bytes: Vec<u8>,
     pub summary: Summary,
+    /// For a failed bulk request (abnormal answer to `OQSmuquc01`/`OQSmuquc02`): the
+    /// `.err` file to write beside the answer, named after the request with `.err`
+    /// for its extension (`OQSmuquc01req_X.err`: docs/INTERFACE.md §1, SK agent).
+    /// Its content is the abnormal XmlMsg answer *(our choice)*: the real content
+    /// is not public.
+    pub err: Option<ErrFile>,
+}
+
+/// The `.err` report of a failed bulk request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrFile {
+    pub name: String,
+    pub bytes: Vec<u8>,
+}
+
+/// The `.err` name for a request name: its extension (if any) replaced by `.err`.
+pub fn err_name(request_name: &str) -> String {
+    let stem = match request_name.rfind('.') {
+        Some(i) if i > 0 => &request_name[..i],
+        _ => request_name,
+    };
+    format!("{stem}.err")
+}
+
+impl OutFile {
+    fn new(name: String, kind: Option<MessageKind>, request_name: &str, r: &Response) -> Self {
+        let bytes = r.render();
+        let bulk = matches!(
+            kind,
+            Some(MessageKind::BulkUpload | MessageKind::BulkDownload)
+        );
+        let err =
+            (bulk && r.header.segment_of_result == SegmentOfResult::Abnormal).then(|| ErrFile {
+                name: err_name(request_name),
+                bytes: bytes.clone(),
+            });
+        OutFile {
+            name,
+            summary: Summary::of(kind, r),
+            bytes,
+            err,
+        }
+    }
+}
+
+/// `OQSsiquc01res_face_<10-digit institution code><20 hex>_<yyyyMMddHHmmss>.xml`, the
+/// real face-file name form (MR docs §20, e.g.
+/// `OQSsiquc01res_face_27142063864da5260a16de5a3d3ad7_20260929160112.xml`). The 20
+/// hex digits are a pure function of `(seed, serial)`, distinct for distinct serials
+/// *(our choice)*: 4 from the seed, 16 from a bijective mix of seed and serial.
+/// `stamp` is the time in the name (the driver picks wall clock or virtual time).
+pub fn face_file_name(
+    institution: InstitutionCode,
+    seed: u64,
+    serial: u64,
+    stamp: NaiveDateTime,
+) -> String {
+    format!(
+        "OQSsiquc01res_face_{}{:04x}{:016x}_{}.xml",
+        institution.digits(),
+        mix(seed) & 0xffff,
+        mix(seed ^ serial),
+        stamp.format("%Y%m%d%H%M%S")
+    )
+}
+
+/// Whether `name` passes MR's filter `OQSsiquc01res_face_.+_(\d{14})\.xml`
+/// (`FaceCaptureMonitor.cs`), read as a whole-name match.
+pub fn is_face_file_name(name: &str) -> bool {
+    face_file_stamp(name).is_some()
+}
+
+/// The 14-digit stamp of a face file name, if it is one.
+pub fn face_file_stamp(name: &str) -> Option<&str> {
+    let rest = name.strip_prefix("OQSsiquc01res_face_")?;
+    let rest = rest.strip_suffix(".xml")?;
+    let (head, stamp) = rest.rsplit_once('_')?;
+    (!head.is_empty() && stamp.len() == 14 && stamp.bytes().all(|b| b.is_ascii_digit()))
+        .then_some(stamp)
+}
+
+/// splitmix64's finaliser: a bijection on u64.
+fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 impl std::fmt::Debug for OutFile {
@@ -44,24 +137,20 @@ pub struct Summary {
 
 impl Summary {
     pub fn of(kind: Option<MessageKind>, r: &Response) -> Self {
+        let header_number = r.header.reception_number.clone();
         let (validities, reception_number) = match &r.body {
-            ResponseBody::Empty => (Vec::new(), None),
+            ResponseBody::Empty => (Vec::new(), header_number),
             ResponseBody::Single(a) => (a.qualification_validity.into_iter().collect(), None),
             ResponseBody::BulkAccepted {
                 reception_number, ..
-            }
-            | ResponseBody::BulkPending { reception_number } => {
-                (Vec::new(), Some(reception_number.clone()))
-            }
-            ResponseBody::BulkResults {
-                reception_number,
-                answers,
-            } => (
+            } => (Vec::new(), Some(reception_number.clone())),
+            ResponseBody::BulkPending => (Vec::new(), header_number),
+            ResponseBody::BulkResults { answers } => (
                 answers
                     .iter()
                     .filter_map(|a| a.qualification_validity)
                     .collect(),
-                Some(reception_number.clone()),
+                header_number,
             ),
         };
         Summary {
@@ -90,13 +179,17 @@ pub fn response_name(request_name: &str) -> String {
 pub struct Terminal {
     pub service: Service,
     face_serial: u64,
+    /// Seed of the face-file names (the population's seed).
+    face_seed: u64,
 }
 
 impl Terminal {
     pub fn new(service: Service) -> Self {
+        let face_seed = service.population.config().seed;
         Terminal {
             service,
             face_serial: 0,
+            face_seed,
         }
     }
 
@@ -105,11 +198,7 @@ impl Terminal {
     pub fn handle_file(&mut self, name: &str, bytes: &[u8], now: VirtualTime) -> OutFile {
         let kind = MessageKind::of_request_file(name);
         let response = self.service.handle(kind, bytes, now);
-        OutFile {
-            name: response_name(name),
-            summary: Summary::of(kind, &response),
-            bytes: response.render(),
-        }
+        OutFile::new(response_name(name), kind, name, &response)
     }
 
     /// What the terminal answers by itself, without asking the implementing body:
@@ -164,11 +253,19 @@ impl Terminal {
         let error = match answer {
             Ok(bytes) => match parse_response(&bytes) {
                 Ok(r) => {
+                    let bulk_failed = matches!(
+                        kind,
+                        Some(MessageKind::BulkUpload | MessageKind::BulkDownload)
+                    ) && r.header.segment_of_result == SegmentOfResult::Abnormal;
                     return OutFile {
                         name: response_name(name),
                         summary: Summary::of(kind, &r),
+                        err: bulk_failed.then(|| ErrFile {
+                            name: err_name(name),
+                            bytes: bytes.clone(),
+                        }),
                         bytes,
-                    }
+                    };
                 }
                 Err(e) => EligibilityError::new(
                     ErrorCode::CentreError,
@@ -191,45 +288,58 @@ impl Terminal {
         refusal: &Refusal,
         now: VirtualTime,
     ) -> OutFile {
-        let response = abnormal(
+        let response = abnormal_at(
             refusal,
-            ReferenceClassification::InsuranceCard,
-            now,
+            reference_of(kind),
+            self.service.stamp(now),
             self.service.config.default_character_code,
         );
-        OutFile {
-            name: response_name(name),
-            summary: Summary::of(kind, &response),
-            bytes: response.render(),
-        }
+        OutFile::new(response_name(name), kind, name, &response)
     }
 
-    /// The unsolicited answer to a card confirmation at the reader, named
-    /// `OQSsiquc01res_face_<YYYYMMDDHHmmss>_<n>.xml` (n counts from 1 per terminal,
-    /// so two confirmations in the same virtual minute do not collide).
+    /// The unsolicited answer to a card confirmation at the reader, its name
+    /// stamped with the answer's `ProcessExecutionTime` (virtual time). See
+    /// [`Terminal::face_at`] to stamp the name otherwise.
     pub fn face(
         &mut self,
         holder: &VerifiedCardHolder,
         consents: ReaderConsents,
         now: VirtualTime,
     ) -> OutFile {
+        self.face_at(holder, consents, now, None)
+    }
+
+    /// The unsolicited answer to a card confirmation at the reader, named by
+    /// [`face_file_name`] with this terminal's institution, a per-terminal serial
+    /// (from 1) and `name_time` — e.g. the wall clock, since MR takes only files
+    /// stamped today — or, when `None`, the answer's `ProcessExecutionTime`.
+    pub fn face_at(
+        &mut self,
+        holder: &VerifiedCardHolder,
+        consents: ReaderConsents,
+        now: VirtualTime,
+        name_time: Option<NaiveDateTime>,
+    ) -> OutFile {
         self.face_serial += 1;
         let response = self.service.card(holder, consents, now);
-        let stamp = super::values::fmt_time(super::values::naive(now));
-        OutFile {
-            name: format!("OQSsiquc01res_face_{stamp}_{}.xml", self.face_serial),
-            summary: Summary::of(Some(MessageKind::Single), &response),
-            bytes: response.render(),
-        }
+        let stamp = name_time.unwrap_or(response.header.process_execution_time);
+        let name = face_file_name(
+            self.service.institution,
+            self.face_seed,
+            self.face_serial,
+            stamp,
+        );
+        OutFile::new(name, Some(MessageKind::Single), "", &response)
     }
 }
 
 fn echo_of(h: &super::xml::RequestHeader) -> RequestEcho {
     RequestEcho {
-        qualification_confirmation_date: Some(h.qualification_confirmation_date),
+        qualification_confirmation_date: h.qualification_confirmation_date,
         medical_institution_code: Some(h.medical_institution_code.to_string()),
         arbitrary_file_identifier: h.arbitrary_file_identifier.clone(),
         character_code_identifier: h.character_code_identifier,
+        reception_number: None,
     }
 }
 
@@ -249,5 +359,50 @@ mod tests {
         );
         assert_eq!(response_name("foo_req.xml"), "foo_res.xml");
         assert_eq!(response_name("hello.xml"), "hello.xml");
+    }
+
+    /// docs/INTERFACE.md §1 row 4: `.err` beside the request name.
+    #[test]
+    fn interface_1_err_file_beside_the_request_name() {
+        assert_eq!(err_name("OQSmuquc01req_x.xml"), "OQSmuquc01req_x.err");
+        assert_eq!(err_name("OQSmuquc02req_a.b.xml"), "OQSmuquc02req_a.b.err");
+        assert_eq!(err_name("OQSmuquc02req_x"), "OQSmuquc02req_x.err");
+    }
+
+    /// docs/INTERFACE.md §1 row 6: the face-file name form and MR's filter.
+    #[test]
+    fn interface_1_face_file_names_pass_the_real_filter() {
+        let inst: InstitutionCode = "1313120014".parse().unwrap();
+        let t = chrono::NaiveDate::from_ymd_opt(2026, 9, 29)
+            .unwrap()
+            .and_hms_opt(16, 1, 12)
+            .unwrap();
+        let names: Vec<String> = (1..=1000).map(|n| face_file_name(inst, 7, n, t)).collect();
+        for n in &names {
+            assert!(is_face_file_name(n), "{n}");
+            assert_eq!(face_file_stamp(n), Some("20260929160112"));
+            let body = &n["OQSsiquc01res_face_".len()..n.len() - "_20260929160112.xml".len()];
+            assert_eq!(body.len(), 30, "{n}");
+            assert!(body.starts_with("1313120014"));
+            assert!(body[10..]
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+        }
+        let unique: std::collections::BTreeSet<_> = names.iter().collect();
+        assert_eq!(unique.len(), names.len());
+        assert_eq!(face_file_name(inst, 7, 5, t), face_file_name(inst, 7, 5, t));
+        // The real example, and names the filter refuses.
+        assert!(is_face_file_name(
+            "OQSsiquc01res_face_27142063864da5260a16de5a3d3ad7_20260929160112.xml"
+        ));
+        for bad in [
+            "OQSsiquc01res_face_20260929160112.xml",
+            "OQSsiquc01res_face__20260929160112.xml",
+            "OQSsiquc01res_face_x_2026092916011.xml",
+            "OQSsiquc01res_face_x_20260929160112.xml.tmp",
+            "OQSsiquc01res_x_20260929160112.xml",
+        ] {
+            assert!(!is_face_file_name(bad), "{bad}");
+        }
     }
 }

@@ -141,7 +141,8 @@ code_list! {
 }
 
 code_list! {
-    /// 資格有効性 (`QualificationValidity`).
+    /// 資格有効性 (`QualificationValidity`, OQSCD006). 1–5: MC `codes.ts`; 6: the
+    /// res-watcher tables (docs/INTERFACE.md §3).
     QualificationValidity {
         /// 1: 有効
         Valid = "1",
@@ -153,11 +154,25 @@ code_list! {
         NoRecord = "4",
         /// 5: 複数該当
         SeveralMatches = "5",
+        /// 6: 有効（未登録）: valid, but not yet registered with the system. Never
+        /// produced by the synthetic population *(our choice)*; read back only.
+        ValidUnregistered = "6",
     }
 }
 
+impl QualificationValidity {
+    /// The validities the synthetic population produces (1–5; 6 is read back only).
+    pub const PRODUCED: &'static [QualificationValidity] = &[
+        QualificationValidity::Valid,
+        QualificationValidity::Invalid,
+        QualificationValidity::InvalidNewerExists,
+        QualificationValidity::NoRecord,
+        QualificationValidity::SeveralMatches,
+    ];
+}
+
 code_list! {
-    /// 本人・家族の別.
+    /// 本人・家族の別 (`PersonalFamilyClassification`).
     PersonFamily {
         /// 1: 本人 (the insured)
         Person = "1",
@@ -167,41 +182,59 @@ code_list! {
 }
 
 code_list! {
-    /// 性別 (`Sex1`).
+    /// 性別 (`Sex1`, `Sex2`): MC `codes.ts`.
     Sex {
         /// 1: 男
         Male = "1",
         /// 2: 女
         Female = "2",
+        /// 3: 未設定
+        Unset = "3",
     }
 }
 
 code_list! {
-    /// 被保険者証区分 (`InsuredCardClassification`). *(our choice)* values.
+    /// 被保険者証区分 (`InsuredCardClassification`, OQSCD): MC `codes.ts`, SK
+    /// `PatientInfoConverter.cs`, res-watcher tables (docs/INTERFACE.md §3). A
+    /// dependant holds class 01 with `PersonalFamilyClassification` 2.
     InsuredCardClass {
-        /// 01: 被保険者証 (employee insurance, the insured)
-        Insured = "01",
-        /// 02: 被扶養者証 (employee insurance, a dependant)
-        Dependant = "02",
-        /// 03: 国民健康保険被保険者証
-        NationalHealthInsurance = "03",
+        /// 01: 被保険者証（一般）
+        General = "01",
+        /// 02: 被保険者証（退職）
+        Retired = "02",
+        /// 03: 短期被保険者証（一般）
+        ShortTerm = "03",
+        /// 04: 短期被保険者証（退職）
+        ShortTermRetired = "04",
+        /// 05: 被保険者資格証明書
+        QualificationCertificate = "05",
+        /// 06: 特例退職被保険者証
+        SpecialRetired = "06",
+        /// 07: 自衛官診療証
+        SelfDefenseForces = "07",
+        /// A1: 医療扶助 (a public-assistance medical ticket)
+        MedicalAid = "A1",
     }
 }
 
 code_list! {
-    /// 限度額適用認定証区分. *(our choice)* values.
+    /// 限度額適用認定証区分 (`LimitApplicationCertificateClassification`): MC `codes.ts`.
     LimitCertificateClass {
         /// 01: 限度額適用認定証
         Limit = "01",
         /// 02: 限度額適用・標準負担額減額認定証 (low income, meal costs reduced too)
         LimitAndReduction = "02",
+        /// 03: 標準負担額減額認定証
+        StandardReduction = "03",
     }
 }
 
 code_list! {
-    /// 適用区分 of a high-cost limit (所得区分 ア–オ). *(our choice)* codes A01–A05.
+    /// 適用区分 (`LimitApplicationCertificateClassificationFlag`, OQSCD012): MC
+    /// `codes.ts`, SK `KogakuKbnToLimitConsFlgConverter.cs`. A01–A06 under 70,
+    /// B01–B10 from 70.
     LimitCategory {
-        /// ア
+        /// ア (年収約1,160万円以上)
         A = "A01",
         /// イ
         I = "A02",
@@ -209,20 +242,144 @@ code_list! {
         U = "A03",
         /// エ
         E = "A04",
-        /// オ
+        /// オ (住民税非課税)
         O = "A05",
+        /// オ（境）(境界層該当)
+        OBorder = "A06",
+        /// 現役並みⅢ
+        WorkingIII = "B01",
+        /// 現役並みⅡ
+        WorkingII = "B02",
+        /// 現役並みⅠ
+        WorkingI = "B03",
+        /// 一般
+        General = "B04",
+        /// 低所得Ⅱ
+        LowII = "B05",
+        /// 低所得Ⅰ
+        LowI = "B06",
+        /// 低所得Ⅰ（老福）
+        LowIWelfare = "B07",
+        /// 低所得Ⅰ（境）
+        LowIBorder = "B08",
+        /// 一般Ⅱ
+        GeneralII = "B09",
+        /// 一般Ⅰ
+        GeneralI = "B10",
+    }
+}
+
+impl LimitCategory {
+    /// The categories of someone under 70 (A01–A06).
+    pub const UNDER_70: &'static [LimitCategory] = &[
+        LimitCategory::A,
+        LimitCategory::I,
+        LimitCategory::U,
+        LimitCategory::E,
+        LimitCategory::O,
+        LimitCategory::OBorder,
+    ];
+    /// The categories from 70 (B01–B10).
+    pub const FROM_70: &'static [LimitCategory] = &[
+        LimitCategory::WorkingIII,
+        LimitCategory::WorkingII,
+        LimitCategory::WorkingI,
+        LimitCategory::General,
+        LimitCategory::LowII,
+        LimitCategory::LowI,
+        LimitCategory::LowIWelfare,
+        LimitCategory::LowIBorder,
+        LimitCategory::GeneralII,
+        LimitCategory::GeneralI,
+    ];
+
+    /// Whether the category is one of the low-income ones (住民税非課税: オ, 低所得),
+    /// which come with the 標準負担額減額 (a 02 certificate).
+    pub fn is_low_income(self) -> bool {
+        matches!(
+            self,
+            LimitCategory::O
+                | LimitCategory::OBorder
+                | LimitCategory::LowII
+                | LimitCategory::LowI
+                | LimitCategory::LowIWelfare
+                | LimitCategory::LowIBorder
+        )
     }
 }
 
 code_list! {
-    /// 特定疾病 (長期高額疾病) category. *(our choice)* codes.
+    /// 特定疾病療養受療証認定疾病区分 (`SpecificDiseasesDiseaseCategory`, OQSCD013):
+    /// MC `codes.ts` (which refuses `01`).
     SpecificDisease {
-        /// 01: 人工透析を要する慢性腎不全
-        Dialysis = "01",
-        /// 02: 血友病
-        Hemophilia = "02",
-        /// 03: 抗ウイルス剤を投与している後天性免疫不全症候群 (HIV)
-        Hiv = "03",
+        /// 1: 人工透析を必要とする慢性腎不全
+        Dialysis = "1",
+        /// 2: 先天性血液凝固因子障害（第VIII因子、第IX因子）
+        Hemophilia = "2",
+        /// 3: 血液凝固因子製剤の投与に起因するHIV感染症
+        Hiv = "3",
+    }
+}
+
+code_list! {
+    /// 同意フラグ of the consent fields (`…ConsFlg`): MC `codes.ts`, res-watcher
+    /// tables (docs/INTERFACE.md §3).
+    ConsentFlag {
+        /// 0: 同意なし / 未同意
+        NotGiven = "0",
+        /// 1: 同意あり
+        Given = "1",
+        /// 2: 同意有効期限切れ
+        Expired = "2",
+        /// 3: 同意取得困難
+        Difficult = "3",
+    }
+}
+
+impl ConsentFlag {
+    pub fn of(given: bool) -> Self {
+        if given {
+            ConsentFlag::Given
+        } else {
+            ConsentFlag::NotGiven
+        }
+    }
+    pub fn is_given(self) -> bool {
+        self == ConsentFlag::Given
+    }
+}
+
+code_list! {
+    /// 資格喪失事由 (`ReasonOfLoss`): MC `codes.ts`.
+    ReasonOfLoss {
+        /// 01: 死亡
+        Death = "01",
+        /// 02: 生活保護受給開始
+        PublicAssistance = "02",
+        /// 03: 医療保険等の資格取得
+        OtherInsurance = "03",
+        /// 99: その他
+        Other = "99",
+    }
+}
+
+code_list! {
+    /// 未就学区分 (`PreschoolClassification`): MC `codes.ts` has only 1; written only
+    /// for preschool children.
+    PreschoolClassification {
+        /// 1: 未就学該当
+        Preschool = "1",
+    }
+}
+
+code_list! {
+    /// 処方箋発行形態 (`PrescriptionIssueSelect`, in `MessageBody`): MC `codes.ts`,
+    /// `MessageBody.ts`. (SK's model has it inside the result; we follow MC.)
+    PrescriptionIssueSelect {
+        /// 1: 電子処方箋
+        Electronic = "1",
+        /// 2: 紙の処方箋
+        Paper = "2",
     }
 }
 
@@ -268,6 +425,16 @@ mod tests {
         for v in QualificationValidity::ALL {
             assert_eq!(QualificationValidity::parse("x", v.code()).unwrap(), *v);
         }
-        assert!(Sex::parse("Sex1", "3").is_err());
+        assert_eq!(Sex::parse("Sex1", "3").unwrap(), Sex::Unset);
+        assert!(Sex::parse("Sex1", "4").is_err());
+        assert!(SpecificDisease::parse("c", "01").is_err());
+        assert_eq!(
+            InsuredCardClass::parse("c", "A1").unwrap(),
+            InsuredCardClass::MedicalAid
+        );
+        assert_eq!(
+            LimitCategory::UNDER_70.len() + LimitCategory::FROM_70.len(),
+            LimitCategory::ALL.len()
+        );
     }
 }

@@ -731,6 +731,7 @@ async fn card_confirmation(
         limit_certificate: flag("limit_certificate"),
         pharmacists_info: flag("pharmacists_info"),
         specific_health_checkups: flag("specific_health_checkups"),
+        ..Default::default()
     };
     let now = app.clock.now();
     match app
@@ -762,7 +763,7 @@ async fn issue_card(app: &App, req: Request<Incoming>) -> Resp {
         Err(e) => return e,
     };
     let code = body.get("validity").and_then(Value::as_u64).unwrap_or(1);
-    let Some(validity) = QualificationValidity::ALL
+    let Some(validity) = QualificationValidity::PRODUCED
         .iter()
         .copied()
         .find(|v| v.code() == code.to_string())

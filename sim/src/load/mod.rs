@@ -107,7 +107,7 @@ pub fn bodies(keys: &[SearchKey], date: NaiveDate, institution: InstitutionCode)
             Bytes::from(
                 Request {
                     header: RequestHeader {
-                        qualification_confirmation_date: date,
+                        qualification_confirmation_date: Some(date),
                         medical_institution_code: institution,
                         arbitrary_file_identifier: Some(format!("load-{k}")),
                         character_code_identifier: None,

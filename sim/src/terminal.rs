@@ -280,92 +280,14 @@ pub enum LogOutcome {
     Failed(String),
 }
 
-/// Longest file name the driver writes *(our choice: 255 bytes, the limit of ext4,
-/// XFS, APFS, NTFS (in UTF-16 units) and SMB shares)*.
-pub const MAX_NAME_BYTES: usize = 255;
+pub use fakes::eligibility::terminal::{
+    err_name as err_file_name, long_response_name as long_answer_name,
+    response_name as answer_name, LONG_NAME_PREFIX, MAX_NAME_BYTES, UNKNOWN_PREFIX,
+};
 
 /// Prefix of every temp file the driver writes (the state directory's too).
 pub const TEMP_PREFIX: &str = ".onsim-tmp-";
 
-/// Prefix of answers to names that are not `<id>req_…`.
-pub const UNKNOWN_PREFIX: &str = "onsim_unknown_";
-
-/// Prefix of answers whose name would be too long.
-pub const LONG_NAME_PREFIX: &str = "onsim_longname_";
-
-/// The answer's name for a request name. Rule *(our choice; injective, so no
-/// request can take another's answer name)*:
-///
-/// 1. `<A>req_<rest>`, `A` one or more ASCII letters or digits — every real request
-///    kind (`OQSsiquc01req_…`, docs/INTERFACE.md §1) and kinds onsim does not know —
-///    → `<A>res_<rest>` (the real rule: `req` replaced by `res`).
-/// 2. anything else → `onsim_unknown_<name>`. So a mis-named
-///    `OQSsiquc01res_A.xml` is answered as `onsim_unknown_OQSsiquc01res_A.xml`, not
-///    under the name `OQSsiquc01req_A.xml`'s answer takes.
-///
-/// Rule 1 is one-to-one (`<A>res` is the longest alphanumeric prefix of the answer,
-/// so `A` can be read back); rule 2 is; and the two never meet (the longest
-/// alphanumeric prefix of `onsim_…` is `onsim`, which does not end in `res`). Answers that would exceed [`MAX_NAME_BYTES`] are written under
-/// [`long_answer_name`] instead.
-// TODO(lead): the pure rule belongs in fakes::eligibility::terminal::response_name
-// (H1/H4 own that file); move it there and make this a re-export.
-pub fn answer_name(request: &str) -> String {
-    // The longest ASCII alphanumeric prefix: `<A>req` when rule 1 applies.
-    let p = request
-        .bytes()
-        .take_while(|b| b.is_ascii_alphanumeric())
-        .count();
-    if p > 3 && request[..p].ends_with("req") && request[p..].starts_with('_') {
-        format!("{}res{}", &request[..p - 3], &request[p..])
-    } else {
-        format!("{UNKNOWN_PREFIX}{request}")
-    }
-}
-
-/// The short name an answer takes when [`answer_name`] is longer than the file
-/// system allows: `onsim_longname_<16 hex of SHA-256 of the request name>.xml`
-/// (35 bytes). The client finds it by the echoed `ArbitraryFileIdentifier`. Its own
-/// namespace (never `<A>res_…` or `onsim_unknown_…`); two request names sharing the
-/// 64-bit hash would meet the never-overwrite rule, not replace each other.
-pub fn long_answer_name(request: &str) -> String {
-    let d = ring::digest::digest(&ring::digest::SHA256, request.as_bytes());
-    format!("{LONG_NAME_PREFIX}{}.xml", hex(&d.as_ref()[..8]))
-}
-
-/// The `.err` file beside a request (docs/INTERFACE.md §1, SK agent:
-/// `OQSmuquc01req_*.err`): the request name with `.xml` replaced by `.err` (or
-/// `.err` added). Written into `req/`.
-pub fn err_file_name(request: &str) -> String {
-    let stem = match request.len().checked_sub(4) {
-        Some(i) if request.is_char_boundary(i) && request[i..].eq_ignore_ascii_case(".xml") => {
-            &request[..i]
-        }
-        _ => request,
-    };
-    format!("{stem}.err")
-}
-
-/// The face file name (docs/INTERFACE.md §1, MR docs §20):
-/// `OQSsiquc01res_face_<institution code><20 hex>_<yyyyMMddHHmmss>.xml`. The 20 hex
-/// *(our choice)* are the first 10 bytes of SHA-256 over the institution, the stamp
-/// and the driver's face serial.
-// TODO(lead): H1 moves the face name into fakes::eligibility::terminal::Terminal::face
-// with the stamp time passed in; then call that and drop this.
-pub fn face_file_name(institution: &str, stamp: chrono::NaiveDateTime, serial: u64) -> String {
-    let stamp = stamp.format("%Y%m%d%H%M%S").to_string();
-    let d = ring::digest::digest(
-        &ring::digest::SHA256,
-        format!("onsim face {institution} {stamp} {serial}").as_bytes(),
-    );
-    format!(
-        "OQSsiquc01res_face_{institution}{}_{stamp}.xml",
-        hex(&d.as_ref()[..10])
-    )
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
 
 struct Shared {
     req: PathBuf,
@@ -550,7 +472,7 @@ impl Drop for TerminalDriver {
 
 impl FaceDrop {
     /// A patient presented a card at the reader and was verified: the terminal's
-    /// unsolicited answer is written to `face/` under [`face_file_name`] (stamped
+    /// unsolicited answer is written to `face/` under [`fakes::eligibility::terminal::face_file_name`] (stamped
     /// per [`DriverConfig::face_stamp`]), atomically and never over an existing file
     /// (a clash takes the next serial). Returns the path.
     pub fn present_card(
@@ -900,8 +822,6 @@ impl Shared {
                         lock(&self.terminal).remote_answer(name, &bytes, answer, now)
                     }
                 };
-                // TODO(lead): when H1's OutFile carries the `.err` file of a failed bulk
-                // request, write it here with `self.write_err_file(name, &err_bytes)`.
                 let name_fits = primary.len() <= MAX_NAME_BYTES;
                 f.answer = Some(OutFile {
                     name: if name_fits {
@@ -926,6 +846,13 @@ impl Shared {
             match result {
                 Ok(written) => {
                     let out = f.answer.take().expect("checked");
+                    // A failed bulk request is also reported beside it in req/ (the
+                    // request itself is consumed below; `.err` names are never taken).
+                    // A failure here is logged once by write_err_file and does not hold
+                    // the answer back.
+                    if let (true, Some(err)) = (written, &out.err) {
+                        let _ = self.write_err_file(name, &err.bytes);
+                    }
                     self.record(LogEntry {
                         at: (self.clock)(),
                         request: name.to_string(),
@@ -1062,6 +989,7 @@ impl Shared {
                 validities: Vec::new(),
                 reception_number: None,
             },
+            err: None,
         };
         match write_new(&self.req, &out, WriteMode::Rename, &self.temp_name()) {
             Ok(true) => Ok(Some(self.req.join(name))),
@@ -1089,11 +1017,10 @@ impl Shared {
             FaceStamp::Wall => chrono::Local::now().naive_local(),
             FaceStamp::Virtual => fakes::eligibility::values::naive(now),
         };
-        let institution = lock(&self.terminal).service.institution.to_string();
         // A restart reuses serials: on a name clash take the next one.
         for _ in 0..10_000 {
             let serial = self.face_serial.fetch_add(1, Ordering::SeqCst) + 1;
-            out.name = face_file_name(&institution, stamp, serial);
+            out.name = lock(&self.terminal).face_name(serial, stamp);
             match write_new(&self.face, &out, self.cfg.write_mode, &self.temp_name()) {
                 Ok(true) => {
                     self.record(LogEntry {
@@ -1284,22 +1211,6 @@ mod tests {
             long.starts_with(LONG_NAME_PREFIX) && long.len() == 35,
             "{long}"
         );
-    }
-
-    #[test]
-    fn face_names_pass_the_real_filter() {
-        let t = chrono::NaiveDate::from_ymd_opt(2026, 9, 29)
-            .unwrap()
-            .and_hms_opt(16, 1, 12)
-            .unwrap();
-        let n = face_file_name("2714206386", t, 1);
-        // MR FaceCaptureMonitor.cs: OQSsiquc01res_face_.+_(\d{14})\.xml
-        let rest = n.strip_prefix("OQSsiquc01res_face_2714206386").unwrap();
-        let (hex20, stamp) = rest.split_once('_').unwrap();
-        assert_eq!(hex20.len(), 20);
-        assert!(hex20.bytes().all(|b| b.is_ascii_hexdigit()));
-        assert_eq!(stamp, "20260929160112.xml");
-        assert_ne!(n, face_file_name("2714206386", t, 2));
     }
 
     proptest! {

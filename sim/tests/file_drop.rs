@@ -674,7 +674,7 @@ fn sigterm_mid_burst_writes_no_false_answers_and_loses_nothing() {
         ..Default::default()
     });
     let date = chrono::NaiveDate::from_ymd_opt(2025, 4, 1).unwrap();
-    let keys: Vec<SearchKey> = QualificationValidity::ALL
+    let keys: Vec<SearchKey> = QualificationValidity::PRODUCED
         .iter()
         .map(|v| pop.example(*v))
         .collect();
@@ -683,7 +683,7 @@ fn sigterm_mid_burst_writes_no_false_answers_and_loses_nothing() {
             let key = &keys[i % keys.len()];
             let bytes = Request {
                 header: RequestHeader {
-                    qualification_confirmation_date: date,
+                    qualification_confirmation_date: Some(date),
                     medical_institution_code: institution,
                     arbitrary_file_identifier: Some(format!("burst-{i}")),
                     character_code_identifier: None,
@@ -750,7 +750,7 @@ fn sigterm_mid_burst_writes_no_false_answers_and_loses_nothing() {
             Some(format!("burst-{i}")),
             "{name}"
         );
-        let want = QualificationValidity::ALL[i % keys.len()];
+        let want = QualificationValidity::PRODUCED[i % keys.len()];
         assert_eq!(
             single_answer(&r).qualification_validity,
             Some(want),
@@ -993,7 +993,7 @@ fn serve_terminal_encoding_and_keep_processed() {
     });
     let bytes = Request {
         header: RequestHeader {
-            qualification_confirmation_date: chrono::NaiveDate::from_ymd_opt(2025, 4, 1).unwrap(),
+            qualification_confirmation_date: Some(chrono::NaiveDate::from_ymd_opt(2025, 4, 1).unwrap()),
             medical_institution_code: institution,
             arbitrary_file_identifier: Some("enc".into()),
             character_code_identifier: None,

@@ -163,15 +163,59 @@ impl Summary {
     }
 }
 
-/// The response name for a request name: the `req` of a known prefix becomes `res`;
-/// for other names the first `req` becomes `res`; a name without `req` is kept
-/// (the answer goes to another folder, so it cannot collide with the request).
+/// Longest file name the terminal writes *(our choice: 255 bytes, the limit of ext4,
+/// XFS, APFS, NTFS (in UTF-16 units) and SMB shares)*.
+pub const MAX_NAME_BYTES: usize = 255;
+
+/// Prefix of answers to names that are not `<id>req_…`.
+pub const UNKNOWN_PREFIX: &str = "onsim_unknown_";
+
+/// Prefix of answers whose name would be too long.
+pub const LONG_NAME_PREFIX: &str = "onsim_longname_";
+
+/// The answer's name for a request name. Rule *(our choice; injective, so no
+/// request can take another's answer name)*:
+///
+/// 1. `<A>req_<rest>`, `A` one or more ASCII letters or digits — every real request
+///    kind (`OQSsiquc01req_…`, docs/INTERFACE.md §1) and kinds onsim does not know —
+///    → `<A>res_<rest>` (the real rule: `req` replaced by `res`).
+/// 2. anything else → `onsim_unknown_<name>`. So a mis-named
+///    `OQSsiquc01res_A.xml` is answered as `onsim_unknown_OQSsiquc01res_A.xml`, not
+///    under the name `OQSsiquc01req_A.xml`'s answer takes.
+///
+/// Rule 1 is one-to-one (`<A>res` is the longest alphanumeric prefix of the answer,
+/// so `A` can be read back); rule 2 is; and the two never meet (the longest
+/// alphanumeric prefix of `onsim_…` is `onsim`, which does not end in `res`).
+/// Answers that would exceed [`MAX_NAME_BYTES`] take [`long_response_name`] instead.
 pub fn response_name(request_name: &str) -> String {
-    if let Some(k) = MessageKind::of_request_file(request_name) {
-        let n = k.id().len();
-        return format!("{}res{}", &request_name[..n], &request_name[n + 3..]);
+    // The longest ASCII alphanumeric prefix: `<A>req` when rule 1 applies.
+    let p = request_name
+        .bytes()
+        .take_while(|b| b.is_ascii_alphanumeric())
+        .count();
+    if p > 3 && request_name[..p].ends_with("req") && request_name[p..].starts_with('_') {
+        format!("{}res{}", &request_name[..p - 3], &request_name[p..])
+    } else {
+        format!("{UNKNOWN_PREFIX}{request_name}")
     }
-    request_name.replacen("req", "res", 1)
+}
+
+/// The short name an answer takes when [`response_name`] is longer than
+/// [`MAX_NAME_BYTES`]: `onsim_longname_<16 hex of SHA-256 of the request name>.xml`
+/// (35 bytes) *(our choice)*. The client finds it by the echoed
+/// `ArbitraryFileIdentifier`. Its own namespace (never `<A>res_…` or
+/// `onsim_unknown_…`); two request names sharing the 64-bit hash would meet the
+/// driver's never-overwrite rule, not replace each other.
+pub fn long_response_name(request_name: &str) -> String {
+    use sha2::Digest;
+    let d = sha2::Sha256::digest(request_name.as_bytes());
+    let mut out = String::with_capacity(35);
+    out.push_str(LONG_NAME_PREFIX);
+    for b in &d[..8] {
+        out.push_str(&format!("{b:02x}"));
+    }
+    out.push_str(".xml");
+    out
 }
 
 /// The pure terminal: an answering [`Service`] plus the serial of face files.
@@ -309,6 +353,13 @@ impl Terminal {
         self.face_at(holder, consents, now, None)
     }
 
+    /// The face-file name for `serial` and `stamp` ([`face_file_name`] with this
+    /// terminal's institution and seed), for a driver that picks its own serials
+    /// (e.g. to step past names a previous run left in `face/`).
+    pub fn face_name(&self, serial: u64, stamp: NaiveDateTime) -> String {
+        face_file_name(self.service.institution, self.face_seed, serial, stamp)
+    }
+
     /// The unsolicited answer to a card confirmation at the reader, named by
     /// [`face_file_name`] with this terminal's institution, a per-terminal serial
     /// (from 1) and `name_time` — e.g. the wall clock, since MR takes only files
@@ -357,8 +408,14 @@ mod tests {
             response_name("OQSmuquc02req_req.xml"),
             "OQSmuquc02res_req.xml"
         );
-        assert_eq!(response_name("foo_req.xml"), "foo_res.xml");
-        assert_eq!(response_name("hello.xml"), "hello.xml");
+        assert_eq!(response_name("foo_req.xml"), "onsim_unknown_foo_req.xml");
+        assert_eq!(response_name("hello.xml"), "onsim_unknown_hello.xml");
+        assert_eq!(
+            response_name("OQSsiquc01res_A.xml"),
+            "onsim_unknown_OQSsiquc01res_A.xml"
+        );
+        let long = long_response_name(&"x".repeat(300));
+        assert!(long.starts_with(LONG_NAME_PREFIX) && long.len() == 35, "{long}");
     }
 
     /// docs/INTERFACE.md §1 row 4: `.err` beside the request name.

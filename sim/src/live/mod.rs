@@ -59,6 +59,10 @@ pub struct App {
     /// Card-based confirmations: JPKI CA, link registry, challenges.
     pub cards: Arc<card::CardDesk>,
     pub proxy: Arc<Proxy>,
+    /// Judges terminal certificates at the handshake and again on every request.
+    pub client_verifier: Arc<tls::VirtualClockClientVerifier>,
+    /// The terminal CA's revocations published so far (start-time CRL first).
+    pub terminal_revocations: std::sync::Mutex<Vec<fakes::pki::Revocation>>,
 }
 
 /// How to start the live services.
@@ -199,6 +203,11 @@ pub async fn start_with_world(
     let l_proxy = bind(cfg.port_base, 6)
         .await
         .map_err(|e| io("carrier proxy", e))?;
+    // The terminal's own way into the carrier (unpublished, ephemeral, own slots).
+    let l_proxy_terminal = bind(0, 0)
+        .await
+        .map_err(|e| io("carrier proxy (terminal)", e))?;
+    let proxy_terminal = l_proxy_terminal.local_addr().map_err(|e| e.to_string())?;
     let addr = |l: &TcpListener| l.local_addr().map_err(|e| e.to_string());
     let addrs = Addrs {
         control: addr(&l_control)?,
@@ -216,7 +225,13 @@ pub async fn start_with_world(
         Arc::new(move || line_world.line().is_none_or(|(_, _, ok)| ok)),
         cfg.seed,
     );
-    let server_cfg = tls::server_config(&pki, clock.clone()).map_err(|e| format!("TLS: {e}"))?;
+    let client_verifier = Arc::new(tls::VirtualClockClientVerifier::new(
+        pki.verifier.clone(),
+        clock.clone(),
+        &tls::provider(),
+    ));
+    let server_cfg = tls::server_config_with(&pki, client_verifier.clone())
+        .map_err(|e| format!("TLS: {e}"))?;
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server_cfg));
     let app = Arc::new(App {
         clock: clock.clone(),
@@ -227,6 +242,8 @@ pub async fn start_with_world(
             card::CardDesk::new(cfg.seed, cfg.start).map_err(|e| format!("JPKI CA: {e}"))?,
         ),
         proxy: proxy.clone(),
+        client_verifier,
+        terminal_revocations: std::sync::Mutex::new(pki.revocations.clone()),
     });
     let (tx, rx) = watch::channel(false);
     let mut tasks = Vec::new();
@@ -250,7 +267,10 @@ pub async fn start_with_world(
         app.clone(),
         rx.clone(),
     )));
-    tasks.push(tokio::spawn(proxy.run(l_proxy, rx.clone())));
+    tasks.push(tokio::spawn(proxy.clone().run(l_proxy, rx.clone())));
+    tasks.push(tokio::spawn(
+        proxy.run_reserved(l_proxy_terminal, rx.clone()),
+    ));
     // The clock's heartbeat: deliver what came due while the clock runs.
     {
         let world = world.clone();
@@ -278,7 +298,7 @@ pub async fn start_with_world(
             // file drop as abnormal answers.
             let backend = centre::HttpBackend::new(
                 &format!("https://localhost:{}/eligibility", addrs.eligibility.port()),
-                Some(addrs.proxy),
+                Some(proxy_terminal),
                 Some(centre::terminal_client_config(&pki)?),
             )?
             .with_timeout(cfg.terminal_timeout);

@@ -42,6 +42,19 @@ pub struct ServeArgs {
     /// Households in the synthetic population (about 2.5 people each).
     #[arg(long, default_value_t = 100_000)]
     pub households: u64,
+    // --- H3 (issue 14 #13): card challenges ---
+    /// The card-challenge secret (64 hex digits), to replay an earlier serve's
+    /// challenges; default: a fresh random one, written to STATE/challenge.secret.
+    #[arg(long, value_name = "HEX")]
+    pub challenge_secret: Option<String>,
+    // --- end H3 ---
+}
+
+/// `--challenge-secret`: 32 bytes as 64 hex digits.
+fn parse_secret(s: &str) -> Result<[u8; 32], CliError> {
+    live::card::from_hex(s)
+        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        .ok_or_else(|| CliError::new("--challenge-secret must be 64 hex digits (32 bytes)"))
 }
 
 fn default_designation(start: NaiveDate) -> NaiveDate {
@@ -83,7 +96,9 @@ pub fn run(a: ServeArgs) -> CmdResult {
             a.start
         )));
     }
-    let dir = state_dir::prepare(&a.state_dir).map_err(CliError::new)?;
+    let secret = a.challenge_secret.as_deref().map(parse_secret).transpose()?;
+    // The lock is held until `run` returns (issue 14 #9: one server per directory).
+    let (dir, _lock) = state_dir::prepare_locked(&a.state_dir).map_err(CliError::new)?;
     let terminal_dir = dir.join("terminal");
     let cfg = LiveConfig {
         start: a.start,
@@ -104,6 +119,15 @@ pub fn run(a: ServeArgs) -> CmdResult {
     rt.block_on(async move {
         let running = live::start(&cfg).await.map_err(CliError::new)?;
         let pki = running.app.pki.clone();
+        // --- H3 (issue 14 #13): the challenge secret, replayable, private ---
+        if let Some(k) = secret {
+            running.app.cards.set_challenge_secret(k);
+        }
+        let secret_file = dir.join(state_dir::CHALLENGE_SECRET_FILE);
+        let hex = live::card::to_hex(&running.app.cards.challenge_secret());
+        state_dir::write_atomic(&secret_file, format!("{hex}\n").as_bytes(), true)
+            .map_err(|e| CliError::new(format!("{}: {e}", secret_file.display())))?;
+        // --- end H3 ---
         state_dir::write_pki(&dir, &pki)
             .map_err(|e| CliError::new(format!("{}: {e}", dir.join("pki").display())))?;
         let csv = live::population::csv(running.app.desk.population(), a.start);

@@ -772,7 +772,7 @@ async fn card_confirmation(
     if path == "/eligibility/card/challenge" {
         return json_resp(
             StatusCode::OK,
-            &json!({"challenge": to_hex(&app.cards.challenge())}),
+            &json!({"challenge": to_hex(&app.cards.challenge(bound))}),
         );
     }
     if path != "/eligibility/card" {
@@ -843,59 +843,92 @@ async fn card_confirmation(
 /// `POST /cards {"validity": 1..5, "issued": "YYYY-MM-DD", "revoked": false}` (control):
 /// issue a virtual patient's card linked to the population example with that
 /// validity; returns its certificate and key (hex DER, PKCS#8) and its PIN.
+///
+/// `issued` must lie within [`CARD_ISSUED_YEARS_BACK`] years before the virtual
+/// today and not after it *(our choice: a card certificate lives 5 years, so older
+/// issue dates only make expired cards)*; anything else is a 422 naming the field.
 async fn issue_card(app: &App, req: Request<Incoming>) -> Resp {
+    match issue_card_checked(app, req).await {
+        Ok(r) | Err(r) => r,
+    }
+}
+
+/// How far back `POST /cards` accepts an issue date.
+pub const CARD_ISSUED_YEARS_BACK: u32 = 20;
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CardRequest {
+    validity: Option<u8>,
+    issued: Option<String>,
+    revoked: Option<bool>,
+}
+
+async fn issue_card_checked(app: &App, req: Request<Incoming>) -> Result<Resp, Resp> {
     use super::card::to_hex;
     use fakes::eligibility::QualificationValidity;
-    let body = match body_json(req).await {
-        Ok(b) => b,
-        Err(e) => return e,
-    };
-    let code = body.get("validity").and_then(Value::as_u64).unwrap_or(1);
+    let body: CardRequest = typed_body(req, SMALL_BODY).await?;
+    let code = body.validity.unwrap_or(1);
     let Some(validity) = QualificationValidity::ALL
         .iter()
         .copied()
         .find(|v| v.code() == code.to_string())
     else {
-        return err(
-            StatusCode::BAD_REQUEST,
+        return Err(err(
+            StatusCode::UNPROCESSABLE_ENTITY,
             Some("validity"),
             "validity must be 1..5",
-        );
+        ));
     };
     let now = app.clock.now().date();
-    let issued = match body.get("issued").and_then(Value::as_str) {
+    let earliest = now
+        .checked_sub_months(chrono::Months::new(12 * CARD_ISSUED_YEARS_BACK))
+        .unwrap_or(now);
+    let issued = match body.issued.as_deref() {
         None => now
             .checked_sub_months(chrono::Months::new(12))
             .unwrap_or(now),
-        Some(s) => match s.parse() {
-            Ok(d) => d,
-            Err(_) => {
-                return err(
-                    StatusCode::BAD_REQUEST,
+        Some(s) => match NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+            Ok(d) if (earliest..=now).contains(&d) => d,
+            Ok(d) => {
+                return Err(err(
+                    StatusCode::UNPROCESSABLE_ENTITY,
                     Some("issued"),
-                    "issued must be YYYY-MM-DD",
-                )
+                    format!("issued {d} must be between {earliest} and the virtual today {now}"),
+                ))
+            }
+            Err(_) => {
+                return Err(err(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    Some("issued"),
+                    format!("issued {s:?} must be a date like 2024-04-01"),
+                ))
             }
         },
     };
-    match app.cards.issue_for(app.desk.population(), validity, issued) {
-        Ok(card) => {
-            if body.get("revoked").and_then(Value::as_bool) == Some(true) {
-                app.cards.revoke(&card, now);
-            }
-            json_resp(
-                StatusCode::OK,
-                &json!({
-                    "label": card.label,
-                    "certificate": to_hex(&card.auth.der),
-                    "key_pkcs8": to_hex(&card.auth.key.pkcs8),
-                    "not_after": card.auth.not_after.to_string(),
-                    "pin": "1234",
-                }),
+    let card = app
+        .cards
+        .issue_for(app.desk.population(), validity, issued)
+        .map_err(|e| {
+            err(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some("issued"),
+                format!("cannot issue a card issued on {issued}: {e}"),
             )
-        }
-        Err(e) => err(StatusCode::INTERNAL_SERVER_ERROR, None, e.to_string()),
+        })?;
+    if body.revoked == Some(true) {
+        app.cards.revoke(&card, now);
     }
+    Ok(json_resp(
+        StatusCode::OK,
+        &json!({
+            "label": card.label,
+            "certificate": to_hex(&card.auth.der),
+            "key_pkcs8": to_hex(&card.auth.key.pkcs8),
+            "not_after": card.auth.not_after.to_string(),
+            "pin": "1234",
+        }),
+    ))
 }
 
 /// Judge the connection's client certificate again at the virtual instant of this

@@ -425,9 +425,13 @@ impl PublishedTable {
                 // Exactly YYYY-MM-DD: chrono's %Y also takes a sign and more digits
                 // (`+99999-06-01`).
                 let shaped = f.len() == 10
-                    && f.bytes()
-                        .enumerate()
-                        .all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
+                    && f.bytes().enumerate().all(|(i, b)| {
+                        if i == 4 || i == 7 {
+                            b == b'-'
+                        } else {
+                            b.is_ascii_digit()
+                        }
+                    });
                 let date = NaiveDate::parse_from_str(f, "%Y-%m-%d")
                     .ok()
                     .filter(|_| shaped)
@@ -1007,7 +1011,8 @@ mod tests {
         let e = PublishedTable::parse("t.csv", &format!("{h}2021-11-01,2021-10-12,1899-10-15\n"))
             .unwrap_err();
         assert!(
-            e.to_string().starts_with("t.csv:2:23: implementing_body_deadline: 1899-10-15 is outside"),
+            e.to_string()
+                .starts_with("t.csv:2:23: implementing_body_deadline: 1899-10-15 is outside"),
             "{e}"
         );
         // Every row error names the file, line and column.

@@ -78,7 +78,11 @@ fn request_xml(institution: &str, row: &[String]) -> String {
 
 /// A terminal's TLS client for `pki/NAME.*`, limited to `version`; the same config
 /// (and so the same session cache) is reused to resume.
-fn tls_client(s: &Server, name: &str, version: &'static rustls::SupportedProtocolVersion) -> Arc<rustls::ClientConfig> {
+fn tls_client(
+    s: &Server,
+    name: &str,
+    version: &'static rustls::SupportedProtocolVersion,
+) -> Arc<rustls::ClientConfig> {
     let pki = s.state().join("pki");
     let mut roots = rustls::RootCertStore::empty();
     roots
@@ -163,7 +167,11 @@ fn file_drop(s: &Server, name: &str, xml: &str) -> String {
     let term = PathBuf::from(s.url("terminal_dir"));
     let tmp = term.join("req").join(format!(".tmp-{name}"));
     std::fs::write(&tmp, xml).unwrap();
-    std::fs::rename(&tmp, term.join("req").join(format!("OQSsiquc01req_{name}.xml"))).unwrap();
+    std::fs::rename(
+        &tmp,
+        term.join("req").join(format!("OQSsiquc01req_{name}.xml")),
+    )
+    .unwrap();
     wait_for(
         &term.join("res").join(format!("OQSsiquc01res_{name}.xml")),
         Duration::from_secs(30),
@@ -202,7 +210,11 @@ fn certificate_judged_on_every_request(spoil: impl Fn(&Server), refusal: &str) {
         let mut b = connect(addr, &cfg).unwrap();
         let r = post(&mut b, "/eligibility", body.as_bytes()).unwrap();
         assert!(answered(&r), "{v:?} resumed, before: {r:?}");
-        assert_eq!(b.conn.handshake_kind(), Some(HandshakeKind::Resumed), "{v:?}");
+        assert_eq!(
+            b.conn.handshake_kind(),
+            Some(HandshakeKind::Resumed),
+            "{v:?}"
+        );
         drop(b);
         kept.push((v, a));
         cfgs.push((v, cfg));
@@ -213,15 +225,25 @@ fn certificate_judged_on_every_request(spoil: impl Fn(&Server), refusal: &str) {
     for (v, mut a) in kept {
         let r = post(&mut a, "/eligibility", body.as_bytes()).unwrap();
         assert_eq!(r.0, 403, "{v:?} kept-alive after: {r:?}");
-        assert!(r.1.contains(&format!("\"refusal\": \"{refusal}\"")), "{r:?}");
+        assert!(
+            r.1.contains(&format!("\"refusal\": \"{refusal}\"")),
+            "{r:?}"
+        );
         assert!(r.1.contains("client_certificate"), "{r:?}");
     }
     for (v, cfg) in &cfgs {
         let mut b = connect(addr, cfg).unwrap();
-        assert_eq!(b.conn.handshake_kind(), Some(HandshakeKind::Resumed), "{v:?}");
+        assert_eq!(
+            b.conn.handshake_kind(),
+            Some(HandshakeKind::Resumed),
+            "{v:?}"
+        );
         let r = post(&mut b, "/eligibility", body.as_bytes()).unwrap();
         assert_eq!(r.0, 403, "{v:?} resumed after: {r:?}");
-        assert!(r.1.contains(&format!("\"refusal\": \"{refusal}\"")), "{r:?}");
+        assert!(
+            r.1.contains(&format!("\"refusal\": \"{refusal}\"")),
+            "{r:?}"
+        );
         // A fresh handshake is refused at the handshake.
         let fresh = tls_client(&s, "valid", v);
         let refused = match connect(addr, &fresh) {
@@ -293,7 +315,12 @@ fn onsim(args: &[&str], cwd: Option<&Path>) -> (i32, String) {
     loop {
         if let Some(st) = child.try_wait().unwrap() {
             let mut err = String::new();
-            child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+            child
+                .stderr
+                .take()
+                .unwrap()
+                .read_to_string(&mut err)
+                .unwrap();
             return (st.code().unwrap_or(-1), err);
         }
         if t.elapsed() > Duration::from_secs(30) {
@@ -305,7 +332,10 @@ fn onsim(args: &[&str], cwd: Option<&Path>) -> (i32, String) {
 }
 
 fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 #[cfg(unix)]
@@ -364,12 +394,19 @@ fn defect_07_memory_stays_bounded_under_100_concurrent_maximal_requests() {
         threads.push(std::thread::spawn(move || -> u16 {
             if i % 2 == 0 {
                 let mut t = connect(addr, &cfg).unwrap();
-                t.sock.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
+                t.sock
+                    .set_read_timeout(Some(Duration::from_secs(120)))
+                    .unwrap();
                 post(&mut t, "/eligibility/OQSmuquc01", &bulk).unwrap().0
             } else {
                 // A JSON route at its limit (16 KiB) with an unknown padding field.
                 let pad = "x".repeat(16 * 1024 - 64);
-                http("POST", &format!("{control}/clock/speed"), &json!({"speed": 0, "pad": pad})).0
+                http(
+                    "POST",
+                    &format!("{control}/clock/speed"),
+                    &json!({"speed": 0, "pad": pad}),
+                )
+                .0
             }
         }));
     }
@@ -383,7 +420,11 @@ fn defect_07_memory_stays_bounded_under_100_concurrent_maximal_requests() {
         assert_eq!(*st, want, "request {i}");
     }
     // Over the limit: 413 at once, from the declared length.
-    let (st, v) = http_raw("POST", &format!("{control}/clock/speed"), &vec![b' '; 17 << 20]);
+    let (st, v) = http_raw(
+        "POST",
+        &format!("{control}/clock/speed"),
+        &vec![b' '; 17 << 20],
+    );
     assert_eq!(st, 413, "{v}");
     let peak = peak.load(std::sync::atomic::Ordering::Relaxed);
     let growth_mib = peak.saturating_sub(before) / 1024;
@@ -400,7 +441,11 @@ fn defect_07_memory_stays_bounded_under_100_concurrent_maximal_requests() {
     let outages: Vec<Value> = (0..367)
         .map(|_| json!({"from": "2025-05-01", "to": "2025-05-01"}))
         .collect();
-    let (st, v) = http("PUT", &s.url("carrier_faults_url"), &json!({"outages": outages}));
+    let (st, v) = http(
+        "PUT",
+        &s.url("carrier_faults_url"),
+        &json!({"outages": outages}),
+    );
     assert_eq!((st, v["field"].as_str()), (422, Some("outages")), "{v}");
     s.stop();
 }
@@ -409,19 +454,38 @@ fn defect_07_memory_stays_bounded_under_100_concurrent_maximal_requests() {
 fn defect_08_sweep_that_cannot_finish_is_refused() {
     let root = repo_root();
     let (code, err) = onsim(
-        &["sweep", "scenarios/sweeps/r2024-standard.toml", "--runs", "1000000000000000"],
+        &[
+            "sweep",
+            "scenarios/sweeps/r2024-standard.toml",
+            "--runs",
+            "1000000000000000",
+        ],
         Some(&root),
     );
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("--max-runs 1000000000"), "{err}");
     // The limit is configurable; a small sweep under a small limit runs.
     let (code, err) = onsim(
-        &["sweep", "scenarios/sweeps/r2024-standard.toml", "--runs", "20", "--max-runs", "10"],
+        &[
+            "sweep",
+            "scenarios/sweeps/r2024-standard.toml",
+            "--runs",
+            "20",
+            "--max-runs",
+            "10",
+        ],
         Some(&root),
     );
     assert_eq!(code, 2, "{err}");
     let (code, err) = onsim(
-        &["sweep", "scenarios/sweeps/r2024-standard.toml", "--runs", "20", "--max-runs", "20"],
+        &[
+            "sweep",
+            "scenarios/sweeps/r2024-standard.toml",
+            "--runs",
+            "20",
+            "--max-runs",
+            "20",
+        ],
         Some(&root),
     );
     assert_eq!(code, 0, "{err}");
@@ -434,7 +498,13 @@ fn defect_09_second_serve_on_a_state_dir_in_use_is_refused() {
     let key = s.state().join("pki/valid.key");
     let (ep_before, key_before) = (std::fs::read(&ep).unwrap(), std::fs::read(&key).unwrap());
     let (code, err) = onsim(
-        &["serve", "--state-dir", s.state().to_str().unwrap(), "--seed", "9"],
+        &[
+            "serve",
+            "--state-dir",
+            s.state().to_str().unwrap(),
+            "--seed",
+            "9",
+        ],
         None,
     );
     assert_eq!(code, 2, "{err}");
@@ -457,12 +527,21 @@ fn defect_10_idle_clients_cannot_starve_the_terminal_of_carrier_slots() {
         .collect();
     assert!(idle.len() >= 256, "{}", idle.len());
     let rows = csv_rows(&s.state().join("population.csv"));
-    let answer = file_drop(&s, "starved", &request_xml(&s.url("institution_code"), &rows[0]));
-    assert!(answer.contains("<QualificationValidity>1</QualificationValidity>"), "{answer}");
+    let answer = file_drop(
+        &s,
+        "starved",
+        &request_xml(&s.url("institution_code"), &rows[0]),
+    );
+    assert!(
+        answer.contains("<QualificationValidity>1</QualificationValidity>"),
+        "{answer}"
+    );
     // The idle ones are closed within seconds, giving their slots back.
     let t = Instant::now();
     let mut first = idle.into_iter().next().unwrap();
-    first.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    first
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     let mut b = [0u8; 1];
     let n = first.read(&mut b).unwrap_or(0);
     assert_eq!(n, 0);
@@ -474,14 +553,30 @@ fn defect_10_idle_clients_cannot_starve_the_terminal_of_carrier_slots() {
 fn defect_11_bad_json_input_is_a_4xx_naming_the_field_never_a_500() {
     let s = server(&[]);
     let control = s.url("control_url");
-    let (st, v) = http("POST", &format!("{control}/cards"), &json!({"issued": "9999-12-31"}));
+    let (st, v) = http(
+        "POST",
+        &format!("{control}/cards"),
+        &json!({"issued": "9999-12-31"}),
+    );
     assert_eq!((st, v["field"].as_str()), (422, Some("issued")), "{v}");
-    let (st, v) = http("POST", &format!("{control}/cards"), &json!({"issued": "1900-01-01"}));
+    let (st, v) = http(
+        "POST",
+        &format!("{control}/cards"),
+        &json!({"issued": "1900-01-01"}),
+    );
     assert_eq!((st, v["field"].as_str()), (422, Some("issued")), "{v}");
-    let (st, v) = http("POST", &format!("{control}/cards"), &json!({"validity": 1, "colour": "red"}));
+    let (st, v) = http(
+        "POST",
+        &format!("{control}/cards"),
+        &json!({"validity": 1, "colour": "red"}),
+    );
     assert_eq!((st, v["field"].as_str()), (422, Some("colour")), "{v}");
-    let (st, v) = http("POST", &format!("{control}/cards"), &json!({"validity": "one"}));
-    assert!((400..500).contains(&st), "{st} {v}");
+    let (st, v) = http(
+        "POST",
+        &format!("{control}/cards"),
+        &json!({"validity": "one"}),
+    );
+    assert_eq!((st, v["field"].as_str()), (422, Some("validity")), "{v}");
     // Every JSON route, with bodies a fuzzer would try: never a 5xx.
     let bodies: Vec<Vec<u8>> = vec![
         b"".to_vec(),
@@ -543,7 +638,10 @@ fn defect_12_pki_symlink_to_a_user_folder_is_refused() {
     let (code, err) = onsim(&["serve", "--state-dir", state.to_str().unwrap()], None);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("symbolic link"), "{err}");
-    assert_eq!(std::fs::read_to_string(user.join("valid.key")).unwrap(), "my own key");
+    assert_eq!(
+        std::fs::read_to_string(user.join("valid.key")).unwrap(),
+        "my own key"
+    );
 }
 
 #[cfg(unix)]
@@ -557,26 +655,56 @@ fn defect_15_16_validate_published_and_merge_refuse_fifos_and_devices() {
         (vec!["validate", "/dev/zero"], "character device"),
         (vec!["validate", fifo], "FIFO"),
         (
-            vec!["schedule", "--designation", "2025-07-01", "--rules", "r2024", "--published", "/dev/zero"],
+            vec![
+                "schedule",
+                "--designation",
+                "2025-07-01",
+                "--rules",
+                "r2024",
+                "--published",
+                "/dev/zero",
+            ],
             "character device",
         ),
         (
-            vec!["schedule", "--designation", "2025-07-01", "--rules", "r2024", "--published", fifo],
+            vec![
+                "schedule",
+                "--designation",
+                "2025-07-01",
+                "--rules",
+                "r2024",
+                "--published",
+                fifo,
+            ],
             "FIFO",
         ),
         (vec!["merge", fifo], "FIFO"),
         (vec!["merge", "/dev/zero"], "character device"),
-        (vec!["sweep", "/dev/zero", "--runs", "1"], "character device"),
+        (
+            vec!["sweep", "/dev/zero", "--runs", "1"],
+            "character device",
+        ),
     ] {
         let (code, err) = onsim(&args, None);
         assert_eq!(code, 2, "{args:?}: {err}");
-        assert!(err.contains(what) && err.contains("not a regular file"), "{args:?}: {err}");
+        assert!(
+            err.contains(what) && err.contains("not a regular file"),
+            "{args:?}: {err}"
+        );
     }
     // Larger than the limit: refused naming it.
     let big = t.path().join("big.csv");
     std::fs::write(&big, vec![b'a'; (1 << 20) + 1]).unwrap();
     let (code, err) = onsim(
-        &["schedule", "--designation", "2025-07-01", "--rules", "r2024", "--published", big.to_str().unwrap()],
+        &[
+            "schedule",
+            "--designation",
+            "2025-07-01",
+            "--rules",
+            "r2024",
+            "--published",
+            big.to_str().unwrap(),
+        ],
         None,
     );
     assert_eq!(code, 2, "{err}");
@@ -593,16 +721,118 @@ fn defect_17_published_row_out_of_range_names_file_line_column() {
     )
     .unwrap();
     let (code, err) = onsim(
-        &["schedule", "--designation", "2025-07-01", "--rules", "r2024", "--published", f.to_str().unwrap()],
+        &[
+            "schedule",
+            "--designation",
+            "2025-07-01",
+            "--rules",
+            "r2024",
+            "--published",
+            f.to_str().unwrap(),
+        ],
         None,
     );
     assert_eq!(code, 2, "{err}");
     assert!(err.contains(&format!("{}:3:1:", f.display())), "{err}");
-    std::fs::write(&f, b"designation,bureau_answer_dispatch,implementing_body_deadline\n2025-07-01,\xff\n").unwrap();
+    std::fs::write(
+        &f,
+        b"designation,bureau_answer_dispatch,implementing_body_deadline\n2025-07-01,\xff\n",
+    )
+    .unwrap();
     let (code, err) = onsim(
-        &["schedule", "--designation", "2025-07-01", "--rules", "r2024", "--published", f.to_str().unwrap()],
+        &[
+            "schedule",
+            "--designation",
+            "2025-07-01",
+            "--rules",
+            "r2024",
+            "--published",
+            f.to_str().unwrap(),
+        ],
         None,
     );
     assert_eq!(code, 2, "{err}");
     assert!(err.contains(&format!("{}:2:12:", f.display())), "{err}");
+}
+
+const NORMAL_FACE_NAMES_ARE_REAL: bool = false;
+
+/// Issue 13 item 3: a card presented at the simulated reader ends in `face/`.
+#[test]
+fn reader_present_writes_face_files_for_every_outcome() {
+    let s = server(&[]);
+    let url = s.url("reader_present_url");
+    let face = PathBuf::from(s.url("terminal_dir")).join("face");
+    let decode = |p: &str| {
+        let b = std::fs::read(p).unwrap();
+        encoding_rs::SHIFT_JIS.decode(&b).0.into_owned()
+    };
+    let name_ok = |p: &str| {
+        let n = Path::new(p)
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_string();
+        let stamp = n
+            .strip_prefix("OQSsiquc01res_face_")
+            .and_then(|r| r.strip_suffix(".xml"))
+            .and_then(|r| r.rsplit_once('_'))
+            .map(|(_, t)| t.to_string())
+            .unwrap_or_default();
+        assert!(
+            stamp.len() == 14 && stamp.bytes().all(|b| b.is_ascii_digit()),
+            "{n} should pass OQSsiquc01res_face_.+_(\\d{{14}})\\.xml"
+        );
+    };
+    for (outcome, method, segment, refusal) in [
+        ("face-ok", Some("face"), "1", None),
+        ("face-mismatch-pin-ok", Some("pin"), "1", None),
+        ("card-expired", Some("face"), "9", Some("expired")),
+        ("card-revoked", Some("face"), "9", Some("revoked")),
+        ("pin-locked", None, "9", Some("pin-locked")),
+    ] {
+        let (st, v) = http("POST", &url, &json!({"row": 1, "outcome": outcome}));
+        assert_eq!(st, 200, "{outcome}: {v}");
+        assert_eq!(v["method"].as_str(), method, "{outcome}: {v}");
+        assert_eq!(v["refusal"].as_str(), refusal, "{outcome}: {v}");
+        let path = v["face_file"].as_str().unwrap();
+        assert!(Path::new(path).starts_with(&face), "{path}");
+        // The normal face files are named by the terminal's face writer, whose real
+        // name form lands with H2's terminal change (issue 13); lead: set
+        // `NORMAL_FACE_NAMES_ARE_REAL` to true at merge.
+        if segment == "9" || NORMAL_FACE_NAMES_ARE_REAL {
+            name_ok(path);
+        } else {
+            assert!(path.contains("OQSsiquc01res_face_"), "{path}");
+        }
+        let text = decode(path);
+        assert!(
+            text.contains(&format!("<SegmentOfResult>{segment}</SegmentOfResult>")),
+            "{outcome}: {text}"
+        );
+        assert!(
+            text.contains("<ReferenceClassification>1</ReferenceClassification>"),
+            "{outcome}: {text}"
+        );
+        if segment == "1" {
+            assert!(
+                text.contains("<QualificationValidity>1</QualificationValidity>"),
+                "{outcome}: {text}"
+            );
+        }
+    }
+    // Bad input: a 4xx naming the field.
+    for (body, field) in [
+        (json!({"row": 0}), "row"),
+        (json!({"row": 100000}), "row"),
+        (json!({"row": 1, "outcome": "smile"}), "outcome"),
+        (json!({"row": 1, "colour": 1}), "colour"),
+        (json!({}), "row"),
+    ] {
+        let (st, v) = http("POST", &url, &body);
+        assert!((400..500).contains(&st), "{body}: {st} {v}");
+        assert_eq!(v["field"].as_str(), Some(field), "{body}: {v}");
+    }
+    s.stop();
 }

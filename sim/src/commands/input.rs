@@ -62,9 +62,9 @@ pub fn regular_file(path: &Path, what: &str) -> Result<(), CliError> {
             "{name}: {what} is {}, not a regular file",
             kind_of(&m.file_type())
         ))),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(CliError::new(format!(
-            "{name}: no such file or folder"
-        ))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(CliError::new(format!("{name}: no such file or folder")))
+        }
         Err(e) => Err(CliError::new(format!("{name}: cannot read: {e}"))),
     }
 }
@@ -121,7 +121,10 @@ pub fn read_text(path: &Path, what: &str, limit: u64) -> Result<String, CliError
             .iter()
             .rposition(|b| *b == b'\n')
             .map_or(0, |i| i + 1);
-        let column = String::from_utf8_lossy(&before[col_start..]).chars().count() + 1;
+        let column = String::from_utf8_lossy(&before[col_start..])
+            .chars()
+            .count()
+            + 1;
         CliError::new(format!(
             "{}:{line}:{column}: {what} is not UTF-8\n  hint: save it as UTF-8",
             path.display()
@@ -156,6 +159,12 @@ mod tests {
         fs::write(&f, b"ok\n\xff").unwrap();
         let e = read_text(&f, "the table", 10).unwrap_err();
         assert!(e.to_string().contains("big:2:1:"), "{e}");
-        assert_eq!(read_text(&f.with_file_name("nope"), "x", 1).unwrap_err().to_string().contains("no such file"), true);
+        assert_eq!(
+            read_text(&f.with_file_name("nope"), "x", 1)
+                .unwrap_err()
+                .to_string()
+                .contains("no such file"),
+            true
+        );
     }
 }

@@ -96,7 +96,11 @@ pub fn run(a: ServeArgs) -> CmdResult {
             a.start
         )));
     }
-    let secret = a.challenge_secret.as_deref().map(parse_secret).transpose()?;
+    let secret = a
+        .challenge_secret
+        .as_deref()
+        .map(parse_secret)
+        .transpose()?;
     // The lock is held until `run` returns (issue 14 #9: one server per directory).
     let (dir, _lock) = state_dir::prepare_locked(&a.state_dir).map_err(CliError::new)?;
     let terminal_dir = dir.join("terminal");
@@ -162,6 +166,9 @@ pub fn run(a: ServeArgs) -> CmdResult {
             "trace_url": format!("{}/trace", http(ad.control)),
             "deadlines_url": format!("{}/deadlines", http(ad.control)),
             "carrier_faults_url": format!("{}/carrier/faults", http(ad.control)),
+            // H3: issue 13 item 3 and issue 14 #1.
+            "reader_present_url": format!("{}/reader/present", http(ad.control)),
+            "revocations_url": format!("{}/pki/revocations", http(ad.control)),
             "bureau_url": http(ad.bureau),
             "reader_vendor_url": http(ad.reader_vendor),
             "carrier_url": http(ad.carrier),

@@ -58,7 +58,6 @@ pub struct SweepArgs {
 /// sweeps are sharded, `--shard I/N` on each machine with its own `--max-runs`)*.
 pub const DEFAULT_MAX_RUNS: u64 = 1_000_000_000;
 
-
 #[derive(Debug, Args)]
 pub struct MergeArgs {
     /// Shard outputs of `onsim sweep --shard I/N` (JSON), all N of them.
@@ -127,11 +126,8 @@ pub fn run(a: SweepArgs) -> CmdResult {
         .collect::<Result<Vec<_>, _>>()
         .map_err(CliError::new)?;
     let file = a.scenario.display().to_string();
-    let text = super::input::read_text(
-        &a.scenario,
-        "the scenario",
-        super::input::limits::SCENARIO,
-    )?;
+    let text =
+        super::input::read_text(&a.scenario, "the scenario", super::input::limits::SCENARIO)?;
     let variants = sweep::variants(&file, &text, &vary).map_err(CliError::new)?;
     // What this process would run: its shard's share of the runs, for every variant.
     let mine = shard.map_or(a.runs, |s| s.len(a.runs));

@@ -134,13 +134,16 @@ impl CardDesk {
         issued: NaiveDate,
     ) -> Result<CardProfile, PkiError> {
         let key = population.example(validity);
-        let holder = VerifiedCardHolder {
-            insurer_number: key.insurer_number,
-            symbol: key.symbol,
-            number: key.number,
-            branch: key.branch,
-            birthdate: key.birthdate,
-        };
+        self.issue_for_holder(&holder_of(&key), issued)
+    }
+
+    /// Issue a card for `holder`, issued on `issued`, and link it.
+    pub fn issue_for_holder(
+        &self,
+        holder: &VerifiedCardHolder,
+        issued: NaiveDate,
+    ) -> Result<CardProfile, PkiError> {
+        let holder = holder.clone();
         let n = {
             let mut st = self.lock();
             st.issued += 1;
@@ -280,6 +283,17 @@ fn random_secret() -> [u8; 32] {
         rand::thread_rng().fill_bytes(&mut k);
     }
     k
+}
+
+/// The card holder a population search key names (what 紐付け links a card to).
+pub fn holder_of(key: &fakes::eligibility::SearchKey) -> VerifiedCardHolder {
+    VerifiedCardHolder {
+        insurer_number: key.insurer_number,
+        symbol: key.symbol.clone(),
+        number: key.number.clone(),
+        branch: key.branch.clone(),
+        birthdate: key.birthdate,
+    }
 }
 
 /// Lower-case hex, for the JSON API.

@@ -137,7 +137,10 @@ async fn body_json(req: Request<Incoming>) -> Result<Map<String, Value>, Resp> {
     body_json_limited(req, SMALL_BODY).await
 }
 
-async fn body_json_limited(req: Request<Incoming>, limit: usize) -> Result<Map<String, Value>, Resp> {
+async fn body_json_limited(
+    req: Request<Incoming>,
+    limit: usize,
+) -> Result<Map<String, Value>, Resp> {
     let b = body_bytes(req, limit).await?;
     if b.iter().all(u8::is_ascii_whitespace) {
         return Ok(Map::new());
@@ -177,9 +180,28 @@ async fn typed_body<T: serde::de::DeserializeOwned>(
             StatusCode::UNPROCESSABLE_ENTITY
         };
         let msg = e.to_string();
-        let field = field_of_serde_error(&msg);
+        let field = field_of_serde_error(&msg).or_else(|| culprit::<T>(b));
         json_resp(status, &json!({"error": msg, "field": field}))
     })
+}
+
+/// The top-level key whose value makes `body` fail to parse as `T` (serde names no
+/// field for a bad value): the key without which the error goes away or becomes
+/// "missing field".
+fn culprit<T: serde::de::DeserializeOwned>(body: &[u8]) -> Option<String> {
+    let Ok(Value::Object(m)) = serde_json::from_slice::<Value>(body) else {
+        return None;
+    };
+    m.keys()
+        .find(|k| {
+            let mut without = m.clone();
+            without.remove(k.as_str());
+            match serde_json::from_value::<T>(Value::Object(without)) {
+                Ok(_) => true,
+                Err(e) => e.to_string().contains(&format!("missing field `{k}`")),
+            }
+        })
+        .cloned()
 }
 
 /// The field a serde message names (`unknown field `x``, `missing field `x``, or a
@@ -488,6 +510,7 @@ pub async fn route(app: Arc<App>, svc: Svc, req: Request<Incoming>) -> Resp {
         (Svc::Control, &Method::POST, "/clinic/messages") => clinic_message(&app, req).await,
         (Svc::Control, &Method::POST, "/cards") => Ok(issue_card(&app, req).await),
         (Svc::Control, &Method::POST, "/pki/revocations") => publish_revocation(&app, req).await,
+        (Svc::Control, &Method::POST, "/reader/present") => reader_present(&app, req).await,
         (Svc::Portal, &Method::GET, "/status") => {
             Ok(json_resp(StatusCode::OK, &json!(app.world.portal())))
         }
@@ -929,6 +952,26 @@ async fn issue_card_checked(app: &App, req: Request<Incoming>) -> Result<Resp, R
             "pin": "1234",
         }),
     ))
+}
+
+/// `POST /reader/present` (control): a patient presents a card at the simulated
+/// face-auth reader; see [`super::reader`].
+async fn reader_present(app: &Arc<App>, req: Request<Incoming>) -> Result<Resp, Resp> {
+    let body: super::reader::PresentRequest = typed_body(req, SMALL_BODY).await?;
+    let app = app.clone();
+    let r = tokio::task::spawn_blocking(move || super::reader::present(&app, &body))
+        .await
+        .map_err(|e| {
+            err(
+                StatusCode::SERVICE_UNAVAILABLE,
+                None,
+                format!("reader stopped: {e}"),
+            )
+        })?;
+    match r {
+        Ok(v) => Ok(json_resp(StatusCode::OK, &v)),
+        Err((field, msg)) => Err(err(StatusCode::UNPROCESSABLE_ENTITY, Some(field), msg)),
+    }
 }
 
 /// Judge the connection's client certificate again at the virtual instant of this

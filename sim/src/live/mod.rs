@@ -25,6 +25,7 @@ pub mod eligibility;
 pub mod http;
 pub mod pki;
 pub mod population;
+pub mod reader;
 pub mod state_dir;
 pub mod tls;
 pub mod world;
@@ -63,6 +64,10 @@ pub struct App {
     pub client_verifier: Arc<tls::VirtualClockClientVerifier>,
     /// The terminal CA's revocations published so far (start-time CRL first).
     pub terminal_revocations: std::sync::Mutex<Vec<fakes::pki::Revocation>>,
+    /// Where the simulated reader sends its card confirmations (the carrier's
+    /// terminal listener) and where their face files go (set once the file drop runs).
+    pub reader_centre: SocketAddr,
+    pub face: std::sync::OnceLock<reader::FaceSink>,
 }
 
 /// How to start the live services.
@@ -126,7 +131,8 @@ pub struct Running {
     pub addrs: Addrs,
     shutdown: watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
-    terminal: Option<crate::terminal::TerminalDriver>,
+    /// The file drop; shared with the reader's face writer ([`reader::FaceSink`]).
+    terminal: Arc<std::sync::Mutex<Option<crate::terminal::TerminalDriver>>>,
 }
 
 async fn bind(base: u16, offset: u16) -> std::io::Result<TcpListener> {
@@ -230,8 +236,8 @@ pub async fn start_with_world(
         clock.clone(),
         &tls::provider(),
     ));
-    let server_cfg = tls::server_config_with(&pki, client_verifier.clone())
-        .map_err(|e| format!("TLS: {e}"))?;
+    let server_cfg =
+        tls::server_config_with(&pki, client_verifier.clone()).map_err(|e| format!("TLS: {e}"))?;
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server_cfg));
     let app = Arc::new(App {
         clock: clock.clone(),
@@ -244,6 +250,8 @@ pub async fn start_with_world(
         proxy: proxy.clone(),
         client_verifier,
         terminal_revocations: std::sync::Mutex::new(pki.revocations.clone()),
+        reader_centre: proxy_terminal,
+        face: std::sync::OnceLock::new(),
     });
     let (tx, rx) = watch::channel(false);
     let mut tasks = Vec::new();
@@ -314,6 +322,13 @@ pub async fn start_with_world(
         }
         None => None,
     };
+    // --- H3 (issue 13 item 3): the reader's face writer shares the file drop ---
+    let face_dir = cfg.terminal_dir.as_ref().map(|d| d.join("face"));
+    let terminal = Arc::new(std::sync::Mutex::new(terminal));
+    if let Some(dir) = face_dir {
+        let _ = app.face.set(reader::FaceSink::new(terminal.clone(), dir));
+    }
+    // --- end H3 ---
     Ok(Running {
         app,
         addrs,
@@ -330,7 +345,12 @@ impl Running {
         for t in self.tasks.drain(..) {
             let _ = tokio::time::timeout(Duration::from_secs(2), t).await;
         }
-        if let Some(t) = self.terminal.take() {
+        let terminal = self
+            .terminal
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(t) = terminal {
             let _ = tokio::task::spawn_blocking(move || t.stop()).await;
         }
     }

@@ -64,9 +64,12 @@ pub fn lock(dir: &Path) -> Result<StateLock, String> {
         use std::os::unix::fs::OpenOptionsExt;
         opts.custom_flags(libc::O_NOFOLLOW).mode(0o644);
     }
-    let mut file = opts
-        .open(&path)
-        .map_err(|e| format!("--state-dir {}: cannot open {LOCK_FILE}: {e}", dir.display()))?;
+    let mut file = opts.open(&path).map_err(|e| {
+        format!(
+            "--state-dir {}: cannot open {LOCK_FILE}: {e}",
+            dir.display()
+        )
+    })?;
     #[cfg(unix)]
     {
         use std::io::{Read, Seek};
@@ -310,7 +313,10 @@ mod tests {
         std::os::unix::fs::symlink(user.join("valid.key"), d.join("pki/valid.key")).unwrap();
         let e = prepare(&d).unwrap_err();
         assert!(e.contains("pki/valid.key is a symbolic link"), "{e}");
-        assert_eq!(fs::read_to_string(user.join("valid.key")).unwrap(), "the user's key");
+        assert_eq!(
+            fs::read_to_string(user.join("valid.key")).unwrap(),
+            "the user's key"
+        );
     }
 
     #[cfg(unix)]

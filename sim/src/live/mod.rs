@@ -14,7 +14,10 @@
 //! - [`centre`]: the terminal's HTTP client for the eligibility API (mTLS, through
 //!   the carrier proxy);
 //! - [`pki`]: the certificates of a run and the client-credential test matrix;
-//! - [`state_dir`]: what `onsim serve` writes to its state directory.
+//! - [`state_dir`]: what `onsim serve` writes to its state directory (locked, no links
+//!   out);
+//! - [`reader`]: the simulated face-auth reader (`POST /reader/present`), whose
+//!   confirmations end in the file drop's `face/`.
 
 pub mod card;
 pub mod carrier;

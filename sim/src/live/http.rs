@@ -1032,7 +1032,7 @@ async fn publish_revocation(app: &App, req: Request<Incoming>) -> Result<Resp, R
     };
     // The UTC day of the virtual instant: the CRL entry is then already in force.
     let today_utc = (app.clock.now_naive() - chrono::Duration::hours(9)).date();
-    let (crl, verifier) = {
+    let crl = {
         let mut list = app
             .terminal_revocations
             .lock()
@@ -1043,17 +1043,17 @@ async fn publish_revocation(app: &App, req: Request<Incoming>) -> Result<Resp, R
                 date: today_utc,
             });
         }
-        let r = app.pki.crl_for(today_utc, &list).map_err(|e| {
+        let (crl, verifier) = app.pki.crl_for(today_utc, &list).map_err(|e| {
             err(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 None,
                 format!("cannot sign the CRL: {e}"),
             )
         })?;
-        app.client_verifier.publish_crl(r.1.clone());
-        r
+        // Published under the list's lock: two revocations never race to an old CRL.
+        app.client_verifier.publish_crl(verifier);
+        crl
     };
-    drop(verifier);
     tracing::info!(credential = %b.credential, virtual_now = %app.clock.now(), "terminal certificate revoked");
     Ok(json_resp(
         StatusCode::OK,

@@ -353,6 +353,10 @@ pub struct PublishedTable {
     pub rows: BTreeMap<NaiveDate, PublishedRow>,
 }
 
+/// Years a published table's dates may fall in *(our choice: the programme began in
+/// 2021; anything outside this span is a typo)*.
+pub const PUBLISHED_YEARS: std::ops::RangeInclusive<i32> = 2000..=2099;
+
 const PUBLISHED_HEADER: [&str; 3] = [
     "designation",
     "bureau_answer_dispatch",
@@ -418,16 +422,42 @@ impl PublishedTable {
             }
             let mut dates = [NaiveDate::MIN; 3];
             for (k, (c, f)) in fields.iter().enumerate() {
-                dates[k] = NaiveDate::parse_from_str(f, "%Y-%m-%d").map_err(|_| {
-                    err(
+                // Exactly YYYY-MM-DD: chrono's %Y also takes a sign and more digits
+                // (`+99999-06-01`).
+                let shaped = f.len() == 10
+                    && f.bytes().enumerate().all(|(i, b)| {
+                        if i == 4 || i == 7 {
+                            b == b'-'
+                        } else {
+                            b.is_ascii_digit()
+                        }
+                    });
+                let date = NaiveDate::parse_from_str(f, "%Y-%m-%d")
+                    .ok()
+                    .filter(|_| shaped)
+                    .ok_or_else(|| {
+                        err(
+                            line_no,
+                            *c,
+                            format!(
+                                "{}: {f:?} is not an ISO date (YYYY-MM-DD)",
+                                PUBLISHED_HEADER[k]
+                            ),
+                        )
+                    })?;
+                if !PUBLISHED_YEARS.contains(&date.year()) {
+                    return Err(err(
                         line_no,
                         *c,
                         format!(
-                            "{}: {f:?} is not an ISO date (YYYY-MM-DD)",
-                            PUBLISHED_HEADER[k]
+                            "{}: {date} is outside the years a table can cover ({}..={})",
+                            PUBLISHED_HEADER[k],
+                            PUBLISHED_YEARS.start(),
+                            PUBLISHED_YEARS.end()
                         ),
-                    )
-                })?;
+                    ));
+                }
+                dates[k] = date;
             }
             if dates[0].day() != 1 {
                 return Err(err(
@@ -970,6 +1000,35 @@ mod tests {
         );
         assert!(PublishedTable::parse("t.csv", "").is_err());
         assert!(PublishedTable::parse("t.csv", "a,b\n").is_err());
+    }
+
+    #[test]
+    fn defect_17_published_dates_out_of_range_are_refused_with_file_line_column() {
+        let h = "designation,bureau_answer_dispatch,implementing_body_deadline\n";
+        let e = PublishedTable::parse("t.csv", &format!("{h}+99999-06-01,2021-10-12,2021-10-15\n"))
+            .unwrap_err();
+        assert!(e.to_string().starts_with("t.csv:2:1: designation"), "{e}");
+        let e = PublishedTable::parse("t.csv", &format!("{h}2021-11-01,2021-10-12,1899-10-15\n"))
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("t.csv:2:23: implementing_body_deadline: 1899-10-15 is outside"),
+            "{e}"
+        );
+        // Every row error names the file, line and column.
+        for bad in [
+            "2021-11-02,2021-10-12,2021-10-15",
+            "2021-11-01,2021-10-12",
+            "2021-11-01,2021-12-12,2021-10-15",
+            "2021-11-01,2021-10-12,2021-10-15\n2021-11-01,2021-10-12,2021-10-15",
+        ] {
+            let e = PublishedTable::parse("t.csv", &format!("{h}{bad}\n")).unwrap_err();
+            let s = e.to_string();
+            let mut parts = s.splitn(4, ':');
+            assert_eq!(parts.next(), Some("t.csv"), "{s}");
+            assert!(parts.next().unwrap().parse::<usize>().is_ok(), "{s}");
+            assert!(parts.next().unwrap().parse::<usize>().is_ok(), "{s}");
+        }
     }
 
     fn designation() -> impl Strategy<Value = NaiveDate> {

@@ -82,6 +82,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
 use fakes::eligibility::answer::{ReaderConsents, VerifiedCardHolder};
+use fakes::eligibility::card_refusal::Unconfirmed;
 use fakes::eligibility::terminal::{OutFile, Summary};
 use fakes::eligibility::xml::MessageKind;
 use fakes::eligibility::{CharacterCode, EligibilityError, Service, Terminal};
@@ -288,7 +289,6 @@ pub use fakes::eligibility::terminal::{
 /// Prefix of every temp file the driver writes (the state directory's too).
 pub const TEMP_PREFIX: &str = ".onsim-tmp-";
 
-
 struct Shared {
     req: PathBuf,
     res: PathBuf,
@@ -483,11 +483,13 @@ impl FaceDrop {
         self.0.present_card(holder, consents)
     }
 
-    /// Write a face file the pure side built (e.g. a refused card: PIN locked,
-    /// certificate expired or revoked) under the face name, as
-    /// [`FaceDrop::present_card`] does; `out.name` is ignored.
-    pub fn write_face(&self, out: OutFile) -> io::Result<PathBuf> {
+    /// A card presentation that confirmed nothing (certificate expired or revoked,
+    /// PIN locked, centre unreachable): the terminal's answer for it
+    /// ([`fakes::eligibility::card_refusal`]) is written to `face/` as
+    /// [`FaceDrop::present_card`] writes a confirmed one.
+    pub fn unconfirmed_card(&self, what: Unconfirmed) -> io::Result<PathBuf> {
         let now = (self.0.clock)();
+        let out = lock(&self.0.terminal).unconfirmed_face(what, now);
         self.0.write_face(out, now)
     }
 }

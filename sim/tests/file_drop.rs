@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use fakes::eligibility::answer::{AnswerConfig, ReaderConsents, Service, VerifiedCardHolder};
+use fakes::eligibility::card_refusal::{CardRefusal, Unconfirmed};
 use fakes::eligibility::values::{QualificationValidity, ReferenceClassification, SegmentOfResult};
 use fakes::eligibility::xml::{
     parse_response, Request, RequestBody, RequestHeader, Response, ResponseBody,
@@ -922,8 +923,8 @@ fn in_place_answers_fire_change_events_and_linked_ones_do_not() {
 }
 
 /// Issue 13 item 3: with `FaceStamp::Wall` the face name carries today's wall-clock
-/// date (MR filters on it) whatever the virtual date; `FaceDrop::write_face` names
-/// a file the pure side built the same way.
+/// date (MR filters on it) whatever the virtual date; a refused card's face file
+/// (`FaceDrop::unconfirmed_card`) is named the same way.
 #[test]
 fn face_files_stamped_with_the_wall_clock() {
     let f = fixture();
@@ -940,16 +941,12 @@ fn face_files_stamped_with_the_wall_clock() {
     let a = drop
         .present_card(&holder, ReaderConsents::default())
         .unwrap();
-    let mut out = Terminal::new(Service::new(
-        f.pop.clone(),
-        f.institution,
-        AnswerConfig::default(),
-    ))
-    .face(&holder, ReaderConsents::default(), f.clock.now());
-    out.name = "ignored.xml".into();
-    let b = drop.write_face(out.clone()).unwrap();
+    let b = drop
+        .unconfirmed_card(Unconfirmed::Refused(CardRefusal::PinLocked))
+        .unwrap();
     assert_ne!(a, b);
-    assert_eq!(fs::read(&b).unwrap(), out.bytes);
+    let text = String::from_utf8_lossy(&fs::read(&b).unwrap()).into_owned();
+    assert!(text.contains("<ProcessingResultCode>C002<"), "{text}");
     for p in [a, b] {
         let n = p.file_name().unwrap().to_str().unwrap().to_string();
         let stamp = n
@@ -993,7 +990,9 @@ fn serve_terminal_encoding_and_keep_processed() {
     });
     let bytes = Request {
         header: RequestHeader {
-            qualification_confirmation_date: Some(chrono::NaiveDate::from_ymd_opt(2025, 4, 1).unwrap()),
+            qualification_confirmation_date: Some(
+                chrono::NaiveDate::from_ymd_opt(2025, 4, 1).unwrap(),
+            ),
             medical_institution_code: institution,
             arbitrary_file_identifier: Some("enc".into()),
             character_code_identifier: None,

@@ -12,6 +12,7 @@
 //! - [`terminal`]: request file name + bytes → response file name + bytes.
 
 pub mod answer;
+pub mod card_refusal;
 pub mod encoding;
 pub mod error;
 pub mod population;

@@ -415,7 +415,10 @@ mod tests {
             "onsim_unknown_OQSsiquc01res_A.xml"
         );
         let long = long_response_name(&"x".repeat(300));
-        assert!(long.starts_with(LONG_NAME_PREFIX) && long.len() == 35, "{long}");
+        assert!(
+            long.starts_with(LONG_NAME_PREFIX) && long.len() == 35,
+            "{long}"
+        );
     }
 
     /// docs/INTERFACE.md §1 row 4: `.err` beside the request name.

@@ -4,6 +4,7 @@
 pub mod card;
 pub mod conformance;
 pub mod holidays;
+pub mod input;
 pub mod load;
 pub mod run;
 pub mod schedule;

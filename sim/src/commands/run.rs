@@ -61,6 +61,12 @@ pub fn load_all(paths: &[PathBuf]) -> Result<Vec<Scenario>, CliError> {
         } else {
             paths.to_vec()
         };
+        // A FIFO, a device or a socket is named for what it is (issue 14 #15).
+        for p in &paths {
+            if std::fs::metadata(p).is_ok_and(|m| !m.is_dir()) {
+                super::input::regular_file(p, "the scenario")?;
+            }
+        }
         let files = scenario::discover(&paths).map_err(CliError::new)?;
         if files.is_empty() {
             return Err(CliError::new(format!(
@@ -75,17 +81,8 @@ pub fn load_all(paths: &[PathBuf]) -> Result<Vec<Scenario>, CliError> {
         let mut out = Vec::new();
         for f in files {
             let name = f.display().to_string();
-            match std::fs::read(&f) {
-                Ok(bytes) => match String::from_utf8(bytes) {
-                    Ok(t) => out.push((name, t)),
-                    Err(_) => {
-                        return Err(CliError::new(format!(
-                        "{name}:1:1: the file is not UTF-8\n  hint: save scenario files as UTF-8"
-                    )))
-                    }
-                },
-                Err(e) => return Err(CliError::new(format!("{name}: cannot read: {e}"))),
-            }
+            let text = super::input::read_text(&f, "the scenario", super::input::limits::SCENARIO)?;
+            out.push((name, text));
         }
         out
     };

@@ -11,7 +11,7 @@ use fakes::schedule::{
     compute, ClinicKind, PublishedTable, RuleSet, Schedule, ScheduleRequest, Source,
 };
 
-use crate::error::{CliError, CmdResult, Outcome};
+use crate::error::{CmdResult, Outcome};
 
 #[derive(Debug, Args)]
 pub struct ScheduleArgs {
@@ -85,9 +85,11 @@ fn parse_bureau(s: &str) -> Result<Bureau, String> {
 pub fn run(a: ScheduleArgs) -> CmdResult {
     let published = match &a.published {
         Some(p) => {
-            let text = std::fs::read_to_string(p).map_err(|e| {
-                CliError::new(format!("cannot read published table {}: {e}", p.display()))
-            })?;
+            let text = super::input::read_text(
+                p,
+                "the published table",
+                super::input::limits::PUBLISHED_TABLE,
+            )?;
             Some(PublishedTable::parse(&p.display().to_string(), &text)?)
         }
         None => None,

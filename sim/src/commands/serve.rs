@@ -45,6 +45,12 @@ pub struct ServeArgs {
     // --- the terminal's file drop (H2); see sim/src/terminal.rs ---
     #[command(flatten)]
     pub terminal: TerminalArgs,
+    // --- H3 (issue 14 #13): card challenges ---
+    /// The card-challenge secret (64 hex digits), to replay an earlier serve's
+    /// challenges; default: a fresh random one, written to STATE/challenge.secret.
+    #[arg(long, value_name = "HEX")]
+    pub challenge_secret: Option<String>,
+    // --- end H3 ---
 }
 
 /// The settings a real qualification terminal has (issue 13 item 4).
@@ -115,6 +121,13 @@ impl TerminalArgs {
     }
 }
 
+/// `--challenge-secret`: 32 bytes as 64 hex digits.
+fn parse_secret(s: &str) -> Result<[u8; 32], CliError> {
+    live::card::from_hex(s)
+        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        .ok_or_else(|| CliError::new("--challenge-secret must be 64 hex digits (32 bytes)"))
+}
+
 fn default_designation(start: NaiveDate) -> NaiveDate {
     let first = start.with_day(1).unwrap_or(start);
     first
@@ -154,8 +167,14 @@ pub fn run(a: ServeArgs) -> CmdResult {
             a.start
         )));
     }
+    let secret = a
+        .challenge_secret
+        .as_deref()
+        .map(parse_secret)
+        .transpose()?;
     let terminal_cfg = a.terminal.driver_config()?;
-    let dir = state_dir::prepare(&a.state_dir).map_err(CliError::new)?;
+    // The lock is held until `run` returns (issue 14 #9: one server per directory).
+    let (dir, _lock) = state_dir::prepare_locked(&a.state_dir).map_err(CliError::new)?;
     let terminal_dir = dir.join("terminal");
     let cfg = LiveConfig {
         start: a.start,
@@ -178,6 +197,15 @@ pub fn run(a: ServeArgs) -> CmdResult {
             .await
             .map_err(CliError::new)?;
         let pki = running.app.pki.clone();
+        // --- H3 (issue 14 #13): the challenge secret, replayable, private ---
+        if let Some(k) = secret {
+            running.app.cards.set_challenge_secret(k);
+        }
+        let secret_file = dir.join(state_dir::CHALLENGE_SECRET_FILE);
+        let hex = live::card::to_hex(&running.app.cards.challenge_secret());
+        state_dir::write_atomic(&secret_file, format!("{hex}\n").as_bytes(), true)
+            .map_err(|e| CliError::new(format!("{}: {e}", secret_file.display())))?;
+        // --- end H3 ---
         state_dir::write_pki(&dir, &pki)
             .map_err(|e| CliError::new(format!("{}: {e}", dir.join("pki").display())))?;
         let csv = live::population::csv(running.app.desk.population(), a.start);
@@ -212,6 +240,9 @@ pub fn run(a: ServeArgs) -> CmdResult {
             "trace_url": format!("{}/trace", http(ad.control)),
             "deadlines_url": format!("{}/deadlines", http(ad.control)),
             "carrier_faults_url": format!("{}/carrier/faults", http(ad.control)),
+            // H3: issue 13 item 3 and issue 14 #1.
+            "reader_present_url": format!("{}/reader/present", http(ad.control)),
+            "revocations_url": format!("{}/pki/revocations", http(ad.control)),
             "bureau_url": http(ad.bureau),
             "reader_vendor_url": http(ad.reader_vendor),
             "carrier_url": http(ad.carrier),

@@ -48,7 +48,15 @@ pub struct SweepArgs {
     /// Worker threads (default: all cores). Results do not depend on it.
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
+    /// Refuse sweeps of more replications than this (runs × variants; issue 14 #8):
+    /// a sweep that cannot finish is an error, not a run that never ends.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_RUNS)]
+    pub max_runs: u64,
 }
+
+/// Default of `--max-runs` *(our choice: 10⁹ replications, hours on a laptop; larger
+/// sweeps are sharded, `--shard I/N` on each machine with its own `--max-runs`)*.
+pub const DEFAULT_MAX_RUNS: u64 = 1_000_000_000;
 
 #[derive(Debug, Args)]
 pub struct MergeArgs {
@@ -118,13 +126,19 @@ pub fn run(a: SweepArgs) -> CmdResult {
         .collect::<Result<Vec<_>, _>>()
         .map_err(CliError::new)?;
     let file = a.scenario.display().to_string();
-    let bytes = std::fs::read(&a.scenario)
-        .map_err(|e| CliError::new(format!("{file}: cannot read: {e}")))?;
-    let text = String::from_utf8(bytes).map_err(|_| {
-        CliError::new(format!(
-            "{file}:1:1: the file is not UTF-8\n  hint: save scenario files as UTF-8"
-        ))
-    })?;
+    let text =
+        super::input::read_text(&a.scenario, "the scenario", super::input::limits::SCENARIO)?;
+    let variants = sweep::variants(&file, &text, &vary).map_err(CliError::new)?;
+    // What this process would run: its shard's share of the runs, for every variant.
+    let mine = shard.map_or(a.runs, |s| s.len(a.runs));
+    let n_variants = variants.len().max(1) as u64;
+    let total = mine.saturating_mul(n_variants);
+    if total > a.max_runs {
+        return Err(CliError::new(format!(
+            "--runs {} gives {total} replications here ({mine} × {n_variants} variant(s)); the limit is --max-runs {} (raise it for a sweep that can finish, or split it with --shard I/N)",
+            a.runs, a.max_runs
+        )));
+    }
     let spec = SweepSpec {
         file,
         text,
@@ -170,8 +184,7 @@ pub fn merge(a: MergeArgs) -> CmdResult {
     let mut files = Vec::new();
     for p in &a.files {
         let name = p.display().to_string();
-        let text = std::fs::read_to_string(p)
-            .map_err(|e| CliError::new(format!("{name}: cannot read: {e}")))?;
+        let text = super::input::read_text(p, "the shard", super::input::limits::SHARD)?;
         let r: SweepReport = serde_json::from_str(&text).map_err(|e| {
             CliError::new(format!(
                 "{name}:{}:{}: not an onsim sweep shard: {e}",

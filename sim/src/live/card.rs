@@ -5,7 +5,12 @@
 //! certificate (JPKI CA, CRL, validity) and the signature, then finds the insured
 //! person linked to that certificate (the 紐付け registry) and answers with the usual
 //! XmlMsg. Here:
-//! - `POST /eligibility/card/challenge` (mutual TLS) hands out a single-use challenge;
+//! - `POST /eligibility/card/challenge` (mutual TLS) hands out a single-use challenge,
+//!   bound to the institution of the asking terminal's client certificate and good
+//!   for [`CHALLENGE_TTL`] (issue 14 #13). It is HMAC-SHA256 under a per-serve secret
+//!   of the seed and a counter: unguessable by clients (the seed is published, the
+//!   secret is not), yet replayable — `onsim serve` writes the secret to
+//!   `STATE/challenge.secret` (0600) and takes it back with `--challenge-secret`;
 //! - `POST /eligibility/card` (mutual TLS) takes `{challenge, certificate, signature,
 //!   consents}` (hex), checks it with [`fakes::reader::verify_identity`] on the virtual
 //!   clock and answers with [`fakes::eligibility::answer::confirm_card`];
@@ -13,7 +18,7 @@
 //!   and registers it, returning its certificate and key so a test client or a real
 //!   reader emulator can sign.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use chrono::NaiveDate;
@@ -31,11 +36,26 @@ use fakes::time::VirtualTime;
 /// Most challenges outstanding at once *(our choice)*; older ones expire first.
 const MAX_CHALLENGES: usize = 10_000;
 
+/// How long a challenge stays good, wall clock *(our choice: a reader signs within
+/// seconds; wall clock because a frozen virtual clock would never expire it)*.
+pub const CHALLENGE_TTL: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// An outstanding challenge: who asked, and until when it is good.
+#[derive(Debug, Clone, Copy)]
+struct Outstanding {
+    institution: InstitutionCode,
+    until: std::time::Instant,
+}
+
 /// Why a card confirmation was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum CardRefusal {
     #[error("unknown or already used challenge")]
     UnknownChallenge,
+    #[error("the challenge was handed to another institution's terminal")]
+    ChallengeOfAnotherInstitution,
+    #[error("the challenge expired (good for {} s)", CHALLENGE_TTL.as_secs())]
+    ChallengeExpired,
     #[error("{0}")]
     Identity(#[from] IdentityError),
     #[error("the card is not linked to an insured person (紐付けなし)")]
@@ -47,6 +67,8 @@ impl CardRefusal {
     pub fn code(&self) -> &'static str {
         match self {
             CardRefusal::UnknownChallenge => "unknown-challenge",
+            CardRefusal::ChallengeOfAnotherInstitution => "challenge-of-another-institution",
+            CardRefusal::ChallengeExpired => "challenge-expired",
             CardRefusal::Identity(IdentityError::Certificate(r)) => r.code(),
             CardRefusal::Identity(IdentityError::BadSignature) => "bad-signature",
             CardRefusal::Identity(IdentityError::WrongChallenge) => "wrong-challenge",
@@ -60,7 +82,9 @@ impl CardRefusal {
 struct CardState {
     /// Card authentication certificate (DER) → the insured person it is linked to.
     holders: BTreeMap<Vec<u8>, VerifiedCardHolder>,
-    challenges: BTreeSet<Vec<u8>>,
+    /// Outstanding challenges, and their order of issue (oldest dropped first).
+    challenges: BTreeMap<Vec<u8>, Outstanding>,
+    order: std::collections::VecDeque<Vec<u8>>,
     revoked: Vec<Revocation>,
     issued: u64,
     challenge_counter: u64,
@@ -71,6 +95,8 @@ pub struct CardDesk {
     jpki: Authority,
     seed: u64,
     start: NaiveDate,
+    /// The key challenges are derived under (random per serve unless set).
+    secret: Mutex<[u8; 32]>,
     state: Mutex<CardState>,
     /// The verifier for the current revocation list, and how many revocations it
     /// holds: signing a CRL is an RSA signature, too dear to repeat per confirmation.
@@ -89,6 +115,7 @@ impl CardDesk {
             jpki: default_jpki_ca(seed)?,
             seed,
             start,
+            secret: Mutex::new(random_secret()),
             state: Mutex::new(CardState::default()),
             verifier: Mutex::new(None),
         })
@@ -107,13 +134,16 @@ impl CardDesk {
         issued: NaiveDate,
     ) -> Result<CardProfile, PkiError> {
         let key = population.example(validity);
-        let holder = VerifiedCardHolder {
-            insurer_number: key.insurer_number,
-            symbol: key.symbol,
-            number: key.number,
-            branch: key.branch,
-            birthdate: key.birthdate,
-        };
+        self.issue_for_holder(&holder_of(&key), issued)
+    }
+
+    /// Issue a card for `holder`, issued on `issued`, and link it.
+    pub fn issue_for_holder(
+        &self,
+        holder: &VerifiedCardHolder,
+        issued: NaiveDate,
+    ) -> Result<CardProfile, PkiError> {
+        let holder = holder.clone();
         let n = {
             let mut st = self.lock();
             st.issued += 1;
@@ -134,18 +164,61 @@ impl CardDesk {
         });
     }
 
-    /// A fresh single-use challenge (32 bytes).
-    pub fn challenge(&self) -> Vec<u8> {
+    /// Derive challenges under `secret` from now on (a replay of an earlier serve).
+    pub fn set_challenge_secret(&self, secret: [u8; 32]) {
+        *self.secret.lock().unwrap_or_else(|e| e.into_inner()) = secret;
+    }
+
+    /// The key challenges are derived under.
+    pub fn challenge_secret(&self) -> [u8; 32] {
+        *self.secret.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A fresh single-use challenge (32 bytes) for a terminal of `institution`:
+    /// HMAC-SHA256(secret, "onsim-challenge" ‖ seed ‖ counter).
+    pub fn challenge(&self, institution: InstitutionCode) -> Vec<u8> {
+        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &self.challenge_secret());
         let mut st = self.lock();
         st.challenge_counter += 1;
-        let mut rng = derived_rng(self.seed, &format!("challenge:{}", st.challenge_counter));
-        let mut c = vec![0u8; 32];
-        rng.fill_bytes(&mut c);
-        if st.challenges.len() >= MAX_CHALLENGES {
-            st.challenges.pop_first();
+        let mut msg = b"onsim-challenge\0".to_vec();
+        msg.extend_from_slice(&self.seed.to_be_bytes());
+        msg.extend_from_slice(&st.challenge_counter.to_be_bytes());
+        let c = ring::hmac::sign(&key, &msg).as_ref().to_vec();
+        while st.challenges.len() >= MAX_CHALLENGES {
+            let Some(old) = st.order.pop_front() else {
+                break;
+            };
+            st.challenges.remove(&old);
         }
-        st.challenges.insert(c.clone());
+        st.challenges.insert(
+            c.clone(),
+            Outstanding {
+                institution,
+                until: std::time::Instant::now() + CHALLENGE_TTL,
+            },
+        );
+        st.order.push_back(c.clone());
         c
+    }
+
+    /// Take `challenge` (single use: gone after this call, whatever the verdict).
+    fn take_challenge(
+        st: &mut CardState,
+        challenge: &[u8],
+        institution: InstitutionCode,
+    ) -> Result<(), CardRefusal> {
+        let o = st
+            .challenges
+            .remove(challenge)
+            .ok_or(CardRefusal::UnknownChallenge)?;
+        st.order.retain(|c| c.as_slice() != challenge);
+        if o.institution != institution {
+            return Err(CardRefusal::ChallengeOfAnotherInstitution);
+        }
+        if std::time::Instant::now() > o.until {
+            return Err(CardRefusal::ChallengeExpired);
+        }
+        Ok(())
     }
 
     /// The verifier for `revoked` (revocations are only ever appended, so their
@@ -174,9 +247,7 @@ impl CardDesk {
     ) -> Result<Vec<u8>, CardRefusal> {
         let (holder, revoked) = {
             let mut st = self.lock();
-            if !st.challenges.remove(&id.challenge) {
-                return Err(CardRefusal::UnknownChallenge);
-            }
+            Self::take_challenge(&mut st, &id.challenge, institution)?;
             (st.holders.get(&id.cert_der).cloned(), st.revoked.clone())
         };
         let verifier = self.verifier(&revoked).map_err(|e| {
@@ -200,6 +271,28 @@ impl CardDesk {
             CharacterCode::ShiftJis,
         );
         Ok(response.render())
+    }
+}
+
+/// 32 bytes from the operating system's random source.
+fn random_secret() -> [u8; 32] {
+    use ring::rand::SecureRandom;
+    let mut k = [0u8; 32];
+    if ring::rand::SystemRandom::new().fill(&mut k).is_err() {
+        // No OS randomness: fall back to rand's thread RNG (seeded from the OS too).
+        rand::thread_rng().fill_bytes(&mut k);
+    }
+    k
+}
+
+/// The card holder a population search key names (what 紐付け links a card to).
+pub fn holder_of(key: &fakes::eligibility::SearchKey) -> VerifiedCardHolder {
+    VerifiedCardHolder {
+        insurer_number: key.insurer_number,
+        symbol: key.symbol.clone(),
+        number: key.number.clone(),
+        branch: key.branch.clone(),
+        birthdate: key.birthdate,
     }
 }
 
@@ -277,7 +370,7 @@ mod tests {
         let card = desk
             .issue_for(&pop, QualificationValidity::Valid, d("2024-01-01"))
             .unwrap();
-        let challenge = desk.challenge();
+        let challenge = desk.challenge(inst);
         let id = sign_with_card(card, &challenge);
         let xml = desk
             .confirm(&pop, inst, &id, ReaderConsents::default(), now)
@@ -297,7 +390,7 @@ mod tests {
         assert!(matches!(again, Err(CardRefusal::UnknownChallenge)));
 
         // A tampered signature is refused.
-        let c2 = desk.challenge();
+        let c2 = desk.challenge(inst);
         let mut bad = id.clone();
         bad.challenge = c2.clone();
         let r = desk
@@ -310,7 +403,7 @@ mod tests {
             .issue_for(&pop, QualificationValidity::Valid, d("2024-01-01"))
             .unwrap();
         desk.revoke(&card, d("2025-03-01"));
-        let c3 = desk.challenge();
+        let c3 = desk.challenge(inst);
         let id = sign_with_card(card, &c3);
         let r = desk
             .confirm(&pop, inst, &id, ReaderConsents::default(), now)
@@ -321,12 +414,54 @@ mod tests {
         let card = desk
             .issue_for(&pop, QualificationValidity::Valid, d("2019-01-01"))
             .unwrap();
-        let c4 = desk.challenge();
+        let c4 = desk.challenge(inst);
         let id = sign_with_card(card, &c4);
         let r = desk
             .confirm(&pop, inst, &id, ReaderConsents::default(), now)
             .unwrap_err();
         assert_eq!(r.code(), "expired", "{r}");
+    }
+
+    #[test]
+    fn defect_13_challenges_are_unguessable_bound_to_the_institution_and_single_use() {
+        let start = d("2025-04-01");
+        let pop = Population::new(PopulationConfig::default());
+        let inst: InstitutionCode = "1310101017".parse().unwrap();
+        let other = crate::live::other_institution();
+        let now = VirtualTime::at(start, 10, 0);
+        // Same published seed, two serves: different challenges (the secret differs).
+        let a = CardDesk::new(7, start).unwrap();
+        let b = CardDesk::new(7, start).unwrap();
+        let b_first = b.challenge(inst);
+        assert_ne!(a.challenge(inst), b_first);
+        // The same secret replays the same sequence (`--challenge-secret`).
+        let replay = CardDesk::new(7, start).unwrap();
+        replay.set_challenge_secret(b.challenge_secret());
+        assert_eq!(replay.challenge(inst), b_first);
+        assert_eq!(replay.challenge(inst), b.challenge(inst));
+        // A challenge handed to one institution is refused from another, and is then
+        // gone (single use) for its own institution too.
+        let card = a
+            .issue_for(&pop, QualificationValidity::Valid, d("2024-01-01"))
+            .unwrap();
+        let ch = a.challenge(inst);
+        let id = sign_with_card(card, &ch);
+        let r = a
+            .confirm(&pop, other, &id, ReaderConsents::default(), now)
+            .unwrap_err();
+        assert_eq!(r.code(), "challenge-of-another-institution", "{r}");
+        let r = a
+            .confirm(&pop, inst, &id, ReaderConsents::default(), now)
+            .unwrap_err();
+        assert_eq!(r.code(), "unknown-challenge", "{r}");
+        // The asking institution's own fresh challenge is accepted.
+        let card = a
+            .issue_for(&pop, QualificationValidity::Valid, d("2024-01-01"))
+            .unwrap();
+        let ch = a.challenge(inst);
+        let id = sign_with_card(card, &ch);
+        a.confirm(&pop, inst, &id, ReaderConsents::default(), now)
+            .unwrap();
     }
 
     #[test]

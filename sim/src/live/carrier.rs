@@ -9,10 +9,17 @@
 //! on those days), and a line that is not on the connectable list (every connection
 //! refused with RST).
 //!
-//! Everything is bounded in time and count: at most [`MAX_CONNECTIONS`] at once,
-//! upstream connect within [`CONNECT_TIMEOUT`], no read idle for longer than
+//! Everything is bounded in time and count: at most [`MAX_CONNECTIONS`] at once on
+//! the published port, a client that sends nothing within [`FIRST_BYTE_TIMEOUT`]
+//! closed (issue 14 #10: idle clients must not hold the slots), upstream connect
+//! within [`CONNECT_TIMEOUT`], no read idle for longer than
 //! [`IDLE_TIMEOUT`], no connection older than [`MAX_LIFETIME`], latency and holds
 //! capped at [`MAX_DELAY`]. Jitter comes from a seeded RNG (replayable).
+//!
+//! The in-process terminal (the file drop) reaches the proxy on a second, unpublished
+//! listener ([`Proxy::run_reserved`]) with its own [`RESERVED_CONNECTIONS`] slots, so
+//! a local process that fills the published port's slots cannot make the file drop
+//! answer 5001 *(our choice)*. The faults apply on both listeners alike.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -30,6 +37,15 @@ use tokio::sync::{watch, Semaphore};
 use super::clock::VirtualClock;
 
 pub const MAX_CONNECTIONS: usize = 256;
+/// Most outage windows in one fault set *(our choice)*: a scenario needs a handful;
+/// the list is searched on every connection.
+pub const MAX_OUTAGES: usize = 366;
+/// Slots of the terminal's own listener *(our choice: the file drop's worker count
+/// with room)*.
+pub const RESERVED_CONNECTIONS: usize = 64;
+/// A client that has sent no byte this long after connecting is closed *(our
+/// choice)*: a TLS client sends its ClientHello at once.
+pub const FIRST_BYTE_TIMEOUT: Duration = Duration::from_secs(2);
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 pub const MAX_LIFETIME: Duration = Duration::from_secs(300);
@@ -110,6 +126,15 @@ impl ProxyFaults {
                 "must be at least 1 (null for unlimited)".into(),
             ));
         }
+        if self.outages.len() > MAX_OUTAGES {
+            return Err((
+                "outages".into(),
+                format!(
+                    "{} windows; at most {MAX_OUTAGES} (merge adjacent windows)",
+                    self.outages.len()
+                ),
+            ));
+        }
         if let Some(o) = self.outages.iter().find(|o| o.from > o.to) {
             return Err((
                 "outages".into(),
@@ -135,6 +160,8 @@ pub struct ProxyStats {
     pub refused_outage: AtomicU64,
     pub refused_line: AtomicU64,
     pub refused_limit: AtomicU64,
+    /// Clients closed for sending nothing within [`FIRST_BYTE_TIMEOUT`].
+    pub idle_closed: AtomicU64,
     pub upstream_failed: AtomicU64,
     pub bytes: AtomicU64,
 }
@@ -146,7 +173,7 @@ impl ProxyStats {
             "accepted": g(&self.accepted), "forwarded": g(&self.forwarded),
             "dropped": g(&self.dropped), "reset": g(&self.reset),
             "half_open": g(&self.half_open), "refused_outage": g(&self.refused_outage),
-            "refused_line": g(&self.refused_line), "refused_limit": g(&self.refused_limit),
+            "refused_line": g(&self.refused_line), "refused_limit": g(&self.refused_limit), "idle_closed": g(&self.idle_closed),
             "upstream_failed": g(&self.upstream_failed), "bytes": g(&self.bytes),
         })
     }
@@ -163,6 +190,8 @@ pub struct Proxy {
     faults: RwLock<ProxyFaults>,
     rng: Mutex<ChaCha8Rng>,
     limit: Arc<Semaphore>,
+    /// Slots of the terminal's listener.
+    reserved: Arc<Semaphore>,
     pub stats: ProxyStats,
 }
 
@@ -191,6 +220,7 @@ impl Proxy {
                 "carrier-proxy",
             ))),
             limit: Arc::new(Semaphore::new(MAX_CONNECTIONS)),
+            reserved: Arc::new(Semaphore::new(RESERVED_CONNECTIONS)),
             stats: ProxyStats::default(),
         })
     }
@@ -224,24 +254,45 @@ impl Proxy {
     }
 
     /// Accept connections until `shutdown` turns true.
-    pub async fn run(self: Arc<Self>, listener: TcpListener, mut shutdown: watch::Receiver<bool>) {
+    pub async fn run(self: Arc<Self>, listener: TcpListener, shutdown: watch::Receiver<bool>) {
+        let slots = self.limit.clone();
+        self.serve(listener, shutdown, slots).await
+    }
+
+    /// As [`Self::run`], on the terminal's own listener and slots.
+    pub async fn run_reserved(
+        self: Arc<Self>,
+        listener: TcpListener,
+        shutdown: watch::Receiver<bool>,
+    ) {
+        let slots = self.reserved.clone();
+        self.serve(listener, shutdown, slots).await
+    }
+
+    async fn serve(
+        self: Arc<Self>,
+        listener: TcpListener,
+        mut shutdown: watch::Receiver<bool>,
+        slots: Arc<Semaphore>,
+    ) {
         while let Some((client, peer)) =
             super::accept_until(&listener, &mut shutdown, "carrier proxy").await
         {
             let me = self.clone();
             let mut stop = shutdown.clone();
+            let slots = slots.clone();
             tokio::spawn(async move {
                 tokio::select! {
-                    _ = tokio::time::timeout(MAX_LIFETIME, me.handle(client, peer)) => {}
+                    _ = tokio::time::timeout(MAX_LIFETIME, me.handle(client, peer, slots)) => {}
                     _ = stop.changed() => {}
                 }
             });
         }
     }
 
-    async fn handle(self: Arc<Self>, client: TcpStream, peer: SocketAddr) {
+    async fn handle(self: Arc<Self>, client: TcpStream, peer: SocketAddr, slots: Arc<Semaphore>) {
         self.stats.accepted.fetch_add(1, Ordering::Relaxed);
-        let Ok(_permit) = self.limit.clone().try_acquire_owned() else {
+        let Ok(_permit) = slots.try_acquire_owned() else {
             self.stats.refused_limit.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(%peer, "carrier: too many connections, refused");
             reset(client);
@@ -283,6 +334,17 @@ impl Proxy {
                 return;
             }
             FaultMode::None => {}
+        }
+        // A client that says nothing gives its slot back quickly.
+        let mut first = [0u8; 1];
+        match tokio::time::timeout(FIRST_BYTE_TIMEOUT, client.peek(&mut first)).await {
+            Ok(Ok(n)) if n > 0 => {}
+            Ok(_) => return,
+            Err(_) => {
+                self.stats.idle_closed.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(%peer, "carrier: no byte from the client within the first-byte timeout, closed");
+                return;
+            }
         }
         let upstream =
             match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(self.upstream)).await {

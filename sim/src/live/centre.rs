@@ -6,7 +6,8 @@
 //! It is a [`crate::terminal::Backend`]. Every failure becomes an
 //! [`EligibilityError`] the terminal turns into an abnormal answer:
 //! - [`ErrorCode::CentreUnreachable`] (5001): connection refused, reset or closed
-//!   before an answer, TLS handshake refused (alert), no complete answer within the
+//!   before an answer, TLS handshake refused (alert) or the certificate refused on a
+//!   resumed session (403 naming `client_certificate`), no complete answer within the
 //!   timeout;
 //! - [`ErrorCode::CentreError`] (5002): an HTTP status other than 200, an answer that
 //!   is not HTTP, or larger than the limit (a body that is not an XmlMsg response is
@@ -339,6 +340,14 @@ fn parse_http(raw: &[u8]) -> Result<Vec<u8>, EligibilityError> {
     } else {
         body.to_vec()
     };
+    if status == 403 && refuses_certificate(&body) {
+        // The server refused the certificate on a resumed session or a kept-alive
+        // connection: the same fault as a refused handshake (issue 14 #1).
+        return Err(unreachable(format!(
+            "client certificate refused: {}",
+            String::from_utf8_lossy(&body[..body.len().min(200)])
+        )));
+    }
     if status != 200 {
         let hint: String = String::from_utf8_lossy(&body[..body.len().min(200)])
             .chars()
@@ -347,6 +356,15 @@ fn parse_http(raw: &[u8]) -> Result<Vec<u8>, EligibilityError> {
         return Err(centre_error(format!("HTTP {status} {hint}")));
     }
     Ok(body)
+}
+
+/// Whether a 403's JSON body refuses the client certificate itself
+/// ([`super::http::CLIENT_CERTIFICATE_FIELD`]).
+fn refuses_certificate(body: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v.get("field")?.as_str().map(str::to_string))
+        .is_some_and(|f| f == super::http::CLIENT_CERTIFICATE_FIELD)
 }
 
 fn dechunk(mut b: &[u8]) -> Option<Vec<u8>> {

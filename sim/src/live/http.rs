@@ -4,7 +4,19 @@
 //! Bad requests get a 4xx with `{"error": "...", "field": "<name>"|null}`; a handler
 //! never panics on input. Every connection is bounded: the TLS handshake within
 //! [`HANDSHAKE_TIMEOUT`], idle or stalled connections closed and every connection ended
-//! after a while ([`super::connection`]), bodies up to [`BODY_LIMIT`].
+//! after a while ([`super::connection`]), bodies bounded per route (issue 14 #7):
+//!
+//! | route | body limit *(our choice)* |
+//! |---|---|
+//! | every JSON route of the control, bureau, reader-vendor, carrier and portal services | [`SMALL_BODY`] (16 KiB) |
+//! | `POST /designation-applications` (the plan) and `PUT /carrier/faults` | [`PLAN_BODY`] (64 KiB) |
+//! | `POST /eligibility` (single inquiry), `/eligibility/OQSmuquc02`, `/eligibility/card*` | [`SINGLE_XML_BODY`] (64 KiB) |
+//! | `POST /eligibility/OQSmuquc01` (bulk upload) | [`BULK_XML_BODY`] (8 MiB, the file drop's limit), at most [`BULK_AT_ONCE`] read at once |
+//!
+//! A larger body is answered 413 naming the limit; every JSON body is parsed only once
+//! it is within its limit, so one request costs at most a small multiple of it. The
+//! number of connections per service is capped too ([`MAX_HTTP_CONNECTIONS`],
+//! [`MAX_TLS_CONNECTIONS`]); a connection over the cap is closed at once.
 
 // Handlers return the error response itself (`Result<_, Response>`), so `?` turns
 // any bad input into its 4xx; the size of a response is not worth boxing here.
@@ -41,7 +53,24 @@ mod bytes_compat {
 
 /// Longest a TLS handshake may take.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-pub const BODY_LIMIT: usize = 16 * 1024 * 1024;
+/// Body limit of the JSON routes.
+pub const SMALL_BODY: usize = 16 * 1024;
+/// Body limit of the designation plan and the carrier fault set.
+pub const PLAN_BODY: usize = 64 * 1024;
+/// Body limit of a single inquiry, a bulk download request and the card routes.
+pub const SINGLE_XML_BODY: usize = 64 * 1024;
+/// Body limit of a bulk upload: the XmlMsg parser's own limit
+/// ([`fakes::eligibility::xml::Limits`], 8 MiB, a 10,000-inquiry upload is ~4 MiB).
+pub const BULK_XML_BODY: usize = 8 << 20;
+/// Bulk uploads read and parsed at once; the others wait their turn (their bytes
+/// wait in the kernel's socket buffers, not in onsim's memory).
+pub const BULK_AT_ONCE: usize = 4;
+/// Connections at once per plain-HTTP service.
+pub const MAX_HTTP_CONNECTIONS: usize = 256;
+/// Connections at once on the eligibility API (1,000 parallel terminals held).
+pub const MAX_TLS_CONNECTIONS: usize = 2048;
+
+static BULK_PERMITS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(BULK_AT_ONCE);
 
 /// Which service a listener is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,19 +105,43 @@ fn conflict(c: Conflict) -> Resp {
     err(StatusCode::CONFLICT, c.field, c.message)
 }
 
-async fn body_bytes(req: Request<Incoming>) -> Result<Bytes, Resp> {
-    match Limited::new(req.into_body(), BODY_LIMIT).collect().await {
+async fn body_bytes(req: Request<Incoming>, limit: usize) -> Result<Bytes, Resp> {
+    let declared = req
+        .headers()
+        .get(hyper::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large(limit));
+    }
+    match Limited::new(req.into_body(), limit).collect().await {
         Ok(b) => Ok(b.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large(limit)),
         Err(e) => Err(err(
-            StatusCode::PAYLOAD_TOO_LARGE,
+            StatusCode::BAD_REQUEST,
             None,
-            format!("could not read the body (limit {BODY_LIMIT} bytes): {e}"),
+            format!("could not read the body: {e}"),
         )),
     }
 }
 
+fn too_large(limit: usize) -> Resp {
+    err(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        None,
+        format!("the body is larger than this route's limit of {limit} bytes"),
+    )
+}
+
 async fn body_json(req: Request<Incoming>) -> Result<Map<String, Value>, Resp> {
-    let b = body_bytes(req).await?;
+    body_json_limited(req, SMALL_BODY).await
+}
+
+async fn body_json_limited(
+    req: Request<Incoming>,
+    limit: usize,
+) -> Result<Map<String, Value>, Resp> {
+    let b = body_bytes(req, limit).await?;
     if b.iter().all(u8::is_ascii_whitespace) {
         return Ok(Map::new());
     }
@@ -105,6 +158,58 @@ async fn body_json(req: Request<Incoming>) -> Result<Map<String, Value>, Resp> {
             format!("the body is not JSON: {e}"),
         )),
     }
+}
+
+/// Parse a body of at most `limit` bytes into `T` (a struct with
+/// `deny_unknown_fields`); a bad body is a 4xx naming the field where serde names it
+/// (unknown, missing or mistyped field; an empty body is `{}`).
+async fn typed_body<T: serde::de::DeserializeOwned>(
+    req: Request<Incoming>,
+    limit: usize,
+) -> Result<T, Resp> {
+    let b = body_bytes(req, limit).await?;
+    let b: &[u8] = if b.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        &b
+    };
+    serde_json::from_slice::<T>(b).map_err(|e| {
+        let status = if e.is_syntax() || e.is_eof() {
+            StatusCode::BAD_REQUEST
+        } else {
+            StatusCode::UNPROCESSABLE_ENTITY
+        };
+        let msg = e.to_string();
+        let field = field_of_serde_error(&msg).or_else(|| culprit::<T>(b));
+        json_resp(status, &json!({"error": msg, "field": field}))
+    })
+}
+
+/// The top-level key whose value makes `body` fail to parse as `T` (serde names no
+/// field for a bad value): the key without which the error goes away or becomes
+/// "missing field".
+fn culprit<T: serde::de::DeserializeOwned>(body: &[u8]) -> Option<String> {
+    let Ok(Value::Object(m)) = serde_json::from_slice::<Value>(body) else {
+        return None;
+    };
+    m.keys()
+        .find(|k| {
+            let mut without = m.clone();
+            without.remove(k.as_str());
+            match serde_json::from_value::<T>(Value::Object(without)) {
+                Ok(_) => true,
+                Err(e) => e.to_string().contains(&format!("missing field `{k}`")),
+            }
+        })
+        .cloned()
+}
+
+/// The field a serde message names (`unknown field `x``, `missing field `x``, or a
+/// field of our own `in field `x`` messages).
+fn field_of_serde_error(msg: &str) -> Option<String> {
+    let start = msg.find("field `")? + "field `".len();
+    let len = msg[start..].find('`')?;
+    Some(msg[start..start + len].to_string())
 }
 
 fn req_str<'a>(m: &'a Map<String, Value>, field: &'static str) -> Result<&'a str, Resp> {
@@ -271,7 +376,7 @@ pub async fn route(app: Arc<App>, svc: Svc, req: Request<Incoming>) -> Resp {
         }
         (Svc::Bureau, &Method::POST, "/designation-applications") => {
             async {
-                let m = body_json(req).await?;
+                let m = body_json_limited(req, PLAN_BODY).await?;
                 let problems = validate_plan(&m);
                 let fields: Vec<String> = problems.iter().map(|p| p.field.clone()).collect();
                 let at = app.world.designation_application(fields);
@@ -404,6 +509,8 @@ pub async fn route(app: Arc<App>, svc: Svc, req: Request<Incoming>) -> Resp {
         }
         (Svc::Control, &Method::POST, "/clinic/messages") => clinic_message(&app, req).await,
         (Svc::Control, &Method::POST, "/cards") => Ok(issue_card(&app, req).await),
+        (Svc::Control, &Method::POST, "/pki/revocations") => publish_revocation(&app, req).await,
+        (Svc::Control, &Method::POST, "/reader/present") => reader_present(&app, req).await,
         (Svc::Portal, &Method::GET, "/status") => {
             Ok(json_resp(StatusCode::OK, &json!(app.world.portal())))
         }
@@ -567,14 +674,7 @@ async fn speed(app: &App, req: Request<Incoming>) -> Result<Resp, Resp> {
 }
 
 async fn set_faults(app: &App, req: Request<Incoming>) -> Result<Resp, Resp> {
-    let b = body_bytes(req).await?;
-    let f: ProxyFaults = serde_json::from_slice(&b).map_err(|e| {
-        err(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            None,
-            format!("not a fault set: {e}"),
-        )
-    })?;
+    let f: ProxyFaults = typed_body(req, PLAN_BODY).await?;
     app.proxy
         .set_faults(f)
         .map_err(|(field, msg)| err(StatusCode::UNPROCESSABLE_ENTITY, Some(&field), msg))?;
@@ -591,11 +691,18 @@ pub async fn serve_http(
     app: Arc<App>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    while let Some((stream, _peer)) = super::accept_until(&listener, &mut shutdown, "http").await {
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_HTTP_CONNECTIONS));
+    while let Some((stream, peer)) = super::accept_until(&listener, &mut shutdown, "http").await {
+        let Ok(permit) = slots.clone().try_acquire_owned() else {
+            tracing::warn!(%peer, service = ?svc, limit = MAX_HTTP_CONNECTIONS, "too many connections; closed");
+            drop(stream);
+            continue;
+        };
         let app = app.clone();
-        tokio::spawn(super::connection::serve(stream, move |req| {
-            route(app.clone(), svc, req)
-        }));
+        tokio::spawn(async move {
+            super::connection::serve(stream, move |req| route(app.clone(), svc, req)).await;
+            drop(permit);
+        });
     }
 }
 
@@ -638,7 +745,12 @@ async fn eligibility(
             "the client certificate names no institution code",
         );
     };
-    let bytes = match body_bytes(req).await {
+    let (limit, _bulk_turn) = if kind == fakes::eligibility::xml::MessageKind::BulkUpload {
+        (BULK_XML_BODY, BULK_PERMITS.acquire().await.ok())
+    } else {
+        (SINGLE_XML_BODY, None)
+    };
+    let bytes = match body_bytes(req, limit).await {
         Ok(b) => b,
         Err(e) => return e,
     };
@@ -683,7 +795,7 @@ async fn card_confirmation(
     if path == "/eligibility/card/challenge" {
         return json_resp(
             StatusCode::OK,
-            &json!({"challenge": to_hex(&app.cards.challenge())}),
+            &json!({"challenge": to_hex(&app.cards.challenge(bound))}),
         );
     }
     if path != "/eligibility/card" {
@@ -755,59 +867,199 @@ async fn card_confirmation(
 /// `POST /cards {"validity": 1..5, "issued": "YYYY-MM-DD", "revoked": false}` (control):
 /// issue a virtual patient's card linked to the population example with that
 /// validity; returns its certificate and key (hex DER, PKCS#8) and its PIN.
+///
+/// `issued` must lie within [`CARD_ISSUED_YEARS_BACK`] years before the virtual
+/// today and not after it *(our choice: a card certificate lives 5 years, so older
+/// issue dates only make expired cards)*; anything else is a 422 naming the field.
 async fn issue_card(app: &App, req: Request<Incoming>) -> Resp {
+    match issue_card_checked(app, req).await {
+        Ok(r) | Err(r) => r,
+    }
+}
+
+/// How far back `POST /cards` accepts an issue date.
+pub const CARD_ISSUED_YEARS_BACK: u32 = 20;
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CardRequest {
+    validity: Option<u8>,
+    issued: Option<String>,
+    revoked: Option<bool>,
+}
+
+async fn issue_card_checked(app: &App, req: Request<Incoming>) -> Result<Resp, Resp> {
     use super::card::to_hex;
     use fakes::eligibility::QualificationValidity;
-    let body = match body_json(req).await {
-        Ok(b) => b,
-        Err(e) => return e,
-    };
-    let code = body.get("validity").and_then(Value::as_u64).unwrap_or(1);
+    let body: CardRequest = typed_body(req, SMALL_BODY).await?;
+    let code = body.validity.unwrap_or(1);
     let Some(validity) = QualificationValidity::PRODUCED
         .iter()
         .copied()
         .find(|v| v.code() == code.to_string())
     else {
-        return err(
-            StatusCode::BAD_REQUEST,
+        return Err(err(
+            StatusCode::UNPROCESSABLE_ENTITY,
             Some("validity"),
             "validity must be 1..5",
-        );
+        ));
     };
     let now = app.clock.now().date();
-    let issued = match body.get("issued").and_then(Value::as_str) {
+    let earliest = now
+        .checked_sub_months(chrono::Months::new(12 * CARD_ISSUED_YEARS_BACK))
+        .unwrap_or(now);
+    let issued = match body.issued.as_deref() {
         None => now
             .checked_sub_months(chrono::Months::new(12))
             .unwrap_or(now),
-        Some(s) => match s.parse() {
-            Ok(d) => d,
-            Err(_) => {
-                return err(
-                    StatusCode::BAD_REQUEST,
+        Some(s) => match NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+            Ok(d) if (earliest..=now).contains(&d) => d,
+            Ok(d) => {
+                return Err(err(
+                    StatusCode::UNPROCESSABLE_ENTITY,
                     Some("issued"),
-                    "issued must be YYYY-MM-DD",
-                )
+                    format!("issued {d} must be between {earliest} and the virtual today {now}"),
+                ))
+            }
+            Err(_) => {
+                return Err(err(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    Some("issued"),
+                    format!("issued {s:?} must be a date like 2024-04-01"),
+                ))
             }
         },
     };
-    match app.cards.issue_for(app.desk.population(), validity, issued) {
-        Ok(card) => {
-            if body.get("revoked").and_then(Value::as_bool) == Some(true) {
-                app.cards.revoke(&card, now);
-            }
-            json_resp(
-                StatusCode::OK,
-                &json!({
-                    "label": card.label,
-                    "certificate": to_hex(&card.auth.der),
-                    "key_pkcs8": to_hex(&card.auth.key.pkcs8),
-                    "not_after": card.auth.not_after.to_string(),
-                    "pin": "1234",
-                }),
+    let card = app
+        .cards
+        .issue_for(app.desk.population(), validity, issued)
+        .map_err(|e| {
+            err(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some("issued"),
+                format!("cannot issue a card issued on {issued}: {e}"),
             )
-        }
-        Err(e) => err(StatusCode::INTERNAL_SERVER_ERROR, None, e.to_string()),
+        })?;
+    if body.revoked == Some(true) {
+        app.cards.revoke(&card, now);
     }
+    Ok(json_resp(
+        StatusCode::OK,
+        &json!({
+            "label": card.label,
+            "certificate": to_hex(&card.auth.der),
+            "key_pkcs8": to_hex(&card.auth.key.pkcs8),
+            "not_after": card.auth.not_after.to_string(),
+            "pin": "1234",
+        }),
+    ))
+}
+
+/// `POST /reader/present` (control): a patient presents a card at the simulated
+/// face-auth reader; see [`super::reader`].
+async fn reader_present(app: &Arc<App>, req: Request<Incoming>) -> Result<Resp, Resp> {
+    let body: super::reader::PresentRequest = typed_body(req, SMALL_BODY).await?;
+    let app = app.clone();
+    let r = tokio::task::spawn_blocking(move || super::reader::present(&app, &body))
+        .await
+        .map_err(|e| {
+            err(
+                StatusCode::SERVICE_UNAVAILABLE,
+                None,
+                format!("reader stopped: {e}"),
+            )
+        })?;
+    match r {
+        Ok(v) => Ok(json_resp(StatusCode::OK, &v)),
+        Err((field, msg)) => Err(err(StatusCode::UNPROCESSABLE_ENTITY, Some(field), msg)),
+    }
+}
+
+/// Judge the connection's client certificate again at the virtual instant of this
+/// request (issue 14 #1: resumed sessions and kept-alive connections skip the
+/// handshake's verifier). A refusal is a 403 naming the reason, with
+/// `"field": "client_certificate"`; the terminal's client treats it as a refused
+/// handshake (5001, [`super::centre`]).
+fn certificate_still_good(
+    app: &App,
+    peer_cert: Option<&super::tls::PeerCertificate>,
+    peer: SocketAddr,
+) -> Result<(), Resp> {
+    let refusal = match peer_cert {
+        None => fakes::pki::Refusal::Malformed("no client certificate".into()),
+        Some(c) => match app.client_verifier.recheck(c) {
+            Ok(()) => return Ok(()),
+            Err(r) => r,
+        },
+    };
+    tracing::warn!(
+        %peer,
+        refusal = refusal.code(),
+        reason = %refusal,
+        virtual_now = %app.clock.now(),
+        "client certificate refused on a request of an established or resumed session"
+    );
+    Err(json_resp(
+        StatusCode::FORBIDDEN,
+        &json!({"error": format!("client certificate refused: {refusal}"), "refusal": refusal.code(), "field": CLIENT_CERTIFICATE_FIELD}),
+    ))
+}
+
+/// The `field` of a 403 that refuses the client certificate itself (not the
+/// request's institution binding).
+pub const CLIENT_CERTIFICATE_FIELD: &str = "client_certificate";
+
+/// `POST /pki/revocations {"credential": NAME}` (control): publish a revocation of a
+/// credential of the matrix (`pki/NAME.crt`) dated at the virtual instant (UTC day);
+/// from the next request on, every connection carrying it is refused. Answers the new
+/// CRL (PEM) — `pki/terminal-ca.crl` on disk stays the start-time list.
+async fn publish_revocation(app: &App, req: Request<Incoming>) -> Result<Resp, Resp> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Body {
+        credential: String,
+    }
+    let b: Body = typed_body(req, SMALL_BODY).await?;
+    let Some((_, cert)) = app.pki.matrix.iter().find(|(n, _)| *n == b.credential) else {
+        return Err(err(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("credential"),
+            format!(
+                "no credential {:?}; one of {}",
+                b.credential,
+                super::pki::MATRIX.join(", ")
+            ),
+        ));
+    };
+    // The UTC day of the virtual instant: the CRL entry is then already in force.
+    let today_utc = (app.clock.now_naive() - chrono::Duration::hours(9)).date();
+    let crl = {
+        let mut list = app
+            .terminal_revocations
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if !list.iter().any(|r| r.serial == cert.serial) {
+            list.push(fakes::pki::Revocation {
+                serial: cert.serial.clone(),
+                date: today_utc,
+            });
+        }
+        let (crl, verifier) = app.pki.crl_for(today_utc, &list).map_err(|e| {
+            err(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                None,
+                format!("cannot sign the CRL: {e}"),
+            )
+        })?;
+        // Published under the list's lock: two revocations never race to an old CRL.
+        app.client_verifier.publish_crl(verifier);
+        crl
+    };
+    tracing::info!(credential = %b.credential, virtual_now = %app.clock.now(), "terminal certificate revoked");
+    Ok(json_resp(
+        StatusCode::OK,
+        &json!({"revoked": b.credential, "since": today_utc, "crl_pem": fakes::pki::pem_encode("X509 CRL", &crl)}),
+    ))
 }
 
 /// Serve the eligibility API over mutual TLS until `shutdown`.
@@ -817,15 +1069,22 @@ pub async fn serve_https(
     app: Arc<App>,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_TLS_CONNECTIONS));
     while let Some((stream, peer)) =
         super::accept_until(&listener, &mut shutdown, "eligibility").await
     {
+        let Ok(permit) = slots.clone().try_acquire_owned() else {
+            tracing::warn!(%peer, limit = MAX_TLS_CONNECTIONS, "eligibility: too many connections; closed");
+            drop(stream);
+            continue;
+        };
         // No Nagle: the TLS 1.3 tickets and the answer go out as separate writes, and
         // Nagle + delayed ACK stalled each new connection ~40 ms (onsim load).
         let _ = stream.set_nodelay(true);
         let app = app.clone();
         let acceptor = acceptor.clone();
         tokio::spawn(async move {
+            let _permit = permit;
             use super::eligibility::EligibilityStats as St;
             let stats = &app.desk.stats;
             let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
@@ -844,12 +1103,24 @@ pub async fn serve_https(
                     return;
                 }
             };
-            let bound = bound_institution(tls.get_ref().1.peer_certificates());
+            let peer_certs = tls.get_ref().1.peer_certificates();
+            let bound = bound_institution(peer_certs);
+            // The certificate this connection carries: from the full handshake, or
+            // restored by rustls on a resumed session (which skipped the verifier).
+            let peer_cert = Arc::new(
+                peer_certs
+                    .and_then(|c| c.first())
+                    .map(|c| super::tls::PeerCertificate::new(c.as_ref().to_vec())),
+            );
             super::connection::serve(tls, move |req| {
                 let app = app.clone();
+                let peer_cert = peer_cert.clone();
                 async move {
                     St::bump(&app.desk.stats.requests);
-                    let r = eligibility(app.clone(), bound, peer, req).await;
+                    let r = match certificate_still_good(&app, peer_cert.as_ref().as_ref(), peer) {
+                        Ok(()) => eligibility(app.clone(), bound, peer, req).await,
+                        Err(refused) => refused,
+                    };
                     if r.status().is_success() {
                         St::bump(&app.desk.stats.answered);
                     } else {

@@ -14,7 +14,10 @@
 //! - [`centre`]: the terminal's HTTP client for the eligibility API (mTLS, through
 //!   the carrier proxy);
 //! - [`pki`]: the certificates of a run and the client-credential test matrix;
-//! - [`state_dir`]: what `onsim serve` writes to its state directory.
+//! - [`state_dir`]: what `onsim serve` writes to its state directory (locked, no links
+//!   out);
+//! - [`reader`]: the simulated face-auth reader (`POST /reader/present`), whose
+//!   confirmations end in the file drop's `face/`.
 
 pub mod card;
 pub mod carrier;
@@ -25,6 +28,7 @@ pub mod eligibility;
 pub mod http;
 pub mod pki;
 pub mod population;
+pub mod reader;
 pub mod state_dir;
 pub mod tls;
 pub mod world;
@@ -59,6 +63,14 @@ pub struct App {
     /// Card-based confirmations: JPKI CA, link registry, challenges.
     pub cards: Arc<card::CardDesk>,
     pub proxy: Arc<Proxy>,
+    /// Judges terminal certificates at the handshake and again on every request.
+    pub client_verifier: Arc<tls::VirtualClockClientVerifier>,
+    /// The terminal CA's revocations published so far (start-time CRL first).
+    pub terminal_revocations: std::sync::Mutex<Vec<fakes::pki::Revocation>>,
+    /// Where the simulated reader sends its card confirmations (the carrier's
+    /// terminal listener) and where their face files go (set once the file drop runs).
+    pub reader_centre: SocketAddr,
+    pub face: std::sync::OnceLock<reader::FaceSink>,
 }
 
 /// How to start the live services.
@@ -122,6 +134,7 @@ pub struct Running {
     pub addrs: Addrs,
     shutdown: watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// The file drop; shared with the reader's face writer ([`reader::FaceSink`]).
     terminal: Option<crate::terminal::TerminalDriver>,
 }
 
@@ -215,6 +228,11 @@ pub async fn start_with_terminal(
     let l_proxy = bind(cfg.port_base, 6)
         .await
         .map_err(|e| io("carrier proxy", e))?;
+    // The terminal's own way into the carrier (unpublished, ephemeral, own slots).
+    let l_proxy_terminal = bind(0, 0)
+        .await
+        .map_err(|e| io("carrier proxy (terminal)", e))?;
+    let proxy_terminal = l_proxy_terminal.local_addr().map_err(|e| e.to_string())?;
     let addr = |l: &TcpListener| l.local_addr().map_err(|e| e.to_string());
     let addrs = Addrs {
         control: addr(&l_control)?,
@@ -232,7 +250,13 @@ pub async fn start_with_terminal(
         Arc::new(move || line_world.line().is_none_or(|(_, _, ok)| ok)),
         cfg.seed,
     );
-    let server_cfg = tls::server_config(&pki, clock.clone()).map_err(|e| format!("TLS: {e}"))?;
+    let client_verifier = Arc::new(tls::VirtualClockClientVerifier::new(
+        pki.verifier.clone(),
+        clock.clone(),
+        &tls::provider(),
+    ));
+    let server_cfg =
+        tls::server_config_with(&pki, client_verifier.clone()).map_err(|e| format!("TLS: {e}"))?;
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server_cfg));
     let app = Arc::new(App {
         clock: clock.clone(),
@@ -243,6 +267,10 @@ pub async fn start_with_terminal(
             card::CardDesk::new(cfg.seed, cfg.start).map_err(|e| format!("JPKI CA: {e}"))?,
         ),
         proxy: proxy.clone(),
+        client_verifier,
+        terminal_revocations: std::sync::Mutex::new(pki.revocations.clone()),
+        reader_centre: proxy_terminal,
+        face: std::sync::OnceLock::new(),
     });
     let (tx, rx) = watch::channel(false);
     let mut tasks = Vec::new();
@@ -266,7 +294,10 @@ pub async fn start_with_terminal(
         app.clone(),
         rx.clone(),
     )));
-    tasks.push(tokio::spawn(proxy.run(l_proxy, rx.clone())));
+    tasks.push(tokio::spawn(proxy.clone().run(l_proxy, rx.clone())));
+    tasks.push(tokio::spawn(
+        proxy.run_reserved(l_proxy_terminal, rx.clone()),
+    ));
     // The clock's heartbeat: deliver what came due while the clock runs.
     {
         let world = world.clone();
@@ -294,7 +325,7 @@ pub async fn start_with_terminal(
             // file drop as abnormal answers.
             let backend = centre::HttpBackend::new(
                 &format!("https://localhost:{}/eligibility", addrs.eligibility.port()),
-                Some(addrs.proxy),
+                Some(proxy_terminal),
                 Some(centre::terminal_client_config(&pki)?),
             )?
             .with_timeout(cfg.terminal_timeout);
@@ -310,6 +341,10 @@ pub async fn start_with_terminal(
         }
         None => None,
     };
+    // The reader (`POST /reader/present`) writes face/ through the file drop.
+    if let Some(t) = &terminal {
+        let _ = app.face.set(reader::FaceSink(t.face_drop()));
+    }
     Ok(Running {
         app,
         addrs,

@@ -54,6 +54,8 @@ pub struct LivePki {
     pub crl: Vec<u8>,
     /// The verifier for terminal client certificates (terminal CA + CRL).
     pub verifier: Verifier,
+    /// The revocations on `crl` (the `revoked` credential's).
+    pub revocations: Vec<Revocation>,
     /// `(name, credential)` in [`MATRIX`] order.
     pub matrix: Vec<(&'static str, Issued)>,
     /// The institution `valid.crt` is bound to.
@@ -123,14 +125,11 @@ impl LivePki {
             .find(|(n, _)| *n == "revoked")
             .map(|(_, c)| c.serial.clone())
             .unwrap_or_default();
-        let crl = terminal_ca.crl(
-            back(1),
-            3650,
-            &[Revocation {
-                serial: revoked_serial,
-                date: back(1),
-            }],
-        )?;
+        let revocations = vec![Revocation {
+            serial: revoked_serial,
+            date: back(1),
+        }];
+        let crl = terminal_ca.crl(back(1), 3650, &revocations)?;
         let verifier = Verifier::new().trust(terminal_ca.cert_der()).with_crl(&crl);
         Ok(LivePki {
             server_ca,
@@ -138,10 +137,25 @@ impl LivePki {
             terminal_ca,
             crl,
             verifier,
+            revocations,
             matrix,
             institution,
             other_institution,
         })
+    }
+
+    /// The terminal CA's CRL listing `revoked`, signed on `this_update`, and the
+    /// verifier that judges with it (a revocation published while serving).
+    pub fn crl_for(
+        &self,
+        this_update: NaiveDate,
+        revoked: &[Revocation],
+    ) -> Result<(Vec<u8>, Verifier), PkiError> {
+        let crl = self.terminal_ca.crl(this_update, 3650, revoked)?;
+        let v = Verifier::new()
+            .trust(self.terminal_ca.cert_der())
+            .with_crl(&crl);
+        Ok((crl, v))
     }
 
     /// Issue a client certificate for a terminal of `institution` on `today`

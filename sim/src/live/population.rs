@@ -42,12 +42,10 @@ fn row(k: &SearchKey, v: QualificationValidity, note: &str) -> String {
     .join(",")
 }
 
-/// The CSV text for `population` as of `date`.
-pub fn csv(population: &Population, date: NaiveDate) -> String {
+/// The data rows of `population.csv`, in order: the search key and the note.
+pub fn row_keys(population: &Population) -> Vec<(SearchKey, &'static str)> {
     use QualificationValidity as V;
-    let mut out = String::with_capacity(64 * 1024);
-    out.push_str(HEADER);
-    out.push('\n');
+    let mut out = Vec::new();
     for (v, note) in [
         (V::Valid, "example: valid"),
         (V::Invalid, "example: invalid (lapsed)"),
@@ -61,30 +59,42 @@ pub fn csv(population: &Population, date: NaiveDate) -> String {
             "example: several matches (twins, no branch number)",
         ),
     ] {
-        let k = population.example(v);
-        let got = population.lookup(&k, date).validity;
-        out.push_str(&row(&k, got, note));
-        out.push('\n');
+        out.push((population.example(v), note));
     }
     for (f, note) in [
         (Feature::LimitCertificate, "example: high-cost-limit certificate (ask with LimitApplicationCertificateRelatedConsFlg 1)"),
         (Feature::Elderly, "example: elderly recipient (70-74)"),
         (Feature::SpecificDisease, "example: specific-disease certificate"),
     ] {
-        let k = population.example_with(f);
-        let got = population.lookup(&k, date).validity;
-        out.push_str(&row(&k, got, note));
-        out.push('\n');
+        out.push((population.example_with(f), note));
     }
     for h in 0..HOUSEHOLDS_LISTED.min(population.config().households) {
         for i in 0.. {
             let Some(k) = population.key_of(h, i) else {
                 break;
             };
-            let got = population.lookup(&k, date).validity;
-            out.push_str(&row(&k, got, ""));
-            out.push('\n');
+            out.push((k, ""));
         }
+    }
+    out
+}
+
+/// The search key of data row `n` of `population.csv`, counted from 0 (0 = the first
+/// line after the header, as a CSV reader or a data frame indexes it), as
+/// `POST /reader/present {"row": n}` takes it.
+pub fn key_of_row(population: &Population, n: usize) -> Option<SearchKey> {
+    row_keys(population).into_iter().nth(n).map(|(k, _)| k)
+}
+
+/// The CSV text for `population` as of `date`.
+pub fn csv(population: &Population, date: NaiveDate) -> String {
+    let mut out = String::with_capacity(64 * 1024);
+    out.push_str(HEADER);
+    out.push('\n');
+    for (k, note) in row_keys(population) {
+        let got = population.lookup(&k, date).validity;
+        out.push_str(&row(&k, got, note));
+        out.push('\n');
     }
     out
 }

@@ -1,6 +1,7 @@
 //! The state directory of `onsim serve`.
 //!
 //! onsim owns exactly these names in it: `endpoints.json`, `population.csv`,
+//! `challenge.secret` (0600), `.onsim.lock`,
 //! `pki/` (with `server-ca.crt`, `terminal-ca.crt`, `terminal-ca.crl` and `NAME.crt` +
 //! `NAME.key` for each credential of the matrix) and `terminal/` (the file drop:
 //! `req/`, `res/`, `face/`). Policy *(our choice)*: the directory may be missing,
@@ -10,6 +11,16 @@
 //! overwrites a file it does not own. Every file is written atomically (temporary file
 //! in the same directory, then rename), `endpoints.json` last: when it appears,
 //! everything it names is in place.
+//!
+//! Two guards (issue 14 #9, #12):
+//! - **One server per directory.** `onsim serve` holds an exclusive `flock(2)` on
+//!   `.onsim.lock` (which holds its pid) for as long as it runs; a second one on the
+//!   same directory exits 2 with "state dir … in use by pid N". The lock goes with the
+//!   process (also on SIGKILL), so a stale lock file never blocks a restart.
+//! - **No links out.** A symbolic link anywhere onsim writes (`pki/`, `terminal/`,
+//!   `terminal/req|res|face`, or any owned file name) is refused with exit 2 and
+//!   named; temporary files are created with `O_EXCL | O_NOFOLLOW`, so a link planted
+//!   at a temporary name is not followed either.
 
 use std::fs;
 use std::io::Write;
@@ -20,7 +31,84 @@ use serde_json::Value;
 use super::pki::{LivePki, MATRIX};
 
 /// Top-level names onsim owns.
-pub const OWNED: [&str; 4] = ["endpoints.json", "population.csv", "pki", "terminal"];
+pub const OWNED: [&str; 6] = [
+    "endpoints.json",
+    "population.csv",
+    "pki",
+    "terminal",
+    LOCK_FILE,
+    CHALLENGE_SECRET_FILE,
+];
+
+/// The card-challenge secret of the run (hex, 0600; `--challenge-secret` replays it).
+pub const CHALLENGE_SECRET_FILE: &str = "challenge.secret";
+
+/// The lock file of a running `onsim serve` (holds its pid).
+pub const LOCK_FILE: &str = ".onsim.lock";
+
+/// The exclusive lock on a state directory; released when dropped (or when the
+/// process ends, however it ends).
+#[derive(Debug)]
+pub struct StateLock {
+    _file: fs::File,
+}
+
+/// Take the state directory's lock, or say which process holds it.
+pub fn lock(dir: &Path) -> Result<StateLock, String> {
+    let path = dir.join(LOCK_FILE);
+    refuse_link(dir, LOCK_FILE)?;
+    let mut opts = fs::OpenOptions::new();
+    opts.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.custom_flags(libc::O_NOFOLLOW).mode(0o644);
+    }
+    let mut file = opts.open(&path).map_err(|e| {
+        format!(
+            "--state-dir {}: cannot open {LOCK_FILE}: {e}",
+            dir.display()
+        )
+    })?;
+    #[cfg(unix)]
+    {
+        use std::io::{Read, Seek};
+        use std::os::unix::io::AsRawFd;
+        // SAFETY: flock on a file descriptor we own; no memory is shared.
+        let r = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        if r != 0 {
+            let e = std::io::Error::last_os_error();
+            if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
+                let mut pid = String::new();
+                let _ = file.read_to_string(&mut pid);
+                let pid = pid.trim();
+                return Err(format!(
+                    "state dir {} is in use by pid {}; stop it or use another --state-dir",
+                    dir.display(),
+                    if pid.is_empty() { "?" } else { pid }
+                ));
+            }
+            return Err(format!("--state-dir {}: cannot lock: {e}", dir.display()));
+        }
+        file.set_len(0)
+            .and_then(|_| file.rewind())
+            .and_then(|_| writeln!(file, "{}", std::process::id()))
+            .and_then(|_| file.sync_all())
+            .map_err(|e| format!("--state-dir {}: {LOCK_FILE}: {e}", dir.display()))?;
+    }
+    Ok(StateLock { _file: file })
+}
+
+/// Refuse `dir/name` if it is a symbolic link.
+fn refuse_link(dir: &Path, name: &str) -> Result<(), String> {
+    match fs::symlink_metadata(dir.join(name)) {
+        Ok(m) if m.file_type().is_symlink() => Err(format!(
+            "--state-dir {}: {name} is a symbolic link; onsim never writes through links (remove it, or use another --state-dir)",
+            dir.display()
+        )),
+        _ => Ok(()),
+    }
+}
 
 fn pki_owned(name: &str) -> bool {
     matches!(
@@ -35,8 +123,15 @@ fn is_our_temp(name: &str) -> bool {
     name.starts_with(".onsim-tmp-")
 }
 
-/// Check (and create) the directory; `Err` names what is in the way.
-pub fn prepare(dir: &Path) -> Result<PathBuf, String> {
+/// Check (and create) the directory and take its lock (before anything in it is
+/// touched); `Err` names what is in the way. Keep the [`StateLock`] while serving.
+pub fn prepare_locked(dir: &Path) -> Result<(PathBuf, StateLock), String> {
+    let canonical = create(dir)?;
+    let lock = lock(&canonical)?;
+    Ok((check(&canonical)?, lock))
+}
+
+fn create(dir: &Path) -> Result<PathBuf, String> {
     if dir.exists() && !dir.is_dir() {
         return Err(format!(
             "--state-dir {}: exists and is not a directory",
@@ -45,9 +140,18 @@ pub fn prepare(dir: &Path) -> Result<PathBuf, String> {
     }
     fs::create_dir_all(dir)
         .map_err(|e| format!("--state-dir {}: cannot create: {e}", dir.display()))?;
-    let dir = dir
-        .canonicalize()
-        .map_err(|e| format!("--state-dir {}: {e}", dir.display()))?;
+    dir.canonicalize()
+        .map_err(|e| format!("--state-dir {}: {e}", dir.display()))
+}
+
+/// Check (and create) the directory without locking it; `Err` names what is in the way.
+pub fn prepare(dir: &Path) -> Result<PathBuf, String> {
+    let dir = create(dir)?;
+    check(&dir)
+}
+
+fn check(dir: &Path) -> Result<PathBuf, String> {
+    let dir = dir.to_path_buf();
     let entries = fs::read_dir(&dir)
         .map_err(|e| format!("--state-dir {}: cannot read: {e}", dir.display()))?;
     for e in entries.flatten() {
@@ -55,6 +159,9 @@ pub fn prepare(dir: &Path) -> Result<PathBuf, String> {
         if is_our_temp(&name) {
             let _ = fs::remove_file(e.path());
             continue;
+        }
+        if OWNED.contains(&name.as_str()) {
+            refuse_link(&dir, &name)?;
         }
         if !OWNED.contains(&name.as_str()) {
             return Err(format!(
@@ -72,6 +179,9 @@ pub fn prepare(dir: &Path) -> Result<PathBuf, String> {
             ));
         }
     }
+    for sub in ["req", "res", "face"] {
+        refuse_link(&dir, &format!("terminal/{sub}"))?;
+    }
     let pki = dir.join("pki");
     if pki.is_dir() {
         for e in fs::read_dir(&pki)
@@ -82,6 +192,12 @@ pub fn prepare(dir: &Path) -> Result<PathBuf, String> {
             if is_our_temp(&name) {
                 let _ = fs::remove_file(e.path());
                 continue;
+            }
+            if e.file_type().is_ok_and(|t| t.is_symlink()) {
+                return Err(format!(
+                    "--state-dir {}: pki/{name} is a symbolic link; onsim never writes through links",
+                    dir.display()
+                ));
             }
             if !pki_owned(&name) {
                 return Err(format!(
@@ -103,12 +219,15 @@ pub fn write_atomic(path: &Path, bytes: &[u8], private: bool) -> std::io::Result
         .unwrap_or_default();
     let tmp = parent.join(format!(".onsim-tmp-{}-{name}", std::process::id()));
     {
+        // A leftover temporary file of ours (same pid: a previous write that failed).
+        let _ = fs::remove_file(&tmp);
         let mut opts = fs::OpenOptions::new();
-        opts.write(true).create(true).truncate(true);
+        opts.write(true).create_new(true);
         #[cfg(unix)]
         {
             use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(if private { 0o600 } else { 0o644 });
+            opts.mode(if private { 0o600 } else { 0o644 })
+                .custom_flags(libc::O_NOFOLLOW);
         }
         #[cfg(not(unix))]
         let _ = private;
@@ -122,6 +241,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8], private: bool) -> std::io::Result
 /// Write `pki/`.
 pub fn write_pki(dir: &Path, pki: &LivePki) -> std::io::Result<()> {
     let p = dir.join("pki");
+    refuse_link(dir, "pki").map_err(std::io::Error::other)?;
     fs::create_dir_all(&p)?;
     write_atomic(
         &p.join("server-ca.crt"),
@@ -174,5 +294,42 @@ mod tests {
         write_atomic(&d.join("population.csv"), b"a\n", false).unwrap();
         assert_eq!(fs::read(d.join("population.csv")).unwrap(), b"a\n");
         assert!(prepare(&d).is_ok());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn defect_12_links_out_of_the_state_dir_are_refused() {
+        let t = tempfile::tempdir().unwrap();
+        let user = t.path().join("user");
+        fs::create_dir_all(&user).unwrap();
+        fs::write(user.join("valid.key"), "the user's key").unwrap();
+        let d = t.path().join("state");
+        fs::create_dir_all(&d).unwrap();
+        std::os::unix::fs::symlink(&user, d.join("pki")).unwrap();
+        let e = prepare(&d).unwrap_err();
+        assert!(e.contains("pki is a symbolic link"), "{e}");
+        fs::remove_file(d.join("pki")).unwrap();
+        fs::create_dir_all(d.join("pki")).unwrap();
+        std::os::unix::fs::symlink(user.join("valid.key"), d.join("pki/valid.key")).unwrap();
+        let e = prepare(&d).unwrap_err();
+        assert!(e.contains("pki/valid.key is a symbolic link"), "{e}");
+        assert_eq!(
+            fs::read_to_string(user.join("valid.key")).unwrap(),
+            "the user's key"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn defect_09_a_second_lock_names_the_pid() {
+        let t = tempfile::tempdir().unwrap();
+        let first = lock(t.path()).unwrap();
+        let e = lock(t.path()).unwrap_err();
+        assert!(
+            e.contains(&format!("in use by pid {}", std::process::id())),
+            "{e}"
+        );
+        drop(first);
+        lock(t.path()).unwrap();
     }
 }

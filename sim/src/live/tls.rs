@@ -8,8 +8,18 @@
 //! each fault its own reason; the reason is logged (`tracing` warn) and mapped to the
 //! matching TLS alert. Binding the certificate's institution code to the request's
 //! `MedicalInstitutionCode` happens per request, in [`super::eligibility`].
+//!
+//! The handshake is not the only gate (issue 14 #1): a resumed TLS 1.3 or 1.2
+//! session and a kept-alive connection skip [`ClientCertVerifier`], so every request
+//! on the eligibility API is judged again with [`VirtualClockClientVerifier::recheck`]
+//! — the same [`fakes::pki::Verifier`] rule on the certificate the connection carries
+//! (rustls restores it on resumption), at the virtual instant of the request, against
+//! the revocations published so far ([`VirtualClockClientVerifier::publish_crl`]).
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use chrono::NaiveDateTime;
 
 use rustls::client::danger::HandshakeSignatureValid;
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
@@ -34,32 +44,104 @@ pub fn provider() -> Arc<CryptoProvider> {
 /// Judges terminal client certificates on the virtual clock.
 #[derive(Debug)]
 pub struct VirtualClockClientVerifier {
-    verifier: Verifier,
+    /// The verifier for the CRL published last; replaced by [`Self::publish_crl`].
+    verifier: RwLock<Arc<Verifier>>,
+    /// Bumped on every [`Self::publish_crl`]: a cached verdict of an older
+    /// generation is judged again.
+    generation: AtomicU64,
     clock: Arc<VirtualClock>,
     algs: WebPkiSupportedAlgorithms,
+}
+
+/// The client certificate a connection carries (from the full handshake, or restored
+/// by rustls on resumption), with the last verdict on it.
+#[derive(Debug)]
+pub struct PeerCertificate {
+    der: Vec<u8>,
+    /// `(generation, not_after + 9 h)` of the last acceptance: until the virtual clock
+    /// passes that instant and while no new CRL is published, the verdict stands.
+    /// Sound because the clock never goes back and every revocation is published
+    /// dated at or before the virtual instant it is published at.
+    accepted: Mutex<Option<(u64, NaiveDateTime)>>,
+}
+
+impl PeerCertificate {
+    pub fn new(der: Vec<u8>) -> Self {
+        PeerCertificate {
+            der,
+            accepted: Mutex::new(None),
+        }
+    }
+
+    pub fn der(&self) -> &[u8] {
+        &self.der
+    }
 }
 
 impl VirtualClockClientVerifier {
     pub fn new(verifier: Verifier, clock: Arc<VirtualClock>, provider: &CryptoProvider) -> Self {
         VirtualClockClientVerifier {
-            verifier,
+            verifier: RwLock::new(Arc::new(verifier)),
+            generation: AtomicU64::new(0),
             clock,
             algs: provider.signature_verification_algorithms,
         }
     }
 
+    /// Judge with `verifier` from now on (a CRL published after the handshake):
+    /// every connection's next request is judged again.
+    pub fn publish_crl(&self, verifier: Verifier) {
+        let mut w = self.verifier.write().unwrap_or_else(|e| e.into_inner());
+        *w = Arc::new(verifier);
+        self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn current(&self) -> (u64, Arc<Verifier>) {
+        let r = self.verifier.read().unwrap_or_else(|e| e.into_inner());
+        (self.generation.load(Ordering::SeqCst), r.clone())
+    }
+
+    /// The verdict on the certificate of a connection at the virtual instant of a
+    /// request: the same rule as the handshake ([`Self::judge`]), skipped only while
+    /// the last acceptance provably still holds (same CRL, clock before `notAfter`).
+    pub fn recheck(&self, peer: &PeerCertificate) -> Result<(), Refusal> {
+        let now = self.clock.now_naive();
+        let (generation, verifier) = self.current();
+        {
+            let cached = peer.accepted.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((g, until)) = *cached {
+                if g == generation && now <= until {
+                    return Ok(());
+                }
+            }
+        }
+        let a = Self::judge_with(&verifier, &peer.der, now)?;
+        // Certificate times are UTC, the virtual clock is Japan time (UTC+9).
+        let until = a.not_after + chrono::Duration::hours(9);
+        *peer.accepted.lock().unwrap_or_else(|e| e.into_inner()) = Some((generation, until));
+        Ok(())
+    }
+
     /// The verdict on a certificate now (virtual), without TLS.
     pub fn judge(&self, der: &[u8]) -> Result<fakes::pki::Accepted, Refusal> {
-        let now = self.clock.now_naive();
+        let (_, verifier) = self.current();
+        Self::judge_with(&verifier, der, self.clock.now_naive())
+    }
+
+    fn judge_with(
+        verifier: &Verifier,
+        der: &[u8],
+        now: NaiveDateTime,
+    ) -> Result<fakes::pki::Accepted, Refusal> {
         // The purpose names the certificate's own institution: chain, dates, CRL and
         // usage are judged here; the binding to the request comes later.
         let code = institution_of_der(der)
             .and_then(|s| s.parse::<InstitutionCode>().ok())
             .ok_or(Refusal::NoInstitution);
         match code {
-            Ok(code) => self.verifier.verify(der, &Purpose::Client(code), now),
+            Ok(code) => verifier.verify(der, &Purpose::Client(code), now),
             // Still report chain or date faults before the missing institution.
-            Err(no) => match self.verifier.verify(der, &Purpose::Server, now) {
+            Err(no) => match verifier.verify(der, &Purpose::Server, now) {
                 Ok(_) | Err(Refusal::WrongKeyUsage { .. }) => Err(no),
                 Err(r) => Err(r),
             },
@@ -153,6 +235,16 @@ pub fn server_config(
         clock,
         &provider,
     ));
+    server_config_with(pki, verifier)
+}
+
+/// As [`server_config`], judging client certificates with `verifier` (shared with
+/// the per-request [`VirtualClockClientVerifier::recheck`]).
+pub fn server_config_with(
+    pki: &LivePki,
+    verifier: Arc<VirtualClockClientVerifier>,
+) -> Result<ServerConfig, rustls::Error> {
+    let provider = provider();
     let mut cfg = ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
         .with_client_cert_verifier(verifier)

@@ -42,15 +42,13 @@ pub struct ServeArgs {
     /// Households in the synthetic population (about 2.5 people each).
     #[arg(long, default_value_t = 100_000)]
     pub households: u64,
-    // --- the terminal's file drop (H2); see sim/src/terminal.rs ---
+    /// The terminal's file drop (sim/src/terminal.rs).
     #[command(flatten)]
     pub terminal: TerminalArgs,
-    // --- H3 (issue 14 #13): card challenges ---
     /// The card-challenge secret (64 hex digits), to replay an earlier serve's
     /// challenges; default: a fresh random one, written to STATE/challenge.secret.
     #[arg(long, value_name = "HEX")]
     pub challenge_secret: Option<String>,
-    // --- end H3 ---
 }
 
 /// The settings a real qualification terminal has (issue 13 item 4).
@@ -197,7 +195,7 @@ pub fn run(a: ServeArgs) -> CmdResult {
             .await
             .map_err(CliError::new)?;
         let pki = running.app.pki.clone();
-        // --- H3 (issue 14 #13): the challenge secret, replayable, private ---
+        // The card-challenge secret (issue 14 #13): replayable, private (0600).
         if let Some(k) = secret {
             running.app.cards.set_challenge_secret(k);
         }
@@ -205,7 +203,6 @@ pub fn run(a: ServeArgs) -> CmdResult {
         let hex = live::card::to_hex(&running.app.cards.challenge_secret());
         state_dir::write_atomic(&secret_file, format!("{hex}\n").as_bytes(), true)
             .map_err(|e| CliError::new(format!("{}: {e}", secret_file.display())))?;
-        // --- end H3 ---
         state_dir::write_pki(&dir, &pki)
             .map_err(|e| CliError::new(format!("{}: {e}", dir.join("pki").display())))?;
         let csv = live::population::csv(running.app.desk.population(), a.start);

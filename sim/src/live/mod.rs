@@ -172,7 +172,6 @@ pub async fn start_with_world(
 
 /// As [`start_with_world`], with the file drop's settings (`onsim serve`'s
 /// `--terminal-*` flags).
-// (terminal wiring, H2) TODO(lead): fold `terminal` into LiveConfig if preferred.
 pub async fn start_with_terminal(
     cfg: &LiveConfig,
     world: Option<WorldBuilder<'_>>,
@@ -205,7 +204,7 @@ pub async fn start_with_terminal(
         households: cfg.households,
         ..PopulationConfig::default()
     });
-    // (terminal wiring, H2) The terminal's output encoding is the desk's default
+    // The terminal's output encoding is the desk's default
     // for requests that name none: answers pass through the terminal as the centre
     // wrote them. TODO(lead): the terminal should re-encode instead, once
     // fakes::eligibility can.

@@ -323,7 +323,19 @@ fn closest<'a>(word: &str, choices: impl IntoIterator<Item = &'a str>) -> Option
 pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
     let spec: ScenarioFile = toml::from_str(text).map_err(|e| {
         let (line, column) = e.span().map_or((1, 1), |s| line_col(text, s.start));
-        let message = e.message().trim().replace('\n', ": ");
+        let mut message = e.message().trim().replace('\n', ": ");
+        if message.is_empty() {
+            // The toml crate leaves the message empty for some syntax errors (a value
+            // cut off at the end, a control character in a comment): say what it is.
+            let at = e.span().map_or(text.len(), |s| s.start);
+            message = match text.get(at..).unwrap_or("").chars().next() {
+                None => "unexpected end of file: a value or closing bracket is missing".into(),
+                Some(c) if c.is_control() => {
+                    format!("character U+{:04X} is not allowed here", u32::from(c))
+                }
+                Some(c) => format!("unexpected character {c:?}: TOML syntax error"),
+            };
+        }
         let hint = if message.contains("unknown field") {
             Some("check the spelling; `onsim schema` prints every key a scenario may have".into())
         } else if message.contains("missing field") {

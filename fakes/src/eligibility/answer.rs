@@ -472,6 +472,9 @@ pub struct Service {
     pub institution: InstitutionCode,
     pub config: AnswerConfig,
     pub desk: BulkDesk,
+    /// H4: the other interfaces' state (reference numbers, their bulk jobs,
+    /// card consents), `super::other`.
+    pub others: super::other::OtherDesk,
 }
 
 impl Service {
@@ -481,6 +484,7 @@ impl Service {
             institution,
             config,
             desk: BulkDesk::new(),
+            others: super::other::OtherDesk::default(),
         }
     }
 

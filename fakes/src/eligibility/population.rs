@@ -532,6 +532,8 @@ impl Population {
                 specific_diseases,
                 pharmacists_info_consent: None,
                 specific_health_checkups_consent: None,
+                // H4: set by `other::OtherDesk::stamp_references` when registered.
+                reference_number: None,
             },
             limit,
         }

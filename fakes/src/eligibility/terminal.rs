@@ -104,11 +104,12 @@ impl Terminal {
     /// response file too, never silence.
     pub fn handle_file(&mut self, name: &str, bytes: &[u8], now: VirtualTime) -> OutFile {
         let kind = MessageKind::of_request_file(name);
-        let response = self.service.handle(kind, bytes, now);
+        // H4: every kind, the other interfaces (docs/INTERFACE.md §5) included.
+        let answered = self.service.answer_any(kind, bytes, now);
         OutFile {
             name: response_name(name),
-            summary: Summary::of(kind, &response),
-            bytes: response.render(),
+            summary: answered.summary(kind),
+            bytes: answered.render(),
         }
     }
 

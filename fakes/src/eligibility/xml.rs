@@ -27,13 +27,50 @@ pub enum MessageKind {
     BulkUpload,
     /// `OQSmuquc02`: 一括照会 download of the results for a `ReceptionNumber`.
     BulkDownload,
+    // --- H4: the other interfaces of the same folder (docs/INTERFACE.md §1, §5),
+    // answered by `super::other` (`Service::answer_any`).
+    /// `YZKsiquc01`: 薬剤情報 retrieval.
+    DrugInfo,
+    /// `TKKsiquc01`: 特定健診情報 retrieval.
+    CheckupInfo,
+    /// `OQSsiimm01`: 照会番号 registration, single.
+    ReferenceSingle,
+    /// `OQSmuimm01`: 照会番号 registration, bulk upload.
+    ReferenceBulkUpload,
+    /// `OQSmuimm02`: 照会番号 registration, bulk download.
+    ReferenceBulkDownload,
+    /// `OQSmutic01`: 医療扶助 bulk upload.
+    MedicalAidUpload,
+    /// `OQSmutic02`: 医療扶助 bulk download.
+    MedicalAidDownload,
+    /// `OQSmuonq01`: オンライン診療 bulk upload.
+    OnlineUpload,
+    /// `OQSmuonq02`: オンライン診療 bulk download.
+    OnlineDownload,
+    /// `OQSmuhvq01`: 訪問診療 bulk upload.
+    HomeVisitUpload,
+    /// `OQSmuhvq02`: 訪問診療 bulk download.
+    HomeVisitDownload,
+    // --- end H4
 }
 
 impl MessageKind {
-    pub const ALL: [MessageKind; 3] = [
+    pub const ALL: [MessageKind; 14] = [
         MessageKind::Single,
         MessageKind::BulkUpload,
         MessageKind::BulkDownload,
+        // H4
+        MessageKind::DrugInfo,
+        MessageKind::CheckupInfo,
+        MessageKind::ReferenceSingle,
+        MessageKind::ReferenceBulkUpload,
+        MessageKind::ReferenceBulkDownload,
+        MessageKind::MedicalAidUpload,
+        MessageKind::MedicalAidDownload,
+        MessageKind::OnlineUpload,
+        MessageKind::OnlineDownload,
+        MessageKind::HomeVisitUpload,
+        MessageKind::HomeVisitDownload,
     ];
 
     /// The message id without `req`/`res`.
@@ -42,6 +79,18 @@ impl MessageKind {
             MessageKind::Single => "OQSsiquc01",
             MessageKind::BulkUpload => "OQSmuquc01",
             MessageKind::BulkDownload => "OQSmuquc02",
+            // H4
+            MessageKind::DrugInfo => "YZKsiquc01",
+            MessageKind::CheckupInfo => "TKKsiquc01",
+            MessageKind::ReferenceSingle => "OQSsiimm01",
+            MessageKind::ReferenceBulkUpload => "OQSmuimm01",
+            MessageKind::ReferenceBulkDownload => "OQSmuimm02",
+            MessageKind::MedicalAidUpload => "OQSmutic01",
+            MessageKind::MedicalAidDownload => "OQSmutic02",
+            MessageKind::OnlineUpload => "OQSmuonq01",
+            MessageKind::OnlineDownload => "OQSmuonq02",
+            MessageKind::HomeVisitUpload => "OQSmuhvq01",
+            MessageKind::HomeVisitDownload => "OQSmuhvq02",
         }
     }
 
@@ -278,6 +327,16 @@ pub(crate) fn read_request(
             RequestBody::BulkDownload {
                 reception_number: check_text("ReceptionNumber", r, MAX_ID_TEXT)?.to_string(),
             }
+        }
+        // H4: the other interfaces have their own readers (`super::other`).
+        other => {
+            return Err(EligibilityError::new(
+                ErrorCode::UnknownMessage,
+                format!(
+                    "{} is not a qualification inquiry (answered by Service::answer_any)",
+                    other.id()
+                ),
+            ))
         }
     };
     Ok(Request { header, body })
@@ -550,6 +609,9 @@ pub struct Qualification {
     pub pharmacists_info_consent: Option<Consent>,
     /// 特定健診情報閲覧同意 (card only).
     pub specific_health_checkups_consent: Option<Consent>,
+    /// H4: 照会番号, when the institution registered one for this person
+    /// (docs/INTERFACE.md §3, §5; `super::reference`).
+    pub reference_number: Option<String>,
 }
 
 // Redacted: names, numbers, address and birthdate are personal data (synthetic here,
@@ -786,6 +848,8 @@ fn write_qualification(w: &mut Writer, q: &Qualification) {
         "SpecificHealthCheckupsInfoConsTime",
         q.specific_health_checkups_consent,
     );
+    // H4
+    w.leaf("ReferenceNumber", q.reference_number.as_deref());
     w.end();
 }
 
@@ -1004,6 +1068,8 @@ fn read_qualification(e: Element<'_, '_>) -> Result<Qualification, EligibilityEr
             "SpecificHealthCheckupsInfoConsFlg",
             "SpecificHealthCheckupsInfoConsTime",
         )?,
+        // H4
+        reference_number: e.opt_text("ReferenceNumber")?.map(str::to_string),
     })
 }
 

@@ -23,7 +23,9 @@ use fakes::eligibility::other::parse_other_response;
 use fakes::eligibility::tree::{parse, TreeLimits};
 use fakes::eligibility::values::SegmentOfResult;
 use fakes::eligibility::xml::{parse_response, MessageKind, Request, RequestBody, RequestHeader};
-use fakes::eligibility::{AnswerConfig, CharacterCode, Population, PopulationConfig, Service, Terminal};
+use fakes::eligibility::{
+    AnswerConfig, CharacterCode, Population, PopulationConfig, Service, Terminal,
+};
 use fakes::time::VirtualTime;
 use proptest::prelude::*;
 
@@ -108,19 +110,32 @@ fn all_bytes(c: &[(String, Vec<u8>)]) -> &'static Vec<Vec<u8>> {
 fn check_answer(name: &str, bytes: &[u8]) -> Result<(), TestCaseError> {
     match MessageKind::of_request_file(name).filter(|k| k.is_other()) {
         Some(k) => {
-            let r = parse_other_response(k, bytes).map_err(|e| TestCaseError::fail(format!("{name}: {e}")))?;
+            let r = parse_other_response(k, bytes)
+                .map_err(|e| TestCaseError::fail(format!("{name}: {e}")))?;
             prop_assert_eq!(r.render(), bytes.to_vec());
             if r.header.segment_of_result == SegmentOfResult::Abnormal {
                 prop_assert!(r.header.error_code.is_some());
-                prop_assert!(r.header.error_message.as_deref().is_some_and(|m| m.contains(':')), "{:?}", r.header.error_message);
+                prop_assert!(
+                    r.header
+                        .error_message
+                        .as_deref()
+                        .is_some_and(|m| m.contains(':')),
+                    "{:?}",
+                    r.header.error_message
+                );
             }
         }
         None => {
-            let r = parse_response(bytes).map_err(|e| TestCaseError::fail(format!("{name}: {e}")))?;
+            let r =
+                parse_response(bytes).map_err(|e| TestCaseError::fail(format!("{name}: {e}")))?;
             prop_assert_eq!(r.render(), bytes.to_vec());
             if r.header.segment_of_result == SegmentOfResult::Abnormal {
                 prop_assert!(r.header.error_code.is_some());
-                prop_assert!(r.header.error_message.as_deref().is_some_and(|m| !m.is_empty()));
+                prop_assert!(r
+                    .header
+                    .error_message
+                    .as_deref()
+                    .is_some_and(|m| !m.is_empty()));
             }
         }
     }
@@ -192,7 +207,10 @@ fn apdu_corpus() -> &'static Vec<Vec<u8>> {
 fn card() -> fakes::card::VirtualCard {
     static P: OnceLock<std::sync::Arc<fakes::card::CardProfile>> = OnceLock::new();
     let p = P.get_or_init(|| {
-        let setup = fakes::card::CardSetup::new("fuzz", chrono::NaiveDate::from_ymd_opt(2024, 4, 1).unwrap());
+        let setup = fakes::card::CardSetup::new(
+            "fuzz",
+            chrono::NaiveDate::from_ymd_opt(2024, 4, 1).unwrap(),
+        );
         std::sync::Arc::new(fakes::card::CardProfile::demo(7, &setup).unwrap().1)
     });
     let mut c = fakes::card::VirtualCard::new(p.clone());
@@ -230,9 +248,33 @@ fn corpus_seeds_are_answered() {
         let out = t.handle_file(name, bytes, now);
         check_answer(name, &out.bytes).unwrap();
         if name.contains("_gen") {
-            assert_ne!(out.summary.segment, SegmentOfResult::Abnormal, "{name}: {:?}", out.summary);
+            assert_ne!(
+                out.summary.segment,
+                SegmentOfResult::Abnormal,
+                "{name}: {:?}",
+                out.summary
+            );
         }
         normal += usize::from(out.summary.segment != SegmentOfResult::Abnormal);
     }
     assert!(normal >= 21, "{normal}");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1024, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// The bureau's published table (`onsim schedule --published`): a refusal names
+    /// the file, and a line and column.
+    #[test]
+    fn published_csv_never_panics_and_errors_name_file_and_line((seed, ops) in mutate::case(6)) {
+        static C: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
+        let corpus = C.get_or_init(|| mutate::load(&corpus_dir("published")).into_iter().map(|(_, b)| b).collect());
+        let input = mutate::apply(&corpus[seed.index(corpus.len())], &ops, corpus);
+        let text = String::from_utf8_lossy(&input);
+        if let Err(e) = fakes::schedule::PublishedTable::parse("pub.csv", &text) {
+            let m = e.to_string();
+            prop_assert!(m.starts_with("pub.csv:"), "{m}");
+            prop_assert!(m.split(':').nth(1).is_some_and(|l| l.parse::<usize>().is_ok_and(|l| l >= 1)), "{m}");
+        }
+    }
 }

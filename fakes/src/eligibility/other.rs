@@ -920,6 +920,36 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn the_terminal_answers_the_other_kinds_itself_and_echoes_unknown_ones() {
+        let mut t = super::super::Terminal::new(service("1313120014"));
+        let now = now(&t.service);
+        let doc =
+            "<XmlMsg><MessageHeader><MedicalInstitutionCode>1313120014</MedicalInstitutionCode>\
+            <ArbitraryFileIdentifier>z1</ArbitraryFileIdentifier></MessageHeader>\
+            <MessageBody><ReceptionNumber>1</ReceptionNumber></MessageBody></XmlMsg>";
+        let out = t
+            .local_refusal("OQSmutic02req_1.xml", doc.as_bytes(), now)
+            .expect("answered locally");
+        assert_eq!(out.name, "OQSmutic02res_1.xml");
+        assert_eq!(
+            out.summary.error_code,
+            Some(ErrorCode::UnknownReceptionNumber)
+        );
+        let r = parse_other_response(MessageKind::MedicalAidDownload, &out.bytes).unwrap();
+        assert_eq!(r.header.arbitrary_file_identifier.as_deref(), Some("z1"));
+        let out = t
+            .local_refusal("ABCreq_1.xml", doc.as_bytes(), now)
+            .unwrap();
+        let r = super::super::xml::parse_response(&out.bytes).unwrap();
+        assert_eq!(r.header.error_code, Some(ErrorCode::UnknownMessage));
+        assert_eq!(r.header.arbitrary_file_identifier.as_deref(), Some("z1"));
+        assert_eq!(
+            r.header.medical_institution_code.as_deref(),
+            Some("1313120014")
+        );
+    }
+
+    #[test]
     fn insurer_numbers_in_every_form() {
         let n: InsurerNumber = "06130016".parse().unwrap_or_else(|_| {
             let p = crate::codes::Prefecture::new(13).unwrap();

@@ -117,15 +117,25 @@ impl Terminal {
     /// an unknown file-name prefix, a request that does not parse, or one naming
     /// another institution than the terminal's (the same rules as
     /// [`Service::handle`]). `None`: the request is fit to be forwarded.
-    pub fn local_refusal(&self, name: &str, bytes: &[u8], now: VirtualTime) -> Option<OutFile> {
+    ///
+    /// H4: the other interfaces (薬剤情報, 特定健診, 照会番号, the 医療扶助 / オンライン /
+    /// 訪問 bulk kinds; docs/INTERFACE.md §5) are answered here, by the terminal
+    /// itself *(our choice: the implementing body's API has no routes for them)*;
+    /// an unknown kind's refusal echoes the document's identifiers.
+    pub fn local_refusal(&mut self, name: &str, bytes: &[u8], now: VirtualTime) -> Option<OutFile> {
         let kind = MessageKind::of_request_file(name);
+        if kind.is_some_and(MessageKind::is_other) {
+            return Some(self.handle_file(name, bytes, now));
+        }
         let cfg = &self.service.config;
         let refusal = match kind {
-            None => EligibilityError::new(
-                ErrorCode::UnknownMessage,
-                "expected OQSsiquc01req_, OQSmuquc01req_ or OQSmuquc02req_",
-            )
-            .into(),
+            None => Refusal {
+                error: EligibilityError::new(
+                    ErrorCode::UnknownMessage,
+                    format!("expected one of {}", super::other::known_prefixes()),
+                ),
+                echo: super::other::salvage_echo(bytes, &cfg.limits),
+            },
             Some(k) => match parse_request(k, bytes, &cfg.limits) {
                 Err(r) => r,
                 Ok(req)

@@ -95,7 +95,7 @@ pub fn read(text: &str) -> Option<Request> {
             }
             Event::Text(t) => {
                 let t = within(text, &t)?;
-                if t.contains("]]>") {
+                if super::tree::has_cdata_end(t) {
                     return None;
                 }
                 if let At::Field(..) = at {

@@ -534,17 +534,32 @@ pub(crate) fn check_decl(
     if !first {
         return Err("XML declaration not at the start of the document".into());
     }
-    let raw = std::str::from_utf8(decl).map_err(|_| "XML declaration is not text")?;
-    let start = quick_xml::events::BytesStart::from_content(raw, 3);
+    // Read by hand (`S name Eq quoted-value`, XML 1.0 §2.8): every request has
+    // a declaration, and quick-xml's attribute iterator costs more than the rest
+    // of these checks.
+    // The event holds the target `xml` too.
+    let raw: &[u8] = decl;
+    let raw = raw.get(3..).unwrap_or_default();
     let order = ["version", "encoding", "standalone"];
     let mut next = 0;
-    for a in start.attributes() {
-        let a = a.map_err(|e| format!("XML declaration: {e}"))?;
-        let key = a.key.as_ref();
-        let Some(i) = order.iter().position(|k| k.as_bytes() == key) else {
+    let mut rest = raw;
+    loop {
+        let trimmed = trim_space(rest);
+        if trimmed.is_empty() {
+            break;
+        }
+        if trimmed.len() == rest.len() {
+            return Err("XML declaration: whitespace missing between its parts".into());
+        }
+        let name_len = trimmed
+            .iter()
+            .position(|c| *c == b'=' || is_xml_space(*c))
+            .unwrap_or(trimmed.len());
+        let (name, after) = trimmed.split_at(name_len);
+        let Some(i) = order.iter().position(|k| k.as_bytes() == name) else {
             return Err(format!(
                 "XML declaration: unexpected {:?}",
-                String::from_utf8_lossy(key)
+                String::from_utf8_lossy(name)
                     .chars()
                     .take(20)
                     .collect::<String>()
@@ -554,7 +569,25 @@ pub(crate) fn check_decl(
             return Err("XML declaration: version, encoding, standalone out of order".into());
         }
         next = i + 1;
-        let v = a.value.as_ref();
+        let after = trim_space(after);
+        let Some(after) = after.strip_prefix(b"=") else {
+            return Err(format!("XML declaration: '=' expected after {}", order[i]));
+        };
+        let after = trim_space(after);
+        let quote = match after.first() {
+            Some(q @ (b'"' | b'\'')) => *q,
+            _ => {
+                return Err(format!(
+                    "XML declaration: {} value must be quoted",
+                    order[i]
+                ))
+            }
+        };
+        let Some(close) = after[1..].iter().position(|c| *c == quote) else {
+            return Err(format!("XML declaration: {} value not closed", order[i]));
+        };
+        let v = &after[1..1 + close];
+        rest = &after[close + 2..];
         let ok = match i {
             0 => v.len() >= 3 && v.starts_with(b"1.") && v[2..].iter().all(u8::is_ascii_digit),
             1 => {
@@ -573,6 +606,11 @@ pub(crate) fn check_decl(
         return Err("XML declaration without version".into());
     }
     Ok(())
+}
+
+fn trim_space(b: &[u8]) -> &[u8] {
+    let n = b.iter().take_while(|c| is_xml_space(**c)).count();
+    &b[n..]
 }
 
 /// An element's attributes (XML 1.0 §3.1): each once (`Unique Att Spec`), quoted,
@@ -598,6 +636,13 @@ fn check_attributes(s: &quick_xml::events::BytesStart<'_>) -> Result<(), String>
         quick_xml::escape::unescape(v).map_err(|e| format!("attribute {key:?}: {e}"))?;
     }
     Ok(())
+}
+
+/// `]]>` in text (XML 1.0 §2.4 forbids it outside CDATA). A byte scan for `>`
+/// first: text rarely has one, and a substring search costs its set-up on every
+/// one of the many short values of a message.
+pub(crate) fn has_cdata_end(t: &str) -> bool {
+    t.as_bytes().contains(&b'>') && t.contains("]]>")
 }
 
 /// XML 1.0 `S`: space, tab, carriage return, line feed — and nothing else
@@ -664,7 +709,7 @@ pub fn parse(text: &str, limits: TreeLimits) -> Result<Document<'_>, Eligibility
                     Some(s) => Cow::Borrowed(s),
                     None => t.decode().map_err(|e| not_xml(&reader, e))?,
                 };
-                if s.contains("]]>") {
+                if has_cdata_end(&s) {
                     return Err(not_xml(&reader, "']]>' in text"));
                 }
                 b.text(&reader, s)?;
@@ -918,6 +963,14 @@ mod tests {
             "standalone",
         ),
         ("<?xml version=\"1.0\" foo=\"1\"?><a/>", "unexpected"),
+        (
+            "<?xml version=\"1.0\"encoding=\"UTF-8\"?><a/>",
+            "whitespace",
+        ),
+        ("<?xml version=1.0?><a/>", "quoted"),
+        ("<?xml version=\"1.0?><a/>", "XML declaration"),
+        ("<?xml version=\"1.0\" version=\"1.0\"?><a/>", "order"),
+        ("<?xml?><a/>", "without version"),
         ("<a>\u{1}</a>", "control character U+0001"),
         ("<a>\u{FFFE}</a>", "U+FFFE"),
         ("<a>x]]>y</a>", "']]>'"),
@@ -947,6 +1000,7 @@ mod tests {
         for ok in [
             "<?xml version=\"1.0\" encoding=\"Shift_JIS\" standalone=\"no\"?>\r\n<a x='1' y=\"&amp;&#60;\"/>\n",
             "<?xml version=\"1.0\"?><!-- c --><?pi x?><a><?xml-stylesheet x?><b/></a> \t",
+            "<?xml version = '1.0'\tencoding= \"cp932\"  standalone='yes' ?><a/>",
             "<a:b xmlns:a=\"u\"><c>資格</c></a:b>",
             "<資格><確認/></資格>",
         ] {

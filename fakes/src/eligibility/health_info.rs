@@ -571,6 +571,45 @@ mod tests {
         assert_eq!(r.header.result_code, Some(HealthResult::NotProvided));
     }
 
+    /// The face file (`Terminal::face`) is a card confirmation too: its consents
+    /// decide the 薬剤情報 / 特定健診 request files that follow at this terminal.
+    #[test]
+    fn a_face_confirmation_carries_its_consents_to_the_request_files() {
+        let mut term = crate::eligibility::Terminal::new(service("1313120014"));
+        let t = now(&term.service);
+        let (_, _, key) = key_with(&term.service, (false, true));
+        let inst = term.service.institution.to_string();
+        let drug = |term: &mut crate::eligibility::Terminal, at| {
+            let out = term.handle_file(
+                "YZKsiquc01req_1.xml",
+                &request(MessageKind::DrugInfo, &inst, &key, 2),
+                at,
+            );
+            parse_other_response(MessageKind::DrugInfo, &out.bytes)
+                .unwrap()
+                .header
+                .result_code
+        };
+        assert_eq!(drug(&mut term, t), Some(HealthResult::NotProvided));
+        let consents = ReaderConsents {
+            pharmacists_info: true,
+            ..Default::default()
+        };
+        let _ = term.face(&VerifiedCardHolder::from(key.clone()), consents, t);
+        assert_eq!(
+            drug(&mut term, t.plus_minutes(1)),
+            Some(HealthResult::Provided)
+        );
+        // The card said no to 特定健診 here: that overrides the standing consent.
+        let out = term.handle_file(
+            "TKKsiquc01req_1.xml",
+            &request(MessageKind::CheckupInfo, &inst, &key, 2),
+            t.plus_minutes(2),
+        );
+        let r = parse_other_response(MessageKind::CheckupInfo, &out.bytes).unwrap();
+        assert_eq!(r.header.result_code, Some(HealthResult::NotProvided));
+    }
+
     #[test]
     fn pharmacies_see_no_checkups_but_drugs() {
         // Fee-table digit 4: a pharmacy (薬局).

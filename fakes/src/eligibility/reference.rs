@@ -393,6 +393,28 @@ mod tests {
         );
     }
 
+    /// The face file of a card confirmation (`Terminal::face`) carries the number
+    /// registered through the request folder.
+    #[test]
+    fn a_face_file_carries_the_registered_number() {
+        let mut term = crate::eligibility::Terminal::new(service("1313120014"));
+        let t = now(&term.service);
+        let key = term.service.population.key_of(8, 0).unwrap();
+        let holder = VerifiedCardHolder::from(key.clone());
+        let face_number = |term: &mut crate::eligibility::Terminal| {
+            let out = term.face(&holder, ReaderConsents::default(), t);
+            let r = crate::eligibility::xml::parse_response(&out.bytes).unwrap();
+            let ResponseBody::Single(a) = r.body else {
+                panic!()
+            };
+            a.results[0].reference_number.clone()
+        };
+        assert_eq!(face_number(&mut term), None);
+        let out = term.handle_file("OQSsiimm01req_1.xml", &registration("4242", &[&key]), t);
+        assert_eq!(out.summary.segment, SegmentOfResult::Normal);
+        assert_eq!(face_number(&mut term).as_deref(), Some("4242"));
+    }
+
     /// A registered number reaches the bulk inquiry's results too, in the
     /// `BulkConfirmUnit`'s `ReferenceNumber` (`answer::reference_key`), and reads
     /// back from the rendered download answer.

@@ -341,7 +341,9 @@ impl Terminal {
         name_time: Option<NaiveDateTime>,
     ) -> OutFile {
         self.face_serial += 1;
-        let response = self.service.card(holder, consents, now);
+        // With the registered 照会番号, and the consents remembered for the
+        // 薬剤情報 / 特定健診 requests that follow.
+        let response = self.service.card_with_references(holder, consents, now);
         let stamp = name_time.unwrap_or(response.header.process_execution_time);
         let name = face_file_name(
             self.service.institution,

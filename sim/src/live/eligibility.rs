@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use fakes::codes::InstitutionCode;
 use fakes::eligibility::answer::{abnormal_at, reference_of};
 use fakes::eligibility::xml::{parse_request, MessageKind};
-use fakes::eligibility::{AnswerConfig, Population, Service};
+use fakes::eligibility::{AnswerConfig, Population, ReaderConsents, Service, VerifiedCardHolder};
 use fakes::pki::Refusal;
 use fakes::time::VirtualTime;
 
@@ -125,25 +125,45 @@ impl EligibilityDesk {
                 });
             }
         }
-        let response = {
-            let mut services = self.services.lock().unwrap_or_else(|e| e.into_inner());
-            if services.len() >= MAX_INSTITUTIONS && !services.contains_key(&bound.to_string()) {
-                services.pop_first();
-            }
-            let service = services.entry(bound.to_string()).or_insert_with(|| {
-                Service::new(self.population.clone(), bound, self.config.clone())
-            });
-            match &parsed {
-                Ok(request) => service.handle_request(request, now),
-                Err(refusal) => abnormal_at(
-                    refusal,
-                    reference_of(Some(kind)),
-                    service.stamp(now),
-                    self.config.default_character_code,
-                ),
-            }
-        };
+        let response = self.with_service(bound, |service| match &parsed {
+            Ok(request) => service.handle_request(request, now),
+            Err(refusal) => abnormal_at(
+                refusal,
+                reference_of(Some(kind)),
+                service.stamp(now),
+                self.config.default_character_code,
+            ),
+        });
         DeskAnswer::Xml(response.render())
+    }
+}
+
+impl EligibilityDesk {
+    /// The answer to a card confirmation at `bound` whose holder the card desk
+    /// verified: the institution's [`Service::card_with_references`], in the
+    /// configured encoding, stamped by its `StampClock`, with its registered
+    /// 照会番号.
+    pub fn card(
+        &self,
+        bound: InstitutionCode,
+        holder: &VerifiedCardHolder,
+        consents: ReaderConsents,
+        now: VirtualTime,
+    ) -> Vec<u8> {
+        let response = self.with_service(bound, |s| s.card_with_references(holder, consents, now));
+        response.render()
+    }
+
+    /// Run `f` on the institution's service (made on first use).
+    fn with_service<T>(&self, bound: InstitutionCode, f: impl FnOnce(&mut Service) -> T) -> T {
+        let mut services = self.services.lock().unwrap_or_else(|e| e.into_inner());
+        if services.len() >= MAX_INSTITUTIONS && !services.contains_key(&bound.to_string()) {
+            services.pop_first();
+        }
+        let service = services
+            .entry(bound.to_string())
+            .or_insert_with(|| Service::new(self.population.clone(), bound, self.config.clone()));
+        f(service)
     }
 }
 

@@ -7,6 +7,7 @@ use chrono::NaiveDate;
 use fakes::codes::InsurerNumber;
 use fakes::eligibility::answer::{AnswerConfig, ReaderConsents, Service, VerifiedCardHolder};
 use fakes::eligibility::encoding::CharacterCode;
+use fakes::eligibility::other::CardKey;
 use fakes::eligibility::population::{Feature, Population, PopulationConfig, SearchKey};
 use fakes::eligibility::tree::{self, Element, TreeLimits};
 use fakes::eligibility::values::*;
@@ -464,9 +465,8 @@ fn interface_3_further_result_elements_real_software_reads() {
     // card answer.
     let key = pop.example(QualificationValidity::Valid);
     let holder = VerifiedCardHolder::from(key.clone());
-    let mut rkey = key.clone();
-    rkey.symbol = rkey.symbol.map(|s| s.trim().to_string());
-    s.references.insert(rkey, "R-0001".into());
+    let card = CardKey::of_search_key(&key).expect("a branch number");
+    assert!(s.others.references.insert(card, "R-0001".into(), 1));
     let consents = ReaderConsents {
         limit_certificate: true,
         pharmacists_info: true,

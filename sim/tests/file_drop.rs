@@ -182,7 +182,12 @@ fn file_drop_answers_every_request_once() {
             Some("bad-1"),
         ),
         ("OQSsiquc01res_0004.xml", ErrorCode::Undecodable, None),
-        ("HELLOres_0005.xml", ErrorCode::UnknownMessage, None),
+        // An unknown kind still echoes the document's identifier (issue 13 item 5).
+        (
+            "HELLOres_0005.xml",
+            ErrorCode::UnknownMessage,
+            Some("sjis-1"),
+        ),
     ];
     for (name, code, id) in expect {
         let b = wait_for(&res.join(name));

@@ -5,14 +5,16 @@
 //! mutual-TLS API both call [`Service::handle`] (or the free functions) with the
 //! virtual time of their shared clock.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use chrono::{NaiveDate, NaiveDateTime};
 
 use super::encoding::CharacterCode;
 use super::error::{EligibilityError, ErrorCode};
+use super::other::CardKey;
 use super::population::{Lookup, Population, SearchKey};
+use super::reference::ReferenceRegistry;
 use super::values::*;
 use super::xml::*;
 use crate::codes::{InstitutionCode, InsurerNumber};
@@ -99,23 +101,18 @@ impl StampClock {
     }
 }
 
-/// 照会番号 (reference numbers) registered for people, looked up when an answer is
-/// written. The registration itself (`OQSsiimm01`, `OQSmuimm01/02`) fills it.
-pub type ReferenceBook = HashMap<SearchKey, String>;
-
-/// The key a registered reference number is filed under for a record: its card
-/// numbers (symbol trimmed) and birthdate.
-pub fn reference_key(q: &Qualification) -> SearchKey {
-    SearchKey {
-        insurer_number: q.insurer_number,
-        symbol: q
-            .insured_card_symbol
-            .as_deref()
-            .map(|s| s.trim().to_string()),
-        number: q.insured_identification_number.clone(),
-        branch: q.insured_branch_number.clone(),
-        birthdate: q.birthdate,
-    }
+/// The key a registered 照会番号 is filed under for a record (a
+/// [`ReferenceRegistry`] entry, filled by the registration messages `OQSsiimm01` /
+/// `OQSmuimm01/02`: [`super::reference`]): its card numbers, symbol and branch
+/// trimmed — the registration requests carry no birthdate (MR
+/// `ReferenceNumberRequestBuilder.cs`).
+pub fn reference_key(q: &Qualification) -> CardKey {
+    CardKey::of(
+        q.insurer_number,
+        q.insured_card_symbol.as_deref(),
+        &q.insured_identification_number,
+        q.insured_branch_number.as_deref().unwrap_or(""),
+    )
 }
 
 /// A card holder whose identity the reader has verified (JPKI user-authentication
@@ -280,7 +277,7 @@ struct Asked<'a> {
     specific_diseases_consent: Option<bool>,
     reader: Option<ReaderConsents>,
     stamp: NaiveDateTime,
-    refs: Option<&'a ReferenceBook>,
+    refs: Option<&'a ReferenceRegistry>,
     /// Whether reference numbers go into the results (single) or the unit (bulk).
     bulk: bool,
 }
@@ -316,7 +313,7 @@ fn answer_of(lookup: Lookup, asked: Asked<'_>, cfg: &AnswerConfig) -> Answer {
                 q.qualification_confirmation_key = Some(confirmation_key(&q, t));
             }
             if let Some(book) = asked.refs.filter(|b| !b.is_empty()) {
-                let n = book.get(&reference_key(&q)).cloned();
+                let n = book.get(&reference_key(&q)).map(str::to_string);
                 if asked.bulk {
                     unit_reference = unit_reference.take().or(n);
                 } else {
@@ -411,7 +408,7 @@ fn answer_search(
     date: NaiveDate,
     s: &SearchInfo,
     stamp: NaiveDateTime,
-    refs: Option<&ReferenceBook>,
+    refs: Option<&ReferenceRegistry>,
     bulk: bool,
     cfg: &AnswerConfig,
 ) -> Answer {
@@ -491,7 +488,7 @@ pub fn confirm_at(
     institution: InstitutionCode,
     request: &Request,
     stamp: NaiveDateTime,
-    refs: Option<&ReferenceBook>,
+    refs: Option<&ReferenceRegistry>,
 ) -> Response {
     let reference = Some(ReferenceClassification::InsuranceCard);
     if let Err(r) = institution_check(cfg, institution, &request.header) {
@@ -571,7 +568,7 @@ pub fn confirm_card_at(
     consents: ReaderConsents,
     stamp: NaiveDateTime,
     code: CharacterCode,
-    refs: Option<&ReferenceBook>,
+    refs: Option<&ReferenceRegistry>,
 ) -> Response {
     let key = SearchKey {
         insurer_number: holder.insurer_number,
@@ -761,7 +758,7 @@ impl BulkDesk {
         reception_number: &str,
         now: VirtualTime,
         stamp: NaiveDateTime,
-        refs: Option<&ReferenceBook>,
+        refs: Option<&ReferenceRegistry>,
     ) -> Response {
         self.prune(cfg, now);
         let echoed_number: String = reception_number.chars().take(64).collect();
@@ -826,8 +823,9 @@ pub struct Service {
     pub config: AnswerConfig,
     pub desk: BulkDesk,
     pub stamps: StampClock,
-    /// 照会番号 registered at this terminal (filled by the registration messages).
-    pub references: ReferenceBook,
+    /// The other interfaces' state: the registered 照会番号 (read by every
+    /// qualification answer), their bulk jobs, card consents (`super::other`).
+    pub others: super::other::OtherDesk,
 }
 
 impl Service {
@@ -838,7 +836,7 @@ impl Service {
             config,
             desk: BulkDesk::new(),
             stamps: StampClock::default(),
-            references: ReferenceBook::new(),
+            others: super::other::OtherDesk::default(),
         }
     }
 
@@ -857,11 +855,16 @@ impl Service {
     ) -> Response {
         let default = self.config.default_character_code;
         let Some(kind) = kind else {
-            let r = EligibilityError::new(
-                ErrorCode::UnknownMessage,
-                "expected OQSsiquc01req_, OQSmuquc01req_ or OQSmuquc02req_",
-            );
-            return abnormal_at(&r.into(), reference_of(None), self.stamp(now), default);
+            // Still echo the document's identifiers: clients match answers by them
+            // (docs/INTERFACE.md §1).
+            let r = Refusal {
+                error: EligibilityError::new(
+                    ErrorCode::UnknownMessage,
+                    format!("expected one of {}", super::other::known_prefixes()),
+                ),
+                echo: super::other::salvage_echo(bytes, &self.config.limits),
+            };
+            return abnormal_at(&r, reference_of(None), self.stamp(now), default);
         };
         match parse_request(kind, bytes, &self.config.limits) {
             Ok(request) => self.handle_request(&request, now),
@@ -884,7 +887,7 @@ impl Service {
         if let Err(r) = institution_check(&self.config, self.institution, &request.header) {
             return abnormal_at(&r, reference_of(Some(kind)), stamp, default);
         }
-        let refs = Some(&self.references);
+        let refs = Some(&self.others.references);
         match &request.body {
             RequestBody::Single(_) => confirm_at(
                 &self.config,
@@ -930,7 +933,7 @@ impl Service {
             consents,
             self.stamp(now),
             self.config.default_character_code,
-            Some(&self.references),
+            Some(&self.others.references),
         )
     }
 }

@@ -9,13 +9,22 @@
 //! - [`error`]: the `ErrorCode` table of abnormal answers *(our choice)*;
 //! - [`population`]: a synthetic, seeded population looked up in O(1);
 //! - [`answer`]: single, card-based and bulk (一括照会) answering;
-//! - [`terminal`]: request file name + bytes → response file name + bytes.
+//! - [`terminal`]: request file name + bytes → response file name + bytes;
+//! - [`card_refusal`]: the `face/` answer for a card the reader refused;
+//! - [`other`]: the other interfaces dropped into the same folder (薬剤情報, 特定健診,
+//!   照会番号, the 医療扶助 / オンライン診療 / 訪問診療 bulk kinds), docs/INTERFACE.md §5.
 
 pub mod answer;
 pub mod card_refusal;
+pub mod checkup;
+pub mod drug;
 pub mod encoding;
 pub mod error;
+pub mod health_info;
+pub mod other;
+pub mod other_bulk;
 pub mod population;
+pub mod reference;
 mod single;
 pub mod terminal;
 pub mod tree;

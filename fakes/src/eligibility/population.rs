@@ -790,6 +790,8 @@ impl Population {
                 specific_diseases: Vec::new(),
                 specific_health_checkups_consent: None,
                 pharmacists_info_consent: None,
+                // Filled from the registered 照会番号 when answered
+                // (`answer::reference_key`).
                 reference_number: None,
                 diagnosis_info_consent: None,
                 operation_info_consent: None,

@@ -14,9 +14,8 @@
 //! messages.
 
 use quick_xml::events::Event;
-use quick_xml::Reader;
 
-use super::tree::{within, Fields, Found};
+use super::tree::{check_chars, check_decl, reader, within, Fields, Found};
 use super::xml::{
     read_request_header, read_search, Request, RequestBody, HEADER_FIELDS, SEARCH_FIELDS,
 };
@@ -38,7 +37,11 @@ enum At {
 /// Read `text` (decoded) as a single inquiry, or `None` when it is anything but a
 /// plain, valid one (see the module documentation).
 pub fn read(text: &str) -> Option<Request> {
-    let mut reader = Reader::from_str(text);
+    // The same reader and the same well-formedness checks as the general reader
+    // (`tree::parse`); what they would refuse, this path leaves to it.
+    check_chars(text).ok()?;
+    let mut reader = reader(text);
+    let mut first = true;
     let mut at = At::Document;
     let (mut seen_header, mut seen_body, mut seen_search) = (false, false, false);
     let mut header = [Found::None; 4];
@@ -46,7 +49,11 @@ pub fn read(text: &str) -> Option<Request> {
     // The text of the open field, if it had any.
     let mut field_text: Option<&str> = None;
     loop {
-        match reader.read_event().ok()? {
+        let ev = reader.read_event().ok()?;
+        let was_first = std::mem::replace(&mut first, false);
+        match ev {
+            // Attributes (rare, data-free) are left to the general reader's checks.
+            Event::Start(s) | Event::Empty(s) if !no_attributes(&s) => return None,
             Event::Start(s) => {
                 let name = s.local_name();
                 let name = name.as_ref();
@@ -88,6 +95,9 @@ pub fn read(text: &str) -> Option<Request> {
             }
             Event::Text(t) => {
                 let t = within(text, &t)?;
+                if super::tree::has_cdata_end(t) {
+                    return None;
+                }
                 if let At::Field(..) = at {
                     if field_text.is_some() {
                         return None;
@@ -120,8 +130,11 @@ pub fn read(text: &str) -> Option<Request> {
                     At::Document | At::Done => return None,
                 };
             }
-            Event::Decl(_) | Event::PI(_) | Event::Comment(_) => {}
-            Event::CData(_) | Event::GeneralRef(_) | Event::DocType(_) => return None,
+            Event::Decl(d) => check_decl(&d, was_first).ok()?,
+            Event::Comment(_) => {}
+            Event::PI(_) | Event::CData(_) | Event::GeneralRef(_) | Event::DocType(_) => {
+                return None
+            }
             Event::Eof => break,
         }
     }
@@ -140,6 +153,12 @@ pub fn read(text: &str) -> Option<Request> {
         header,
         body: RequestBody::Single(info),
     })
+}
+
+fn no_attributes(s: &quick_xml::events::BytesStart<'_>) -> bool {
+    s.attributes_raw()
+        .iter()
+        .all(|c| matches!(c, b' ' | b'\t' | b'\r' | b'\n'))
 }
 
 /// Which of `names` this element name is.
@@ -237,7 +256,65 @@ mod tests {
         "<!DOCTYPE x>",
         "<",
         ">",
+        // Not well-formed in ways quick-xml alone lets through (issue 14, item 18).
+        "<?xml version=\"1.0\"?>",
+        "<?XML x?>",
+        "\u{FEFF}",
+        "<!-- a -- b -->",
+        "<X a=\"1\" a=\"1\"/>",
+        "<X a=1/>",
+        "<X a=\"<\"/>",
+        " a=\"1\" a=\"2\"",
+        " a=\"1\"",
+        "]]>",
+        "\u{1}",
+        "\u{FFFF}",
+        "\u{3000}",
     ];
+
+    /// Each not-well-formed variant of a plain request: the fast path does not
+    /// answer it, and the general reader refuses it as not XML.
+    #[test]
+    fn not_well_formed_requests_are_refused_by_both_readers() {
+        let plain = request(
+            7,
+            Some(true),
+            Some("id1".into()),
+            CharacterCode::Utf8,
+            Pad::Six,
+        );
+        assert!(read(&plain).is_some());
+        let body = plain.find("<MessageBody>").unwrap() + "<MessageBody>".len();
+        let root = plain.find("<XmlMsg").unwrap();
+        let at = |i: usize, s: &str| {
+            let mut t = plain.clone();
+            t.insert_str(i, s);
+            t
+        };
+        let dup_attrs = format!(
+            "<XmlMsg {}>",
+            (0..1000).map(|_| "a=\"1\"").collect::<Vec<_>>().join(" ")
+        );
+        let cases = [
+            plain.replacen("<XmlMsg>", &dup_attrs, 1),
+            at(body, "<?xml version=\"1.0\"?>"),
+            at(body, "<?XML x?>"),
+            at(0, "\u{FEFF}"),
+            at(body, "<!-- a -- b -->"),
+            plain.replacen("<XmlMsg>", "<XmlMsg a=1>", 1),
+            plain.replacen("<XmlMsg>", "<XmlMsg a=\"<\">", 1),
+            at(root, "x"),
+            at(root, "\u{3000}"),
+            plain.replacen("id1", "id]]>1", 1),
+            plain.replacen("id1", "id\u{1}1", 1),
+        ];
+        for text in cases {
+            assert!(read(&text).is_none(), "fast path answered {text:?}");
+            let limits = Limits::default();
+            let e = tree::parse(&text, limits.tree).unwrap_err();
+            assert_eq!(e.code, crate::eligibility::ErrorCode::NotXml, "{e}");
+        }
+    }
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(1024))]

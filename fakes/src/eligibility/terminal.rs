@@ -13,6 +13,7 @@ use chrono::NaiveDateTime;
 
 use super::answer::{abnormal_at, reference_of, ReaderConsents, Service, VerifiedCardHolder};
 use super::error::{EligibilityError, ErrorCode};
+use super::other::Answered;
 use super::values::{QualificationValidity, SegmentOfResult};
 use super::xml::{
     parse_request, parse_response, MessageKind, Refusal, RequestEcho, Response, ResponseBody,
@@ -241,23 +242,42 @@ impl Terminal {
     /// response file too, never silence.
     pub fn handle_file(&mut self, name: &str, bytes: &[u8], now: VirtualTime) -> OutFile {
         let kind = MessageKind::of_request_file(name);
-        let response = self.service.handle(kind, bytes, now);
-        OutFile::new(response_name(name), kind, name, &response)
+        // Every kind, the other interfaces (docs/INTERFACE.md §5) included.
+        match self.service.answer_any(kind, bytes, now) {
+            Answered::Qualification(r) => OutFile::new(response_name(name), kind, name, &r),
+            Answered::Other(r) => OutFile {
+                name: response_name(name),
+                bytes: r.render(),
+                summary: r.summary(),
+                // `.err` files are documented for OQSmuquc01/02 only (SK agent).
+                err: None,
+            },
+        }
     }
 
     /// What the terminal answers by itself, without asking the implementing body:
     /// an unknown file-name prefix, a request that does not parse, or one naming
     /// another institution than the terminal's (the same rules as
     /// [`Service::handle`]). `None`: the request is fit to be forwarded.
-    pub fn local_refusal(&self, name: &str, bytes: &[u8], now: VirtualTime) -> Option<OutFile> {
+    ///
+    /// The other interfaces (薬剤情報, 特定健診, 照会番号, the 医療扶助 / オンライン /
+    /// 訪問 bulk kinds; docs/INTERFACE.md §5) are answered here, by the terminal
+    /// itself *(our choice: the implementing body's API has no routes for them)*;
+    /// an unknown kind's refusal echoes the document's identifiers.
+    pub fn local_refusal(&mut self, name: &str, bytes: &[u8], now: VirtualTime) -> Option<OutFile> {
         let kind = MessageKind::of_request_file(name);
+        if kind.is_some_and(MessageKind::is_other) {
+            return Some(self.handle_file(name, bytes, now));
+        }
         let cfg = &self.service.config;
         let refusal = match kind {
-            None => EligibilityError::new(
-                ErrorCode::UnknownMessage,
-                "expected OQSsiquc01req_, OQSmuquc01req_ or OQSmuquc02req_",
-            )
-            .into(),
+            None => Refusal {
+                error: EligibilityError::new(
+                    ErrorCode::UnknownMessage,
+                    format!("expected one of {}", super::other::known_prefixes()),
+                ),
+                echo: super::other::salvage_echo(bytes, &cfg.limits),
+            },
             Some(k) => match parse_request(k, bytes, &cfg.limits) {
                 Err(r) => r,
                 Ok(req)
@@ -372,7 +392,9 @@ impl Terminal {
         name_time: Option<NaiveDateTime>,
     ) -> OutFile {
         self.face_serial += 1;
-        let response = self.service.card(holder, consents, now);
+        // With the registered 照会番号, and the consents remembered for the
+        // 薬剤情報 / 特定健診 requests that follow.
+        let response = self.service.card_with_references(holder, consents, now);
         let stamp = name_time.unwrap_or(response.header.process_execution_time);
         let name = face_file_name(
             self.service.institution,

@@ -266,7 +266,9 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// A document in `code`, starting with its XML declaration.
+    /// A document in `code`, starting with its XML declaration, with
+    /// `standalone="no"` as real files have it (docs/INTERFACE.md §2: MC fixture, MR
+    /// sample, SX, OD's requests).
     pub fn new(code: CharacterCode) -> Self {
         let mut w = Writer {
             out: Vec::with_capacity(2048),
@@ -276,7 +278,7 @@ impl Writer {
         };
         w.push("<?xml version=\"1.0\" encoding=\"");
         w.push(code.xml_label());
-        w.push("\" standalone=\"yes\"?>\n");
+        w.push("\" standalone=\"no\"?>\n");
         w
     }
 
@@ -464,18 +466,231 @@ fn not_xml(reader: &Reader<&[u8]>, what: impl std::fmt::Display) -> EligibilityE
     )
 }
 
-/// Parse a whole document. Namespace prefixes are dropped (local names only);
-/// attributes are ignored; a DOCTYPE is refused (no entity expansion, ever).
-pub fn parse(text: &str, limits: TreeLimits) -> Result<Document<'_>, EligibilityError> {
+/// A quick-xml reader over `text` with every well-formedness check quick-xml can
+/// make itself turned on (end names match their start, no `--` inside a comment, no
+/// `&` that starts no reference, no end tag without its start). Both readers
+/// (this module's and `super::single`) read through it, so they refuse the same
+/// documents.
+pub(crate) fn reader(text: &str) -> Reader<&[u8]> {
     let mut reader = Reader::from_str(text);
+    let c = reader.config_mut();
+    c.check_end_names = true;
+    c.check_comments = true;
+    c.allow_dangling_amp = false;
+    c.allow_unmatched_ends = false;
+    reader
+}
+
+/// The checks of XML 1.0 well-formedness that quick-xml leaves to its caller and
+/// that are about the document as a whole (XML 1.0 §2.2 `Char`, §4.3.3): a byte
+/// order mark at the start of the *decoded* text (the one that chose the
+/// encoding is gone by then, so this is a second one), and characters XML
+/// forbids anywhere — C0 controls other than tab, line feed and carriage return,
+/// and U+FFFE / U+FFFF. One pass over the bytes that the compiler can vectorise:
+/// this runs for every request.
+pub(crate) fn check_chars(text: &str) -> Result<(), EligibilityError> {
+    let b = text.as_bytes();
+    if text.starts_with('\u{FEFF}') {
+        return Err(EligibilityError::new(
+            ErrorCode::NotXml,
+            "a second byte order mark at the start of the document",
+        ));
+    }
+    // No short-circuit: branch-free over the whole text, then find the place only
+    // when something is wrong.
+    let (bad, ef) = b.iter().fold((false, false), |(bad, ef), &c| {
+        (
+            bad | ((c < 0x20) & (c != b'\t') & (c != b'\n') & (c != b'\r')),
+            ef | (c == 0xEF),
+        )
+    });
+    if bad {
+        let at = b
+            .iter()
+            .position(|&c| c < 0x20 && !matches!(c, b'\t' | b'\n' | b'\r'))
+            .unwrap_or(0);
+        return Err(EligibilityError::new(
+            ErrorCode::NotXml,
+            format!("control character U+{:04X} at byte {at}", b[at]),
+        ));
+    }
+    if ef {
+        if let Some(at) = text.find(['\u{FFFE}', '\u{FFFF}']) {
+            return Err(EligibilityError::new(
+                ErrorCode::NotXml,
+                format!("non-character U+FFFE/U+FFFF at byte {at}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The XML declaration (XML 1.0 §2.8 `XMLDecl`): only as the very first thing in
+/// the document (`first`: no event, not even whitespace, came before it), with
+/// `version` first and `1.<digits>`, then optionally `encoding`, then optionally
+/// `standalone` `yes`/`no`, nothing else and nothing twice.
+pub(crate) fn check_decl(
+    decl: &quick_xml::events::BytesDecl<'_>,
+    first: bool,
+) -> Result<(), String> {
+    if !first {
+        return Err("XML declaration not at the start of the document".into());
+    }
+    // Read by hand (`S name Eq quoted-value`, XML 1.0 §2.8): every request has
+    // a declaration, and quick-xml's attribute iterator costs more than the rest
+    // of these checks.
+    // The event holds the target `xml` too.
+    let raw: &[u8] = decl;
+    let raw = raw.get(3..).unwrap_or_default();
+    let order = ["version", "encoding", "standalone"];
+    let mut next = 0;
+    let mut rest = raw;
+    loop {
+        let trimmed = trim_space(rest);
+        if trimmed.is_empty() {
+            break;
+        }
+        if trimmed.len() == rest.len() {
+            return Err("XML declaration: whitespace missing between its parts".into());
+        }
+        let name_len = trimmed
+            .iter()
+            .position(|c| *c == b'=' || is_xml_space(*c))
+            .unwrap_or(trimmed.len());
+        let (name, after) = trimmed.split_at(name_len);
+        let Some(i) = order.iter().position(|k| k.as_bytes() == name) else {
+            return Err(format!(
+                "XML declaration: unexpected {:?}",
+                String::from_utf8_lossy(name)
+                    .chars()
+                    .take(20)
+                    .collect::<String>()
+            ));
+        };
+        if i < next || (next == 0 && i != 0) {
+            return Err("XML declaration: version, encoding, standalone out of order".into());
+        }
+        next = i + 1;
+        let after = trim_space(after);
+        let Some(after) = after.strip_prefix(b"=") else {
+            return Err(format!("XML declaration: '=' expected after {}", order[i]));
+        };
+        let after = trim_space(after);
+        let quote = match after.first() {
+            Some(q @ (b'"' | b'\'')) => *q,
+            _ => {
+                return Err(format!(
+                    "XML declaration: {} value must be quoted",
+                    order[i]
+                ))
+            }
+        };
+        let Some(close) = after[1..].iter().position(|c| *c == quote) else {
+            return Err(format!("XML declaration: {} value not closed", order[i]));
+        };
+        let v = &after[1..1 + close];
+        rest = &after[close + 2..];
+        let ok = match i {
+            0 => v.len() >= 3 && v.starts_with(b"1.") && v[2..].iter().all(u8::is_ascii_digit),
+            1 => {
+                !v.is_empty()
+                    && v[0].is_ascii_alphabetic()
+                    && v.iter()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'))
+            }
+            _ => v == b"yes" || v == b"no",
+        };
+        if !ok {
+            return Err(format!("XML declaration: bad {} value", order[i]));
+        }
+    }
+    if next == 0 {
+        return Err("XML declaration without version".into());
+    }
+    Ok(())
+}
+
+fn trim_space(b: &[u8]) -> &[u8] {
+    let n = b.iter().take_while(|c| is_xml_space(**c)).count();
+    &b[n..]
+}
+
+/// An element's attributes (XML 1.0 §3.1): each once (`Unique Att Spec`), quoted,
+/// `name="value"`, values without `<` and with only declared references (no DTD
+/// is accepted, so the five predefined entities and character references). They
+/// carry no data in XmlMsg and are otherwise ignored. Free when there are none.
+fn check_attributes(s: &quick_xml::events::BytesStart<'_>) -> Result<(), String> {
+    if s.attributes_raw().iter().all(|c| is_xml_space(*c)) {
+        return Ok(());
+    }
+    for a in s.attributes() {
+        let a = a.map_err(|e| format!("attribute: {e}"))?;
+        let key = String::from_utf8_lossy(a.key.as_ref())
+            .chars()
+            .take(40)
+            .collect::<String>();
+        check_name(a.key.as_ref()).map_err(|e| format!("attribute {key:?}: {e}"))?;
+        let v =
+            std::str::from_utf8(&a.value).map_err(|_| format!("attribute {key:?}: not text"))?;
+        if v.contains('<') {
+            return Err(format!("attribute {key:?}: '<' in its value"));
+        }
+        quick_xml::escape::unescape(v).map_err(|e| format!("attribute {key:?}: {e}"))?;
+    }
+    Ok(())
+}
+
+/// `]]>` in text (XML 1.0 §2.4 forbids it outside CDATA). A byte scan for `>`
+/// first: text rarely has one, and a substring search costs its set-up on every
+/// one of the many short values of a message.
+pub(crate) fn has_cdata_end(t: &str) -> bool {
+    t.as_bytes().contains(&b'>') && t.contains("]]>")
+}
+
+/// XML 1.0 `S`: space, tab, carriage return, line feed — and nothing else
+/// (not U+3000, not a form feed).
+fn is_xml_space(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\r' | b'\n')
+}
+
+/// An XML `Name` (§2.3), checked exactly for ASCII; non-ASCII characters are
+/// accepted as name characters (XML 1.0 allows nearly all of them, and
+/// Japanese element names are legal).
+fn check_name(name: &[u8]) -> Result<(), &'static str> {
+    let start = |c: u8| c.is_ascii_alphabetic() || c == b'_' || c == b':' || c >= 0x80;
+    match name.first() {
+        None => Err("empty name"),
+        Some(&c) if !start(c) => Err("a name must start with a letter, '_' or ':'"),
+        _ if name
+            .iter()
+            .all(|&c| start(c) || c.is_ascii_digit() || c == b'-' || c == b'.') =>
+        {
+            Ok(())
+        }
+        _ => Err("character not allowed in a name"),
+    }
+}
+
+/// Parse a whole document. Namespace prefixes are dropped (local names only);
+/// attributes are checked for well-formedness and otherwise ignored; a DOCTYPE is
+/// refused (no entity expansion, ever). Everything XML 1.0 requires of a
+/// well-formed document is checked, by quick-xml (see [`reader`]) or here: one
+/// root, a declaration only at the start, no processing instruction named `xml`
+/// elsewhere, well-formed attributes and names, no `]]>` in text, only XML
+/// whitespace outside the root, no forbidden characters ([`check_chars`]).
+pub fn parse(text: &str, limits: TreeLimits) -> Result<Document<'_>, EligibilityError> {
+    check_chars(text)?;
+    let mut reader = reader(text);
     let mut b = Builder {
         nodes: Vec::with_capacity(32),
         open: Vec::with_capacity(8),
         closed_root: false,
         limits,
     };
+    let mut first = true;
     loop {
         let ev = reader.read_event().map_err(|e| not_xml(&reader, e))?;
+        let was_first = std::mem::replace(&mut first, false);
         match ev {
             Event::Start(s) => b.open(text, &s, &reader)?,
             Event::Empty(s) => {
@@ -496,13 +711,22 @@ pub fn parse(text: &str, limits: TreeLimits) -> Result<Document<'_>, Eligibility
                     Some(s) => Cow::Borrowed(s),
                     None => t.decode().map_err(|e| not_xml(&reader, e))?,
                 };
+                if has_cdata_end(&s) {
+                    return Err(not_xml(&reader, "']]>' in text"));
+                }
                 b.text(&reader, s)?;
             }
             Event::CData(t) => {
+                if b.open.is_empty() {
+                    return Err(not_xml(&reader, "CDATA outside the root element"));
+                }
                 let s = t.decode().map_err(|e| not_xml(&reader, e))?;
                 b.text(&reader, s)?;
             }
             Event::GeneralRef(r) => {
+                if b.open.is_empty() {
+                    return Err(not_xml(&reader, "reference outside the root element"));
+                }
                 let ch = r.resolve_char_ref().map_err(|e| not_xml(&reader, e))?;
                 let s: Cow<'_, str> = match ch {
                     Some(c) => Cow::Owned(c.to_string()),
@@ -518,7 +742,19 @@ pub fn parse(text: &str, limits: TreeLimits) -> Result<Document<'_>, Eligibility
                 b.text(&reader, s)?;
             }
             Event::DocType(_) => return Err(not_xml(&reader, "DOCTYPE is not allowed")),
-            Event::Decl(_) | Event::PI(_) | Event::Comment(_) => {}
+            Event::Decl(d) => check_decl(&d, was_first).map_err(|e| not_xml(&reader, e))?,
+            Event::PI(p) => {
+                let target = p.target();
+                if target.eq_ignore_ascii_case(b"xml") {
+                    return Err(not_xml(
+                        &reader,
+                        "processing instruction named xml (a second XML declaration?)",
+                    ));
+                }
+                check_name(target)
+                    .map_err(|e| not_xml(&reader, format!("processing instruction: {e}")))?;
+            }
+            Event::Comment(_) => {}
             Event::Eof => break,
         }
     }
@@ -565,6 +801,8 @@ impl<'a> Builder<'a> {
                 format!("nested deeper than {}", self.limits.max_depth),
             ));
         }
+        check_name(s.name().as_ref()).map_err(|e| not_xml(reader, format!("element name: {e}")))?;
+        check_attributes(s).map_err(|e| not_xml(reader, e))?;
         let local = s.local_name();
         let name = match within(text, local.as_ref()) {
             Some(n) => Cow::Borrowed(n),
@@ -623,7 +861,7 @@ impl<'a> Builder<'a> {
                 }
                 Ok(())
             }
-            None if trim(&s).is_empty() => Ok(()),
+            None if s.bytes().all(is_xml_space) => Ok(()),
             None => Err(not_xml(reader, "text outside the root element")),
         }
     }
@@ -692,6 +930,86 @@ mod tests {
         );
     }
 
+    /// Documents that are not well-formed XML 1.0 but that quick-xml alone lets
+    /// through (issue 14, item 18), each refused with a detail naming what.
+    pub(crate) const NOT_WELL_FORMED: &[(&str, &str)] = &[
+        ("<a x=\"1\" x=\"2\"/>", "attribute"),
+        (
+            "<a><b/><?xml version=\"1.0\"?></a>",
+            "declaration not at the start",
+        ),
+        (
+            "<?xml version=\"1.0\"?><?xml version=\"1.0\"?><a/>",
+            "declaration not at the start",
+        ),
+        ("<a><?XML x?></a>", "named xml"),
+        ("\u{FEFF}<a/>", "byte order mark"),
+        ("<a><!-- a -- b --></a>", "comment"),
+        ("<a x=1/>", "attribute"),
+        ("<a x=\"<\"/>", "'<' in its value"),
+        ("<a x=\"&nope;\"/>", "attribute"),
+        ("<a x=\"a & b\"/>", "attribute"),
+        ("text<a/>", "text outside the root"),
+        ("\u{3000}<a/>", "text outside the root"),
+        (
+            " <?xml version=\"1.0\"?><a/>",
+            "declaration not at the start",
+        ),
+        (
+            "<?xml encoding=\"UTF-8\" version=\"1.0\"?><a/>",
+            "XML declaration",
+        ),
+        ("<?xml version=\"2.0\"?><a/>", "version"),
+        (
+            "<?xml version=\"1.0\" standalone=\"maybe\"?><a/>",
+            "standalone",
+        ),
+        ("<?xml version=\"1.0\" foo=\"1\"?><a/>", "unexpected"),
+        (
+            "<?xml version=\"1.0\"encoding=\"UTF-8\"?><a/>",
+            "whitespace",
+        ),
+        ("<?xml version=1.0?><a/>", "quoted"),
+        ("<?xml version=\"1.0?><a/>", "XML declaration"),
+        ("<?xml version=\"1.0\" version=\"1.0\"?><a/>", "order"),
+        ("<?xml?><a/>", "without version"),
+        ("<a>\u{1}</a>", "control character U+0001"),
+        ("<a>\u{FFFE}</a>", "U+FFFE"),
+        ("<a>x]]>y</a>", "']]>'"),
+        ("<1a/>", "element name"),
+        ("<a/><![CDATA[ ]]>", "CDATA outside"),
+        ("<a/>&#32;", "outside the root"),
+        ("<a><? x?></a>", "processing instruction"),
+        ("<a></a\u{1}>", "control character"),
+    ];
+
+    #[test]
+    fn refuses_what_xml_forbids_and_says_what() {
+        for (doc, what) in NOT_WELL_FORMED {
+            let e = parse(doc, TreeLimits::default()).unwrap_err();
+            assert_eq!(e.code, ErrorCode::NotXml, "{doc:?}: {e}");
+            assert!(e.detail.contains(what), "{doc:?}: {e} should name {what:?}");
+        }
+        let dup = format!(
+            "<a {}/>",
+            (0..1000).map(|_| "x=\"1\"").collect::<Vec<_>>().join(" ")
+        );
+        assert!(parse(&dup, TreeLimits::default())
+            .unwrap_err()
+            .detail
+            .contains("attribute"));
+        // Still well-formed: declaration first, attributes, PIs, comments, XML space.
+        for ok in [
+            "<?xml version=\"1.0\" encoding=\"Shift_JIS\" standalone=\"no\"?>\r\n<a x='1' y=\"&amp;&#60;\"/>\n",
+            "<?xml version=\"1.0\"?><!-- c --><?pi x?><a><?xml-stylesheet x?><b/></a> \t",
+            "<?xml version = '1.0'\tencoding= \"cp932\"  standalone='yes' ?><a/>",
+            "<a:b xmlns:a=\"u\"><c>資格</c></a:b>",
+            "<資格><確認/></資格>",
+        ] {
+            parse(ok, TreeLimits::default()).unwrap_or_else(|e| panic!("{ok:?}: {e}"));
+        }
+    }
+
     #[test]
     fn writes_what_it_reads() {
         let mut w = Writer::new(CharacterCode::Utf8);
@@ -706,7 +1024,7 @@ mod tests {
         let text = String::from_utf8(w.finish()).unwrap();
         assert_eq!(
             text,
-            "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n<r>\n  \
+            "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?>\n<r>\n  \
              <x>&lt;&amp;&gt;ｱｲ</x>\n  <empty/>\n  <d>20260401</d>\n  <n>030</n>\n  \
              <blank/>\n</r>\n"
         );

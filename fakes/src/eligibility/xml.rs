@@ -27,13 +27,48 @@ pub enum MessageKind {
     BulkUpload,
     /// `OQSmuquc02`: 一括照会 download of the results for a `ReceptionNumber`.
     BulkDownload,
+    // The other interfaces of the same folder (docs/INTERFACE.md §1, §5),
+    // answered by `super::other` (`Service::answer_any`).
+    /// `YZKsiquc01`: 薬剤情報 retrieval.
+    DrugInfo,
+    /// `TKKsiquc01`: 特定健診情報 retrieval.
+    CheckupInfo,
+    /// `OQSsiimm01`: 照会番号 registration, single.
+    ReferenceSingle,
+    /// `OQSmuimm01`: 照会番号 registration, bulk upload.
+    ReferenceBulkUpload,
+    /// `OQSmuimm02`: 照会番号 registration, bulk download.
+    ReferenceBulkDownload,
+    /// `OQSmutic01`: 医療扶助 bulk upload.
+    MedicalAidUpload,
+    /// `OQSmutic02`: 医療扶助 bulk download.
+    MedicalAidDownload,
+    /// `OQSmuonq01`: オンライン診療 bulk upload.
+    OnlineUpload,
+    /// `OQSmuonq02`: オンライン診療 bulk download.
+    OnlineDownload,
+    /// `OQSmuhvq01`: 訪問診療 bulk upload.
+    HomeVisitUpload,
+    /// `OQSmuhvq02`: 訪問診療 bulk download.
+    HomeVisitDownload,
 }
 
 impl MessageKind {
-    pub const ALL: [MessageKind; 3] = [
+    pub const ALL: [MessageKind; 14] = [
         MessageKind::Single,
         MessageKind::BulkUpload,
         MessageKind::BulkDownload,
+        MessageKind::DrugInfo,
+        MessageKind::CheckupInfo,
+        MessageKind::ReferenceSingle,
+        MessageKind::ReferenceBulkUpload,
+        MessageKind::ReferenceBulkDownload,
+        MessageKind::MedicalAidUpload,
+        MessageKind::MedicalAidDownload,
+        MessageKind::OnlineUpload,
+        MessageKind::OnlineDownload,
+        MessageKind::HomeVisitUpload,
+        MessageKind::HomeVisitDownload,
     ];
 
     /// The message id without `req`/`res`.
@@ -42,6 +77,17 @@ impl MessageKind {
             MessageKind::Single => "OQSsiquc01",
             MessageKind::BulkUpload => "OQSmuquc01",
             MessageKind::BulkDownload => "OQSmuquc02",
+            MessageKind::DrugInfo => "YZKsiquc01",
+            MessageKind::CheckupInfo => "TKKsiquc01",
+            MessageKind::ReferenceSingle => "OQSsiimm01",
+            MessageKind::ReferenceBulkUpload => "OQSmuimm01",
+            MessageKind::ReferenceBulkDownload => "OQSmuimm02",
+            MessageKind::MedicalAidUpload => "OQSmutic01",
+            MessageKind::MedicalAidDownload => "OQSmutic02",
+            MessageKind::OnlineUpload => "OQSmuonq01",
+            MessageKind::OnlineDownload => "OQSmuonq02",
+            MessageKind::HomeVisitUpload => "OQSmuhvq01",
+            MessageKind::HomeVisitDownload => "OQSmuhvq02",
         }
     }
 
@@ -296,6 +342,16 @@ pub(crate) fn read_request(
                 reception_number: check_text("ReceptionNumber", r, MAX_ID_TEXT)?.to_string(),
             }
         }
+        // The other interfaces have their own readers (`super::other`).
+        other => {
+            return Err(EligibilityError::new(
+                ErrorCode::UnknownMessage,
+                format!(
+                    "{} is not a qualification inquiry (answered by Service::answer_any)",
+                    other.id()
+                ),
+            ))
+        }
     };
     Ok(Request { header, body })
 }
@@ -447,7 +503,7 @@ impl Request {
                 w.leaf("ReceptionNumber", Some(reception_number));
             }
         }
-        finish(w)
+        w.finish()
     }
 }
 
@@ -676,7 +732,8 @@ pub struct Qualification {
     pub specific_health_checkups_consent: Option<Consent>,
     /// 薬剤情報閲覧同意 (card only).
     pub pharmacists_info_consent: Option<Consent>,
-    /// 照会番号 registered for this person (SK, OD exporter: in the result).
+    /// 照会番号 registered for this person (SK, OD exporter: in the result;
+    /// docs/INTERFACE.md §3, §5; registered by `super::reference`).
     pub reference_number: Option<String>,
     /// 診療情報閲覧同意 (card only).
     pub diagnosis_info_consent: Option<Consent>,
@@ -756,18 +813,6 @@ pub struct Response {
     pub body: ResponseBody,
 }
 
-/// The writer's document with `standalone="no"` in its declaration, as real files
-/// have it (docs/INTERFACE.md §2: MC fixture, MR sample, SX, OD's requests).
-fn finish(w: Writer) -> Vec<u8> {
-    let mut out = w.finish();
-    const YES: &[u8] = b" standalone=\"yes\"?>";
-    let end = out.iter().position(|&b| b == b'\n').unwrap_or(0);
-    if let Some(i) = out[..end].windows(YES.len()).position(|x| x == YES) {
-        out.splice(i..i + YES.len(), b" standalone=\"no\"?>".iter().copied());
-    }
-    out
-}
-
 impl Response {
     /// The document, encoded as its `CharacterCodeIdentifier` says.
     pub fn render(&self) -> Vec<u8> {
@@ -827,7 +872,7 @@ impl Response {
                 }
             }
         }
-        finish(w)
+        w.finish()
     }
 }
 

@@ -13,7 +13,8 @@
 //!   `STATE/challenge.secret` (0600) and takes it back with `--challenge-secret`;
 //! - `POST /eligibility/card` (mutual TLS) takes `{challenge, certificate, signature,
 //!   consents}` (hex), checks it with [`fakes::reader::verify_identity`] on the virtual
-//!   clock and answers with [`fakes::eligibility::answer::confirm_card`];
+//!   clock and answers with the institution's `Service::card_with_references`
+//!   ([`super::eligibility::EligibilityDesk::card`]);
 //! - `POST /cards` (control) issues a virtual patient's card for a population example
 //!   and registers it, returning its certificate and key so a test client or a real
 //!   reader emulator can sign.
@@ -26,9 +27,7 @@ use rand::RngCore;
 
 use fakes::card::{default_jpki_ca, CardProfile, CardSetup};
 use fakes::codes::InstitutionCode;
-use fakes::eligibility::{
-    CharacterCode, Population, QualificationValidity, ReaderConsents, VerifiedCardHolder,
-};
+use fakes::eligibility::{Population, QualificationValidity, ReaderConsents, VerifiedCardHolder};
 use fakes::pki::{keys::derived_rng, Authority, PkiError, Refusal, Revocation, Verifier};
 use fakes::reader::{verify_identity, IdentityError, SignedIdentity};
 use fakes::time::VirtualTime;
@@ -236,10 +235,12 @@ impl CardDesk {
         Ok(v)
     }
 
-    /// Check a signed identity for `institution` at virtual `now` and answer.
+    /// Check a signed identity for `institution` at virtual `now` and answer
+    /// through that institution's [`super::eligibility::EligibilityDesk`] service (its
+    /// configured encoding, stamps and registered 照会番号).
     pub fn confirm(
         &self,
-        population: &Population,
+        eligibility: &super::eligibility::EligibilityDesk,
         institution: InstitutionCode,
         id: &SignedIdentity,
         consents: ReaderConsents,
@@ -262,15 +263,7 @@ impl CardDesk {
             .unwrap_or_else(|| now.date().and_time(chrono::NaiveTime::MIN));
         verify_identity(id, &id.challenge, &verifier, naive)?;
         let holder = holder.ok_or(CardRefusal::NotLinked)?;
-        let response = fakes::eligibility::answer::confirm_card(
-            population,
-            institution,
-            &holder,
-            consents,
-            now,
-            CharacterCode::ShiftJis,
-        );
-        Ok(response.render())
+        Ok(eligibility.card(institution, &holder, consents, now))
     }
 }
 
@@ -315,9 +308,10 @@ pub fn from_hex(s: &str) -> Option<Vec<u8>> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::eligibility::EligibilityDesk;
     use super::*;
     use fakes::card::VirtualCard;
-    use fakes::eligibility::PopulationConfig;
+    use fakes::eligibility::{AnswerConfig, CharacterCode, PopulationConfig};
     use std::sync::Arc;
 
     fn d(s: &str) -> NaiveDate {
@@ -363,6 +357,7 @@ mod tests {
         let start = d("2025-04-01");
         let pop = Population::new(PopulationConfig::default());
         let desk = CardDesk::new(7, start).unwrap();
+        let eligibility = EligibilityDesk::new(pop.clone(), AnswerConfig::default());
         let inst: InstitutionCode = "1310101017".parse().unwrap();
         let now = VirtualTime::at(start, 10, 0);
 
@@ -373,7 +368,7 @@ mod tests {
         let challenge = desk.challenge(inst);
         let id = sign_with_card(card, &challenge);
         let xml = desk
-            .confirm(&pop, inst, &id, ReaderConsents::default(), now)
+            .confirm(&eligibility, inst, &id, ReaderConsents::default(), now)
             .unwrap();
         let text = encoding_rs::SHIFT_JIS.decode(&xml).0;
         assert!(
@@ -386,7 +381,7 @@ mod tests {
         );
 
         // The same challenge cannot be used twice.
-        let again = desk.confirm(&pop, inst, &id, ReaderConsents::default(), now);
+        let again = desk.confirm(&eligibility, inst, &id, ReaderConsents::default(), now);
         assert!(matches!(again, Err(CardRefusal::UnknownChallenge)));
 
         // A tampered signature is refused.
@@ -394,7 +389,7 @@ mod tests {
         let mut bad = id.clone();
         bad.challenge = c2.clone();
         let r = desk
-            .confirm(&pop, inst, &bad, ReaderConsents::default(), now)
+            .confirm(&eligibility, inst, &bad, ReaderConsents::default(), now)
             .unwrap_err();
         assert_eq!(r.code(), "bad-signature", "{r}");
 
@@ -406,7 +401,7 @@ mod tests {
         let c3 = desk.challenge(inst);
         let id = sign_with_card(card, &c3);
         let r = desk
-            .confirm(&pop, inst, &id, ReaderConsents::default(), now)
+            .confirm(&eligibility, inst, &id, ReaderConsents::default(), now)
             .unwrap_err();
         assert_eq!(r.code(), "revoked", "{r}");
 
@@ -417,9 +412,32 @@ mod tests {
         let c4 = desk.challenge(inst);
         let id = sign_with_card(card, &c4);
         let r = desk
-            .confirm(&pop, inst, &id, ReaderConsents::default(), now)
+            .confirm(&eligibility, inst, &id, ReaderConsents::default(), now)
             .unwrap_err();
         assert_eq!(r.code(), "expired", "{r}");
+
+        // The answer is in the terminal's configured encoding, not always Shift_JIS.
+        let utf8 = EligibilityDesk::new(
+            pop.clone(),
+            AnswerConfig {
+                default_character_code: CharacterCode::Utf8,
+                ..Default::default()
+            },
+        );
+        let card = desk
+            .issue_for(&pop, QualificationValidity::Valid, d("2024-01-01"))
+            .unwrap();
+        let c5 = desk.challenge(inst);
+        let id = sign_with_card(card, &c5);
+        let xml = desk
+            .confirm(&utf8, inst, &id, ReaderConsents::default(), now)
+            .unwrap();
+        let text = String::from_utf8(xml).expect("UTF-8");
+        assert!(
+            text.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\""),
+            "{text}"
+        );
+        assert!(text.contains("<CharacterCodeIdentifier>0</CharacterCodeIdentifier>"));
     }
 
     #[test]
@@ -429,6 +447,7 @@ mod tests {
         let inst: InstitutionCode = "1310101017".parse().unwrap();
         let other = crate::live::other_institution();
         let now = VirtualTime::at(start, 10, 0);
+        let eligibility = EligibilityDesk::new(pop.clone(), AnswerConfig::default());
         // Same published seed, two serves: different challenges (the secret differs).
         let a = CardDesk::new(7, start).unwrap();
         let b = CardDesk::new(7, start).unwrap();
@@ -447,11 +466,11 @@ mod tests {
         let ch = a.challenge(inst);
         let id = sign_with_card(card, &ch);
         let r = a
-            .confirm(&pop, other, &id, ReaderConsents::default(), now)
+            .confirm(&eligibility, other, &id, ReaderConsents::default(), now)
             .unwrap_err();
         assert_eq!(r.code(), "challenge-of-another-institution", "{r}");
         let r = a
-            .confirm(&pop, inst, &id, ReaderConsents::default(), now)
+            .confirm(&eligibility, inst, &id, ReaderConsents::default(), now)
             .unwrap_err();
         assert_eq!(r.code(), "unknown-challenge", "{r}");
         // The asking institution's own fresh challenge is accepted.
@@ -460,7 +479,7 @@ mod tests {
             .unwrap();
         let ch = a.challenge(inst);
         let id = sign_with_card(card, &ch);
-        a.confirm(&pop, inst, &id, ReaderConsents::default(), now)
+        a.confirm(&eligibility, inst, &id, ReaderConsents::default(), now)
             .unwrap();
     }
 

@@ -16,15 +16,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use fakes::codes::InstitutionCode;
-use fakes::eligibility::answer::{abnormal, confirm_with};
-use fakes::eligibility::values::ReferenceClassification;
-use fakes::eligibility::xml::{parse_request, MessageKind, RequestBody};
-use fakes::eligibility::{AnswerConfig, Population, Service};
+use fakes::eligibility::answer::{abnormal_at, reference_of};
+use fakes::eligibility::xml::{parse_request, MessageKind};
+use fakes::eligibility::{AnswerConfig, Population, ReaderConsents, Service, VerifiedCardHolder};
 use fakes::pki::Refusal;
 use fakes::time::VirtualTime;
 
-/// The answering desk of the implementing body: one [`Service`] (with its bulk desk)
-/// per institution that asked.
+/// The answering desk of the implementing body: one [`Service`] (its bulk desk,
+/// `StampClock` and registered 照会番号) per institution that asked.
 #[derive(Debug)]
 pub struct EligibilityDesk {
     population: Population,
@@ -84,7 +83,7 @@ pub enum DeskAnswer {
     Refused(Refusal),
 }
 
-/// Most institutions the desk keeps state for (bulk jobs); beyond it, the oldest
+/// Most institutions the desk keeps state for (bulk jobs, stamps); beyond it, the oldest
 /// entries by code are dropped *(our choice)*.
 const MAX_INSTITUTIONS: usize = 10_000;
 
@@ -104,9 +103,11 @@ impl EligibilityDesk {
 
     /// Answer `bytes` of `kind` for a terminal whose certificate is bound to `bound`.
     ///
-    /// The request is parsed once. A single inquiry needs no state, so it is answered
-    /// without taking the lock; only bulk messages (whose jobs live in the
-    /// institution's [`Service`]) go through `services`.
+    /// The request is parsed once, outside the lock. Every answer — single ones too
+    /// — comes from the institution's [`Service`], so its `ProcessExecutionTime`
+    /// follows that institution's `StampClock` (never repeated, even at
+    /// `--speed 0`) and it carries the 照会番号 registered there; the answer is
+    /// rendered after the lock is released.
     pub fn answer(
         &self,
         bound: InstitutionCode,
@@ -114,29 +115,47 @@ impl EligibilityDesk {
         bytes: &[u8],
         now: VirtualTime,
     ) -> DeskAnswer {
-        let request = match parse_request(kind, bytes, &self.config.limits) {
-            Ok(r) => r,
-            Err(refusal) => {
-                let r = abnormal(
-                    &refusal,
-                    ReferenceClassification::InsuranceCard,
-                    now,
-                    self.config.default_character_code,
-                );
-                return DeskAnswer::Xml(r.render());
+        let parsed = parse_request(kind, bytes, &self.config.limits);
+        if let Ok(request) = &parsed {
+            let asked = request.header.medical_institution_code;
+            if asked != bound {
+                return DeskAnswer::Refused(Refusal::OtherInstitution {
+                    expected: asked.to_string(),
+                    found: bound.to_string(),
+                });
             }
-        };
-        let asked = request.header.medical_institution_code;
-        if asked != bound {
-            return DeskAnswer::Refused(Refusal::OtherInstitution {
-                expected: asked.to_string(),
-                found: bound.to_string(),
-            });
         }
-        if let RequestBody::Single(_) = request.body {
-            let r = confirm_with(&self.config, &self.population, bound, &request, now);
-            return DeskAnswer::Xml(r.render());
-        }
+        let response = self.with_service(bound, |service| match &parsed {
+            Ok(request) => service.handle_request(request, now),
+            Err(refusal) => abnormal_at(
+                refusal,
+                reference_of(Some(kind)),
+                service.stamp(now),
+                self.config.default_character_code,
+            ),
+        });
+        DeskAnswer::Xml(response.render())
+    }
+}
+
+impl EligibilityDesk {
+    /// The answer to a card confirmation at `bound` whose holder the card desk
+    /// verified: the institution's [`Service::card_with_references`], in the
+    /// configured encoding, stamped by its `StampClock`, with its registered
+    /// 照会番号.
+    pub fn card(
+        &self,
+        bound: InstitutionCode,
+        holder: &VerifiedCardHolder,
+        consents: ReaderConsents,
+        now: VirtualTime,
+    ) -> Vec<u8> {
+        let response = self.with_service(bound, |s| s.card_with_references(holder, consents, now));
+        response.render()
+    }
+
+    /// Run `f` on the institution's service (made on first use).
+    fn with_service<T>(&self, bound: InstitutionCode, f: impl FnOnce(&mut Service) -> T) -> T {
         let mut services = self.services.lock().unwrap_or_else(|e| e.into_inner());
         if services.len() >= MAX_INSTITUTIONS && !services.contains_key(&bound.to_string()) {
             services.pop_first();
@@ -144,7 +163,7 @@ impl EligibilityDesk {
         let service = services
             .entry(bound.to_string())
             .or_insert_with(|| Service::new(self.population.clone(), bound, self.config.clone()));
-        DeskAnswer::Xml(service.handle_request(&request, now).render())
+        f(service)
     }
 }
 
@@ -168,3 +187,66 @@ pub fn bound_institution(
 
 /// Shared by the HTTP layer.
 pub type Desk = Arc<EligibilityDesk>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fakes::eligibility::encoding::CharacterCode;
+    use fakes::eligibility::other::CardKey;
+    use fakes::eligibility::population::PopulationConfig;
+    use fakes::eligibility::values::QualificationValidity;
+    use fakes::eligibility::xml::{
+        parse_response, Request, RequestBody, RequestHeader, ResponseBody,
+    };
+
+    /// Single answers of one institution at one virtual instant (`--speed 0`) get
+    /// distinct stamps, and carry the number registered at that institution.
+    #[test]
+    fn single_answers_follow_the_institutions_stamp_clock_and_references() {
+        let pop = Population::new(PopulationConfig {
+            households: 2_000,
+            ..Default::default()
+        });
+        let desk = EligibilityDesk::new(pop.clone(), AnswerConfig::default());
+        let bound: InstitutionCode = "1313120014".parse().unwrap();
+        let key = pop.example(QualificationValidity::Valid);
+        let bytes = Request {
+            header: RequestHeader {
+                qualification_confirmation_date: Some(pop.config().epoch),
+                medical_institution_code: bound,
+                arbitrary_file_identifier: Some("a1".into()),
+                character_code_identifier: None,
+            },
+            body: RequestBody::Single(key.to_search_info()),
+        }
+        .render(CharacterCode::Utf8);
+        let now = VirtualTime::at(pop.config().epoch, 9, 0);
+        let ask = || match desk.answer(bound, MessageKind::Single, &bytes, now) {
+            DeskAnswer::Xml(b) => parse_response(&b).unwrap(),
+            DeskAnswer::Refused(r) => panic!("{r:?}"),
+        };
+        let first = ask();
+        let second = ask();
+        assert!(second.header.process_execution_time > first.header.process_execution_time);
+        let reference = |r: &fakes::eligibility::xml::Response| match &r.body {
+            ResponseBody::Single(a) => a.results[0].reference_number.clone(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(reference(&first), None);
+        desk.services
+            .lock()
+            .unwrap()
+            .get_mut(&bound.to_string())
+            .unwrap()
+            .others
+            .references
+            .insert(CardKey::of_search_key(&key).unwrap(), "9".into(), 10);
+        assert_eq!(reference(&ask()).as_deref(), Some("9"));
+        // An unparsable request is answered abnormally, stamped by the same clock.
+        let DeskAnswer::Xml(b) = desk.answer(bound, MessageKind::Single, b"<x", now) else {
+            panic!()
+        };
+        let r = parse_response(&b).unwrap();
+        assert!(r.header.process_execution_time > second.header.process_execution_time);
+    }
+}

@@ -846,10 +846,7 @@ async fn card_confirmation(
         ..Default::default()
     };
     let now = app.clock.now();
-    match app
-        .cards
-        .confirm(app.desk.population(), bound, &id, consents, now)
-    {
+    match app.cards.confirm(&app.desk, bound, &id, consents, now) {
         Ok(xml) => {
             tracing::info!(%peer, institution = %bound, "card confirmation answered");
             xml_resp(xml)

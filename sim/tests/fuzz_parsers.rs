@@ -92,17 +92,16 @@ proptest! {
             prop_assert_eq!(&e.file, &names[i]);
             prop_assert!(e.line >= 1 && e.column >= 1);
             prop_assert!(e.to_string().contains(&names[i]));
-            // An empty message is a known defect: `toml_syntax_errors_say_what`.
+            prop_assert!(!e.message.is_empty(), "{e}");
         }
     }
 }
 
-/// Found by the target above: for some syntax errors the toml crate's
-/// `message()` is empty, and `sim::scenario::parse` passes the empty message on,
-/// so the error reads `f:2:7: ` with no reason. Inputs: a value cut off at the end
+/// Found by the target above (fixed): for some syntax errors the toml crate's
+/// `message()` is empty, and `sim::scenario::parse` passed the empty message on,
+/// so the error read `f:2:7: ` with no reason. Inputs: a value cut off at the end
 /// (`[scenario]\nname =`), a control character in a comment (`#\0`).
 #[test]
-#[ignore = "defect: sim/src/scenario.rs reports toml syntax errors with an empty message (\"[scenario]\\nname =\" gives \"f:2:7: \"; \"#\\0\" gives \"f:1:2: \")"]
 fn toml_syntax_errors_say_what() {
     for text in ["[scenario]\nname =", "#\0"] {
         let e = sim::scenario::parse("f", text).unwrap_err();

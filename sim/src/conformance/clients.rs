@@ -274,8 +274,10 @@ pub fn run(name: &str) -> Result<(), String> {
         }
     }
 
-    // Card confirmations: wait (bounded) for the expected number, then read them all.
-    let until = deadline.max(Instant::now());
+    // Card confirmations: wait (bounded: the run's deadline, and at most ten answer
+    // timeouts, since the reader drops them while the tasks run) for the expected
+    // number, then read them all.
+    let until = deadline.min(Instant::now() + timeout * 10).max(Instant::now());
     let mut seen: Vec<String>;
     loop {
         seen = list(&face)

@@ -179,9 +179,10 @@ fn tasks(pop: &Population) -> Vec<(Task, Purpose)> {
         .push(char::from_digit((last + 1) % 10, 10).unwrap_or('0'));
     out.push((bad, Purpose::Abnormal));
     out.push((task("t08", &v1), Purpose::Plain));
-    // CharacterCodeIdentifier: t02 asks for UTF-8 (0), t08 for Shift_JIS (1).
+    // CharacterCodeIdentifier: t02 asks for UTF-8 (0), t04 for Shift_JIS (1)
+    // (neither the outage task nor the last one, whose own broken clients lose them).
     out[1].0.character_code = Some(0);
-    out[7].0.character_code = Some(1);
+    out[3].0.character_code = Some(1);
     out
 }
 

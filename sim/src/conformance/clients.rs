@@ -102,6 +102,11 @@ pub const BROKEN: &[Broken] = &[
         flaw: "reads only the first BulkConfirmUnit of a bulk download",
     },
     Broken {
+        name: "ignores-bulk-errors",
+        violates: &["REQ-ERR-FILE"],
+        flaw: "waits only for finished bulk results: a refused download (.err file, SegmentOfResult 9) is reported as no answer",
+    },
+    Broken {
         name: "old-face-names",
         violates: &["REQ-FACE-NAME"],
         flaw: "only reads face files named OQSsiquc01res_face_<14 digits>_<n>.xml (the old form)",
@@ -127,6 +132,7 @@ struct Flaws {
     assume_sjis: bool,
     first_bulk_unit: bool,
     old_face_names: bool,
+    ignore_bulk_errors: bool,
 }
 
 fn flaws_of(name: &str) -> Option<Flaws> {
@@ -143,6 +149,7 @@ fn flaws_of(name: &str) -> Option<Flaws> {
         "assumes-shift-jis" => f.assume_sjis = true,
         "first-bulk-unit-only" => f.first_bulk_unit = true,
         "old-face-names" => f.old_face_names = true,
+        "ignores-bulk-errors" => f.ignore_bulk_errors = true,
         _ => return None,
     }
     Some(f)
@@ -274,10 +281,17 @@ pub fn run(name: &str) -> Result<(), String> {
         }
     }
 
+    if let Some(u) = &tasks.unknown_download {
+        let line = unknown_download(u, &tasks.bulk_id, &req, &res, &institution, timeout, flaws)?;
+        emit(&line)?;
+    }
+
     // Card confirmations: wait (bounded: the run's deadline, and at most ten answer
     // timeouts, since the reader drops them while the tasks run) for the expected
     // number, then read them all.
-    let until = deadline.min(Instant::now() + timeout * 10).max(Instant::now());
+    let until = deadline
+        .min(Instant::now() + timeout * 10)
+        .max(Instant::now());
     let mut seen: Vec<String>;
     loop {
         seen = list(&face)
@@ -461,6 +475,62 @@ fn validity_of(a: &Answer) -> Option<u8> {
 
 fn insurer_name_of(a: &Answer) -> Option<String> {
     a.results.first().map(|q| q.insurer_name.clone())
+}
+
+/// A download for a reception number nobody issued: the terminal refuses it with an
+/// abnormal answer and an `.err` file beside the request (SK agent reads
+/// `OQSmuquc02req_*.err`: docs/INTERFACE.md §1). Either one is the refusal; the
+/// ErrorCode comes from the answer, or from the `.err` content.
+fn unknown_download(
+    u: &super::UnknownDownload,
+    bulk_id: &str,
+    req: &Path,
+    res: &Path,
+    institution: &str,
+    timeout: Duration,
+    f: Flaws,
+) -> Result<ResultLine, String> {
+    let n = format!("OQSmuquc02req_{bulk_id}_{}.xml", u.id);
+    let s = format!(
+        "<?xml version=\"1.0\" encoding=\"Shift_JIS\" standalone=\"no\"?>\n<XmlMsg>\n  <MessageHeader>\n    <MedicalInstitutionCode>{}</MedicalInstitutionCode>\n  </MessageHeader>\n  <MessageBody>\n    <ReceptionNumber>{}</ReceptionNumber>\n  </MessageBody>\n</XmlMsg>\n",
+        esc(institution),
+        esc(&u.reception_number)
+    );
+    drop_request(req, &n, &encode(&s, CharacterCode::ShiftJis))?;
+    let answer = res.join(response_name(&n));
+    let err = req.join(fakes::eligibility::terminal::err_name(&n));
+    let until = Instant::now() + timeout * 5;
+    let mut line = ResultLine {
+        task: Some(u.id.clone()),
+        outcome: Some("no-answer".into()),
+        ..Default::default()
+    };
+    while Instant::now() < until {
+        let got = [&answer, &err].into_iter().find_map(|p| {
+            fs::read(p)
+                .ok()
+                .filter(|b| b.windows(9).any(|w| w == b"</XmlMsg>"))
+                .and_then(|b| parse_as(&b, f))
+                .filter(|r| r.header.reception_number.as_deref() == Some(&u.reception_number))
+        });
+        if let Some(r) = got {
+            if r.header.segment_of_result == SegmentOfResult::Abnormal {
+                if f.ignore_bulk_errors {
+                    // Keeps waiting for results that never come.
+                } else {
+                    line.outcome = Some("abnormal".into());
+                    line.error_code = r.header.error_code.map(|c| c.code().to_string());
+                    return Ok(line);
+                }
+            } else {
+                line.outcome = Some("answered".into());
+                return Ok(line);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _ = fs::remove_file(req.join(&n));
+    Ok(line)
 }
 
 /// Most download attempts per bulk job *(our choice)*.

@@ -36,7 +36,7 @@ use fakes::eligibility::{Population, PopulationConfig, SearchKey, Terminal};
 use fakes::time::VirtualTime;
 
 use super::judges::{self, BulkEvidence, CciTask};
-use super::{env, ResultLine, Task, TasksFile, REQUIREMENTS};
+use super::{env, ResultLine, Task, TasksFile, UnknownDownload, REQUIREMENTS};
 use crate::terminal::{self, DriverConfig, LogOutcome, ManualClock, Processed};
 
 /// How the SUT is started.
@@ -188,6 +188,15 @@ fn tasks(pop: &Population) -> Vec<(Task, Purpose)> {
 
 /// The id in the bulk file names.
 const BULK_ID: &str = "bulk01";
+
+/// The refused download: a reception number in the form the answering core issues
+/// (`YYYYMMDDHHmm` + 6 digits) stamped 1900, so it can never have been issued.
+fn unknown_download() -> UnknownDownload {
+    UnknownDownload {
+        id: "e01".into(),
+        reception_number: "190001010000000001".into(),
+    }
+}
 
 /// The bulk group and each patient's expected QualificationValidity.
 fn bulk_tasks(pop: &Population) -> Vec<(Task, u8)> {
@@ -346,6 +355,7 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport, String> {
         tasks: tasks.iter().map(|(t, _)| t.clone()).collect(),
         bulk: bulk.iter().map(|(t, _)| t.clone()).collect(),
         bulk_id: BULK_ID.into(),
+        unknown_download: Some(unknown_download()),
     };
     let tasks_path = out.join("tasks.json");
     let results_path = out.join("results.jsonl");
@@ -511,6 +521,9 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport, String> {
     let mut answered: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut error_codes: BTreeMap<String, Option<String>> = BTreeMap::new();
     let mut download_segments: Vec<SegmentOfResult> = Vec::new();
+    let unknown = unknown_download();
+    let unknown_request = format!("OQSmuquc02req_{BULK_ID}_{}.xml", unknown.id);
+    let mut unknown_error: Option<Option<String>> = None;
     if let Some(d) = driver {
         let until = Instant::now() + Duration::from_millis(600);
         while Instant::now() < until && !files_in(&req).is_empty() {
@@ -536,7 +549,9 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport, String> {
                 }
             ));
             if let LogOutcome::Answered(s) = &e.outcome {
-                if e.request.starts_with("OQSmuquc02req_") {
+                if e.request == unknown_request {
+                    unknown_error = Some(s.error_code.map(|c| c.code().into()));
+                } else if e.request.starts_with("OQSmuquc02req_") {
                     download_segments.push(s.segment);
                 }
                 if let Some(t) = task_of(&e.request, &tasks) {
@@ -570,6 +585,9 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport, String> {
         cci: &cci,
         bulk: &bulk,
         download_segments: &download_segments,
+        unknown: &unknown,
+        unknown_request: &unknown_request,
+        unknown_error: unknown_error.as_ref().map(|c| c.as_deref()),
     });
     finish(cfg, &out, log, judged, exit_status, timed_out, t0)
 }
@@ -671,6 +689,11 @@ struct Judge<'a> {
     cci: &'a [CciTask],
     bulk: &'a [(Task, u8)],
     download_segments: &'a [SegmentOfResult],
+    unknown: &'a UnknownDownload,
+    unknown_request: &'a str,
+    /// The ErrorCode of the terminal's answer to the refused download (outer
+    /// `None`: never answered).
+    unknown_error: Option<Option<&'a str>>,
 }
 
 /// Whether a request file is one of the bulk group's.
@@ -797,13 +820,35 @@ fn judge(j: &Judge<'_>) -> Vec<CheckResult> {
     ));
 
     out.push(judges::encoding(&taken));
-    let task_results: Vec<ResultLine> = results.iter().filter(|r| r.task.is_some()).cloned().collect();
+    let task_results: Vec<ResultLine> = results
+        .iter()
+        .filter(|r| r.task.is_some())
+        .cloned()
+        .collect();
     out.push(judges::encoding_cci(j.cci, &taken, &task_results));
     out.push(judges::face_name(j.faces, &results));
+    let err_files: Vec<String> = files_in(&j.term.join("req"))
+        .into_iter()
+        .map(|(n, _)| n)
+        .filter(|n| n.ends_with(".err"))
+        .collect();
+    out.push(judges::err_file(&judges::ErrEvidence {
+        id: &j.unknown.id,
+        request: j.unknown_request,
+        taken: taken.iter().any(|(n, _)| n == j.unknown_request),
+        answer_error: j.unknown_error,
+        err_files: &err_files,
+        results: &task_results,
+    }));
+    let bulk_taken: Vec<_> = taken
+        .iter()
+        .filter(|(n, _)| n != j.unknown_request)
+        .cloned()
+        .collect();
     out.push(judges::bulk(&BulkEvidence {
         institution: j.institution,
         tasks: j.bulk,
-        taken: &taken,
+        taken: &bulk_taken,
         download_segments: j.download_segments,
         results: &task_results,
     }));

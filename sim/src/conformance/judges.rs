@@ -3,7 +3,7 @@
 //! result lines) and decides one requirement, with no I/O, so each rule can be
 //! unit-tested on hand-made evidence.
 
-use fakes::eligibility::encoding::{code_of_label, decode, declared_encoding, CharacterCode};
+use fakes::eligibility::encoding::{code_of_label, declared_encoding, decode, CharacterCode};
 use fakes::eligibility::terminal::is_face_file_name;
 use fakes::eligibility::tree::{parse, TreeLimits};
 use fakes::eligibility::values::SegmentOfResult;
@@ -112,7 +112,11 @@ pub fn encoding_cci(tasks: &[CciTask], taken: &[File], results: &[ResultLine]) -
                     "none"
                 }
             )),
-            v => p.push(format!("task {}: {} result lines, expected 1", t.id, v.len())),
+            v => p.push(format!(
+                "task {}: {} result lines, expected 1",
+                t.id,
+                v.len()
+            )),
         }
     }
     if tasks.is_empty() {
@@ -137,7 +141,9 @@ pub fn face_name(faces: &[(String, &'static str)], results: &[ResultLine]) -> Ch
     }
     for (f, _) in faces {
         if !is_face_file_name(f) {
-            p.push(format!("face/{f}: the harness wrote a name outside the filter"));
+            p.push(format!(
+                "face/{f}: the harness wrote a name outside the filter"
+            ));
         }
         let k = results
             .iter()
@@ -178,7 +184,10 @@ fn download_problems(n: &str, b: &[u8], institution: &str) -> Result<(), String>
             "{n}: header holds {names:?}; only MedicalInstitutionCode expected"
         ));
     }
-    if h.opt_text("MedicalInstitutionCode").map_err(|e| e.to_string())? != Some(institution) {
+    if h.opt_text("MedicalInstitutionCode")
+        .map_err(|e| e.to_string())?
+        != Some(institution)
+    {
         return Err(format!("{n}: MedicalInstitutionCode is not {institution}"));
     }
     let body = root.req_child("MessageBody").map_err(|e| e.to_string())?;
@@ -241,7 +250,10 @@ pub fn bulk(e: &BulkEvidence<'_>) -> CheckResult {
             .iter()
             .any(|s| *s != SegmentOfResult::Processing)
     {
-        p.push("the download was answered processing (SegmentOfResult 2) and never retried to the end".into());
+        p.push(
+            "the download was answered processing (SegmentOfResult 2) and never retried to the end"
+                .into(),
+        );
     }
     for (t, v) in e.tasks {
         let lines: Vec<&ResultLine> = e
@@ -273,6 +285,62 @@ pub fn bulk(e: &BulkEvidence<'_>) -> CheckResult {
     )
 }
 
+/// What REQ-ERR-FILE is judged on.
+#[derive(Debug, Clone, Copy)]
+pub struct ErrEvidence<'a> {
+    /// The result line's task id.
+    pub id: &'a str,
+    /// The refused download's request file name.
+    pub request: &'a str,
+    /// Whether the terminal took it.
+    pub taken: bool,
+    /// The ErrorCode of the terminal's answer (outer `None`: not answered).
+    pub answer_error: Option<Option<&'a str>>,
+    /// `.err` files left in `req/`.
+    pub err_files: &'a [String],
+    pub results: &'a [ResultLine],
+}
+
+/// REQ-ERR-FILE.
+pub fn err_file(e: &ErrEvidence<'_>) -> CheckResult {
+    let mut p = Vec::new();
+    let err = fakes::eligibility::terminal::err_name(e.request);
+    if !e.taken {
+        p.push(format!("{}: never reached the terminal", e.request));
+    } else {
+        match e.answer_error {
+            None => p.push(format!("{}: the terminal did not answer it", e.request)),
+            Some(None) => p.push(format!("{}: answered without an ErrorCode", e.request)),
+            Some(Some(_)) => {}
+        }
+        if !e.err_files.contains(&err) {
+            p.push(format!(
+                "req/{err}: no .err file beside the refused request"
+            ));
+        }
+    }
+    let want = e.answer_error.flatten();
+    let lines: Vec<&ResultLine> = e
+        .results
+        .iter()
+        .filter(|r| r.task.as_deref() == Some(e.id))
+        .collect();
+    match lines.as_slice() {
+        [l] if l.outcome.as_deref() == Some("abnormal")
+            && (want.is_none() || l.error_code.as_deref() == want) => {}
+        [l] => p.push(format!(
+            "{}: refused (ErrorCode {want:?}); reported outcome {:?}, error_code {:?}",
+            e.id, l.outcome, l.error_code
+        )),
+        v => p.push(format!("{}: {} result lines, expected 1", e.id, v.len())),
+    }
+    check(
+        "REQ-ERR-FILE",
+        p,
+        format!("refused download reported abnormal with ErrorCode {want:?}; {err} written"),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -283,7 +351,14 @@ mod tests {
 
     #[test]
     fn encoding_accepts_what_the_terminal_reads() {
-        for label in ["Shift_JIS", "Shift-JIS", "shift_jis", "Windows-31J", "CP932", "UTF-8"] {
+        for label in [
+            "Shift_JIS",
+            "Shift-JIS",
+            "shift_jis",
+            "Windows-31J",
+            "CP932",
+            "UTF-8",
+        ] {
             let b = format!("<?xml version=\"1.0\" encoding=\"{label}\"?><XmlMsg/>");
             assert!(decode(b.as_bytes()).is_ok(), "{label}");
             let c = encoding(&[f("OQSsiquc01req_a.xml", b.as_bytes())]);
@@ -291,8 +366,14 @@ mod tests {
         }
         for (b, why) in [
             (&b"<XmlMsg/>"[..], "no XML declaration"),
-            (b"<?xml version=\"1.0\" encoding=\"EUC-JP\"?><XmlMsg/>", "EUC-JP"),
-            (b"<?xml version=\"1.0\" encoding=\"UTF-8\"?><X>\x82\xa0</X>", "not valid"),
+            (
+                b"<?xml version=\"1.0\" encoding=\"EUC-JP\"?><XmlMsg/>",
+                "EUC-JP",
+            ),
+            (
+                b"<?xml version=\"1.0\" encoding=\"UTF-8\"?><X>\x82\xa0</X>",
+                "not valid",
+            ),
             (
                 b"\xEF\xBB\xBF<?xml version=\"1.0\" encoding=\"Shift_JIS\"?><X/>",
                 "byte order mark",
@@ -337,7 +418,11 @@ mod tests {
         let c = encoding_cci(&tasks, &good, &[line("全国健康保険協会")]);
         assert!(c.passed, "{}", c.detail);
         let c = encoding_cci(&tasks, &good, &[line("蜈ｨ蝗ｽ")]);
-        assert!(!c.passed && c.detail.contains("mis-decoded"), "{}", c.detail);
+        assert!(
+            !c.passed && c.detail.contains("mis-decoded"),
+            "{}",
+            c.detail
+        );
         for code in [None, Some(1)] {
             let bad = [f("OQSsiquc01req_t1_1.xml", &cci_request(code))];
             let c = encoding_cci(&tasks, &bad, &[line("全国健康保険協会")]);
@@ -363,6 +448,31 @@ mod tests {
     }
 
     #[test]
+    fn err_file_needs_the_file_and_the_abnormal_line() {
+        let line = |o: &str| ResultLine {
+            task: Some("e01".into()),
+            outcome: Some(o.into()),
+            error_code: Some("4001".into()),
+            ..Default::default()
+        };
+        let errs = ["OQSmuquc02req_b_e01.err".to_string()];
+        fn judge(err_files: &[String], results: &[ResultLine]) -> bool {
+            err_file(&ErrEvidence {
+                id: "e01",
+                request: "OQSmuquc02req_b_e01.xml",
+                taken: true,
+                answer_error: Some(Some("4001")),
+                err_files,
+                results,
+            })
+            .passed
+        }
+        assert!(judge(&errs, &[line("abnormal")]));
+        assert!(!judge(&errs, &[line("no-answer")]));
+        assert!(!judge(&[], &[line("abnormal")]));
+    }
+
+    #[test]
     fn bulk_download_header_only_institution() {
         let ok = b"<?xml version=\"1.0\" encoding=\"Shift_JIS\"?><XmlMsg><MessageHeader>\
             <MedicalInstitutionCode>1313120014</MedicalInstitutionCode></MessageHeader>\
@@ -382,6 +492,10 @@ mod tests {
             results: &[],
         };
         let c = bulk(&e);
-        assert!(!c.passed && c.detail.contains("never retried"), "{}", c.detail);
+        assert!(
+            !c.passed && c.detail.contains("never retried"),
+            "{}",
+            c.detail
+        );
     }
 }

@@ -80,6 +80,10 @@ pub const REQUIREMENTS: &[(&str, &str)] = &[
         "the bulk group is uploaded in one OQSmuquc01req carrying every patient of the group, downloaded with OQSmuquc02req whose header holds only MedicalInstitutionCode and whose body holds the ReceptionNumber, retried while SegmentOfResult is 2, and each patient is reported from its own BulkConfirmUnit (matched by the echoed ArbitraryIdentifier) with its QualificationValidity",
     ),
     (
+        "REQ-ERR-FILE",
+        "a bulk download for a reception number the terminal never issued gets an abnormal answer (ErrorCode 4001) and an .err file beside the request in req/; the client reports it as outcome \"abnormal\" with that ErrorCode",
+    ),
+    (
         "REQ-NO-LOSS",
         "every task reaches the terminal, no task is answered twice (a retry never leaves its earlier attempt behind), and ONSIM_RESULTS has exactly one line per task",
     ),
@@ -133,6 +137,17 @@ pub struct TasksFile {
     /// The id to put in the bulk file names.
     #[serde(default)]
     pub bulk_id: String,
+    /// A bulk download to make for a reception number nobody issued
+    /// (`OQSmuquc02req_<bulk_id>_<id>.xml`); report it as task `id`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unknown_download: Option<UnknownDownload>,
+}
+
+/// A download the terminal must refuse (its `.err` file: docs/INTERFACE.md §1).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct UnknownDownload {
+    pub id: String,
+    pub reception_number: String,
 }
 
 /// One patient to confirm by the numbers on the insurance card.
@@ -192,7 +207,10 @@ mod tests {
 
     #[test]
     fn card_codes_are_the_terminals() {
-        assert_eq!(super::CARD_EXPIRED_CODE, CardRefusal::CertificateExpired.code());
+        assert_eq!(
+            super::CARD_EXPIRED_CODE,
+            CardRefusal::CertificateExpired.code()
+        );
         assert_eq!(super::CARD_LOCKED_CODE, CardRefusal::PinLocked.code());
     }
 }

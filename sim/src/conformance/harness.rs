@@ -526,7 +526,8 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport, String> {
     let mut unknown_error: Option<Option<String>> = None;
     if let Some(d) = driver {
         let until = Instant::now() + Duration::from_millis(600);
-        while Instant::now() < until && !files_in(&req).is_empty() {
+        // `.err` files are the terminal's own and stay.
+        while Instant::now() < until && files_in(&req).iter().any(|(n, _)| !n.ends_with(".err")) {
             std::thread::sleep(Duration::from_millis(20));
         }
         std::thread::sleep(Duration::from_millis(60));

@@ -57,7 +57,42 @@ fn self_test_json_contract() {
     let answers = std::fs::read_dir(r.join("terminal/res")).unwrap().count();
     let faces = std::fs::read_dir(r.join("terminal/face")).unwrap().count();
     let swallowed = std::fs::read_dir(r.join("swallowed")).unwrap().count();
-    assert_eq!((taken, answers, faces, swallowed), (8, 8, 3, 2));
+    // 8 single inquiries, 1 bulk upload, 2 bulk downloads (the first answered
+    // "processing"), 1 refused download (its .err file stays in req/).
+    assert_eq!((taken, answers, faces, swallowed), (12, 12, 3, 2));
+    assert!(r
+        .join("terminal/req/OQSmuquc02req_bulk01_e01.err")
+        .is_file());
+    // Face files carry the real name form.
+    for e in std::fs::read_dir(r.join("terminal/face")).unwrap() {
+        let n = e.unwrap().file_name().into_string().unwrap();
+        assert!(
+            fakes::eligibility::terminal::is_face_file_name(&n)
+                && n.starts_with("OQSsiquc01res_face_1313120014"),
+            "{n}"
+        );
+    }
+    // Every new requirement is judged, and each has a broken client failing it.
+    for id in [
+        "REQ-ENCODING-CCI",
+        "REQ-BULK",
+        "REQ-FACE-NAME",
+        "REQ-ERR-FILE",
+    ] {
+        let checks = v["reference"]["checks"].as_array().unwrap();
+        assert!(
+            checks.iter().any(|c| c["id"] == id && c["passed"] == true),
+            "{id}"
+        );
+        assert!(
+            broken.iter().any(|b| b["failed_requirements"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f == id)),
+            "{id}"
+        );
+    }
 }
 
 #[test]

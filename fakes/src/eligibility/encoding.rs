@@ -82,10 +82,9 @@ pub fn decode(bytes: &[u8]) -> Result<(Cow<'_, str>, CharacterCode), Eligibility
     }
     let code = match declared_encoding(bytes) {
         None => CharacterCode::ShiftJis,
-        Some(label) => match label {
-            _ if is_one_of(label, SHIFT_JIS_LABELS) => CharacterCode::ShiftJis,
-            _ if is_one_of(label, UTF_8_LABELS) => CharacterCode::Utf8,
-            _ => {
+        Some(label) => match code_of_label(label) {
+            Some(code) => code,
+            None => {
                 return Err(EligibilityError::new(
                     ErrorCode::UnsupportedEncoding,
                     format!("encoding {label:?} in the XML declaration; use Shift_JIS or UTF-8"),
@@ -110,6 +109,18 @@ const SHIFT_JIS_LABELS: &[&str] = &[
 
 /// Labels read as UTF-8 (any case).
 const UTF_8_LABELS: &[&str] = &["utf-8", "utf8"];
+
+/// The encoding an XML-declaration label stands for, as [`decode`] reads it (any
+/// case); `None`: a label the terminal refuses.
+pub fn code_of_label(label: &str) -> Option<CharacterCode> {
+    if is_one_of(label, SHIFT_JIS_LABELS) {
+        Some(CharacterCode::ShiftJis)
+    } else if is_one_of(label, UTF_8_LABELS) {
+        Some(CharacterCode::Utf8)
+    } else {
+        None
+    }
+}
 
 fn is_one_of(label: &str, labels: &[&str]) -> bool {
     labels.iter().any(|l| l.eq_ignore_ascii_case(label))
@@ -142,7 +153,7 @@ fn first_bad_byte(bytes: &[u8], code: CharacterCode) -> usize {
 
 /// The `encoding="…"` label of a leading XML declaration, read as ASCII (both
 /// accepted encodings are ASCII-compatible there).
-fn declared_encoding(bytes: &[u8]) -> Option<&str> {
+pub fn declared_encoding(bytes: &[u8]) -> Option<&str> {
     let head = &bytes[..bytes.len().min(256)];
     let head = head.strip_prefix(b"<?xml")?;
     let end = head.windows(2).position(|w| w == b"?>")?;

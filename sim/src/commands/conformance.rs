@@ -273,6 +273,7 @@ fn self_test(a: &ConformanceArgs) -> CmdResult {
             "checks_passed": reference.checks_passed,
             "checks_total": reference.checks_total,
             "failed_requirements": reference.failed_requirements,
+            "checks": reference.checks,
             "evidence_dir": reference.evidence_dir,
         },
         "broken": broken,

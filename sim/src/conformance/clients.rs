@@ -12,9 +12,20 @@
 //! 3. No answer: withdraw the request if it is still in `req/` (the terminal has not
 //!    taken it), wait `ONSIM_RETRY_MIN_INTERVAL_MS`, and drop attempt + 1; give up
 //!    after `ONSIM_MAX_ATTEMPTS` (outcome `no-answer`).
-//! 4. Write one result line per task: `answered` + validity, or `abnormal` + ErrorCode.
-//! 5. Read the `ONSIM_EXPECTED_FACE_FILES` card confirmations in `face/` and write one
-//!    line each: `valid` + validity, `card-expired` (C001), `card-locked` (C002).
+//!    An answer counts only if it echoes the request's `ArbitraryFileIdentifier`
+//!    (docs/INTERFACE.md §1), and is read in the encoding its XML declaration names
+//!    (UTF-8 or Shift_JIS, whatever `CharacterCodeIdentifier` the task asked for).
+//! 4. Write one result line per task: `answered` + validity + InsurerName, or
+//!    `abnormal` + ErrorCode.
+//! 5. Bulk group: one `OQSmuquc01req_<bulk id>.xml` with every patient (each with
+//!    `ArbitraryIdentifier` = task id); from its answer the `ReceptionNumber`; then
+//!    `OQSmuquc02req_<bulk id>_<attempt>.xml` (header: `MedicalInstitutionCode`
+//!    only) until the answer is no longer `SegmentOfResult` 2; one line per patient
+//!    from the `BulkConfirmUnit` that echoes its id.
+//! 6. Read the `ONSIM_EXPECTED_FACE_FILES` card confirmations in `face/` (names
+//!    matching `OQSsiquc01res_face_.+_(\d{14})\.xml`, MR `FaceCaptureMonitor.cs`) and
+//!    write one line each: `valid` + validity, `card-expired` (C001), `card-locked`
+//!    (C002).
 
 use std::fs;
 use std::io::Write;
@@ -22,8 +33,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use fakes::eligibility::encoding::{encode, CharacterCode};
+use fakes::eligibility::terminal::is_face_file_name;
 use fakes::eligibility::values::{ProcessingResultStatus, SegmentOfResult};
-use fakes::eligibility::xml::{parse_response, ResponseBody};
+use fakes::eligibility::xml::{parse_response, Answer, Response, ResponseBody};
 
 use super::{env, ResultLine, Task, TasksFile, CARD_EXPIRED_CODE, CARD_LOCKED_CODE};
 
@@ -79,6 +91,26 @@ pub const BROKEN: &[Broken] = &[
         violates: &["REQ-CARD-EXPIRED", "REQ-CARD-LOCKED"],
         flaw: "reports every face/ confirmation as a valid card",
     },
+    Broken {
+        name: "assumes-shift-jis",
+        violates: &["REQ-ENCODING-CCI"],
+        flaw: "decodes every answer as Shift_JIS, whatever its XML declaration says",
+    },
+    Broken {
+        name: "first-bulk-unit-only",
+        violates: &["REQ-BULK"],
+        flaw: "reads only the first BulkConfirmUnit of a bulk download",
+    },
+    Broken {
+        name: "ignores-bulk-errors",
+        violates: &["REQ-ERR-FILE"],
+        flaw: "waits only for finished bulk results: a refused download (.err file, SegmentOfResult 9) is reported as no answer",
+    },
+    Broken {
+        name: "old-face-names",
+        violates: &["REQ-FACE-NAME"],
+        flaw: "only reads face files named OQSsiquc01res_face_<14 digits>_<n>.xml (the old form)",
+    },
 ];
 
 /// Every built-in client name, reference first.
@@ -97,6 +129,10 @@ struct Flaws {
     drop_last: bool,
     abnormal_as_valid: bool,
     ignore_card_status: bool,
+    assume_sjis: bool,
+    first_bulk_unit: bool,
+    old_face_names: bool,
+    ignore_bulk_errors: bool,
 }
 
 fn flaws_of(name: &str) -> Option<Flaws> {
@@ -110,6 +146,10 @@ fn flaws_of(name: &str) -> Option<Flaws> {
         "drops-requests" => f.drop_last = true,
         "treats-abnormal-as-valid" => f.abnormal_as_valid = true,
         "ignores-card-status" => f.ignore_card_status = true,
+        "assumes-shift-jis" => f.assume_sjis = true,
+        "first-bulk-unit-only" => f.first_bulk_unit = true,
+        "old-face-names" => f.old_face_names = true,
+        "ignores-bulk-errors" => f.ignore_bulk_errors = true,
         _ => return None,
     }
     Some(f)
@@ -181,7 +221,7 @@ pub fn run(name: &str) -> Result<(), String> {
             let until = Instant::now() + timeout * 3;
             'wait: while Instant::now() < until {
                 for n in &names {
-                    if let Ok(b) = fs::read(res.join(response_name(n))) {
+                    if let Some(b) = read_answer(&res.join(response_name(n)), n) {
                         answer = Some(b);
                         break 'wait;
                     }
@@ -197,14 +237,14 @@ pub fn run(name: &str) -> Result<(), String> {
                     &request_bytes(task, &institution, &date, &n, flaws),
                 )?;
                 let answer_path = res.join(response_name(&n));
-                if let Some(b) = wait_for(&answer_path, timeout) {
+                if let Some(b) = wait_for(&answer_path, &n, timeout) {
                     answer = Some(b);
                     break;
                 }
                 // Withdraw: if the terminal has not taken it yet, it never will.
                 let _ = fs::remove_file(req.join(&n));
                 // Answered while we withdrew?
-                if let Ok(b) = fs::read(&answer_path) {
+                if let Some(b) = read_answer(&answer_path, &n) {
                     answer = Some(b);
                     break;
                 }
@@ -225,11 +265,45 @@ pub fn run(name: &str) -> Result<(), String> {
         emit(&line)?;
     }
 
-    // Card confirmations: wait (bounded) for the expected number, then read them all.
-    let until = deadline.max(Instant::now());
+    if !tasks.bulk.is_empty() {
+        for line in bulk(
+            &tasks,
+            &req,
+            &res,
+            &institution,
+            &date,
+            timeout,
+            interval,
+            deadline,
+            flaws,
+        )? {
+            emit(&line)?;
+        }
+    }
+
+    if let Some(u) = &tasks.unknown_download {
+        let line = unknown_download(u, &tasks.bulk_id, &req, &res, &institution, timeout, flaws)?;
+        emit(&line)?;
+    }
+
+    // Card confirmations: wait (bounded: the run's deadline, and at most ten answer
+    // timeouts, since the reader drops them while the tasks run) for the expected
+    // number, then read them all.
+    let until = deadline
+        .min(Instant::now() + timeout * 10)
+        .max(Instant::now());
     let mut seen: Vec<String>;
     loop {
-        seen = list(&face);
+        seen = list(&face)
+            .into_iter()
+            .filter(|n| {
+                if flaws.old_face_names {
+                    old_face_name(n)
+                } else {
+                    is_face_file_name(n)
+                }
+            })
+            .collect();
         if seen.len() >= faces || Instant::now() >= until {
             break;
         }
@@ -257,10 +331,49 @@ fn list(dir: &Path) -> Vec<String> {
     v
 }
 
-fn wait_for(path: &Path, timeout: Duration) -> Option<Vec<u8>> {
+/// The old face-file name form `OQSsiquc01res_face_<14 digits>_<n>.xml` that the
+/// broken `old-face-names` client looks for.
+fn old_face_name(n: &str) -> bool {
+    let Some(mid) = n
+        .strip_prefix("OQSsiquc01res_face_")
+        .and_then(|m| m.strip_suffix(".xml"))
+    else {
+        return false;
+    };
+    let Some((stamp, serial)) = mid.split_once('_') else {
+        return false;
+    };
+    stamp.len() == 14
+        && stamp.bytes().all(|b| b.is_ascii_digit())
+        && !serial.is_empty()
+        && serial.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The identifier a request file carries: its name without prefix and `.xml`.
+fn file_id(request: &str) -> &str {
+    let mid = request.strip_suffix(".xml").unwrap_or(request);
+    mid.split_once("req_").map_or(mid, |(_, r)| r)
+}
+
+/// The answer at `path` if it is complete and echoes the request's
+/// `ArbitraryFileIdentifier` (an answer that does not is not ours: SK agent,
+/// docs/INTERFACE.md §1). A file being written (no `</XmlMsg>` yet) is not read.
+fn read_answer(path: &Path, request: &str) -> Option<Vec<u8>> {
+    let b = fs::read(path).ok()?;
+    if !b.windows(9).any(|w| w == b"</XmlMsg>") {
+        return None;
+    }
+    match parse_response(&b) {
+        Ok(r) if r.header.arbitrary_file_identifier.as_deref() != Some(file_id(request)) => None,
+        // An unreadable answer is still the answer (reported abnormal).
+        _ => Some(b),
+    }
+}
+
+fn wait_for(path: &Path, request: &str, timeout: Duration) -> Option<Vec<u8>> {
     let until = Instant::now() + timeout;
     loop {
-        if let Ok(b) = fs::read(path) {
+        if let Some(b) = read_answer(path, request) {
             return Some(b);
         }
         if Instant::now() >= until {
@@ -291,11 +404,9 @@ fn esc(s: &str) -> String {
 fn request_bytes(task: &Task, institution: &str, date: &str, file: &str, f: Flaws) -> Vec<u8> {
     let mut s = String::new();
     if !f.utf8_no_declaration {
-        s.push_str("<?xml version=\"1.0\" encoding=\"Shift_JIS\" standalone=\"yes\"?>\n");
+        s.push_str("<?xml version=\"1.0\" encoding=\"Shift_JIS\" standalone=\"no\"?>\n");
     }
-    let id = file
-        .trim_start_matches("OQSsiquc01req_")
-        .trim_end_matches(".xml");
+    let id = file_id(file);
     s.push_str("<XmlMsg>\n  <MessageHeader>\n");
     s.push_str(&format!(
         "    <QualificationConfirmationDate>{}</QualificationConfirmationDate>\n",
@@ -309,7 +420,24 @@ fn request_bytes(task: &Task, institution: &str, date: &str, file: &str, f: Flaw
         "    <ArbitraryFileIdentifier>{}</ArbitraryFileIdentifier>\n",
         esc(id)
     ));
-    s.push_str("  </MessageHeader>\n  <MessageBody>\n    <QualificationConfirmSearchInfo>\n");
+    if let Some(c) = task.character_code {
+        s.push_str(&format!(
+            "    <CharacterCodeIdentifier>{c}</CharacterCodeIdentifier>\n"
+        ));
+    }
+    s.push_str("  </MessageHeader>\n  <MessageBody>\n");
+    search_info(&mut s, task, None);
+    s.push_str("  </MessageBody>\n</XmlMsg>\n");
+    if f.utf8_no_declaration {
+        s.into_bytes()
+    } else {
+        encode(&s, CharacterCode::ShiftJis)
+    }
+}
+
+/// One `QualificationConfirmSearchInfo` (with `ArbitraryIdentifier` in bulk).
+fn search_info(s: &mut String, task: &Task, arbitrary: Option<&str>) {
+    s.push_str("    <QualificationConfirmSearchInfo>\n");
     let mut leaf = |n: &str, v: &Option<String>| {
         if let Some(v) = v {
             s.push_str(&format!("      <{n}>{}</{n}>\n", esc(v)));
@@ -323,12 +451,235 @@ fn request_bytes(task: &Task, institution: &str, date: &str, file: &str, f: Flaw
     );
     leaf("InsuredBranchNumber", &task.insured_branch_number);
     leaf("Birthdate", &Some(task.birthdate.clone()));
-    s.push_str("    </QualificationConfirmSearchInfo>\n  </MessageBody>\n</XmlMsg>\n");
-    if f.utf8_no_declaration {
-        s.into_bytes()
+    leaf("ArbitraryIdentifier", &arbitrary.map(str::to_string));
+    s.push_str("    </QualificationConfirmSearchInfo>\n");
+}
+
+/// Parse an answer; the `assumes-shift-jis` flaw decodes the bytes as Shift_JIS
+/// whatever the declaration says, as a reader hard-wired to one encoding does.
+fn parse_as(bytes: &[u8], f: Flaws) -> Option<Response> {
+    if f.assume_sjis {
+        let (text, _, _) = encoding_rs::SHIFT_JIS.decode(bytes);
+        let text = text
+            .replacen("encoding=\"UTF-8\"", "encoding=\"Shift_JIS\"", 1)
+            .replacen("encoding='UTF-8'", "encoding='Shift_JIS'", 1);
+        parse_response(&encode(&text, CharacterCode::ShiftJis)).ok()
     } else {
-        encode(&s, CharacterCode::ShiftJis)
+        parse_response(bytes).ok()
     }
+}
+
+fn validity_of(a: &Answer) -> Option<u8> {
+    a.qualification_validity.and_then(|v| v.code().parse().ok())
+}
+
+fn insurer_name_of(a: &Answer) -> Option<String> {
+    a.results.first().map(|q| q.insurer_name.clone())
+}
+
+/// A download for a reception number nobody issued: the terminal refuses it with an
+/// abnormal answer and an `.err` file beside the request (SK agent reads
+/// `OQSmuquc02req_*.err`: docs/INTERFACE.md §1). Either one is the refusal; the
+/// ErrorCode comes from the answer, or from the `.err` content.
+fn unknown_download(
+    u: &super::UnknownDownload,
+    bulk_id: &str,
+    req: &Path,
+    res: &Path,
+    institution: &str,
+    timeout: Duration,
+    f: Flaws,
+) -> Result<ResultLine, String> {
+    let n = format!("OQSmuquc02req_{bulk_id}_{}.xml", u.id);
+    let s = format!(
+        "<?xml version=\"1.0\" encoding=\"Shift_JIS\" standalone=\"no\"?>\n<XmlMsg>\n  <MessageHeader>\n    <MedicalInstitutionCode>{}</MedicalInstitutionCode>\n  </MessageHeader>\n  <MessageBody>\n    <ReceptionNumber>{}</ReceptionNumber>\n  </MessageBody>\n</XmlMsg>\n",
+        esc(institution),
+        esc(&u.reception_number)
+    );
+    drop_request(req, &n, &encode(&s, CharacterCode::ShiftJis))?;
+    let answer = res.join(response_name(&n));
+    let err = req.join(fakes::eligibility::terminal::err_name(&n));
+    let until = Instant::now() + timeout * 5;
+    let mut line = ResultLine {
+        task: Some(u.id.clone()),
+        outcome: Some("no-answer".into()),
+        ..Default::default()
+    };
+    while Instant::now() < until {
+        let got = [&answer, &err].into_iter().find_map(|p| {
+            fs::read(p)
+                .ok()
+                .filter(|b| b.windows(9).any(|w| w == b"</XmlMsg>"))
+                .and_then(|b| parse_as(&b, f))
+                .filter(|r| r.header.reception_number.as_deref() == Some(&u.reception_number))
+        });
+        if let Some(r) = got {
+            if r.header.segment_of_result == SegmentOfResult::Abnormal {
+                if f.ignore_bulk_errors {
+                    // Keeps waiting for results that never come.
+                } else {
+                    line.outcome = Some("abnormal".into());
+                    line.error_code = r.header.error_code.map(|c| c.code().to_string());
+                    return Ok(line);
+                }
+            } else {
+                line.outcome = Some("answered".into());
+                return Ok(line);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _ = fs::remove_file(req.join(&n));
+    Ok(line)
+}
+
+/// Most download attempts per bulk job *(our choice)*.
+const MAX_DOWNLOADS: u32 = 20;
+
+/// The bulk group: upload, then download until finished; one line per patient.
+#[allow(clippy::too_many_arguments)]
+fn bulk(
+    tasks: &TasksFile,
+    req: &Path,
+    res: &Path,
+    institution: &str,
+    date: &str,
+    timeout: Duration,
+    interval: Duration,
+    deadline: Instant,
+    f: Flaws,
+) -> Result<Vec<ResultLine>, String> {
+    let no_answer = |outcome: &str| -> Vec<ResultLine> {
+        tasks
+            .bulk
+            .iter()
+            .map(|t| ResultLine {
+                task: Some(t.id.clone()),
+                outcome: Some(outcome.into()),
+                ..Default::default()
+            })
+            .collect()
+    };
+    let id = &tasks.bulk_id;
+    let up = format!("OQSmuquc01req_{id}.xml");
+    let mut s = String::from("<?xml version=\"1.0\" encoding=\"Shift_JIS\" standalone=\"no\"?>\n");
+    s.push_str("<XmlMsg>\n  <MessageHeader>\n");
+    s.push_str(&format!(
+        "    <QualificationConfirmationDate>{}</QualificationConfirmationDate>\n",
+        esc(date)
+    ));
+    s.push_str(&format!(
+        "    <MedicalInstitutionCode>{}</MedicalInstitutionCode>\n",
+        esc(institution)
+    ));
+    s.push_str(&format!(
+        "    <ArbitraryFileIdentifier>{}</ArbitraryFileIdentifier>\n",
+        esc(id)
+    ));
+    s.push_str("  </MessageHeader>\n  <MessageBody>\n");
+    for t in &tasks.bulk {
+        search_info(&mut s, t, Some(&t.id));
+    }
+    s.push_str("  </MessageBody>\n</XmlMsg>\n");
+    drop_request(req, &up, &encode(&s, CharacterCode::ShiftJis))?;
+    let Some(b) = wait_for(&res.join(response_name(&up)), &up, timeout * 5) else {
+        return Ok(no_answer("no-answer"));
+    };
+    let Some(Response {
+        body: ResponseBody::BulkAccepted {
+            reception_number, ..
+        },
+        ..
+    }) = parse_as(&b, f)
+    else {
+        return Ok(no_answer("abnormal"));
+    };
+    for attempt in 1..=MAX_DOWNLOADS {
+        let n = format!("OQSmuquc02req_{id}_{attempt}.xml");
+        // Download: the header holds only MedicalInstitutionCode (OD
+        // BulkQualificationService.cs, docs/INTERFACE.md §2).
+        let mut s =
+            String::from("<?xml version=\"1.0\" encoding=\"Shift_JIS\" standalone=\"no\"?>\n");
+        s.push_str(&format!(
+            "<XmlMsg>\n  <MessageHeader>\n    <MedicalInstitutionCode>{}</MedicalInstitutionCode>\n  </MessageHeader>\n  <MessageBody>\n    <ReceptionNumber>{}</ReceptionNumber>\n  </MessageBody>\n</XmlMsg>\n",
+            esc(institution),
+            esc(&reception_number)
+        ));
+        drop_request(req, &n, &encode(&s, CharacterCode::ShiftJis))?;
+        // Matched by the echoed ReceptionNumber (docs/INTERFACE.md §1).
+        let path = res.join(response_name(&n));
+        let until = Instant::now() + timeout * 5;
+        let r = loop {
+            if let Some(r) = fs::read(&path)
+                .ok()
+                .filter(|b| b.windows(9).any(|w| w == b"</XmlMsg>"))
+                .and_then(|b| parse_as(&b, f))
+                .filter(|r| r.header.reception_number.as_deref() == Some(&reception_number))
+            {
+                break Some(r);
+            }
+            if Instant::now() >= until {
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let Some(r) = r else {
+            let _ = fs::remove_file(req.join(&n));
+            return Ok(no_answer("no-answer"));
+        };
+        match (&r.header.segment_of_result, r.body) {
+            (SegmentOfResult::Processing, _) => {
+                if Instant::now() + interval > deadline {
+                    return Ok(no_answer("no-answer"));
+                }
+                std::thread::sleep(interval);
+            }
+            (_, ResponseBody::BulkResults { answers }) => {
+                let answers: &[Answer] = if f.first_bulk_unit {
+                    &answers[..answers.len().min(1)]
+                } else {
+                    &answers
+                };
+                return Ok(tasks
+                    .bulk
+                    .iter()
+                    .map(|t| {
+                        let unit = answers
+                            .iter()
+                            .find(|a| a.arbitrary_identifier() == Some(t.id.as_str()));
+                        match unit {
+                            None => ResultLine {
+                                task: Some(t.id.clone()),
+                                outcome: Some("no-answer".into()),
+                                ..Default::default()
+                            },
+                            Some(a) => ResultLine {
+                                task: Some(t.id.clone()),
+                                outcome: Some("answered".into()),
+                                validity: validity_of(a),
+                                insurer_name: insurer_name_of(a),
+                                ..Default::default()
+                            },
+                        }
+                    })
+                    .collect());
+            }
+            (_, _) => {
+                let code = r.header.error_code.map(|c| c.code().to_string());
+                return Ok(tasks
+                    .bulk
+                    .iter()
+                    .map(|t| ResultLine {
+                        task: Some(t.id.clone()),
+                        outcome: Some("abnormal".into()),
+                        error_code: code.clone(),
+                        ..Default::default()
+                    })
+                    .collect());
+            }
+        }
+    }
+    Ok(no_answer("no-answer"))
 }
 
 fn interpret(task: &str, bytes: &[u8], f: Flaws) -> ResultLine {
@@ -336,12 +687,9 @@ fn interpret(task: &str, bytes: &[u8], f: Flaws) -> ResultLine {
         task: Some(task.to_string()),
         ..Default::default()
     };
-    let r = match parse_response(bytes) {
-        Ok(r) => r,
-        Err(_) => {
-            line.outcome = Some("abnormal".into());
-            return line;
-        }
+    let Some(r) = parse_as(bytes, f) else {
+        line.outcome = Some("abnormal".into());
+        return line;
     };
     if r.header.segment_of_result == SegmentOfResult::Abnormal {
         if f.abnormal_as_valid {
@@ -355,7 +703,8 @@ fn interpret(task: &str, bytes: &[u8], f: Flaws) -> ResultLine {
     }
     line.outcome = Some("answered".into());
     if let ResponseBody::Single(a) = &r.body {
-        line.validity = a.qualification_validity.and_then(|v| v.code().parse().ok());
+        line.validity = validity_of(a);
+        line.insurer_name = insurer_name_of(a);
     }
     if f.ignore_validity {
         line.validity = Some(1);
@@ -369,7 +718,7 @@ fn interpret_face(name: &str, bytes: &[u8], f: Flaws) -> ResultLine {
         status: Some("error".into()),
         ..Default::default()
     };
-    let Ok(r) = parse_response(bytes) else {
+    let Some(r) = parse_as(bytes, f) else {
         return line;
     };
     let ResponseBody::Single(a) = &r.body else {

@@ -18,6 +18,7 @@
 
 pub mod clients;
 pub mod harness;
+pub mod judges;
 
 use serde::{Deserialize, Serialize};
 
@@ -29,7 +30,11 @@ pub const REQUIREMENTS: &[(&str, &str)] = &[
     ),
     (
         "REQ-ENCODING",
-        "every request declares encoding=\"Shift_JIS\" (or Windows-31J/CP932) in its XML declaration, has no BOM, and is valid Shift_JIS",
+        "every request declares in its XML declaration an encoding the terminal reads (fakes::eligibility::encoding::code_of_label: Shift_JIS and its aliases, or UTF-8) and is valid in it, exactly as the terminal decodes it",
+    ),
+    (
+        "REQ-ENCODING-CCI",
+        "a task with character_code asks for it (MessageHeader/CharacterCodeIdentifier: 0 UTF-8, 1 Shift_JIS), and the client reads the answer in the encoding it declares: the reported insurer_name is the population's InsurerName",
     ),
     (
         "REQ-FIELDS",
@@ -65,6 +70,18 @@ pub const REQUIREMENTS: &[(&str, &str)] = &[
     (
         "REQ-CARD-LOCKED",
         "a face/ confirmation with ProcessingResultCode C002 (PIN locked) is reported as status \"card-locked\"",
+    ),
+    (
+        "REQ-FACE-NAME",
+        "every face/ file, named OQSsiquc01res_face_<institution><20 hex>_<yyyyMMddHHmmss>.xml, is found by the filter OQSsiquc01res_face_.+_(\\d{14})\\.xml and reported by exactly one result line",
+    ),
+    (
+        "REQ-BULK",
+        "the bulk group is uploaded in one OQSmuquc01req carrying every patient of the group, downloaded with OQSmuquc02req whose header holds only MedicalInstitutionCode and whose body holds the ReceptionNumber, retried while SegmentOfResult is 2, and each patient is reported from its own BulkConfirmUnit (matched by the echoed ArbitraryIdentifier) with its QualificationValidity",
+    ),
+    (
+        "REQ-ERR-FILE",
+        "a bulk download for a reception number the terminal never issued gets an abnormal answer (ErrorCode 4001) and an .err file beside the request in req/; the client reports it as outcome \"abnormal\" with that ErrorCode",
     ),
     (
         "REQ-NO-LOSS",
@@ -113,6 +130,24 @@ pub struct TasksFile {
     pub retry_min_interval_ms: u64,
     pub expected_face_files: usize,
     pub tasks: Vec<Task>,
+    /// A bulk group: upload all of them in one `OQSmuquc01req_<bulk_id>.xml`, then
+    /// download with `OQSmuquc02req_<bulk_id>_<attempt>.xml`; one result line each.
+    #[serde(default)]
+    pub bulk: Vec<Task>,
+    /// The id to put in the bulk file names.
+    #[serde(default)]
+    pub bulk_id: String,
+    /// A bulk download to make for a reception number nobody issued
+    /// (`OQSmuquc02req_<bulk_id>_<id>.xml`); report it as task `id`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unknown_download: Option<UnknownDownload>,
+}
+
+/// A download the terminal must refuse (its `.err` file: docs/INTERFACE.md §1).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct UnknownDownload {
+    pub id: String,
+    pub reception_number: String,
 }
 
 /// One patient to confirm by the numbers on the insurance card.
@@ -126,6 +161,11 @@ pub struct Task {
     pub insured_branch_number: Option<String>,
     /// YYYYMMDD.
     pub birthdate: String,
+    /// The `CharacterCodeIdentifier` to put in the request header (0 = UTF-8,
+    /// 1 = Shift_JIS: docs/INTERFACE.md §2); absent: put none (the terminal's
+    /// default encoding applies).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub character_code: Option<u8>,
 }
 
 /// One line of `ONSIM_RESULTS`: either a task's outcome or a face file's.
@@ -142,6 +182,9 @@ pub struct ResultLine {
     /// ErrorCode of an abnormal answer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_code: Option<String>,
+    /// InsurerName (保険者名称) of the answer's first result, as the client decoded it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub insurer_name: Option<String>,
     /// The face/ file name (card confirmations).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub face: Option<String>,
@@ -151,8 +194,23 @@ pub struct ResultLine {
 }
 
 /// ProcessingResultCode of a card confirmation refused because the card's
-/// certificate expired *(our choice)*.
+/// certificate expired: the terminal's own rule
+/// ([`fakes::eligibility::card_refusal::CardRefusal::code`], *(our choice)* there).
 pub const CARD_EXPIRED_CODE: &str = "C001";
 /// ProcessingResultCode of a card confirmation refused because the PIN is locked
-/// *(our choice)*.
+/// ([`fakes::eligibility::card_refusal::CardRefusal::code`]).
 pub const CARD_LOCKED_CODE: &str = "C002";
+
+#[cfg(test)]
+mod tests {
+    use fakes::eligibility::card_refusal::CardRefusal;
+
+    #[test]
+    fn card_codes_are_the_terminals() {
+        assert_eq!(
+            super::CARD_EXPIRED_CODE,
+            CardRefusal::CertificateExpired.code()
+        );
+        assert_eq!(super::CARD_LOCKED_CODE, CardRefusal::PinLocked.code());
+    }
+}

@@ -10,7 +10,7 @@ use fakes::eligibility::values::SegmentOfResult;
 use fakes::eligibility::xml::{parse_request, Limits, MessageKind, RequestBody};
 
 use super::harness::{check, CheckResult};
-use super::{ResultLine, Task};
+use super::{DrugTask, ResultLine, Task};
 
 /// A request file: its name and bytes.
 pub type File = (String, Vec<u8>);
@@ -338,6 +338,190 @@ pub fn err_file(e: &ErrEvidence<'_>) -> CheckResult {
         "REQ-ERR-FILE",
         p,
         format!("refused download reported abnormal with ErrorCode {want:?}; {err} written"),
+    )
+}
+
+/// What REQ-DRUG-INFO and REQ-CONSENT are judged on.
+#[derive(Debug, Clone, Copy)]
+pub struct DrugEvidence<'a> {
+    pub institution: &'a str,
+    /// The drug tasks and whether the harness chose the patient as consenting.
+    pub tasks: &'a [(DrugTask, bool)],
+    /// Every request file the terminal took.
+    pub taken: &'a [File],
+    /// The terminal's `YZKsiquc01res_*` answers, as written to `res/`.
+    pub answers: &'a [File],
+    pub results: &'a [ResultLine],
+}
+
+/// Whether `name` is a request file of drug task `id`:
+/// `YZKsiquc01req_<id>.xml` or `YZKsiquc01req_<id>_<n>.xml`.
+pub fn is_drug_request_of(name: &str, id: &str) -> bool {
+    name.strip_prefix("YZKsiquc01req_")
+        .and_then(|m| m.strip_suffix(".xml"))
+        .is_some_and(|m| m == id || m.strip_prefix(id).is_some_and(|r| r.starts_with('_')))
+}
+
+/// The request must be one the terminal reads as 薬剤情報
+/// ([`fakes::eligibility::health_info::read_request`]), for this institution and the
+/// task's card.
+fn drug_request_problems(b: &[u8], t: &DrugTask, institution: &str) -> Result<(), String> {
+    use fakes::eligibility::health_info::read_request;
+    let (text, _) = decode(b).map_err(|e| e.to_string())?;
+    let doc = parse(&text, TreeLimits::default()).map_err(|e| e.to_string())?;
+    let root = doc.root();
+    if root.name() != "XmlMsg" {
+        return Err(format!("root is {} not XmlMsg", root.name()));
+    }
+    let h = root.req_child("MessageHeader").map_err(|e| e.to_string())?;
+    let body = root.req_child("MessageBody").map_err(|e| e.to_string())?;
+    read_request(MessageKind::DrugInfo, h, body).map_err(|e| e.to_string())?;
+    let want = [
+        ("MedicalInstitutionCode", Some(institution)),
+        ("InsurerNumber", Some(t.insurer_number.as_str())),
+        ("InsuranceCardSymbol", t.insured_card_symbol.as_deref()),
+        (
+            "InsuredPersonIdentificationNumber",
+            Some(t.insured_identification_number.as_str()),
+        ),
+        ("BranchNumber", Some(t.insured_branch_number.as_str())),
+    ];
+    for (name, want) in want {
+        let got = h.opt_text(name).map_err(|e| e.to_string())?.map(str::trim);
+        if got != want {
+            return Err(format!("{name}: expected {want:?}, got {got:?}"));
+        }
+    }
+    if h.opt_text("ArbitraryFileIdentifier")
+        .map_err(|e| e.to_string())?
+        .is_none_or(|s| s.trim().is_empty())
+    {
+        return Err("no ArbitraryFileIdentifier".into());
+    }
+    Ok(())
+}
+
+/// The terminal's normal answer to drug task `t` (its last request), or why there is
+/// none to judge on.
+fn drug_answer(
+    e: &DrugEvidence<'_>,
+    t: &DrugTask,
+) -> Result<fakes::eligibility::health_info::HealthResult, String> {
+    use fakes::eligibility::other::parse_other_response;
+    let Some((n, b)) = e
+        .taken
+        .iter()
+        .filter(|(n, _)| is_drug_request_of(n, &t.id))
+        .next_back()
+    else {
+        return Err(format!(
+            "{}: no YZKsiquc01req_{}.xml reached the terminal",
+            t.id, t.id
+        ));
+    };
+    drug_request_problems(b, t, e.institution).map_err(|p| format!("{n}: {p}"))?;
+    let res = fakes::eligibility::terminal::response_name(n);
+    let Some((_, a)) = e.answers.iter().find(|(m, _)| *m == res) else {
+        return Err(format!("{n}: the terminal did not answer it"));
+    };
+    let r = parse_other_response(MessageKind::DrugInfo, a).map_err(|x| format!("{res}: {x}"))?;
+    if r.header.segment_of_result != SegmentOfResult::Normal {
+        return Err(format!(
+            "{n}: refused by the terminal (ErrorCode {:?})",
+            r.header.error_code.map(|c| c.code())
+        ));
+    }
+    r.header
+        .result_code
+        .ok_or_else(|| format!("{res}: no ResultCode"))
+}
+
+fn drug_line<'a>(results: &'a [ResultLine], id: &str) -> Result<&'a ResultLine, String> {
+    let v: Vec<&ResultLine> = results
+        .iter()
+        .filter(|r| r.task.as_deref() == Some(id))
+        .collect();
+    match v.as_slice() {
+        [l] => Ok(l),
+        v => Err(format!("{id}: {} result lines, expected 1", v.len())),
+    }
+}
+
+/// REQ-DRUG-INFO.
+pub fn drug_info(e: &DrugEvidence<'_>) -> CheckResult {
+    let mut p = Vec::new();
+    for (t, _) in e.tasks {
+        match (drug_answer(e, t), drug_line(e.results, &t.id)) {
+            (Err(x), _) | (_, Err(x)) => p.push(x),
+            (Ok(code), Ok(l)) if l.result_code.as_deref() != Some(code.code()) => p.push(format!(
+                "{}: the answer's ResultCode is {}; reported result_code {:?}",
+                t.id,
+                code.code(),
+                l.result_code
+            )),
+            _ => {}
+        }
+    }
+    if e.tasks.is_empty() {
+        p.push("no drug task was set".into());
+    }
+    check(
+        "REQ-DRUG-INFO",
+        p,
+        format!(
+            "{} 薬剤情報 requests well formed, answered, ResultCode reported",
+            e.tasks.len()
+        ),
+    )
+}
+
+/// REQ-CONSENT.
+pub fn consent(e: &DrugEvidence<'_>) -> CheckResult {
+    use fakes::eligibility::health_info::HealthResult;
+    let mut p = Vec::new();
+    for (t, consenting) in e.tasks {
+        let code = match drug_answer(e, t) {
+            Ok(c) => c,
+            Err(x) => {
+                p.push(format!("no answer to judge on: {x}"));
+                continue;
+            }
+        };
+        if !consenting && code != HealthResult::NotProvided {
+            p.push(format!(
+                "{}: the patient without consent was answered ResultCode {} (harness set-up)",
+                t.id,
+                code.code()
+            ));
+        }
+        let want = if code == HealthResult::Provided {
+            "provided"
+        } else {
+            "not-provided"
+        };
+        match drug_line(e.results, &t.id) {
+            Err(x) => p.push(x),
+            Ok(l) if l.outcome.as_deref() != Some(want) => p.push(format!(
+                "{}: ResultCode {} ({}); reported outcome {:?}",
+                t.id,
+                code.code(),
+                if *consenting {
+                    "consent given"
+                } else {
+                    "no consent"
+                },
+                l.outcome
+            )),
+            Ok(_) => {}
+        }
+    }
+    if !e.tasks.iter().any(|(_, c)| !c) {
+        p.push("no drug task for a patient without consent was set".into());
+    }
+    check(
+        "REQ-CONSENT",
+        p,
+        "records reported provided only where the answer provides them; no consent reported not-provided",
     )
 }
 

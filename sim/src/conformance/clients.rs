@@ -561,7 +561,7 @@ fn unknown_download(
 
 /// A 薬剤情報 request as OD `Form1.cs` `GenerateXML` writes it (docs/INTERFACE.md
 /// §5; `FileCategory` 2 asks for XML, odd categories are PDF).
-fn drug_request(t: &super::DrugTask, institution: &str, id: &str) -> Vec<u8> {
+pub(crate) fn drug_request(t: &super::DrugTask, institution: &str, id: &str) -> Vec<u8> {
     let mut s = String::from("<?xml version=\"1.0\" encoding=\"Shift_JIS\" standalone=\"no\"?>\n");
     s.push_str("<XmlMsg>\n  <MessageHeader>\n");
     let mut leaf = |n: &str, v: Option<&str>| {

@@ -682,4 +682,141 @@ mod tests {
             c.detail
         );
     }
+
+    /// A drug task for a person with a branch number and one record, the request
+    /// the reference client writes, and the answering core's answer to it.
+    fn drug_case(want_consent: bool) -> (DrugTask, File, File) {
+        use fakes::eligibility::health_info::standing_consents;
+        use fakes::eligibility::{AnswerConfig, Population, PopulationConfig, Service};
+        let pop = Population::new(PopulationConfig {
+            seed: 1,
+            households: 400,
+            ..Default::default()
+        });
+        let inst = "1313120014".parse().unwrap();
+        let mut svc = Service::new(pop.clone(), inst, AnswerConfig::default());
+        let c = svc.others.config.clone();
+        let date = pop.config().epoch;
+        let k = (0..400u64)
+            .flat_map(|h| (0..2).map(move |i| (h, i)))
+            .find_map(|(h, i)| {
+                let k = pop.key_of(h, i)?;
+                (k.branch.is_some()
+                    && pop.lookup(&k, date).records.len() == 1
+                    && standing_consents(&pop, h, i, c.p_drug_consent, c.p_checkup_consent).0
+                        == want_consent)
+                    .then_some(k)
+            })
+            .expect("a person");
+        let t = DrugTask {
+            id: "d01".into(),
+            insurer_number: k.insurer_number.to_string(),
+            insured_card_symbol: k.symbol.clone(),
+            insured_identification_number: k.number.clone(),
+            insured_branch_number: k.branch.clone().unwrap(),
+            start_month: "202305".into(),
+            end_month: "202404".into(),
+        };
+        let req = super::super::clients::drug_request(&t, "1313120014", "d01");
+        let ans = svc
+            .answer_other(
+                MessageKind::DrugInfo,
+                &req,
+                fakes::time::VirtualTime::at(date, 9, 0),
+            )
+            .render();
+        (
+            t,
+            f("YZKsiquc01req_d01.xml", &req),
+            f("YZKsiquc01res_d01.xml", &ans),
+        )
+    }
+
+    fn drug_line(outcome: &str, code: &str) -> ResultLine {
+        ResultLine {
+            task: Some("d01".into()),
+            outcome: Some(outcome.into()),
+            result_code: Some(code.into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn drug_info_wants_the_answers_result_code() {
+        let (t, req, ans) = drug_case(true);
+        let tasks = [(t.clone(), true)];
+        let (taken, answers) = ([req.clone()], [ans.clone()]);
+        let e = |results: &[ResultLine]| {
+            drug_info(&DrugEvidence {
+                institution: "1313120014",
+                tasks: &tasks,
+                taken: &taken,
+                answers: &answers,
+                results,
+            })
+        };
+        let c = e(&[drug_line("provided", "1")]);
+        assert!(c.passed, "{}", c.detail);
+        assert!(!e(&[drug_line("provided", "2")]).passed);
+        assert!(!e(&[]).passed);
+        // Never asked, or asked for another institution: nothing to report from.
+        let none = drug_info(&DrugEvidence {
+            institution: "1313120014",
+            tasks: &tasks,
+            taken: &[],
+            answers: &[],
+            results: &[drug_line("provided", "1")],
+        });
+        assert!(
+            !none.passed && none.detail.contains("reached"),
+            "{}",
+            none.detail
+        );
+        let other = drug_info(&DrugEvidence {
+            institution: "1313120022",
+            tasks: &tasks,
+            taken: &taken,
+            answers: &answers,
+            results: &[drug_line("provided", "1")],
+        });
+        assert!(
+            !other.passed && other.detail.contains("MedicalInstitutionCode"),
+            "{}",
+            other.detail
+        );
+    }
+
+    #[test]
+    fn consent_wants_no_consent_reported_not_provided() {
+        let (t, req, ans) = drug_case(false);
+        let tasks = [(t, false)];
+        let (taken, answers) = ([req], [ans]);
+        let e = |results: &[ResultLine]| {
+            consent(&DrugEvidence {
+                institution: "1313120014",
+                tasks: &tasks,
+                taken: &taken,
+                answers: &answers,
+                results,
+            })
+        };
+        let c = e(&[drug_line("not-provided", "2")]);
+        assert!(c.passed, "{}", c.detail);
+        let c = e(&[drug_line("provided", "2")]);
+        assert!(!c.passed && c.detail.contains("no consent"), "{}", c.detail);
+        // The consenting patient alone does not test the gate.
+        let (t, req, ans) = drug_case(true);
+        let c = consent(&DrugEvidence {
+            institution: "1313120014",
+            tasks: &[(t, true)],
+            taken: &[req],
+            answers: &[ans],
+            results: &[drug_line("provided", "1")],
+        });
+        assert!(
+            !c.passed && c.detail.contains("without consent"),
+            "{}",
+            c.detail
+        );
+    }
 }

@@ -408,12 +408,7 @@ fn drug_answer(
     t: &DrugTask,
 ) -> Result<fakes::eligibility::health_info::HealthResult, String> {
     use fakes::eligibility::other::parse_other_response;
-    let Some((n, b)) = e
-        .taken
-        .iter()
-        .filter(|(n, _)| is_drug_request_of(n, &t.id))
-        .next_back()
-    else {
+    let Some((n, b)) = e.taken.iter().rfind(|(n, _)| is_drug_request_of(n, &t.id)) else {
         return Err(format!(
             "{}: no YZKsiquc01req_{}.xml reached the terminal",
             t.id, t.id

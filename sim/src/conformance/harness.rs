@@ -16,7 +16,9 @@
 //!    The bulk job keeps the answering core's delay (`AnswerConfig::bulk_delay_minutes`):
 //!    the first download is answered `SegmentOfResult` 2 (processing); the harness
 //!    then advances the virtual clock past the delay, so the client's next download
-//!    gets the results.
+//!    gets the results. The driver answers the drug tasks' `YZKsiquc01req_*` files
+//!    too (薬剤情報, `fakes::eligibility::health_info`); the harness keeps a copy of
+//!    each answer as it appears in `res/`, to judge the client's report on.
 //! 3. **End.** When the SUT exits (or its time limit passes and it is killed), the
 //!    driver gets a moment to answer what is left and stops.
 

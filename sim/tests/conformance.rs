@@ -58,8 +58,15 @@ fn self_test_json_contract() {
     let faces = std::fs::read_dir(r.join("terminal/face")).unwrap().count();
     let swallowed = std::fs::read_dir(r.join("swallowed")).unwrap().count();
     // 8 single inquiries, 1 bulk upload, 2 bulk downloads (the first answered
-    // "processing"), 1 refused download (its .err file stays in req/).
-    assert_eq!((taken, answers, faces, swallowed), (12, 12, 3, 2));
+    // "processing"), 1 refused download (its .err file stays in req/), 2 薬剤情報
+    // requests (one for a patient without consent).
+    assert_eq!((taken, answers, faces, swallowed), (14, 14, 3, 2));
+    let results = std::fs::read_to_string(r.join("results.jsonl")).unwrap();
+    for (task, outcome, code) in [("d01", "provided", "1"), ("d02", "not-provided", "2")] {
+        let want =
+            format!("{{\"task\":\"{task}\",\"outcome\":\"{outcome}\",\"result_code\":\"{code}\"}}");
+        assert!(results.lines().any(|l| l == want), "{want}\n{results}");
+    }
     assert!(r
         .join("terminal/req/OQSmuquc02req_bulk01_e01.err")
         .is_file());
@@ -78,6 +85,8 @@ fn self_test_json_contract() {
         "REQ-BULK",
         "REQ-FACE-NAME",
         "REQ-ERR-FILE",
+        "REQ-DRUG-INFO",
+        "REQ-CONSENT",
     ] {
         let checks = v["reference"]["checks"].as_array().unwrap();
         assert!(

@@ -26,6 +26,13 @@
 //!    matching `OQSsiquc01res_face_.+_(\d{14})\.xml`, MR `FaceCaptureMonitor.cs`) and
 //!    write one line each: `valid` + validity, `card-expired` (C001), `card-locked`
 //!    (C002).
+//! 7. Drug tasks (薬剤情報, docs/INTERFACE.md §5): one `YZKsiquc01req_<task id>.xml`
+//!    each (header: the institution, the card numbers, `ArbitraryFileIdentifier`;
+//!    body: `StartDate` / `EndDate` yyyyMM, `FileCategory` 2 (XML),
+//!    `PrDiInfClassification` 1, `MedicalTreatmentFlag` 1, as OD `Form1.cs`
+//!    `GenerateXML` writes them); one line each with the answer's `ResultCode` as
+//!    `result_code` and outcome `provided` only for `ResultCode` 1 (no consent, and
+//!    every other reason `MessageContents` gives, is `not-provided`).
 
 use std::fs;
 use std::io::Write;
@@ -107,6 +114,16 @@ pub const BROKEN: &[Broken] = &[
         flaw: "waits only for finished bulk results: a refused download (.err file, SegmentOfResult 9) is reported as no answer",
     },
     Broken {
+        name: "guesses-result-code",
+        violates: &["REQ-DRUG-INFO"],
+        flaw: "reports result_code 1 for every 薬剤情報 answer instead of reading its ResultCode",
+    },
+    Broken {
+        name: "ignores-consent",
+        violates: &["REQ-CONSENT"],
+        flaw: "reports every normal 薬剤情報 answer as records provided, a patient without consent included",
+    },
+    Broken {
         name: "old-face-names",
         violates: &["REQ-FACE-NAME"],
         flaw: "only reads face files named OQSsiquc01res_face_<14 digits>_<n>.xml (the old form)",
@@ -133,6 +150,8 @@ struct Flaws {
     first_bulk_unit: bool,
     old_face_names: bool,
     ignore_bulk_errors: bool,
+    guess_result_code: bool,
+    ignore_consent: bool,
 }
 
 fn flaws_of(name: &str) -> Option<Flaws> {
@@ -150,6 +169,8 @@ fn flaws_of(name: &str) -> Option<Flaws> {
         "first-bulk-unit-only" => f.first_bulk_unit = true,
         "old-face-names" => f.old_face_names = true,
         "ignores-bulk-errors" => f.ignore_bulk_errors = true,
+        "guesses-result-code" => f.guess_result_code = true,
+        "ignores-consent" => f.ignore_consent = true,
         _ => return None,
     }
     Some(f)
@@ -283,6 +304,11 @@ pub fn run(name: &str) -> Result<(), String> {
 
     if let Some(u) = &tasks.unknown_download {
         let line = unknown_download(u, &tasks.bulk_id, &req, &res, &institution, timeout, flaws)?;
+        emit(&line)?;
+    }
+
+    for t in &tasks.drug {
+        let line = drug_info(t, &req, &res, &institution, timeout, flaws)?;
         emit(&line)?;
     }
 
@@ -526,6 +552,90 @@ fn unknown_download(
                 line.outcome = Some("answered".into());
                 return Ok(line);
             }
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _ = fs::remove_file(req.join(&n));
+    Ok(line)
+}
+
+/// A 薬剤情報 request as OD `Form1.cs` `GenerateXML` writes it (docs/INTERFACE.md
+/// §5; `FileCategory` 2 asks for XML, odd categories are PDF).
+pub(crate) fn drug_request(t: &super::DrugTask, institution: &str, id: &str) -> Vec<u8> {
+    let mut s = String::from("<?xml version=\"1.0\" encoding=\"Shift_JIS\" standalone=\"no\"?>\n");
+    s.push_str("<XmlMsg>\n  <MessageHeader>\n");
+    let mut leaf = |n: &str, v: Option<&str>| {
+        if let Some(v) = v {
+            s.push_str(&format!("    <{n}>{}</{n}>\n", esc(v)));
+        }
+    };
+    leaf("MedicalInstitutionCode", Some(institution));
+    leaf("InsurerNumber", Some(&t.insurer_number));
+    leaf("InsuranceCardSymbol", t.insured_card_symbol.as_deref());
+    leaf(
+        "InsuredPersonIdentificationNumber",
+        Some(&t.insured_identification_number),
+    );
+    leaf("BranchNumber", Some(&t.insured_branch_number));
+    leaf("ArbitraryFileIdentifier", Some(id));
+    s.push_str("  </MessageHeader>\n  <MessageBody>\n");
+    s.push_str(&format!(
+        "    <StartDate>{}</StartDate>\n    <EndDate>{}</EndDate>\n",
+        esc(&t.start_month),
+        esc(&t.end_month)
+    ));
+    s.push_str("    <FileCategory>2</FileCategory>\n    <PrDiInfClassification>1</PrDiInfClassification>\n    <MedicalTreatmentFlag>1</MedicalTreatmentFlag>\n");
+    s.push_str("  </MessageBody>\n</XmlMsg>\n");
+    encode(&s, CharacterCode::ShiftJis)
+}
+
+/// Ask for one patient's 薬剤情報 and report its `ResultCode`: `1` is records
+/// provided (what OD `Form1.cs` takes as success); anything else is not provided,
+/// the reason in `MessageContents` (fakes::eligibility::health_info).
+fn drug_info(
+    t: &super::DrugTask,
+    req: &Path,
+    res: &Path,
+    institution: &str,
+    timeout: Duration,
+    f: Flaws,
+) -> Result<ResultLine, String> {
+    use fakes::eligibility::health_info::HealthResult;
+    use fakes::eligibility::other::{parse_other_response, OtherBody};
+    use fakes::eligibility::xml::MessageKind;
+    let n = format!("YZKsiquc01req_{}.xml", t.id);
+    let id = file_id(&n).to_string();
+    drop_request(req, &n, &drug_request(t, institution, &id))?;
+    let path = res.join(response_name(&n));
+    let until = Instant::now() + timeout * 5;
+    let mut line = ResultLine {
+        task: Some(t.id.clone()),
+        outcome: Some("no-answer".into()),
+        ..Default::default()
+    };
+    while Instant::now() < until {
+        // Ours only if it echoes the ArbitraryFileIdentifier (docs/INTERFACE.md §1).
+        let got = fs::read(&path)
+            .ok()
+            .filter(|b| b.windows(9).any(|w| w == b"</XmlMsg>"))
+            .and_then(|b| parse_other_response(MessageKind::DrugInfo, &b).ok())
+            .filter(|r| r.header.arbitrary_file_identifier.as_deref() == Some(id.as_str()));
+        if let Some(r) = got {
+            line.result_code = r.header.result_code.map(|c| c.code().to_string());
+            if r.header.segment_of_result == SegmentOfResult::Abnormal {
+                line.outcome = Some("abnormal".into());
+                line.error_code = r.header.error_code.map(|c| c.code().to_string());
+                return Ok(line);
+            }
+            let provided = if f.guess_result_code {
+                // Decides by the body, and fills the code in as success.
+                line.result_code = Some(HealthResult::Provided.code().into());
+                matches!(r.body, OtherBody::Health(_))
+            } else {
+                f.ignore_consent || r.header.result_code == Some(HealthResult::Provided)
+            };
+            line.outcome = Some(if provided { "provided" } else { "not-provided" }.into());
+            return Ok(line);
         }
         std::thread::sleep(Duration::from_millis(10));
     }

@@ -16,7 +16,9 @@
 //!    The bulk job keeps the answering core's delay (`AnswerConfig::bulk_delay_minutes`):
 //!    the first download is answered `SegmentOfResult` 2 (processing); the harness
 //!    then advances the virtual clock past the delay, so the client's next download
-//!    gets the results.
+//!    gets the results. The driver answers the drug tasks' `YZKsiquc01req_*` files
+//!    too (薬剤情報, `fakes::eligibility::health_info`); the harness keeps a copy of
+//!    each answer as it appears in `res/`, to judge the client's report on.
 //! 3. **End.** When the SUT exits (or its time limit passes and it is killed), the
 //!    driver gets a moment to answer what is left and stops.
 
@@ -35,8 +37,8 @@ use fakes::eligibility::values::{fmt_date, QualificationValidity, SegmentOfResul
 use fakes::eligibility::{Population, PopulationConfig, SearchKey, Terminal};
 use fakes::time::VirtualTime;
 
-use super::judges::{self, BulkEvidence, CciTask};
-use super::{env, ResultLine, Task, TasksFile, UnknownDownload, REQUIREMENTS};
+use super::judges::{self, BulkEvidence, CciTask, DrugEvidence};
+use super::{env, DrugTask, ResultLine, Task, TasksFile, UnknownDownload, REQUIREMENTS};
 use crate::terminal::{self, DriverConfig, LogOutcome, ManualClock, Processed};
 
 /// How the SUT is started.
@@ -222,6 +224,71 @@ fn bulk_tasks(pop: &Population) -> Vec<(Task, u8)> {
         .collect()
 }
 
+/// The drug tasks: `d01` for a patient who consents to 薬剤情報, `d02` for one who
+/// does not, each with whether they consent. Chosen by the answering core's own
+/// consent rule ([`fakes::eligibility::health_info::standing_consents`] with the
+/// service's [`fakes::eligibility::other::OtherConfig`]), among people with one
+/// record on `date`, a branch number, and not the card the reader presents (whose
+/// consent given at the reader would override the standing one). Period: the twelve
+/// months up to `date`.
+fn drug_tasks(
+    pop: &Population,
+    cfg: &fakes::eligibility::other::OtherConfig,
+    date: chrono::NaiveDate,
+    reader_card: &SearchKey,
+) -> Vec<(DrugTask, bool)> {
+    use fakes::eligibility::health_info::standing_consents;
+    let month = |d: chrono::NaiveDate| d.format("%Y%m").to_string();
+    let start = month(date - chrono::Months::new(11));
+    let mut out: Vec<(DrugTask, bool)> = Vec::new();
+    for want in [true, false] {
+        let found = (0..2_000u64)
+            .flat_map(|h| (0..2).map(move |i| (h, i)))
+            .find_map(|(h, i)| {
+                let k = pop.key_of(h, i)?;
+                let branch = k.branch.clone()?;
+                (k != *reader_card
+                    && standing_consents(pop, h, i, cfg.p_drug_consent, cfg.p_checkup_consent).0
+                        == want
+                    && pop.lookup(&k, date).records.len() == 1)
+                    .then(|| DrugTask {
+                        id: format!("d{:02}", out.len() + 1),
+                        insurer_number: k.insurer_number.to_string(),
+                        insured_card_symbol: k.symbol.clone(),
+                        insured_identification_number: k.number.clone(),
+                        insured_branch_number: branch,
+                        start_month: start.clone(),
+                        end_month: month(date),
+                    })
+            });
+        if let Some(t) = found {
+            out.push((t, want));
+        }
+    }
+    out
+}
+
+/// Keep a copy of every complete `YZKsiquc01res_*` answer in `res/` (a client may
+/// consume its answers).
+fn capture_drug_answers(res: &Path, into: &mut BTreeMap<String, Vec<u8>>) {
+    let Ok(rd) = fs::read_dir(res) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let Ok(n) = e.file_name().into_string() else {
+            continue;
+        };
+        if !n.starts_with("YZKsiquc01res_") || into.contains_key(&n) {
+            continue;
+        }
+        if let Ok(b) = fs::read(e.path()) {
+            if b.windows(9).any(|w| w == b"</XmlMsg>") {
+                into.insert(n, b);
+            }
+        }
+    }
+}
+
 /// The population's InsurerName for a task (the first record), on `date`.
 fn insurer_name(pop: &Population, t: &Task, date: chrono::NaiveDate) -> Option<String> {
     let key = SearchKey {
@@ -343,6 +410,15 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport, String> {
         })
         .collect();
     let answer_config = AnswerConfig::default();
+    let reader_card = pop.example(QualificationValidity::Valid);
+    let drug = drug_tasks(
+        &pop,
+        &Service::new(pop.clone(), institution, answer_config.clone())
+            .others
+            .config,
+        date,
+        &reader_card,
+    );
     let tasks_file = TasksFile {
         version: 1,
         institution_code: institution.to_string(),
@@ -356,6 +432,7 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport, String> {
         bulk: bulk.iter().map(|(t, _)| t.clone()).collect(),
         bulk_id: BULK_ID.into(),
         unknown_download: Some(unknown_download()),
+        drug: drug.iter().map(|(t, _)| t.clone()).collect(),
     };
     let tasks_path = out.join("tasks.json");
     let results_path = out.join("results.jsonl");
@@ -397,6 +474,8 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport, String> {
     let mut driver: Option<terminal::TerminalDriver> = None;
     let mut faces: Vec<(String, &'static str)> = Vec::new();
     let mut clock_advanced = false;
+    let res = term.join("res");
+    let mut drug_answers: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     let mut timed_out = false;
     let exit_status;
     loop {
@@ -454,7 +533,7 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport, String> {
                     },
                 )
                 .map_err(|e| io_err(&term, e))?;
-                let holder = VerifiedCardHolder::from(pop.example(QualificationValidity::Valid));
+                let holder = VerifiedCardHolder::from(reader_card.clone());
                 let p = d
                     .card_confirmation(&holder, ReaderConsents::default())
                     .map_err(|e| io_err(&face, e))?;
@@ -481,6 +560,9 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport, String> {
                 }
                 driver = Some(d);
             }
+        }
+        if driver.is_some() {
+            capture_drug_answers(&res, &mut drug_answers);
         }
         // The first bulk download answered "processing": the virtual time moves past
         // the bulk delay, so the next download finds the job done.
@@ -533,6 +615,7 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport, String> {
         std::thread::sleep(Duration::from_millis(60));
         let dlog = d.log();
         d.stop();
+        capture_drug_answers(&res, &mut drug_answers);
         for e in &dlog {
             log.say(format!(
                 "terminal: {} → {} {}",
@@ -589,6 +672,8 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport, String> {
         unknown: &unknown,
         unknown_request: &unknown_request,
         unknown_error: unknown_error.as_ref().map(|c| c.as_deref()),
+        drug: &drug,
+        drug_answers: &drug_answers.into_iter().collect::<Vec<_>>(),
     });
     finish(cfg, &out, log, judged, exit_status, timed_out, t0)
 }
@@ -695,6 +780,9 @@ struct Judge<'a> {
     /// The ErrorCode of the terminal's answer to the refused download (outer
     /// `None`: never answered).
     unknown_error: Option<Option<&'a str>>,
+    drug: &'a [(DrugTask, bool)],
+    /// The terminal's `YZKsiquc01res_*` answers.
+    drug_answers: &'a [(String, Vec<u8>)],
 }
 
 /// Whether a request file is one of the bulk group's.
@@ -703,11 +791,15 @@ fn is_bulk_file(n: &str) -> bool {
 }
 
 fn valid_name(n: &str) -> bool {
-    let Some(mid) = ["OQSsiquc01req_", "OQSmuquc01req_", "OQSmuquc02req_"]
-        .iter()
-        .find_map(|p| n.strip_prefix(p))
-        .and_then(|m| m.strip_suffix(".xml"))
-    else {
+    let Some(mid) = [
+        "OQSsiquc01req_",
+        "OQSmuquc01req_",
+        "OQSmuquc02req_",
+        "YZKsiquc01req_",
+    ]
+    .iter()
+    .find_map(|p| n.strip_prefix(p))
+    .and_then(|m| m.strip_suffix(".xml")) else {
         return false;
     };
     (1..=64).contains(&mid.len())
@@ -802,6 +894,14 @@ fn judge(j: &Judge<'_>) -> Vec<CheckResult> {
     for (n, _) in taken.iter().chain(leftover.iter()) {
         if !valid_name(n) {
             p.push(format!("{n}: not OQSsiquc01req_<id>.xml"));
+        } else if n.starts_with("YZKsiquc01req_") {
+            if !j
+                .drug
+                .iter()
+                .any(|(t, _)| judges::is_drug_request_of(n, &t.id))
+            {
+                p.push(format!("{n}: names no drug task"));
+            }
         } else if is_bulk_file(n) {
             let mid = &n["OQSmuquc01req_".len()..n.len() - ".xml".len()];
             if mid != BULK_ID && !mid.starts_with(&format!("{BULK_ID}_")) {
@@ -841,9 +941,18 @@ fn judge(j: &Judge<'_>) -> Vec<CheckResult> {
         err_files: &err_files,
         results: &task_results,
     }));
+    let drug_evidence = DrugEvidence {
+        institution: j.institution,
+        tasks: j.drug,
+        taken: &taken,
+        answers: j.drug_answers,
+        results: &task_results,
+    };
+    out.push(judges::drug_info(&drug_evidence));
+    out.push(judges::consent(&drug_evidence));
     let bulk_taken: Vec<_> = taken
         .iter()
-        .filter(|(n, _)| n != j.unknown_request)
+        .filter(|(n, _)| n != j.unknown_request && !n.starts_with("YZKsiquc01req_"))
         .cloned()
         .collect();
     out.push(judges::bulk(&BulkEvidence {

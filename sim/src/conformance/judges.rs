@@ -10,7 +10,7 @@ use fakes::eligibility::values::SegmentOfResult;
 use fakes::eligibility::xml::{parse_request, Limits, MessageKind, RequestBody};
 
 use super::harness::{check, CheckResult};
-use super::{ResultLine, Task};
+use super::{DrugTask, ResultLine, Task};
 
 /// A request file: its name and bytes.
 pub type File = (String, Vec<u8>);
@@ -341,6 +341,185 @@ pub fn err_file(e: &ErrEvidence<'_>) -> CheckResult {
     )
 }
 
+/// What REQ-DRUG-INFO and REQ-CONSENT are judged on.
+#[derive(Debug, Clone, Copy)]
+pub struct DrugEvidence<'a> {
+    pub institution: &'a str,
+    /// The drug tasks and whether the harness chose the patient as consenting.
+    pub tasks: &'a [(DrugTask, bool)],
+    /// Every request file the terminal took.
+    pub taken: &'a [File],
+    /// The terminal's `YZKsiquc01res_*` answers, as written to `res/`.
+    pub answers: &'a [File],
+    pub results: &'a [ResultLine],
+}
+
+/// Whether `name` is a request file of drug task `id`:
+/// `YZKsiquc01req_<id>.xml` or `YZKsiquc01req_<id>_<n>.xml`.
+pub fn is_drug_request_of(name: &str, id: &str) -> bool {
+    name.strip_prefix("YZKsiquc01req_")
+        .and_then(|m| m.strip_suffix(".xml"))
+        .is_some_and(|m| m == id || m.strip_prefix(id).is_some_and(|r| r.starts_with('_')))
+}
+
+/// The request must be one the terminal reads as 薬剤情報
+/// ([`fakes::eligibility::health_info::read_request`]), for this institution and the
+/// task's card.
+fn drug_request_problems(b: &[u8], t: &DrugTask, institution: &str) -> Result<(), String> {
+    use fakes::eligibility::health_info::read_request;
+    let (text, _) = decode(b).map_err(|e| e.to_string())?;
+    let doc = parse(&text, TreeLimits::default()).map_err(|e| e.to_string())?;
+    let root = doc.root();
+    if root.name() != "XmlMsg" {
+        return Err(format!("root is {} not XmlMsg", root.name()));
+    }
+    let h = root.req_child("MessageHeader").map_err(|e| e.to_string())?;
+    let body = root.req_child("MessageBody").map_err(|e| e.to_string())?;
+    read_request(MessageKind::DrugInfo, h, body).map_err(|e| e.to_string())?;
+    let want = [
+        ("MedicalInstitutionCode", Some(institution)),
+        ("InsurerNumber", Some(t.insurer_number.as_str())),
+        ("InsuranceCardSymbol", t.insured_card_symbol.as_deref()),
+        (
+            "InsuredPersonIdentificationNumber",
+            Some(t.insured_identification_number.as_str()),
+        ),
+        ("BranchNumber", Some(t.insured_branch_number.as_str())),
+    ];
+    for (name, want) in want {
+        let got = h.opt_text(name).map_err(|e| e.to_string())?.map(str::trim);
+        if got != want {
+            return Err(format!("{name}: expected {want:?}, got {got:?}"));
+        }
+    }
+    if h.opt_text("ArbitraryFileIdentifier")
+        .map_err(|e| e.to_string())?
+        .is_none_or(|s| s.trim().is_empty())
+    {
+        return Err("no ArbitraryFileIdentifier".into());
+    }
+    Ok(())
+}
+
+/// The terminal's normal answer to drug task `t` (its last request), or why there is
+/// none to judge on.
+fn drug_answer(
+    e: &DrugEvidence<'_>,
+    t: &DrugTask,
+) -> Result<fakes::eligibility::health_info::HealthResult, String> {
+    use fakes::eligibility::other::parse_other_response;
+    let Some((n, b)) = e.taken.iter().rfind(|(n, _)| is_drug_request_of(n, &t.id)) else {
+        return Err(format!(
+            "{}: no YZKsiquc01req_{}.xml reached the terminal",
+            t.id, t.id
+        ));
+    };
+    drug_request_problems(b, t, e.institution).map_err(|p| format!("{n}: {p}"))?;
+    let res = fakes::eligibility::terminal::response_name(n);
+    let Some((_, a)) = e.answers.iter().find(|(m, _)| *m == res) else {
+        return Err(format!("{n}: the terminal did not answer it"));
+    };
+    let r = parse_other_response(MessageKind::DrugInfo, a).map_err(|x| format!("{res}: {x}"))?;
+    if r.header.segment_of_result != SegmentOfResult::Normal {
+        return Err(format!(
+            "{n}: refused by the terminal (ErrorCode {:?})",
+            r.header.error_code.map(|c| c.code())
+        ));
+    }
+    r.header
+        .result_code
+        .ok_or_else(|| format!("{res}: no ResultCode"))
+}
+
+fn drug_line<'a>(results: &'a [ResultLine], id: &str) -> Result<&'a ResultLine, String> {
+    let v: Vec<&ResultLine> = results
+        .iter()
+        .filter(|r| r.task.as_deref() == Some(id))
+        .collect();
+    match v.as_slice() {
+        [l] => Ok(l),
+        v => Err(format!("{id}: {} result lines, expected 1", v.len())),
+    }
+}
+
+/// REQ-DRUG-INFO.
+pub fn drug_info(e: &DrugEvidence<'_>) -> CheckResult {
+    let mut p = Vec::new();
+    for (t, _) in e.tasks {
+        match (drug_answer(e, t), drug_line(e.results, &t.id)) {
+            (Err(x), _) | (_, Err(x)) => p.push(x),
+            (Ok(code), Ok(l)) if l.result_code.as_deref() != Some(code.code()) => p.push(format!(
+                "{}: the answer's ResultCode is {}; reported result_code {:?}",
+                t.id,
+                code.code(),
+                l.result_code
+            )),
+            _ => {}
+        }
+    }
+    if e.tasks.is_empty() {
+        p.push("no drug task was set".into());
+    }
+    check(
+        "REQ-DRUG-INFO",
+        p,
+        format!(
+            "{} 薬剤情報 requests well formed, answered, ResultCode reported",
+            e.tasks.len()
+        ),
+    )
+}
+
+/// REQ-CONSENT.
+pub fn consent(e: &DrugEvidence<'_>) -> CheckResult {
+    use fakes::eligibility::health_info::HealthResult;
+    let mut p = Vec::new();
+    for (t, consenting) in e.tasks {
+        let code = match drug_answer(e, t) {
+            Ok(c) => c,
+            Err(x) => {
+                p.push(format!("no answer to judge on: {x}"));
+                continue;
+            }
+        };
+        if !consenting && code != HealthResult::NotProvided {
+            p.push(format!(
+                "{}: the patient without consent was answered ResultCode {} (harness set-up)",
+                t.id,
+                code.code()
+            ));
+        }
+        let want = if code == HealthResult::Provided {
+            "provided"
+        } else {
+            "not-provided"
+        };
+        match drug_line(e.results, &t.id) {
+            Err(x) => p.push(x),
+            Ok(l) if l.outcome.as_deref() != Some(want) => p.push(format!(
+                "{}: ResultCode {} ({}); reported outcome {:?}",
+                t.id,
+                code.code(),
+                if *consenting {
+                    "consent given"
+                } else {
+                    "no consent"
+                },
+                l.outcome
+            )),
+            Ok(_) => {}
+        }
+    }
+    if !e.tasks.iter().any(|(_, c)| !c) {
+        p.push("no drug task for a patient without consent was set".into());
+    }
+    check(
+        "REQ-CONSENT",
+        p,
+        "records reported provided only where the answer provides them; no consent reported not-provided",
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -494,6 +673,143 @@ mod tests {
         let c = bulk(&e);
         assert!(
             !c.passed && c.detail.contains("never retried"),
+            "{}",
+            c.detail
+        );
+    }
+
+    /// A drug task for a person with a branch number and one record, the request
+    /// the reference client writes, and the answering core's answer to it.
+    fn drug_case(want_consent: bool) -> (DrugTask, File, File) {
+        use fakes::eligibility::health_info::standing_consents;
+        use fakes::eligibility::{AnswerConfig, Population, PopulationConfig, Service};
+        let pop = Population::new(PopulationConfig {
+            seed: 1,
+            households: 400,
+            ..Default::default()
+        });
+        let inst = "1313120014".parse().unwrap();
+        let mut svc = Service::new(pop.clone(), inst, AnswerConfig::default());
+        let c = svc.others.config.clone();
+        let date = pop.config().epoch;
+        let k = (0..400u64)
+            .flat_map(|h| (0..2).map(move |i| (h, i)))
+            .find_map(|(h, i)| {
+                let k = pop.key_of(h, i)?;
+                (k.branch.is_some()
+                    && pop.lookup(&k, date).records.len() == 1
+                    && standing_consents(&pop, h, i, c.p_drug_consent, c.p_checkup_consent).0
+                        == want_consent)
+                    .then_some(k)
+            })
+            .expect("a person");
+        let t = DrugTask {
+            id: "d01".into(),
+            insurer_number: k.insurer_number.to_string(),
+            insured_card_symbol: k.symbol.clone(),
+            insured_identification_number: k.number.clone(),
+            insured_branch_number: k.branch.clone().unwrap(),
+            start_month: "202305".into(),
+            end_month: "202404".into(),
+        };
+        let req = super::super::clients::drug_request(&t, "1313120014", "d01");
+        let ans = svc
+            .answer_other(
+                MessageKind::DrugInfo,
+                &req,
+                fakes::time::VirtualTime::at(date, 9, 0),
+            )
+            .render();
+        (
+            t,
+            f("YZKsiquc01req_d01.xml", &req),
+            f("YZKsiquc01res_d01.xml", &ans),
+        )
+    }
+
+    fn drug_line(outcome: &str, code: &str) -> ResultLine {
+        ResultLine {
+            task: Some("d01".into()),
+            outcome: Some(outcome.into()),
+            result_code: Some(code.into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn drug_info_wants_the_answers_result_code() {
+        let (t, req, ans) = drug_case(true);
+        let tasks = [(t.clone(), true)];
+        let (taken, answers) = ([req.clone()], [ans.clone()]);
+        let e = |results: &[ResultLine]| {
+            drug_info(&DrugEvidence {
+                institution: "1313120014",
+                tasks: &tasks,
+                taken: &taken,
+                answers: &answers,
+                results,
+            })
+        };
+        let c = e(&[drug_line("provided", "1")]);
+        assert!(c.passed, "{}", c.detail);
+        assert!(!e(&[drug_line("provided", "2")]).passed);
+        assert!(!e(&[]).passed);
+        // Never asked, or asked for another institution: nothing to report from.
+        let none = drug_info(&DrugEvidence {
+            institution: "1313120014",
+            tasks: &tasks,
+            taken: &[],
+            answers: &[],
+            results: &[drug_line("provided", "1")],
+        });
+        assert!(
+            !none.passed && none.detail.contains("reached"),
+            "{}",
+            none.detail
+        );
+        let other = drug_info(&DrugEvidence {
+            institution: "1313120022",
+            tasks: &tasks,
+            taken: &taken,
+            answers: &answers,
+            results: &[drug_line("provided", "1")],
+        });
+        assert!(
+            !other.passed && other.detail.contains("MedicalInstitutionCode"),
+            "{}",
+            other.detail
+        );
+    }
+
+    #[test]
+    fn consent_wants_no_consent_reported_not_provided() {
+        let (t, req, ans) = drug_case(false);
+        let tasks = [(t, false)];
+        let (taken, answers) = ([req], [ans]);
+        let e = |results: &[ResultLine]| {
+            consent(&DrugEvidence {
+                institution: "1313120014",
+                tasks: &tasks,
+                taken: &taken,
+                answers: &answers,
+                results,
+            })
+        };
+        let c = e(&[drug_line("not-provided", "2")]);
+        assert!(c.passed, "{}", c.detail);
+        let c = e(&[drug_line("provided", "2")]);
+        assert!(!c.passed && c.detail.contains("no consent"), "{}", c.detail);
+        // The consenting patient alone does not test the gate.
+        let (t, req, ans) = drug_case(true);
+        let c = consent(&DrugEvidence {
+            institution: "1313120014",
+            tasks: &[(t, true)],
+            taken: &[req],
+            answers: &[ans],
+            results: &[drug_line("provided", "1")],
+        });
+        assert!(
+            !c.passed && c.detail.contains("without consent"),
             "{}",
             c.detail
         );

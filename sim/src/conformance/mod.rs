@@ -84,6 +84,14 @@ pub const REQUIREMENTS: &[(&str, &str)] = &[
         "a bulk download for a reception number the terminal never issued gets an abnormal answer (ErrorCode 4001) and an .err file beside the request in req/; the client reports it as outcome \"abnormal\" with that ErrorCode",
     ),
     (
+        "REQ-DRUG-INFO",
+        "each drug task is asked with a well-formed req/YZKsiquc01req_<task id>.xml (docs/INTERFACE.md §5: the card numbers of the task, ONSIM_INSTITUTION_CODE, ArbitraryFileIdentifier, StartDate/EndDate yyyyMM, FileCategory, PrDiInfClassification, MedicalTreatmentFlag, as fakes::eligibility::health_info::read_request reads them) that the terminal answers normally, and the reported result_code is the answer's ResultCode",
+    ),
+    (
+        "REQ-CONSENT",
+        "a drug task is reported outcome \"provided\" exactly when the answer's ResultCode is 1 (records provided); the task of a patient without consent (ResultCode 2) is reported \"not-provided\", never as records provided",
+    ),
+    (
         "REQ-NO-LOSS",
         "every task reaches the terminal, no task is answered twice (a retry never leaves its earlier attempt behind), and ONSIM_RESULTS has exactly one line per task",
     ),
@@ -141,6 +149,28 @@ pub struct TasksFile {
     /// (`OQSmuquc02req_<bulk_id>_<id>.xml`); report it as task `id`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unknown_download: Option<UnknownDownload>,
+    /// 薬剤情報 retrievals: one `YZKsiquc01req_<id>.xml` each, one result line each
+    /// (outcome `provided`, `not-provided`, `abnormal` or `no-answer`, and the
+    /// answer's `result_code`). Absent in older tasks files.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drug: Vec<DrugTask>,
+}
+
+/// A 薬剤情報 retrieval (`YZKsiquc01`, docs/INTERFACE.md §5): the card numbers go in
+/// the request's `MessageHeader`, the period in its `MessageBody`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct DrugTask {
+    /// Letters and digits; put it in the request file name.
+    pub id: String,
+    pub insurer_number: String,
+    pub insured_card_symbol: Option<String>,
+    pub insured_identification_number: String,
+    /// Two digits (`BranchNumber` is required in this request).
+    pub insured_branch_number: String,
+    /// `StartDate`, yyyyMM.
+    pub start_month: String,
+    /// `EndDate`, yyyyMM.
+    pub end_month: String,
 }
 
 /// A download the terminal must refuse (its `.err` file: docs/INTERFACE.md §1).
@@ -173,7 +203,8 @@ pub struct Task {
 pub struct ResultLine {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task: Option<String>,
-    /// `answered`, `abnormal` or `no-answer` (tasks).
+    /// `answered`, `abnormal` or `no-answer` (tasks); `provided`, `not-provided`,
+    /// `abnormal` or `no-answer` (drug tasks).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outcome: Option<String>,
     /// QualificationValidity 1–5 when answered.
@@ -185,6 +216,10 @@ pub struct ResultLine {
     /// InsurerName (保険者名称) of the answer's first result, as the client decoded it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub insurer_name: Option<String>,
+    /// `ResultCode` of a 薬剤情報 answer (`1` provided, `2` not provided, `9` refused:
+    /// [`fakes::eligibility::health_info::HealthResult`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result_code: Option<String>,
     /// The face/ file name (card confirmations).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub face: Option<String>,

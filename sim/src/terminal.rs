@@ -348,8 +348,8 @@ pub fn start_with(
 ) -> io::Result<TerminalDriver> {
     if let Some(c) = cfg.encoding {
         // Local answers (unknown kind, malformed, another institution) and abnormal
-        // ones. TODO(lead): answers from a remote centre are written as they came;
-        // the terminal should re-encode them once fakes::eligibility can.
+        // ones. Answers from a remote centre are written as they came: `onsim serve`
+        // gives the centre the same default (sim::live::start_with_terminal).
         terminal.service.config.default_character_code = c;
     }
     let shared = Arc::new(Shared {

@@ -237,7 +237,7 @@ pub fn run(a: ServeArgs) -> CmdResult {
             "trace_url": format!("{}/trace", http(ad.control)),
             "deadlines_url": format!("{}/deadlines", http(ad.control)),
             "carrier_faults_url": format!("{}/carrier/faults", http(ad.control)),
-            // H3: issue 13 item 3 and issue 14 #1.
+            // The simulated reader (issue 13) and run-time revocations (issue 14 #1).
             "reader_present_url": format!("{}/reader/present", http(ad.control)),
             "revocations_url": format!("{}/pki/revocations", http(ad.control)),
             "bureau_url": http(ad.bureau),

@@ -204,10 +204,11 @@ pub async fn start_with_terminal(
         households: cfg.households,
         ..PopulationConfig::default()
     });
-    // The terminal's output encoding is the desk's default
-    // for requests that name none: answers pass through the terminal as the centre
-    // wrote them. TODO(lead): the terminal should re-encode instead, once
-    // fakes::eligibility can.
+    // The terminal's output encoding is the desk's default for requests that name
+    // none: answers pass through the terminal as the centre wrote them, so the centre
+    // writes them in the terminal's encoding (a request's CharacterCodeIdentifier
+    // still wins). A centre with another default would need the terminal to
+    // re-encode; onsim's centre and terminal share the setting instead.
     let mut desk_cfg = AnswerConfig::default();
     if let Some(c) = terminal_cfg.encoding {
         desk_cfg.default_character_code = c;

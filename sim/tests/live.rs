@@ -11,8 +11,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+#[path = "support/population.rs"]
+mod population;
 #[path = "support/serve.rs"]
 mod serve;
+use population::{csv_rows, request_xml};
 use serve::Server;
 
 /// `onsim serve` as these tests run it: virtual start 2025-04-01, 2,000 households.
@@ -40,34 +43,6 @@ fn http(method: &str, url: &str, body: Option<&Value>) -> (u16, Value) {
     let status: u16 = out[9..12].parse().unwrap();
     let body = &out[out.find("\r\n\r\n").unwrap() + 4..];
     (status, serde_json::from_str(body).unwrap_or(Value::Null))
-}
-
-fn csv_rows(path: &Path) -> Vec<Vec<String>> {
-    let text = std::fs::read_to_string(path).unwrap();
-    let mut lines = text.lines();
-    let header = lines.next().unwrap();
-    assert!(header.starts_with("insurer_number,insured_card_symbol,insured_identification_number,insured_branch_number,birthdate,expected_validity"), "{header}");
-    lines
-        .map(|l| l.split(',').map(str::to_string).collect())
-        .collect()
-}
-
-fn request_xml(institution: &str, row: &[String]) -> String {
-    let opt = |name: &str, v: &str| {
-        if v.is_empty() {
-            String::new()
-        } else {
-            format!("<{name}>{v}</{name}>")
-        }
-    };
-    format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<XmlMsg><MessageHeader><QualificationConfirmationDate>20250401</QualificationConfirmationDate><MedicalInstitutionCode>{institution}</MedicalInstitutionCode><ArbitraryFileIdentifier>curl-1</ArbitraryFileIdentifier><CharacterCodeIdentifier>0</CharacterCodeIdentifier></MessageHeader><MessageBody><QualificationConfirmSearchInfo><InsurerNumber>{}</InsurerNumber>{}<InsuredIdentificationNumber>{}</InsuredIdentificationNumber>{}<Birthdate>{}</Birthdate></QualificationConfirmSearchInfo></MessageBody></XmlMsg>\n",
-        row[0],
-        opt("InsuredCardSymbol", &row[1]),
-        row[2],
-        opt("InsuredBranchNumber", &row[3]),
-        row[4],
-    )
 }
 
 /// curl with one credential; (exit code, stdout, stderr).

@@ -14,8 +14,11 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use serde_json::{json, Value};
 
+#[path = "support/population.rs"]
+mod population;
 #[path = "support/serve.rs"]
 mod serve;
+use population::{csv_rows, request_xml};
 use serve::Server;
 
 fn server(extra: &[&str]) -> Server {
@@ -48,32 +51,6 @@ fn http_raw(method: &str, url: &str, body: &[u8]) -> (u16, Value) {
 
 fn http(method: &str, url: &str, body: &Value) -> (u16, Value) {
     http_raw(method, url, body.to_string().as_bytes())
-}
-
-fn csv_rows(path: &Path) -> Vec<Vec<String>> {
-    let text = std::fs::read_to_string(path).unwrap();
-    text.lines()
-        .skip(1)
-        .map(|l| l.split(',').map(str::to_string).collect())
-        .collect()
-}
-
-fn request_xml(institution: &str, row: &[String]) -> String {
-    let opt = |name: &str, v: &str| {
-        if v.is_empty() {
-            String::new()
-        } else {
-            format!("<{name}>{v}</{name}>")
-        }
-    };
-    format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<XmlMsg><MessageHeader><QualificationConfirmationDate>20250401</QualificationConfirmationDate><MedicalInstitutionCode>{institution}</MedicalInstitutionCode><ArbitraryFileIdentifier>rel-1</ArbitraryFileIdentifier><CharacterCodeIdentifier>0</CharacterCodeIdentifier></MessageHeader><MessageBody><QualificationConfirmSearchInfo><InsurerNumber>{}</InsurerNumber>{}<InsuredIdentificationNumber>{}</InsuredIdentificationNumber>{}<Birthdate>{}</Birthdate></QualificationConfirmSearchInfo></MessageBody></XmlMsg>\n",
-        row[0],
-        opt("InsuredCardSymbol", &row[1]),
-        row[2],
-        opt("InsuredBranchNumber", &row[3]),
-        row[4],
-    )
 }
 
 /// A terminal's TLS client for `pki/NAME.*`, limited to `version`; the same config

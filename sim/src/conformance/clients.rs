@@ -433,19 +433,7 @@ fn request_bytes(task: &Task, institution: &str, date: &str, file: &str, f: Flaw
         s.push_str("<?xml version=\"1.0\" encoding=\"Shift_JIS\" standalone=\"no\"?>\n");
     }
     let id = file_id(file);
-    s.push_str("<XmlMsg>\n  <MessageHeader>\n");
-    s.push_str(&format!(
-        "    <QualificationConfirmationDate>{}</QualificationConfirmationDate>\n",
-        esc(date)
-    ));
-    s.push_str(&format!(
-        "    <MedicalInstitutionCode>{}</MedicalInstitutionCode>\n",
-        esc(institution)
-    ));
-    s.push_str(&format!(
-        "    <ArbitraryFileIdentifier>{}</ArbitraryFileIdentifier>\n",
-        esc(id)
-    ));
+    header_start(&mut s, date, institution, id);
     if let Some(c) = task.character_code {
         s.push_str(&format!(
             "    <CharacterCodeIdentifier>{c}</CharacterCodeIdentifier>\n"
@@ -459,6 +447,35 @@ fn request_bytes(task: &Task, institution: &str, date: &str, file: &str, f: Flaw
     } else {
         encode(&s, CharacterCode::ShiftJis)
     }
+}
+
+/// `<XmlMsg><MessageHeader>` with the three header fields of a qualification request
+/// (single or bulk upload); the caller adds what follows.
+fn header_start(s: &mut String, date: &str, institution: &str, id: &str) {
+    s.push_str("<XmlMsg>\n  <MessageHeader>\n");
+    s.push_str(&format!(
+        "    <QualificationConfirmationDate>{}</QualificationConfirmationDate>\n",
+        esc(date)
+    ));
+    s.push_str(&format!(
+        "    <MedicalInstitutionCode>{}</MedicalInstitutionCode>\n",
+        esc(institution)
+    ));
+    s.push_str(&format!(
+        "    <ArbitraryFileIdentifier>{}</ArbitraryFileIdentifier>\n",
+        esc(id)
+    ));
+}
+
+/// A bulk download request, Shift_JIS: the header holds only MedicalInstitutionCode
+/// (OD BulkQualificationService.cs, docs/INTERFACE.md §2).
+fn download_request(institution: &str, reception_number: &str) -> Vec<u8> {
+    let s = format!(
+        "<?xml version=\"1.0\" encoding=\"Shift_JIS\" standalone=\"no\"?>\n<XmlMsg>\n  <MessageHeader>\n    <MedicalInstitutionCode>{}</MedicalInstitutionCode>\n  </MessageHeader>\n  <MessageBody>\n    <ReceptionNumber>{}</ReceptionNumber>\n  </MessageBody>\n</XmlMsg>\n",
+        esc(institution),
+        esc(reception_number)
+    );
+    encode(&s, CharacterCode::ShiftJis)
 }
 
 /// One `QualificationConfirmSearchInfo` (with `ArbitraryIdentifier` in bulk).
@@ -517,12 +534,7 @@ fn unknown_download(
     f: Flaws,
 ) -> Result<ResultLine, String> {
     let n = format!("OQSmuquc02req_{bulk_id}_{}.xml", u.id);
-    let s = format!(
-        "<?xml version=\"1.0\" encoding=\"Shift_JIS\" standalone=\"no\"?>\n<XmlMsg>\n  <MessageHeader>\n    <MedicalInstitutionCode>{}</MedicalInstitutionCode>\n  </MessageHeader>\n  <MessageBody>\n    <ReceptionNumber>{}</ReceptionNumber>\n  </MessageBody>\n</XmlMsg>\n",
-        esc(institution),
-        esc(&u.reception_number)
-    );
-    drop_request(req, &n, &encode(&s, CharacterCode::ShiftJis))?;
+    drop_request(req, &n, &download_request(institution, &u.reception_number))?;
     let answer = res.join(response_name(&n));
     let err = req.join(fakes::eligibility::terminal::err_name(&n));
     let until = Instant::now() + timeout * 5;
@@ -673,19 +685,7 @@ fn bulk(
     let id = &tasks.bulk_id;
     let up = format!("OQSmuquc01req_{id}.xml");
     let mut s = String::from("<?xml version=\"1.0\" encoding=\"Shift_JIS\" standalone=\"no\"?>\n");
-    s.push_str("<XmlMsg>\n  <MessageHeader>\n");
-    s.push_str(&format!(
-        "    <QualificationConfirmationDate>{}</QualificationConfirmationDate>\n",
-        esc(date)
-    ));
-    s.push_str(&format!(
-        "    <MedicalInstitutionCode>{}</MedicalInstitutionCode>\n",
-        esc(institution)
-    ));
-    s.push_str(&format!(
-        "    <ArbitraryFileIdentifier>{}</ArbitraryFileIdentifier>\n",
-        esc(id)
-    ));
+    header_start(&mut s, date, institution, id);
     s.push_str("  </MessageHeader>\n  <MessageBody>\n");
     for t in &tasks.bulk {
         search_info(&mut s, t, Some(&t.id));
@@ -706,16 +706,7 @@ fn bulk(
     };
     for attempt in 1..=MAX_DOWNLOADS {
         let n = format!("OQSmuquc02req_{id}_{attempt}.xml");
-        // Download: the header holds only MedicalInstitutionCode (OD
-        // BulkQualificationService.cs, docs/INTERFACE.md §2).
-        let mut s =
-            String::from("<?xml version=\"1.0\" encoding=\"Shift_JIS\" standalone=\"no\"?>\n");
-        s.push_str(&format!(
-            "<XmlMsg>\n  <MessageHeader>\n    <MedicalInstitutionCode>{}</MedicalInstitutionCode>\n  </MessageHeader>\n  <MessageBody>\n    <ReceptionNumber>{}</ReceptionNumber>\n  </MessageBody>\n</XmlMsg>\n",
-            esc(institution),
-            esc(&reception_number)
-        ));
-        drop_request(req, &n, &encode(&s, CharacterCode::ShiftJis))?;
+        drop_request(req, &n, &download_request(institution, &reception_number))?;
         // Matched by the echoed ReceptionNumber (docs/INTERFACE.md §1).
         let path = res.join(response_name(&n));
         let until = Instant::now() + timeout * 5;

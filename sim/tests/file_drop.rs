@@ -954,13 +954,8 @@ fn face_files_stamped_with_the_wall_clock() {
     assert!(text.contains("<ProcessingResultCode>C002<"), "{text}");
     for p in [a, b] {
         let n = p.file_name().unwrap().to_str().unwrap().to_string();
-        let stamp = n
-            .strip_prefix("OQSsiquc01res_face_")
-            .and_then(|r| r.strip_suffix(".xml"))
-            .and_then(|r| r.rsplit_once('_'))
-            .map(|(_, s)| s.to_string())
-            .unwrap_or_else(|| panic!("{n}"));
-        assert_eq!(stamp.len(), 14, "{n}");
+        let stamp =
+            fakes::eligibility::terminal::face_file_stamp(&n).unwrap_or_else(|| panic!("{n}"));
         assert!(stamp.starts_with(&today), "{n} (today {today})");
         assert_ne!(
             &stamp[..8],

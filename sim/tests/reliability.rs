@@ -743,20 +743,9 @@ fn reader_present_writes_face_files_for_every_outcome() {
         encoding_rs::SHIFT_JIS.decode(&b).0.into_owned()
     };
     let name_ok = |p: &str| {
-        let n = Path::new(p)
-            .file_name()
-            .unwrap()
-            .to_str()
-            .unwrap()
-            .to_string();
-        let stamp = n
-            .strip_prefix("OQSsiquc01res_face_")
-            .and_then(|r| r.strip_suffix(".xml"))
-            .and_then(|r| r.rsplit_once('_'))
-            .map(|(_, t)| t.to_string())
-            .unwrap_or_default();
+        let n = Path::new(p).file_name().unwrap().to_str().unwrap();
         assert!(
-            stamp.len() == 14 && stamp.bytes().all(|b| b.is_ascii_digit()),
+            fakes::eligibility::terminal::is_face_file_name(n),
             "{n} should pass OQSsiquc01res_face_.+_(\\d{{14}})\\.xml"
         );
     };

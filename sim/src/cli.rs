@@ -86,6 +86,7 @@ pub fn main() -> ExitCode {
         }
     };
     init_logging(cli.verbose, cli.log_format);
+    crate::keystore::install_from_env();
     let result = match cli.command {
         Command::Holidays(a) => commands::holidays::run(a),
         Command::Schedule(a) => commands::schedule::run(a),

@@ -401,8 +401,8 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
             Some("set claims = \"paper\" or drop limited_type"),
         ));
     }
-    let limited_from = NaiveDate::from_ymd_opt(2024, 6, 1).expect("valid");
-    if spec.clinic.limited_type && (spec.scenario.rules != RuleSet::R2024 || d < limited_from) {
+    let limited_from = spec.scenario.rules.limited_type_from();
+    if spec.clinic.limited_type && limited_from.is_none_or(|from| d < from) {
         return Err(err(
             &[Key("clinic"), Key("limited_type")],
             format!("the limited type (資格確認限定型) exists from June 2024 under r2024; this scenario is {} with designation {d}", spec.scenario.rules),
@@ -444,7 +444,7 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
             }
         }
     }
-    if spec.plan.temporary_code_request.is_some() && spec.scenario.rules == RuleSet::R2024 {
+    if spec.plan.temporary_code_request.is_some() && !spec.scenario.rules.has_temporary_code() {
         return Err(err(
             &[Key("plan"), Key("temporary_code_request")],
             "temporary codes (仮コード) exist only under r2021".into(),

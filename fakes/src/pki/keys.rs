@@ -1,9 +1,11 @@
 //! Key material derived from a seed, so a run is replayable (docs/DESIGN.md, Determinism).
 //!
 //! RSA-2048 generation takes a noticeable fraction of a second (seconds in debug
-//! builds), so keys are memoised per (seed, label): in process always, and on disk
-//! when a cache directory is available. The cache is only a memo: the same seed and
-//! label always derive the same key, cached or not, so it can never change a result.
+//! builds), so keys are memoised per (seed, label): in process always, and in a
+//! [`KeyStore`] when the driver installed one (`sim` installs a disk cache, see
+//! `sim/src/keystore.rs`; this crate does no file-system or environment access). The
+//! store is only a memo: the same seed and label always derive the same key, stored or
+//! not, so it can never change a result.
 //!
 //! Key types (our choice): RSA-2048 where JPKI requires it (card keys, the JPKI CA);
 //! ECDSA P-256 for the implementing body's CA, terminal client certificates and the
@@ -12,7 +14,6 @@
 //! ring only generates keys from the system RNG).
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use rand_chacha::rand_core::SeedableRng;
@@ -37,14 +38,28 @@ fn memo() -> &'static Cache {
     MEMO.get_or_init(|| Mutex::new(BTreeMap::new()))
 }
 
-/// Where derived RSA keys are kept between processes: `$ONSIM_KEY_CACHE` if set
-/// (empty disables the disk cache), else `onsim-keycache` under the system temp dir.
-fn disk_dir() -> Option<PathBuf> {
-    match std::env::var_os("ONSIM_KEY_CACHE") {
-        Some(v) if v.is_empty() => None,
-        Some(v) => Some(PathBuf::from(v)),
-        None => Some(std::env::temp_dir().join("onsim-keycache")),
-    }
+/// Somewhere derived keys (PKCS#8 DER) can be kept between processes.
+///
+/// Implementations must be best effort: a failed `store` only costs speed, and
+/// `load` returning bytes that do not decode is treated as a miss.
+pub trait KeyStore: Send + Sync {
+    /// The bytes stored under `name`, if any.
+    fn load(&self, name: &str) -> Option<Vec<u8>>;
+    /// Keep `der` under `name`.
+    fn store(&self, name: &str, der: &[u8]);
+}
+
+static STORE: OnceLock<Box<dyn KeyStore>> = OnceLock::new();
+
+/// Install the process-wide key store (once; later calls are ignored and return false).
+pub fn set_key_store(store: Box<dyn KeyStore>) -> bool {
+    STORE.set(store).is_ok()
+}
+
+/// The name a key is stored under: seed, a readable form of the label, and a hash
+/// that keeps labels which sanitise alike apart.
+pub fn store_name(seed: u64, label: &str) -> String {
+    disk_name(seed, label)
 }
 
 fn disk_name(seed: u64, label: &str) -> String {
@@ -66,13 +81,19 @@ pub fn generate_rsa_uncached(seed: u64, label: &str) -> RsaPrivateKey {
     RsaPrivateKey::new(&mut rng, 2048).expect("RSA-2048 generation cannot fail with a working RNG")
 }
 
-/// The RSA-2048 key for (seed, label), from the memo, the disk cache, or freshly made.
+/// The RSA-2048 key for (seed, label), from the memo, the key store, or freshly made.
 pub fn rsa_key(seed: u64, label: &str) -> Arc<RsaPrivateKey> {
     let k = (seed, label.to_string());
     if let Some(key) = memo().lock().expect("key memo poisoned").get(&k) {
         return key.clone();
     }
-    let key = Arc::new(load_or_generate(seed, label));
+    #[cfg(test)]
+    test_store::install();
+    let key = Arc::new(load_or_generate(
+        STORE.get().map(|b| b.as_ref()),
+        seed,
+        label,
+    ));
     memo()
         .lock()
         .expect("key memo poisoned")
@@ -81,24 +102,16 @@ pub fn rsa_key(seed: u64, label: &str) -> Arc<RsaPrivateKey> {
         .clone()
 }
 
-fn load_or_generate(seed: u64, label: &str) -> RsaPrivateKey {
-    let path = disk_dir().map(|d| d.join(disk_name(seed, label)));
-    if let Some(p) = &path {
-        if let Ok(der) = std::fs::read(p) {
-            if let Ok(key) = RsaPrivateKey::from_pkcs8_der(&der) {
-                return key;
-            }
+fn load_or_generate(store: Option<&dyn KeyStore>, seed: u64, label: &str) -> RsaPrivateKey {
+    let name = disk_name(seed, label);
+    if let Some(der) = store.and_then(|s| s.load(&name)) {
+        if let Ok(key) = RsaPrivateKey::from_pkcs8_der(&der) {
+            return key;
         }
     }
     let key = generate_rsa_uncached(seed, label);
-    if let Some(p) = path {
-        // Best effort: a read-only or missing temp dir only costs speed.
-        if let (Some(dir), Ok(der)) = (p.parent(), key.to_pkcs8_der()) {
-            let tmp = p.with_extension(format!("tmp{}", std::process::id()));
-            let _ = std::fs::create_dir_all(dir)
-                .and_then(|_| std::fs::write(&tmp, der.as_bytes()))
-                .and_then(|_| std::fs::rename(&tmp, &p));
-        }
+    if let (Some(store), Ok(der)) = (store, key.to_pkcs8_der()) {
+        store.store(&name, der.as_bytes());
     }
     key
 }
@@ -122,6 +135,35 @@ pub fn p256_pkcs8(seed: u64, label: &str) -> Vec<u8> {
         .to_vec()
 }
 
+/// This crate's own tests keep keys on disk (the only file access in `fakes`, and
+/// only under `cfg(test)`) so debug-build test runs do not regenerate RSA keys.
+#[cfg(test)]
+mod test_store {
+    use super::{set_key_store, KeyStore, STORE};
+    use std::path::PathBuf;
+
+    struct TempDirStore(PathBuf);
+    impl KeyStore for TempDirStore {
+        fn load(&self, name: &str) -> Option<Vec<u8>> {
+            std::fs::read(self.0.join(name)).ok()
+        }
+        fn store(&self, name: &str, der: &[u8]) {
+            let tmp = self.0.join(format!("{name}.tmp{}", std::process::id()));
+            let _ = std::fs::create_dir_all(&self.0)
+                .and_then(|_| std::fs::write(&tmp, der))
+                .and_then(|_| std::fs::rename(&tmp, self.0.join(name)));
+        }
+    }
+
+    pub fn install() {
+        if STORE.get().is_none() {
+            let _ = set_key_store(Box::new(TempDirStore(
+                std::env::temp_dir().join("onsim-keycache"),
+            )));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,6 +182,22 @@ mod tests {
         assert!(Arc::ptr_eq(&a, &b));
         assert_eq!(disk_name(1, "x y"), disk_name(1, "x y"));
         assert_ne!(disk_name(1, "x y"), disk_name(1, "x_y"));
+    }
+
+    /// A store that a corrupted entry cannot fool: bad bytes are a miss, and the
+    /// regenerated key is the same as the one derived without any store.
+    #[test]
+    fn bad_stored_bytes_are_a_miss() {
+        struct Junk;
+        impl KeyStore for Junk {
+            fn load(&self, _: &str) -> Option<Vec<u8>> {
+                Some(b"not a key".to_vec())
+            }
+            fn store(&self, _: &str, _: &[u8]) {}
+        }
+        let k = load_or_generate(Some(&Junk), 3, "junk-store");
+        let fresh = generate_rsa_uncached(3, "junk-store");
+        assert_eq!(rsa_pkcs8(&k), rsa_pkcs8(&fresh));
     }
 
     /// `cargo test -p fakes keygen_timing -- --ignored --nocapture` prints the cost.

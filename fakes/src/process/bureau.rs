@@ -135,14 +135,7 @@ impl Bureau {
             .add_business_days(received, processing)
             .unwrap_or(super::far_future());
         let mut dispatch = ready.min(self.answer_deadline);
-        let mut why = match self.rules {
-            RuleSet::R2021 => {
-                "r2021 1(2): answer sent by the 10th of M−1 (next open day if closed)"
-            }
-            RuleSet::R2024 => {
-                "r2024 1(2): answer sent by the 10th of M−2 (next open day if closed)"
-            }
-        };
+        let mut why = self.rules.rules().answer_text();
         if let Some(f) =
             self.faults
                 .fires(FaultKind::BureauAnswerDelay, dispatch, None, &mut self.rng)
@@ -169,7 +162,7 @@ impl Bureau {
             ActorId::Clinic,
             Msg::ReceptionAnswer { fee, number },
         );
-        if self.rules == RuleSet::R2021 {
+        if self.rules.request_travels_with_application() {
             // r2021: the request travels with the designation application.
             self.accept_application(VirtualTime::at(received, OFFICE_OPENS, 0), out);
         }
@@ -228,13 +221,10 @@ impl Actor for Bureau {
                     .fires(FaultKind::DesignationRefused, today, None, &mut self.rng)
                     .is_some()
                 {
-                    let why = match self.rules {
-                        RuleSet::R2021 => "not designated: the bureau deletes the record (r2021 2)",
-                        RuleSet::R2024 => "not designated: status 8. 未指定 (r2024)",
-                    };
+                    let why = self.rules.rules().not_designated_text();
                     out.event(now, ME, EventKind::NotDesignated, why, String::new);
                     out.send(now, ME, ActorId::Clinic, Msg::NotDesignated);
-                    if self.rules == RuleSet::R2021 {
+                    if self.rules.not_designated_deletes_record() {
                         // If the deleted number was the newest, the system may hand it
                         // out again: the next entry must be typed in by hand.
                         if let Some(last) = self.issued.last().copied() {

@@ -90,25 +90,24 @@ impl Plan {
             Some(d) => d,
             None => cal.add_business_days(request_deadline, -5)?,
         };
-        let designation_application = match (s.rules, self.designation_application) {
-            (RuleSet::R2021, d) => d,
-            (RuleSet::R2024, Some(d)) => Some(d),
-            (RuleSet::R2024, None) => Some(
-                cal.add_business_days(
-                    s.date(MilestoneId::DesignationApplicationDeadline)
-                        .expect("r2024 has it"),
-                    -5,
-                )?,
-            ),
+        // Where the request travels with the designation application (r2021) there is
+        // no separate designation-application step unless the plan names one.
+        let designation_application = match (
+            self.designation_application,
+            s.date(MilestoneId::DesignationApplicationDeadline),
+        ) {
+            (Some(d), _) => Some(d),
+            (None, Some(deadline)) if !s.rules.request_travels_with_application() => {
+                Some(cal.add_business_days(deadline, -5)?)
+            }
+            (None, _) => None,
         };
         Ok(ResolvedPlan {
-            temporary_code_request: match s.rules {
-                RuleSet::R2021 => Some(
-                    self.temporary_code_request
-                        .or(s.date(MilestoneId::TemporaryCodeRequest))
-                        .expect("r2021 has it"),
-                ),
-                RuleSet::R2024 => None,
+            temporary_code_request: if s.rules.has_temporary_code() {
+                self.temporary_code_request
+                    .or(s.date(MilestoneId::TemporaryCodeRequest))
+            } else {
+                None
             },
             reader_order: self.reader_order.unwrap_or(order_open),
             network_order: self.network_order.unwrap_or(order_open),
@@ -517,7 +516,8 @@ impl Actor for Clinic {
                 }
             }
             Msg::Step(Step::ReaderOrder) => {
-                if self.setup.rules == RuleSet::R2021 && !self.setup.limited_type {
+                if self.setup.rules.implementing_body_supplies_reader() && !self.setup.limited_type
+                {
                     return; // r2021: the implementing body provides the reader.
                 }
                 out.event(
@@ -713,7 +713,8 @@ impl Actor for Clinic {
                     );
                     // Under r2021 the implementing body supplied the free reader and
                     // replaces it; otherwise the vendor does.
-                    let supplier = if self.setup.rules == RuleSet::R2021 && !self.setup.limited_type
+                    let supplier = if self.setup.rules.implementing_body_supplies_reader()
+                        && !self.setup.limited_type
                     {
                         ActorId::ImplementingBody
                     } else {

@@ -101,7 +101,7 @@ impl ImplementingBody {
     }
 
     fn ship_free_reader(&mut self, shown: NaiveDate, out: &mut Outbox) {
-        if self.reader_shipped || self.rules != RuleSet::R2021 {
+        if self.reader_shipped || !self.rules.implementing_body_supplies_reader() {
             return;
         }
         let Some(applied) = self.reader_applied else {
@@ -171,18 +171,19 @@ impl Actor for ImplementingBody {
             }
             Msg::ReceptionNumberSubmission { number } => {
                 let (day, slow) = self.working_day(today);
-                // In time for the designation month only if received by the 15th.
+                // In time for the designation month only if received by the deadline (the
+                // 15th, rolled to the next open day when closed: see `schedule::compute`).
                 let registered_for = if today <= self.deadline {
                     out.event(
                         now,
                         ME,
                         EventKind::ReceptionNumberRegistered,
-                        "received by the 15th: in the institution master for the designation month",
+                        "received by the deadline (the 15th, or the next open day if it is closed): in the institution master for the designation month",
                         || number.to_string(),
                     );
                     self.designation
                 } else {
-                    out.event(now, ME, EventKind::ReceptionNumberLate, "received after the 15th: too late for the designation month; usable from the next month", || format!("{number}, deadline {}", self.deadline));
+                    out.event(now, ME, EventKind::ReceptionNumberLate, "received after the deadline (the 15th, or the next open day if it is closed): too late for the designation month; usable from the next month", || format!("{number}, deadline {}", self.deadline));
                     self.designation
                         .checked_add_months(chrono::Months::new(1))
                         .unwrap_or(super::far_future())

@@ -80,6 +80,7 @@ impl LivePki {
         institution: InstitutionCode,
         other_institution: InstitutionCode,
     ) -> Result<Self, PkiError> {
+        crate::keystore::install_from_env();
         let (from, to) = server_window();
         let server_ca = Authority::fakes(seed, from, to)?;
         let server = server_ca.issue(&CertSpec::server("onsim-eligibility", from, to))?;

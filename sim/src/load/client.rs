@@ -419,6 +419,7 @@ mod tests {
     use super::*;
 
     fn test_key() -> (ring::rsa::KeyPair, rsa::RsaPublicKey) {
+        crate::keystore::install_from_env();
         let key = fakes::pki::keys::rsa_key(1, "load-test-card");
         let pkcs8 = fakes::pki::keys::rsa_pkcs8(&key);
         let pair = ring::rsa::KeyPair::from_pkcs8(&pkcs8).expect("ring reads the card key");

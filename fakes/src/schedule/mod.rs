@@ -1,5 +1,7 @@
 //! The two rule sets, r2021 and r2024 (docs/DOMAIN.md §5), as one function from a
-//! designation date to dated milestones.
+//! designation date to dated milestones: [`compute`] works out the dates every rule
+//! set shares, and each rule set ([`r2021`], [`r2024`], implementing [`Rules`]) adds
+//! its own milestones and answers what it allows.
 //!
 //! The bureau and implementing-body actors take their deadlines from here, and so does
 //! `onsim schedule`: a rule is written once. Each milestone says which rule produced
@@ -19,6 +21,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::calendar::{self, BusinessCalendar, CalendarError, LAST_ANNOUNCED_YEAR};
 use crate::codes::Bureau;
+
+pub mod r2021;
+pub mod r2024;
+pub mod rules;
+
+use rules::month_start_before;
+pub use rules::{RuleDates, Rules};
 
 /// A rule set: which notices govern the onboarding.
 #[derive(
@@ -43,31 +52,54 @@ pub enum RuleSet {
 }
 
 impl RuleSet {
-    pub fn id(self) -> &'static str {
+    /// Every registered rule set, oldest first.
+    pub const ALL: [RuleSet; 2] = [RuleSet::R2021, RuleSet::R2024];
+
+    /// The registry: the module that implements each rule set.
+    pub fn rules(self) -> &'static dyn Rules {
         match self {
-            RuleSet::R2021 => "r2021",
-            RuleSet::R2024 => "r2024",
+            RuleSet::R2021 => &r2021::R2021,
+            RuleSet::R2024 => &r2024::R2024,
         }
     }
 
+    pub fn id(self) -> &'static str {
+        self.rules().id()
+    }
+
     /// The first designation date the rule set covers.
-    ///
-    /// r2021: requests under the new procedure from February 2021, so the first
-    /// designation served is 1 March 2021. r2024: reception numbers under the revision
-    /// from February 2024, answered by the 10th of M−2, so 1 April 2024.
     pub fn first_designation(self) -> NaiveDate {
-        match self {
-            RuleSet::R2021 => NaiveDate::from_ymd_opt(2021, 3, 1).expect("valid"),
-            RuleSet::R2024 => NaiveDate::from_ymd_opt(2024, 4, 1).expect("valid"),
-        }
+        self.rules().first_designation()
     }
 
     /// Months between the bureau's answer and designation (1 under r2021, 2 under r2024).
     pub fn answer_lead_months(self) -> u32 {
-        match self {
-            RuleSet::R2021 => 1,
-            RuleSet::R2024 => 2,
-        }
+        self.rules().answer_lead_months()
+    }
+
+    /// See [`Rules::has_temporary_code`].
+    pub fn has_temporary_code(self) -> bool {
+        self.rules().has_temporary_code()
+    }
+
+    /// See [`Rules::request_travels_with_application`].
+    pub fn request_travels_with_application(self) -> bool {
+        self.rules().request_travels_with_application()
+    }
+
+    /// See [`Rules::implementing_body_supplies_reader`].
+    pub fn implementing_body_supplies_reader(self) -> bool {
+        self.rules().implementing_body_supplies_reader()
+    }
+
+    /// See [`Rules::limited_type_from`].
+    pub fn limited_type_from(self) -> Option<NaiveDate> {
+        self.rules().limited_type_from()
+    }
+
+    /// See [`Rules::not_designated_deletes_record`].
+    pub fn not_designated_deletes_record(self) -> bool {
+        self.rules().not_designated_deletes_record()
     }
 }
 
@@ -80,11 +112,10 @@ impl fmt::Display for RuleSet {
 impl FromStr for RuleSet {
     type Err = ScheduleError;
     fn from_str(s: &str) -> Result<Self, ScheduleError> {
-        match s {
-            "r2021" => Ok(RuleSet::R2021),
-            "r2024" => Ok(RuleSet::R2024),
-            _ => Err(ScheduleError::UnknownRuleSet(s.to_string())),
-        }
+        RuleSet::ALL
+            .into_iter()
+            .find(|r| r.id() == s)
+            .ok_or_else(|| ScheduleError::UnknownRuleSet(s.to_string()))
     }
 }
 
@@ -532,33 +563,28 @@ impl Schedule {
     }
 }
 
-fn month_start_before(designation: NaiveDate, months: u32) -> NaiveDate {
-    calendar::first_of_month_before(designation, months)
-}
-
-/// The installation date the guide's plan implies when the clinic has none.
-/// *(our choice)* r2024: the 15th of M−1 or the next open day, which leaves room for
-/// the certificate application (≥5 business days before) after the portal account
-/// opens in M−2, and two weeks of slack before designation. r2021: 5 business days
-/// after the 15th of M−1, when the certificate application is due.
+/// The installation date the guide's plan implies when the clinic has none
+/// (see each rule set's [`Rules::default_installation`]).
 pub fn default_installation(
     rules: RuleSet,
     cal: &BusinessCalendar,
     designation: NaiveDate,
 ) -> Result<NaiveDate, CalendarError> {
-    let m1 = month_start_before(designation, 1);
-    match rules {
-        RuleSet::R2024 => cal.nth_or_next_open(m1.year(), m1.month(), 15),
-        RuleSet::R2021 => {
-            let fifteenth =
-                NaiveDate::from_ymd_opt(m1.year(), m1.month(), 15).expect("15th exists");
-            cal.add_business_days(fifteenth, 5)
-        }
-    }
+    rules.rules().default_installation(cal, designation)
 }
 
 /// Turn a request into the dated milestones of its rule set.
 pub fn compute(
+    req: &ScheduleRequest,
+    published: Option<&PublishedTable>,
+) -> Result<Schedule, ScheduleError> {
+    compute_with(req.rules.rules(), req, published)
+}
+
+/// [`compute`] with any implementation of [`Rules`] (a rule set not yet registered in
+/// [`RuleSet`], e.g. in a test); `req.rules` is only copied into the result.
+pub fn compute_with(
+    rules: &dyn Rules,
     req: &ScheduleRequest,
     published: Option<&PublishedTable>,
 ) -> Result<Schedule, ScheduleError> {
@@ -574,7 +600,7 @@ pub fn compute(
             });
         }
     }
-    let first = req.rules.first_designation();
+    let first = rules.first_designation();
     if m < first {
         return Err(ScheduleError::BeforeRules {
             designation: m,
@@ -596,16 +622,9 @@ pub fn compute(
             actor,
         })
     };
-    let lead = req.rules.answer_lead_months();
+    let lead = rules.answer_lead_months();
     let answer_month = month_start_before(m, lead);
     let (am_y, am_m) = (answer_month.year(), answer_month.month());
-    let mname = |k: u32| {
-        if k == 1 {
-            "M−1".to_string()
-        } else {
-            format!("M−{k}")
-        }
-    };
 
     // Published dates win where the table has this designation.
     let row = published.and_then(|t| t.rows.get(&m)).copied();
@@ -624,9 +643,13 @@ pub fn compute(
             published_date: answer,
         });
     }
-    // The implementing body's deadline: the 15th of the answer month. The notices say
-    // "by the 15th" without a closed-day roll, so none is applied.
-    let ib_rule = NaiveDate::from_ymd_opt(am_y, am_m, 15).expect("15th exists");
+    // The implementing body's deadline: the 15th of the answer month, or the next open
+    // day when the 15th is closed. r2021: the official 2021–22 table (seed 000 別紙2)
+    // rolls every closed 15th, e.g. Monday 2021-05-17 for designation 2021-06-01, as the
+    // seeds state for the bureau's 10th (閉庁日の場合は原則翌開庁日). r2024 *(our
+    // choice)*: seed 001 says only "通常、…前々月の15日までに"; we roll the same way
+    // (docs/SEEDS.md).
+    let ib_rule = cal.nth_or_next_open(am_y, am_m, 15)?;
     let (ib, ib_src) = match row {
         Some(r) => (r.implementing_body_deadline, Source::Published),
         None => (ib_rule, Source::Rule),
@@ -665,200 +688,29 @@ pub fn compute(
     let portal = cal.add_business_days(ib, 4)?;
     let installation = match req.installation {
         Some(d) => d,
-        None => default_installation(req.rules, cal, m)?,
+        None => rules.default_installation(cal, m)?,
     };
     let cert_deadline = cal.add_business_days(installation, -5)?;
     let codes_sent = cal.open_on_or_after(m)?;
 
-    match req.rules {
-        RuleSet::R2021 => {
-            let m5 = month_start_before(m, 5);
-            push(
-                MilestoneId::TemporaryCodeRequest,
-                m5,
-                Source::Rule,
-                "r2021 別紙3 ①: request a temporary code (仮コード) and open the portal account about 5 months before the start of care (1st of M−5)".into(),
-                Actor::Clinic,
-            );
-            push(
-                MilestoneId::ReaderApplication,
-                m5,
-                Source::Rule,
-                "r2021 別紙3 ③: apply for the free face-auth reader about 5 months before (it ships 4–5 months after the application)".into(),
-                Actor::Clinic,
-            );
-            push(
-                MilestoneId::ReceptionRequestDeadline,
-                request_deadline,
-                Source::Rule,
-                format!("r2021 1(1): designation application and reception-number request together by the deadline {bureau_txt} sets; default: last open day of M−2{shift_txt}; later requests are returned (返戻)"),
-                Actor::Bureau,
-            );
-            push(
-                MilestoneId::BureauAnswerDispatch,
-                answer,
-                answer_src,
-                match answer_src {
-                    Source::Rule => format!("r2021 1(2): the bureau sends the answer by the 10th of {} (next open day if closed)", mname(lead)),
-                    Source::Published => "published table of the bureau (別紙2)".into(),
-                },
-                Actor::Bureau,
-            );
-            push(
-                MilestoneId::ImplementingBodyDeadline,
-                ib,
-                ib_src,
-                match ib_src {
-                    Source::Rule => format!("r2021 3(2): reception number (and usage/certificate applications) at the implementing body by the 15th of {}", mname(lead)),
-                    Source::Published => "published table of the bureau (別紙2)".into(),
-                },
-                Actor::ImplementingBody,
-            );
-            push(
-                MilestoneId::UsageApplicationDeadline,
-                ib,
-                ib_src,
-                "r2021 別紙3 ⑥: usage application with the reception number by the 15th".into(),
-                Actor::Clinic,
-            );
-            push(
-                MilestoneId::CertificateApplicationDeadline,
-                ib,
-                ib_src,
-                "r2021 別紙3 ⑥: certificate application (電子証明書発行申請) by the 15th".into(),
-                Actor::Clinic,
-            );
-            push(
-                MilestoneId::ReaderShipment,
-                cal.next_open(ib)?,
-                Source::Rule,
-                "r2021 別紙3 5: the reader ships once the reception number was shown (earliest: the open day after the 15th)".into(),
-                Actor::ImplementingBody,
-            );
-            push(
-                MilestoneId::PortalAccountReady,
-                portal,
-                Source::Rule,
-                "account registration with the reception number about 4 business days after it reaches the implementing body".into(),
-                Actor::ImplementingBody,
-            );
-            push(
-                MilestoneId::SystemInstallation,
-                installation,
-                Source::Rule,
-                if req.installation.is_some() {
-                    "the clinic's planned installation date".into()
-                } else {
-                    "(our choice) recommended installation: 5 business days after the 15th of M−1"
-                        .into()
-                },
-                Actor::SystemVendor,
-            );
-        }
-        RuleSet::R2024 => {
-            let m3 = month_start_before(m, 3);
-            push(
-                MilestoneId::ReaderOrder,
-                m3,
-                Source::Rule,
-                "r2024 guide ①: choose and order the face-auth reader by about 3 months before designation (lead time 3–4 months)".into(),
-                Actor::Clinic,
-            );
-            push(
-                MilestoneId::NetworkOrder,
-                m3,
-                Source::Rule,
-                "r2024 guide ②: order a connectable network line together with the reader".into(),
-                Actor::Clinic,
-            );
-            push(
-                MilestoneId::SystemVendorOrder,
-                m3,
-                Source::Rule,
-                "r2024 guide ③④: estimate and order from the system vendor together with the reader".into(),
-                Actor::Clinic,
-            );
-            if req.paper_claims {
-                push(
-                    MilestoneId::ReceptionRequestDeadline,
-                    request_deadline,
-                    Source::Rule,
-                    format!("r2024 1(1): paper-claims clinics are exempt from online confirmation but still need a reception number for the portal; deadline set by {bureau_txt}, default: last open day of M−3{shift_txt}"),
-                    Actor::Bureau,
-                );
-            } else {
-                push(
-                    MilestoneId::ReceptionRequestDeadline,
-                    request_deadline,
-                    Source::Rule,
-                    format!("r2024 1(1): reception-number request, before the designation application, by the deadline {bureau_txt} sets (about 2 months before designation); default: last open day of M−3{shift_txt}"),
-                    Actor::Bureau,
-                );
-            }
-            push(
-                MilestoneId::BureauAnswerDispatch,
-                answer,
-                answer_src,
-                match answer_src {
-                    Source::Rule => format!("r2024 1(2): the bureau sends the answer by the 10th of {} (next open day if closed)", mname(lead)),
-                    Source::Published => "published table of the bureau".into(),
-                },
-                Actor::Bureau,
-            );
-            push(
-                MilestoneId::ImplementingBodyDeadline,
-                ib,
-                ib_src,
-                match ib_src {
-                    Source::Rule => format!(
-                        "r2024 3(2): reception number at the implementing body by the 15th of {}",
-                        mname(lead)
-                    ),
-                    Source::Published => "published table of the bureau".into(),
-                },
-                Actor::ImplementingBody,
-            );
-            push(
-                MilestoneId::PortalAccountReady,
-                portal,
-                Source::Rule,
-                "r2024 guide ⑦ ※1: account registration about 4 business days after the reception number reaches the implementing body".into(),
-                Actor::ImplementingBody,
-            );
-            push(
-                MilestoneId::UsageApplicationDeadline,
-                cert_deadline,
-                Source::Rule,
-                "r2024 guide ⑧: usage application 5 business days before the system installation"
-                    .into(),
-                Actor::Clinic,
-            );
-            push(
-                MilestoneId::CertificateApplicationDeadline,
-                cert_deadline,
-                Source::Rule,
-                "r2024 guide ⑧: certificate application 5 business days before the system installation; the notice comes by registered mail".into(),
-                Actor::Clinic,
-            );
-            push(
-                MilestoneId::SystemInstallation,
-                installation,
-                Source::Rule,
-                if req.installation.is_some() {
-                    "the clinic's planned installation date".into()
-                } else {
-                    "(our choice) recommended installation: 15th of M−1 or the next open day".into()
-                },
-                Actor::SystemVendor,
-            );
-            push(
-                MilestoneId::DesignationApplicationDeadline,
-                cal.open_on_or_before(month_start_before(m, 1))?,
-                Source::Rule,
-                "r2024 guide ⑨: designation application with the onboarding plan (導入計画書) by about one month before opening (last open day on or before the 1st of M−1)".into(),
-                Actor::Bureau,
-            );
-        }
+    let dates = RuleDates {
+        designation: m,
+        lead,
+        request_deadline,
+        answer,
+        answer_src,
+        implementing_body_deadline: ib,
+        implementing_body_src: ib_src,
+        portal,
+        installation,
+        installation_planned: req.installation.is_some(),
+        cert_deadline,
+        bureau_txt,
+        shift_txt,
+        paper_claims: req.paper_claims,
+    };
+    for x in rules.milestones(cal, &dates)? {
+        push(x.id, x.date, x.source, x.rule, x.actor);
     }
     push(
         MilestoneId::Designation,
@@ -881,14 +733,16 @@ pub fn compute(
     if req.clinic == ClinicKind::MedicalDental {
         notes.push("medical+dental clinic (医科歯科併設): two institution codes, so two reception-number requests and two certificates per terminal".into());
     }
-    if req.paper_claims && req.rules == RuleSet::R2024 {
+    if req.paper_claims && rules.limited_type_from().is_some() {
         notes.push("paper-claims clinic: outside the mandate; the limited type (資格確認限定型) is available".into());
     }
-    if req.rules == RuleSet::R2021 && m >= RuleSet::R2024.first_designation() {
-        notes.push(
-            "r2021 was replaced by r2024 for designations from 2024-04-01; shown for comparison"
-                .into(),
-        );
+    if let Some((from, by)) = rules.superseded() {
+        if m >= from {
+            notes.push(format!(
+                "{} was replaced by {by} for designations from {from}; shown for comparison",
+                rules.id()
+            ));
+        }
     }
     let projected = ms.iter().any(|x| calendar::is_projected(x.date));
     Ok(Schedule {
@@ -910,6 +764,143 @@ mod tests {
 
     fn d(s: &str) -> NaiveDate {
         s.parse().unwrap()
+    }
+
+    /// Seed 000 別紙2 rolls a closed 15th to the next open day (docs/SEEDS.md); r2024
+    /// does the same *(our choice)*.
+    #[test]
+    fn closed_fifteenth_rolls_to_the_next_open_day() {
+        // 2021-05-15 is a Saturday: the official table gives Monday 2021-05-17.
+        let s = compute(&ScheduleRequest::new(d("2021-06-01"), RuleSet::R2021), None).unwrap();
+        assert_eq!(
+            s.date(MilestoneId::ImplementingBodyDeadline),
+            Some(d("2021-05-17"))
+        );
+        assert_eq!(
+            s.date(MilestoneId::UsageApplicationDeadline),
+            Some(d("2021-05-17"))
+        );
+        // 2025-06-15 is a Sunday.
+        let s = compute(&ScheduleRequest::new(d("2025-08-01"), RuleSet::R2024), None).unwrap();
+        assert_eq!(
+            s.date(MilestoneId::ImplementingBodyDeadline),
+            Some(d("2025-06-16"))
+        );
+    }
+
+    /// No date a party must meet falls on a closed day, 2021–2027, in either rule set.
+    /// Left out: designation itself (the 1st, fixed by the designation) and the
+    /// "about N months before" start dates of the guides (目安, the 1st of a month),
+    /// which say when to begin, not a deadline *(our choice, docs/SEEDS.md)*.
+    #[test]
+    fn no_deadline_falls_on_a_closed_day() {
+        let guide_starts = [
+            MilestoneId::Designation,
+            MilestoneId::TemporaryCodeRequest,
+            MilestoneId::ReaderApplication,
+            MilestoneId::ReaderOrder,
+            MilestoneId::NetworkOrder,
+            MilestoneId::SystemVendorOrder,
+        ];
+        let cal = BusinessCalendar::standard();
+        let mut checked = 0;
+        for rules in RuleSet::ALL {
+            let mut m = rules.first_designation();
+            while m <= d("2027-12-01") {
+                for paper_claims in [false, true] {
+                    let mut req = ScheduleRequest::new(m, rules);
+                    req.allow_projected = true;
+                    req.paper_claims = paper_claims;
+                    let s = compute(&req, None).unwrap();
+                    for x in s
+                        .milestones
+                        .iter()
+                        .filter(|x| !guide_starts.contains(&x.id))
+                    {
+                        assert!(
+                            cal.is_open(x.date).unwrap(),
+                            "{rules} designation {m}: {} on closed day {}",
+                            x.id,
+                            x.date
+                        );
+                        checked += 1;
+                    }
+                }
+                m = m.checked_add_months(chrono::Months::new(1)).unwrap();
+            }
+        }
+        assert!(checked > 1000, "checked {checked} milestones");
+    }
+
+    /// A third rule set is one module implementing [`Rules`]; `compute_with` runs it
+    /// with no change anywhere else (registration in [`RuleSet`] names it in files).
+    #[test]
+    fn a_toy_rule_set_needs_only_its_module() {
+        struct Toy;
+        impl Rules for Toy {
+            fn id(&self) -> &'static str {
+                "toy"
+            }
+            fn first_designation(&self) -> NaiveDate {
+                d("2030-01-01")
+            }
+            fn answer_lead_months(&self) -> u32 {
+                3
+            }
+            fn not_designated_text(&self) -> &'static str {
+                "not designated (toy)"
+            }
+            fn answer_text(&self) -> &'static str {
+                "toy: answer by the 10th of M−3"
+            }
+            fn default_installation(
+                &self,
+                cal: &BusinessCalendar,
+                designation: NaiveDate,
+            ) -> Result<NaiveDate, CalendarError> {
+                cal.add_business_days(designation, -20)
+            }
+            fn milestones(
+                &self,
+                _cal: &BusinessCalendar,
+                d: &RuleDates,
+            ) -> Result<rules::Milestones, ScheduleError> {
+                let mut out = rules::Milestones::new();
+                out.push(
+                    MilestoneId::ImplementingBodyDeadline,
+                    d.implementing_body_deadline,
+                    d.implementing_body_src,
+                    "toy: number to the implementing body by the 15th of M−3".into(),
+                    Actor::ImplementingBody,
+                );
+                Ok(out)
+            }
+        }
+        let mut req = ScheduleRequest::new(d("2030-01-01"), RuleSet::R2024);
+        req.allow_projected = true;
+        assert!(matches!(
+            compute_with(
+                &Toy,
+                &ScheduleRequest {
+                    designation: d("2029-12-01"),
+                    ..req.clone()
+                },
+                None
+            ),
+            Err(ScheduleError::BeforeRules { .. })
+        ));
+        let s = compute_with(&Toy, &req, None).unwrap();
+        // 2029-10-15 is a Monday; the answer month is three months before.
+        assert_eq!(
+            s.date(MilestoneId::ImplementingBodyDeadline),
+            Some(d("2029-10-15"))
+        );
+        assert_eq!(s.date(MilestoneId::Designation), Some(d("2030-01-01")));
+        assert!(s.date(MilestoneId::CodesToImplementingBody).is_some());
+        assert!(
+            s.date(MilestoneId::ReaderOrder).is_none(),
+            "only what Toy adds"
+        );
     }
 
     #[test]

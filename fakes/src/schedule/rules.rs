@@ -1,0 +1,139 @@
+//! What a rule set is: its dates and its capabilities, as one trait.
+//!
+//! Each rule set is one module (`r2021.rs`, `r2024.rs`) implementing [`Rules`]; the
+//! [`RuleSet`](super::RuleSet) enum is the registry that names them in scenario files
+//! and on the command line. Actors and validation ask the rule set what it allows
+//! (`has_temporary_code`, `implementing_body_supplies_reader`, …) instead of comparing
+//! rule-set names, so adding a rule set is one new module plus its registration
+//! (docs/ARCHITECTURE.md, "Add a rule set").
+
+use chrono::NaiveDate;
+
+use super::{Actor, Milestone, MilestoneId, ScheduleError, Source};
+use crate::calendar::{self, BusinessCalendar, CalendarError};
+
+/// The dates every rule set shares, computed once by [`super::compute`] before the
+/// rule set adds its own milestones.
+#[derive(Debug, Clone)]
+pub struct RuleDates {
+    pub designation: NaiveDate,
+    /// Months between the bureau's answer and designation.
+    pub lead: u32,
+    pub request_deadline: NaiveDate,
+    pub answer: NaiveDate,
+    pub answer_src: Source,
+    /// The 15th of the answer month, or the next open day if it is closed.
+    pub implementing_body_deadline: NaiveDate,
+    pub implementing_body_src: Source,
+    pub portal: NaiveDate,
+    pub installation: NaiveDate,
+    /// True when the installation date is the clinic's own plan, not the default.
+    pub installation_planned: bool,
+    pub cert_deadline: NaiveDate,
+    /// The bureau, as the rule texts name it.
+    pub bureau_txt: String,
+    /// How the bureau's policy moved the request deadline, as a rule-text suffix.
+    pub shift_txt: String,
+    pub paper_claims: bool,
+}
+
+/// The milestones a rule set adds, in the order it adds them.
+#[derive(Debug, Default)]
+pub struct Milestones(pub Vec<Milestone>);
+
+impl Milestones {
+    pub fn new() -> Self {
+        Milestones(Vec::new())
+    }
+
+    pub fn push(
+        &mut self,
+        id: MilestoneId,
+        date: NaiveDate,
+        source: Source,
+        rule: String,
+        actor: Actor,
+    ) {
+        self.0.push(Milestone {
+            id,
+            date,
+            source,
+            rule,
+            actor,
+        });
+    }
+}
+
+impl IntoIterator for Milestones {
+    type Item = Milestone;
+    type IntoIter = std::vec::IntoIter<Milestone>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
+
+/// A rule set: the notices that govern onboarding, as dates and capabilities.
+///
+/// The capability methods default to the r2024 answer (the current rules); a rule set
+/// overrides what differs. Each override says which seed clause it follows.
+pub trait Rules: Sync {
+    /// The name used in scenario files and on the command line.
+    fn id(&self) -> &'static str;
+    /// The first designation date the rule set covers.
+    fn first_designation(&self) -> NaiveDate;
+    /// Months between the bureau's answer (10th) and designation.
+    fn answer_lead_months(&self) -> u32;
+    /// Whether a temporary code (仮コード) comes before the reception number.
+    fn has_temporary_code(&self) -> bool {
+        false
+    }
+    /// Whether the reception-number request travels with the designation application
+    /// (otherwise the designation application is a later, separate step).
+    fn request_travels_with_application(&self) -> bool {
+        false
+    }
+    /// Whether the implementing body supplies the face-auth reader (otherwise the
+    /// clinic orders it from a vendor).
+    fn implementing_body_supplies_reader(&self) -> bool {
+        false
+    }
+    /// The first designation from which the limited type (資格確認限定型) exists, if
+    /// the rule set has it.
+    fn limited_type_from(&self) -> Option<NaiveDate> {
+        None
+    }
+    /// Whether "not designated" deletes the bureau's record (otherwise it is a status).
+    fn not_designated_deletes_record(&self) -> bool {
+        false
+    }
+    /// The first designation from which another rule set replaced this one, and its id.
+    fn superseded(&self) -> Option<(NaiveDate, &'static str)> {
+        None
+    }
+    /// The trace text for "not designated".
+    fn not_designated_text(&self) -> &'static str;
+    /// The trace text for the bureau's answer going out on its rule date.
+    fn answer_text(&self) -> &'static str;
+    /// The installation date the guide's plan implies when the clinic has none.
+    fn default_installation(
+        &self,
+        cal: &BusinessCalendar,
+        designation: NaiveDate,
+    ) -> Result<NaiveDate, CalendarError>;
+    /// The milestones this rule set adds to the shared ones (designation, codes sent).
+    fn milestones(
+        &self,
+        cal: &BusinessCalendar,
+        d: &RuleDates,
+    ) -> Result<Milestones, ScheduleError>;
+}
+
+/// The 1st of the month `months` before `designation`.
+pub fn month_start_before(designation: NaiveDate, months: u32) -> NaiveDate {
+    calendar::first_of_month_before(designation, months)
+}
+
+/// "M−1", "M−2", … as the rule texts write them.
+pub fn month_name(k: u32) -> String {
+    format!("M−{k}")
+}

@@ -10,6 +10,7 @@ pub mod conformance;
 pub mod engine;
 pub mod error;
 pub mod html;
+pub mod invariants;
 pub mod keystore;
 pub mod live;
 pub mod live_run;

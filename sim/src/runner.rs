@@ -297,7 +297,16 @@ pub fn run_prepared(p: &Prepared, seed: u64, detail: Detail) -> RunResult {
         .iter()
         .find(|e| matches!(e.kind, EventKind::OnlineStart | EventKind::LimitedTypeReady))
         .map(|e| e.at.date());
-    let checks = evaluate(&s.checks, outcome, &timeline, None);
+    let mut checks = evaluate(&s.checks, outcome, &timeline, None);
+    // A broken invariant is a bug in onsim: the run fails and says which.
+    for broken in crate::invariants::check(&timeline) {
+        tracing::error!(scenario = %s.file, seed, "invariant broken: {broken}");
+        checks.push(CheckResult {
+            expectation: "onsim's invariants hold (src/invariants.rs)".into(),
+            passed: false,
+            explanation: Some(broken),
+        });
+    }
     let passed = checks.iter().all(|c| c.passed) && handled < EVENT_LIMIT;
     RunResult {
         outcome,

@@ -173,6 +173,9 @@ proptest! {
         prop_assert!(a.events_handled < runner::EVENT_LIMIT, "event limit reached:\n{}", text);
         let tl = &a.timeline;
         prop_assert!(tl.windows(2).all(|w| w[0].at <= w[1].at), "trace out of order");
+        // The driver's invariants (no refused message, replies after requests).
+        let broken = sim::invariants::check(tl);
+        prop_assert!(broken.is_empty(), "invariants broken: {:?}\n{}", broken, text);
 
         // No step before its prerequisites.
         let pairs = [

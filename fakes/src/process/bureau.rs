@@ -174,7 +174,7 @@ impl Actor for Bureau {
         ME
     }
 
-    fn handle(&mut self, now: VirtualTime, _from: ActorId, msg: Msg, out: &mut Outbox) {
+    fn handle(&mut self, now: VirtualTime, from: ActorId, msg: Msg, out: &mut Outbox) {
         match msg {
             Msg::ReceptionRequest { fee } => self.on_request(now, fee, out),
             Msg::DesignationApplication { complete } => {
@@ -258,7 +258,7 @@ impl Actor for Bureau {
                 );
                 out.send(sent, ME, ActorId::ImplementingBody, Msg::CodesSent);
             }
-            _ => {}
+            other => out.refuse(now, ME, from, &other),
         }
     }
 }

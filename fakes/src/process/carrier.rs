@@ -113,7 +113,7 @@ impl Actor for Carrier {
                     ),
                 }
             }
-            _ => {}
+            other => out.refuse(now, ME, from, &other),
         }
     }
 }

@@ -487,7 +487,7 @@ impl Actor for Clinic {
         self.step(out, self.setup.designation, Step::GoLive);
     }
 
-    fn handle(&mut self, now: VirtualTime, _from: ActorId, msg: Msg, out: &mut Outbox) {
+    fn handle(&mut self, now: VirtualTime, from: ActorId, msg: Msg, out: &mut Outbox) {
         let today = now.date();
         match msg {
             Msg::Step(Step::TemporaryCodeRequest) => {
@@ -816,7 +816,7 @@ impl Actor for Clinic {
                     }
                 }
             }
-            _ => {}
+            other => out.refuse(now, ME, from, &other),
         }
     }
 }

@@ -333,7 +333,7 @@ impl Actor for ImplementingBody {
                     Msg::ConnectivityResult { purpose, failure },
                 );
             }
-            _ => {}
+            other => out.refuse(now, ME, from, &other),
         }
     }
 }

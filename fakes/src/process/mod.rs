@@ -226,6 +226,54 @@ pub enum Msg {
     InstallationPostponed,
 }
 
+impl Msg {
+    /// The actors a message may be addressed to. Exhaustive on purpose: a new message
+    /// does not compile until it says who takes it, and [`Outbox::send`] refuses (as a
+    /// [`EventKind::MessageRefused`] trace event) a message sent to anyone else.
+    pub fn addressees(&self) -> &'static [ActorId] {
+        use ActorId::*;
+        match self {
+            Msg::Step(_)
+            | Msg::ReceptionAnswer { .. }
+            | Msg::RequestReturned { .. }
+            | Msg::CorrectionRequest
+            | Msg::DesignationApplicationAccepted
+            | Msg::Designated { .. }
+            | Msg::NotDesignated
+            | Msg::TemporaryCodeIssued { .. }
+            | Msg::AccountReady { .. }
+            | Msg::CertificateNotice { .. }
+            | Msg::LimitedTypeApproved
+            | Msg::ReaderDelivered { .. }
+            | Msg::LineReady
+            | Msg::LineRejected
+            | Msg::InstallationDone
+            | Msg::InstallationPostponed => &[Clinic],
+            Msg::ReceptionRequest { .. }
+            | Msg::DesignationApplication { .. }
+            | Msg::CouncilDecision => &[Bureau],
+            Msg::CodesSent
+            | Msg::TemporaryCodeRequest
+            | Msg::ReaderApplication
+            | Msg::ReceptionNumberSubmission { .. }
+            | Msg::UsageApplication
+            | Msg::CertificateApplication { .. }
+            | Msg::LimitedTypeApplication { .. } => &[ImplementingBody],
+            // A new reader from a vendor; under r2021 the implementing body replaces the
+            // free reader it supplied.
+            Msg::ReaderOrder { .. } => &[ReaderVendor, ImplementingBody],
+            Msg::LineOrder => &[Carrier],
+            Msg::SystemOrder { .. } | Msg::PrerequisiteReady(_) | Msg::InstallationDay => {
+                &[SystemVendor]
+            }
+            // The check travels over the carrier's line to the implementing body; the
+            // result goes back to whoever asked.
+            Msg::ConnectivityCheck { .. } => &[Carrier, ImplementingBody],
+            Msg::ConnectivityResult { .. } => &[SystemVendor, Clinic],
+        }
+    }
+}
+
 /// Something that happened, for the trace and for expectations. The ids are what
 /// scenario files name in `[[expect]]`.
 #[derive(
@@ -292,6 +340,11 @@ pub enum EventKind {
     ExemptPaperClaims,
     LimitedTypeApplied,
     LimitedTypeReady,
+    /// A message its addressee does not take (sent to the wrong actor, or one the
+    /// actor has no handling for in its state). Never expected: every scenario runs
+    /// without one (`sim/tests/actor_inputs.rs`), and the driver's invariant check
+    /// reports it.
+    MessageRefused,
 }
 
 impl EventKind {
@@ -357,8 +410,33 @@ impl Outbox {
         }
     }
 
+    /// Send `msg` to `to`, delivered at `at`. A message `to` does not take (see
+    /// [`Msg::addressees`]) is not delivered: it becomes a
+    /// [`EventKind::MessageRefused`] event of the sender.
     pub fn send(&mut self, at: VirtualTime, from: ActorId, to: ActorId, msg: Msg) {
+        if !msg.addressees().contains(&to) {
+            self.event(
+                at,
+                from,
+                EventKind::MessageRefused,
+                "misrouted: the addressee does not take this message",
+                || format!("{msg:?} to {to:?}"),
+            );
+            return;
+        }
         self.sends.push(Envelope { at, from, to, msg });
+    }
+
+    /// Record that actor `me` refused `msg` from `from`: an input it has no handling
+    /// for. Never a silent drop (docs/ARCHITECTURE.md, typed inputs).
+    pub fn refuse(&mut self, at: VirtualTime, me: ActorId, from: ActorId, msg: &Msg) {
+        self.event(
+            at,
+            me,
+            EventKind::MessageRefused,
+            "refused: this actor does not handle this message",
+            || format!("{msg:?} from {from:?}"),
+        );
     }
 
     /// Record an event; `detail` is only evaluated when the run keeps details.

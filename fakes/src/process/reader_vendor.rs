@@ -32,8 +32,9 @@ impl Actor for ReaderVendor {
         ME
     }
 
-    fn handle(&mut self, now: VirtualTime, _from: ActorId, msg: Msg, out: &mut Outbox) {
+    fn handle(&mut self, now: VirtualTime, from: ActorId, msg: Msg, out: &mut Outbox) {
         let Msg::ReaderOrder { replacement } = msg else {
+            out.refuse(now, ME, from, &msg);
             return;
         };
         let today = now.date();

@@ -99,7 +99,7 @@ impl Actor for SystemVendor {
         ME
     }
 
-    fn handle(&mut self, now: VirtualTime, _from: ActorId, msg: Msg, out: &mut Outbox) {
+    fn handle(&mut self, now: VirtualTime, from: ActorId, msg: Msg, out: &mut Outbox) {
         let today = now.date();
         match msg {
             Msg::SystemOrder { installation } => {
@@ -187,7 +187,7 @@ impl Actor for SystemVendor {
                     }
                 }
             },
-            _ => {}
+            other => out.refuse(now, ME, from, &other),
         }
     }
 }

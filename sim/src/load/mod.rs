@@ -417,11 +417,24 @@ pub async fn issue_cards(control: SocketAddr) -> Result<Vec<LoadCard>, String> {
 mod tests {
     use super::*;
 
-    /// Busy for about `ms` of CPU time.
+    /// This thread's CPU time, from the kernel's per-thread clock (independent of
+    /// the `/proc` reading under test).
+    fn own_cpu_ns() -> u64 {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `ts` is a valid, writable timespec.
+        let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+        assert_eq!(rc, 0, "clock_gettime");
+        ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+    }
+
+    /// Busy until this thread has used `ms` of CPU time (however loaded the machine).
     fn spin(ms: u64) {
-        let t = Instant::now();
+        let start = own_cpu_ns();
         let mut x = 0u64;
-        while t.elapsed() < Duration::from_millis(ms) {
+        while own_cpu_ns() - start < ms * 1_000_000 {
             x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
         }
     }
@@ -433,15 +446,17 @@ mod tests {
         let named = |n: &str| n == name;
         let before = thread_cpu_ns(me, named).expect("/proc/self/task");
         let (tx, rx) = std::sync::mpsc::channel();
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
         let worker = std::thread::Builder::new()
             .name(name.into())
             .spawn(move || {
                 spin(40);
+                done_tx.send(()).unwrap();
                 // Stay alive until measured: ended threads are not counted.
                 let _ = rx.recv();
             })
             .unwrap();
-        std::thread::sleep(Duration::from_millis(60));
+        done_rx.recv().unwrap();
         let after = thread_cpu_ns(me, named).unwrap();
         let others = thread_cpu_ns(me, |n| n != name).unwrap();
         tx.send(()).unwrap();

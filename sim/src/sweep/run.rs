@@ -1,0 +1,204 @@
+//! Running replications: one variant prepared once and run for many seeds
+//! ([`VariantRun`]), which replications a shard runs ([`Shard`]), and the parallel,
+//! thread-count-independent reduction of chunks of runs ([`run_variant`]).
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use fakes::calendar::BusinessCalendar;
+use fakes::process::EventKind;
+use fakes::schedule::MilestoneId;
+
+use super::cause::{self, Dates, CAUSES};
+use super::measure::{Accum, OpenDays, Reference, Seen, SlackDef, Unit, SLACKS};
+use super::{outcome_index, CHUNK};
+use crate::engine::derive_seed;
+use crate::runner::{self, Detail, Prepared, RunResult};
+use crate::scenario::{Outcome, Scenario};
+
+/// One variant, ready to run many seeds.
+pub struct VariantRun<'a> {
+    prepared: Result<Prepared<'a>, String>,
+    designation: NaiveDate,
+    dates: Dates,
+    /// Active slacks and their reference dates.
+    slacks: Vec<(SlackDef, NaiveDate)>,
+    standard: OpenDays,
+    bureau: OpenDays,
+}
+
+impl<'a> VariantRun<'a> {
+    pub fn new(s: &'a Scenario) -> VariantRun<'a> {
+        let prepared = runner::prepare(s);
+        let designation = s.spec.clinic.designation;
+        let bureau_cal =
+            BusinessCalendar::with_closures(s.spec.actors.bureau.closures.iter().copied());
+        let (installation, bureau_answer_dispatch, slacks) = match &prepared {
+            Ok(p) => {
+                let inst = p.setup.plan.installation;
+                let slacks = SLACKS
+                    .iter()
+                    .filter_map(|d| {
+                        let r = match d.reference {
+                            Reference::Milestone(m) => p.schedule.date(m)?,
+                            Reference::PlannedInstallation => inst,
+                        };
+                        Some((*d, r))
+                    })
+                    .collect();
+                (
+                    Some(inst),
+                    p.schedule.date(MilestoneId::BureauAnswerDispatch),
+                    slacks,
+                )
+            }
+            Err(_) => (None, None, Vec::new()),
+        };
+        VariantRun {
+            prepared,
+            designation,
+            dates: Dates {
+                designation,
+                installation,
+                bureau_answer_dispatch,
+            },
+            slacks,
+            standard: OpenDays::new(&BusinessCalendar::standard(), designation),
+            bureau: OpenDays::new(&bureau_cal, designation),
+        }
+    }
+
+    /// The ids of the slacks this variant reports, in order.
+    pub fn slack_ids(&self) -> Vec<&'static str> {
+        self.slacks.iter().map(|(d, _)| d.id).collect()
+    }
+
+    fn empty(&self) -> Accum {
+        Accum::new(self.slacks.len())
+    }
+
+    /// Run replication seeds and add them to `acc`.
+    pub fn run_one(&self, seed: u64, acc: &mut Accum) {
+        acc.runs += 1;
+        let p = match &self.prepared {
+            Ok(p) => p,
+            Err(_) => {
+                acc.outcomes[outcome_index(Outcome::Refused)] += 1;
+                return;
+            }
+        };
+        let r = runner::run_prepared(p, seed, Detail::Lean);
+        self.observe(&r, acc);
+    }
+
+    fn observe(&self, r: &RunResult, acc: &mut Accum) {
+        acc.outcomes[outcome_index(r.outcome)] += 1;
+        match r.online_start {
+            Some(d) => acc.delay.add((d - self.designation).num_days() as i32),
+            None => acc.never_online += 1,
+        }
+        let seen = Seen::of(&r.timeline);
+        for (i, (def, reference)) in self.slacks.iter().enumerate() {
+            let at = if def.event == EventKind::InstallationDone {
+                seen.first(def.event)
+            } else {
+                seen.last(def.event)
+            };
+            match at {
+                None => acc.slack_missing[i] += 1,
+                Some(t) => {
+                    let d = t.date();
+                    let v = match def.unit {
+                        Unit::CalendarDays => (*reference - d).num_days() as i32,
+                        Unit::BusinessDays => {
+                            if def.bureau_calendar {
+                                self.bureau.between(d, *reference)
+                            } else {
+                                self.standard.between(d, *reference)
+                            }
+                        }
+                    };
+                    acc.slack[i].add(v);
+                }
+            }
+        }
+        if let Some(c) = cause::attribute(r.outcome, &seen, &self.dates) {
+            acc.causes[CAUSES
+                .iter()
+                .position(|x| *x == c)
+                .unwrap_or(CAUSES.len() - 1)] += 1;
+        }
+    }
+}
+
+/// Which replications to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shard {
+    pub index: u64,
+    pub count: u64,
+}
+
+impl Shard {
+    pub fn parse(s: &str) -> Result<Shard, String> {
+        let err = || format!("--shard {s:?}: expected I/N with 0 <= I < N (e.g. 0/8)");
+        let (i, n) = s.split_once('/').ok_or_else(err)?;
+        let index: u64 = i.trim().parse().map_err(|_| err())?;
+        let count: u64 = n.trim().parse().map_err(|_| err())?;
+        if count == 0 || index >= count {
+            return Err(err());
+        }
+        Ok(Shard { index, count })
+    }
+    pub fn all() -> Shard {
+        Shard { index: 0, count: 1 }
+    }
+    /// How many of `runs` replications this shard runs.
+    pub fn len(&self, runs: u64) -> u64 {
+        if self.index >= runs {
+            0
+        } else {
+            (runs - self.index).div_ceil(self.count)
+        }
+    }
+    pub fn is_empty(&self, runs: u64) -> bool {
+        self.len(runs) == 0
+    }
+}
+
+/// The master seed of replication `i`.
+pub fn replication_seed(seed: u64, i: u64) -> u64 {
+    derive_seed(seed, &format!("run-{i}"))
+}
+
+/// Run the replications of `shard` for one variant. `progress` is called after each
+/// chunk with the number of runs it did.
+pub fn run_variant(
+    v: &VariantRun,
+    seed: u64,
+    runs: u64,
+    shard: Shard,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Accum {
+    use rayon::prelude::*;
+    let n = shard.len(runs);
+    let chunks = n.div_ceil(CHUNK);
+    let parts: Vec<Accum> = (0..chunks)
+        .into_par_iter()
+        .map(|c| {
+            let mut acc = v.empty();
+            let lo = c * CHUNK;
+            let hi = (lo + CHUNK).min(n);
+            for k in lo..hi {
+                let i = shard.index + k * shard.count;
+                v.run_one(replication_seed(seed, i), &mut acc);
+            }
+            progress(hi - lo);
+            acc
+        })
+        .collect();
+    let mut total = v.empty();
+    for p in &parts {
+        total.merge(p);
+    }
+    total
+}

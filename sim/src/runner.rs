@@ -66,8 +66,13 @@ pub struct RunResult {
 }
 
 /// Tie a step-bound fault with no window to the step's day, so retries on later
-/// days are not hit again.
+/// days are not hit again. The installation day is the first open day on or after
+/// the planned date, the day the system vendor comes (`process::system_vendor`): a
+/// plan on a Saturday is installed, and met by its fault, on the Monday.
 fn anchor_faults(list: &[Fault], schedule: &Schedule, installation: NaiveDate) -> Vec<Fault> {
+    let installation = BusinessCalendar::standard()
+        .open_on_or_after(installation)
+        .unwrap_or(installation);
     list.iter()
         .map(|f| {
             let mut f = f.clone();

@@ -10,7 +10,9 @@
 //! byte-identical for any `--threads`, and a set of shards merged with [`merge`] is
 //! byte-identical to the unsharded run.
 //!
-//! # Sharding, e.g. as a Kubernetes indexed Job
+//! # Sharding, e.g. as a Slurm job array or a Kubernetes indexed Job
+//!
+//! docs/sweep-cluster.md has both (scripts/slurm-sweep submits the Slurm one).
 //!
 //! `--shard I/N` runs only the replications with `i % N == I`; its JSON output carries
 //! the raw counts. `onsim merge` sums the shard files and prints exactly what the

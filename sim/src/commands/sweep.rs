@@ -10,6 +10,7 @@ use clap::{Args, ValueEnum};
 use crate::error::{CliError, CmdResult, Outcome};
 use crate::html;
 use crate::output::write_atomic;
+use crate::sweep::per_run::{PerRunFile, PerRunFormat};
 use crate::sweep::{self, Shard, SweepReport, SweepSpec, Vary};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -45,6 +46,11 @@ pub struct SweepArgs {
     /// Also write sweep.json and sweep.html (histograms, CDFs) into this folder.
     #[arg(long, value_name = "DIR")]
     pub report_dir: Option<PathBuf>,
+    /// Also write one row per replication (outcome, go-live, slacks, cause, flags;
+    /// docs/per-run-schema.md) to FILE, as Parquet or CSV by its extension
+    /// (`.parquet`, `.csv`). With --shard, this shard's rows.
+    #[arg(long, value_name = "FILE")]
+    pub per_run: Option<PathBuf>,
     /// Worker threads (default: all cores). Results do not depend on it.
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
@@ -119,6 +125,10 @@ pub fn run(a: SweepArgs) -> CmdResult {
             "--shard writes JSON (the raw counts `onsim merge` needs); drop --format csv",
         ));
     }
+    // Checked before any run: a bad --per-run name is a usage error, not lost work.
+    if let Some(p) = &a.per_run {
+        PerRunFormat::of_path(p).map_err(CliError::new)?;
+    }
     let vary = a
         .vary
         .iter()
@@ -139,6 +149,12 @@ pub fn run(a: SweepArgs) -> CmdResult {
             a.runs, a.max_runs
         )));
     }
+    let mut per_run = a
+        .per_run
+        .as_deref()
+        .map(|p| PerRunFile::new(p, vary.iter().map(|v| v.key.clone()).collect()))
+        .transpose()
+        .map_err(CliError::new)?;
     let spec = SweepSpec {
         file,
         text,
@@ -172,11 +188,17 @@ pub fn run(a: SweepArgs) -> CmdResult {
             b.inc(n);
         }
     };
-    let report = pool.install(|| sweep::sweep(&spec, &start, &progress));
+    let report = pool.install(|| match per_run.as_mut() {
+        None => sweep::sweep(&spec, &start, &progress),
+        Some(rows) => sweep::sweep_with_rows(&spec, &start, &progress, rows),
+    });
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
     let report = report.map_err(CliError::new)?;
+    if let Some(rows) = per_run {
+        rows.finish().map_err(CliError::new)?;
+    }
     emit(&report, a.format, a.out.as_ref(), a.report_dir.as_ref())
 }
 

@@ -10,7 +10,9 @@
 //! byte-identical for any `--threads`, and a set of shards merged with [`merge`] is
 //! byte-identical to the unsharded run.
 //!
-//! # Sharding, e.g. as a Kubernetes indexed Job
+//! # Sharding, e.g. as a Slurm job array or a Kubernetes indexed Job
+//!
+//! docs/sweep-cluster.md has both (scripts/slurm-sweep submits the Slurm one).
 //!
 //! `--shard I/N` runs only the replications with `i % N == I`; its JSON output carries
 //! the raw counts. `onsim merge` sums the shard files and prints exactly what the
@@ -49,14 +51,18 @@
 //! One concern a file: [`hist`] (exact histograms), [`measure`] (slacks, events seen,
 //! business days, the [`Accum`] counts), [`cause`] (the critical path), [`vary`]
 //! (`--vary` variants), [`run`] (replications, threads, shards), [`report`] (the
-//! report and its statistics), [`merge`](mod@merge) (shards), [`export`] (CSV).
+//! report and its statistics), [`merge`](mod@merge) (shards), [`export`] (CSV),
+//! [`rows`] and [`per_run`] (one row a replication, `--per-run` as Parquet or CSV;
+//! docs/per-run-schema.md).
 
 pub mod cause;
 pub mod export;
 pub mod hist;
 pub mod measure;
 pub mod merge;
+pub mod per_run;
 pub mod report;
+pub mod rows;
 pub mod run;
 pub mod vary;
 
@@ -69,7 +75,8 @@ pub use report::{
     to_json, variant_report, wilson, CauseStat, CriticalPath, DelayStat, OutcomeStat, Percentiles,
     ScenarioInfo, SlackStat, SweepReport, VariantMeta, VariantReport,
 };
-pub use run::{replication_seed, run_variant, Shard, VariantRun};
+pub use rows::{RowSink, RunRow, FLAGS};
+pub use run::{replication_seed, run_variant, run_variant_rows, Shard, VariantRun};
 pub use vary::{variants, Variant, Vary};
 
 use crate::scenario::Outcome;
@@ -124,17 +131,45 @@ pub fn sweep(
     start: &dyn Fn(u64),
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<SweepReport, String> {
+    sweep_inner(spec, start, progress, None)
+}
+
+/// [`sweep`], and every replication's row to `rows` as well (`--per-run`), in variant
+/// then replication order whatever the thread count.
+pub fn sweep_with_rows(
+    spec: &SweepSpec,
+    start: &dyn Fn(u64),
+    progress: &(dyn Fn(u64) + Sync),
+    rows: &mut dyn RowSink,
+) -> Result<SweepReport, String> {
+    sweep_inner(spec, start, progress, Some(rows))
+}
+
+fn sweep_inner(
+    spec: &SweepSpec,
+    start: &dyn Fn(u64),
+    progress: &(dyn Fn(u64) + Sync),
+    mut rows: Option<&mut dyn RowSink>,
+) -> Result<SweepReport, String> {
     if spec.runs == 0 {
         return Err("--runs must be at least 1".into());
     }
     let variants = variants(&spec.file, &spec.text, &spec.vary)?;
     let seed = spec.seed.unwrap_or(variants[0].scenario.spec.scenario.seed);
     let shard = spec.shard.unwrap_or(Shard::all());
+    if let Some(sink) = rows.as_deref_mut() {
+        sink.begin(&variants)?;
+    }
     start(shard.len(spec.runs) * variants.len() as u64);
     let mut reports = Vec::new();
-    for v in &variants {
+    for (vi, v) in variants.iter().enumerate() {
         let run = VariantRun::new(&v.scenario);
-        let acc = run_variant(&run, seed, spec.runs, shard, progress);
+        let acc = match rows.as_deref_mut() {
+            None => run_variant(&run, seed, spec.runs, shard, progress),
+            Some(sink) => run_variant_rows(&run, seed, spec.runs, shard, progress, &mut |r| {
+                sink.rows(vi, r)
+            })?,
+        };
         reports.push(variant_report(&VariantMeta::of(v, &run), &acc));
     }
     Ok(SweepReport {

@@ -11,6 +11,7 @@ use fakes::schedule::MilestoneId;
 
 use super::cause::{self, Dates, CAUSES};
 use super::measure::{Accum, OpenDays, Reference, Seen, SlackDef, Unit, SLACKS};
+use super::rows::{self, RunRow};
 use super::{outcome_index, CHUNK};
 use crate::engine::derive_seed;
 use crate::runner::{self, Detail, Prepared, RunResult};
@@ -21,8 +22,8 @@ pub struct VariantRun<'a> {
     prepared: Result<Prepared<'a>, String>,
     designation: NaiveDate,
     dates: Dates,
-    /// Active slacks and their reference dates.
-    slacks: Vec<(SlackDef, NaiveDate)>,
+    /// Active slacks, their reference dates and their index in [`SLACKS`].
+    slacks: Vec<(SlackDef, NaiveDate, usize)>,
     standard: OpenDays,
     bureau: OpenDays,
 }
@@ -38,12 +39,13 @@ impl<'a> VariantRun<'a> {
                 let inst = p.setup.plan.installation;
                 let slacks = SLACKS
                     .iter()
-                    .filter_map(|d| {
+                    .enumerate()
+                    .filter_map(|(g, d)| {
                         let r = match d.reference {
                             Reference::Milestone(m) => p.schedule.date(m)?,
                             Reference::PlannedInstallation => inst,
                         };
-                        Some((*d, r))
+                        Some((*d, r, g))
                     })
                     .collect();
                 (
@@ -70,7 +72,7 @@ impl<'a> VariantRun<'a> {
 
     /// The ids of the slacks this variant reports, in order.
     pub fn slack_ids(&self) -> Vec<&'static str> {
-        self.slacks.iter().map(|(d, _)| d.id).collect()
+        self.slacks.iter().map(|(d, _, _)| d.id).collect()
     }
 
     fn empty(&self) -> Accum {
@@ -79,6 +81,11 @@ impl<'a> VariantRun<'a> {
 
     /// Run replication seeds and add them to `acc`.
     pub fn run_one(&self, seed: u64, acc: &mut Accum) {
+        self.run_one_row(seed, acc, None);
+    }
+
+    /// [`Self::run_one`], and fill `row` with what the run recorded.
+    fn run_one_row(&self, seed: u64, acc: &mut Accum, row: Option<&mut RunRow>) {
         acc.runs += 1;
         let p = match &self.prepared {
             Ok(p) => p,
@@ -88,17 +95,20 @@ impl<'a> VariantRun<'a> {
             }
         };
         let r = runner::run_prepared(p, seed, Detail::Lean);
-        self.observe(&r, acc);
+        self.observe(&r, acc, row);
     }
 
-    fn observe(&self, r: &RunResult, acc: &mut Accum) {
+    fn observe(&self, r: &RunResult, acc: &mut Accum, mut row: Option<&mut RunRow>) {
         acc.outcomes[outcome_index(r.outcome)] += 1;
-        match r.online_start {
-            Some(d) => acc.delay.add((d - self.designation).num_days() as i32),
+        let delay = r
+            .online_start
+            .map(|d| (d - self.designation).num_days() as i32);
+        match delay {
+            Some(d) => acc.delay.add(d),
             None => acc.never_online += 1,
         }
         let seen = Seen::of(&r.timeline);
-        for (i, (def, reference)) in self.slacks.iter().enumerate() {
+        for (i, (def, reference, global)) in self.slacks.iter().enumerate() {
             let at = if def.event == EventKind::InstallationDone {
                 seen.first(def.event)
             } else {
@@ -119,10 +129,21 @@ impl<'a> VariantRun<'a> {
                         }
                     };
                     acc.slack[i].add(v);
+                    if let Some(row) = row.as_deref_mut() {
+                        row.slack[*global] = Some(v);
+                    }
                 }
             }
         }
-        if let Some(c) = cause::attribute(r.outcome, &seen, &self.dates) {
+        let cause = cause::attribute(r.outcome, &seen, &self.dates);
+        if let Some(row) = row {
+            row.outcome = r.outcome;
+            row.online_start = r.online_start;
+            row.start_delay = delay;
+            row.cause = cause;
+            row.flags = rows::flags_of(&seen, &r.timeline);
+        }
+        if let Some(c) = cause {
             acc.causes[CAUSES
                 .iter()
                 .position(|x| *x == c)
@@ -179,26 +200,79 @@ pub fn run_variant(
     shard: Shard,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Accum {
+    run_chunks(v, seed, runs, shard, progress, None).unwrap_or_else(|_| v.empty())
+}
+
+/// Chunks run in parallel per window when rows are kept, so at most this many runs'
+/// rows are held at once *(our choice: 64 chunks, 262,144 rows)*. The window is fixed,
+/// so the rows handed on, and their order, do not depend on the thread count.
+pub const ROW_WINDOW_CHUNKS: u64 = 64;
+
+/// Where a chunk's rows go, in replication order.
+pub type RowFn<'s> = dyn FnMut(&[RunRow]) -> Result<(), String> + 's;
+
+/// [`run_variant`], and each chunk's rows, in replication order, to `sink`.
+pub fn run_variant_rows(
+    v: &VariantRun,
+    seed: u64,
+    runs: u64,
+    shard: Shard,
+    progress: &(dyn Fn(u64) + Sync),
+    sink: &mut RowFn,
+) -> Result<Accum, String> {
+    run_chunks(v, seed, runs, shard, progress, Some(sink))
+}
+
+fn run_chunks(
+    v: &VariantRun,
+    seed: u64,
+    runs: u64,
+    shard: Shard,
+    progress: &(dyn Fn(u64) + Sync),
+    mut sink: Option<&mut RowFn>,
+) -> Result<Accum, String> {
     use rayon::prelude::*;
     let n = shard.len(runs);
     let chunks = n.div_ceil(CHUNK);
-    let parts: Vec<Accum> = (0..chunks)
-        .into_par_iter()
-        .map(|c| {
-            let mut acc = v.empty();
-            let lo = c * CHUNK;
-            let hi = (lo + CHUNK).min(n);
-            for k in lo..hi {
-                let i = shard.index + k * shard.count;
-                v.run_one(replication_seed(seed, i), &mut acc);
-            }
-            progress(hi - lo);
-            acc
-        })
-        .collect();
+    let keep = sink.is_some();
+    let window = if keep {
+        ROW_WINDOW_CHUNKS
+    } else {
+        chunks.max(1)
+    };
     let mut total = v.empty();
-    for p in &parts {
-        total.merge(p);
+    let mut c0 = 0;
+    while c0 < chunks {
+        let c1 = (c0 + window).min(chunks);
+        let parts: Vec<(Accum, Vec<RunRow>)> = (c0..c1)
+            .into_par_iter()
+            .map(|c| {
+                let mut acc = v.empty();
+                let lo = c * CHUNK;
+                let hi = (lo + CHUNK).min(n);
+                let mut rows = Vec::with_capacity(if keep { (hi - lo) as usize } else { 0 });
+                for k in lo..hi {
+                    let i = shard.index + k * shard.count;
+                    let s = replication_seed(seed, i);
+                    if keep {
+                        let mut row = RunRow::new(i, s);
+                        v.run_one_row(s, &mut acc, Some(&mut row));
+                        rows.push(row);
+                    } else {
+                        v.run_one(s, &mut acc);
+                    }
+                }
+                progress(hi - lo);
+                (acc, rows)
+            })
+            .collect();
+        for (acc, rows) in &parts {
+            total.merge(acc);
+            if let Some(sink) = sink.as_deref_mut() {
+                sink(rows)?;
+            }
+        }
+        c0 = c1;
     }
-    total
+    Ok(total)
 }

@@ -47,7 +47,12 @@ pub fn check(timeline: &[Event]) -> Vec<String> {
         .iter()
         .filter(|e| e.kind == EventKind::MessageRefused)
     {
-        broken.push(format!("{} {}: {}", e.at, e.actor.as_str(), e.why));
+        broken.push(format!(
+            "message refused at {} by {}: {}",
+            e.at,
+            e.actor.as_str(),
+            e.why
+        ));
     }
     for (reply, cause) in CAUSES {
         if let Some(r) = timeline.iter().position(|e| e.kind == reply) {

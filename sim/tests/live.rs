@@ -607,3 +607,122 @@ fn card_confirmation_over_mutual_tls() {
     assert!(log.contains("card confirmation answered"), "{log}");
     assert!(log.contains("refusal=\"revoked\""), "{log}");
 }
+
+/// `--bind` / `--advertise` and their variables: a bad value is exit 2 naming the
+/// flag, before anything is written to the state dir.
+#[test]
+fn bad_bind_or_advertise_is_exit_2_naming_the_flag() {
+    for (args, env, flag) in [
+        (&["--bind", "localhost"][..], None, "--bind"),
+        (&["--bind", "300.1.1.1"][..], None, "--bind"),
+        (&[][..], Some(("ONSIM_BIND", "everywhere")), "ONSIM_BIND"),
+        (&["--advertise", "no spaces"][..], None, "--advertise"),
+        (&["--advertise", "0.0.0.0"][..], None, "--advertise"),
+        (&["--advertise", "a:b"][..], None, "--advertise"),
+        (&[][..], Some(("ONSIM_ADVERTISE", "x/y")), "ONSIM_ADVERTISE"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_onsim"));
+        cmd.args(["serve", "--state-dir"]).arg(&state).args(args);
+        cmd.env_remove("ONSIM_BIND").env_remove("ONSIM_ADVERTISE");
+        if let Some((k, v)) = env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?} {env:?}: {err}");
+        assert!(
+            err.contains(flag),
+            "{args:?} {env:?} should name {flag}: {err}"
+        );
+        assert!(!state.exists(), "{args:?}: nothing written");
+    }
+}
+
+/// curl against one advertised URL, reaching the name on loopback (`--resolve`);
+/// (exit code, stdout with "\nHTTP <code>", stderr).
+fn curl_as(s: &Server, url: &str, credential: Option<&str>) -> (i32, String, String) {
+    let rest = url.split("://").nth(1).unwrap();
+    let authority = rest.split('/').next().unwrap();
+    let (host, port) = authority.rsplit_once(':').unwrap();
+    let mut cmd = Command::new("curl");
+    cmd.args(["-sS", "--max-time", "10", "--resolve"])
+        .arg(format!("{host}:{port}:127.0.0.1"));
+    if let Some(name) = credential {
+        let pki = s.state().join("pki");
+        cmd.arg("--cacert")
+            .arg(pki.join("server-ca.crt"))
+            .arg("--cert")
+            .arg(pki.join(format!("{name}.crt")))
+            .arg("--key")
+            .arg(pki.join(format!("{name}.key")));
+    }
+    let out = cmd
+        .args(["-w", "\nHTTP %{http_code}", url])
+        .output()
+        .expect("curl is installed (scripts/install-deps)");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `--bind 0.0.0.0 --advertise onsim.test`: every URL of endpoints.json names the
+/// advertised host, every service answers `GET /health` there, and the eligibility
+/// server's certificate passes curl's check for that name (and fails for another).
+/// `--bind 0.0.0.0` alone advertises 127.0.0.1.
+#[test]
+fn bind_all_interfaces_and_advertise_a_name() {
+    let s = server(&["--bind", "0.0.0.0", "--advertise", "onsim.test"]);
+    assert_eq!(s.endpoints["bind"], "0.0.0.0");
+    assert_eq!(s.endpoints["advertise"], "onsim.test");
+    let urls: Vec<(String, String)> = s
+        .endpoints
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(k, _)| k.ends_with("_url"))
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
+        .collect();
+    assert!(urls.len() >= 10);
+    for (k, u) in &urls {
+        assert!(
+            u.starts_with("http://onsim.test:") || u.starts_with("https://onsim.test:"),
+            "{k} = {u}"
+        );
+    }
+    assert!(s.url("carrier_proxy").starts_with("onsim.test:"));
+    let health = |key: &str| s.url(key).replace("/eligibility", "") + "/health";
+    for (key, service, cred) in [
+        ("control_url", "control", None),
+        ("bureau_url", "bureau", None),
+        ("reader_vendor_url", "reader-vendor", None),
+        ("carrier_url", "carrier", None),
+        ("portal_url", "portal", None),
+        ("eligibility_url", "eligibility", Some("valid")),
+        ("eligibility_via_carrier_url", "eligibility", Some("valid")),
+    ] {
+        let (code, out, err) = curl_as(&s, &health(key), cred);
+        assert_eq!(code, 0, "{key}: {err}");
+        let (body, status) = out.rsplit_once("\nHTTP ").unwrap();
+        assert_eq!(status, "200", "{key}: {out}");
+        let v: Value = serde_json::from_str(body).unwrap();
+        assert_eq!(v, json!({"status": "ok", "service": service}), "{key}");
+    }
+    // A refused credential gets no /health either (it is behind mutual TLS).
+    let (code, out, _) = curl_as(&s, &health("eligibility_url"), Some("expired"));
+    assert!(code != 0 || out.ends_with("HTTP 403"), "{out}");
+    let other = health("eligibility_url").replace("onsim.test", "elsewhere.test");
+    let (code, _, err) = curl_as(&s, &other, Some("valid"));
+    assert_eq!(code, 60, "not a name of the certificate: {err}");
+    s.stop();
+
+    let s = server(&["--bind", "0.0.0.0"]);
+    assert_eq!(s.endpoints["advertise"], "127.0.0.1");
+    assert!(s.url("control_url").starts_with("http://127.0.0.1:"));
+    let (status, v) = http("GET", &format!("{}/health", s.url("control_url")), None);
+    assert_eq!((status, v["service"].as_str()), (200, Some("control")));
+    s.stop();
+}

@@ -32,6 +32,16 @@ pub struct ServeArgs {
     /// First port (the services take 7 consecutive ports); 0 = ephemeral ports.
     #[arg(long, default_value_t = 0)]
     pub port_base: u16,
+    /// The IP address every service listens on (env ONSIM_BIND; default 127.0.0.1).
+    /// 0.0.0.0 (or ::) listens on all interfaces, as a container reached through
+    /// port mapping must (the onsim:dev image sets ONSIM_BIND=0.0.0.0).
+    #[arg(long, value_name = "ADDR")]
+    pub bind: Option<String>,
+    /// The host name or IP address clients use (env ONSIM_ADVERTISE): written into
+    /// endpoints.json's URLs and added to the eligibility server certificate's names.
+    /// Default: the --bind address, or 127.0.0.1 (::1) when binding 0.0.0.0 (::).
+    #[arg(long, value_name = "HOST")]
+    pub advertise: Option<String>,
     /// The clinic's designation date (default: the 1st of the month 3 months after
     /// --start).
     #[arg(long, value_name = "YYYY-MM-DD")]
@@ -126,6 +136,28 @@ fn parse_secret(s: &str) -> Result<[u8; 32], CliError> {
         .ok_or_else(|| CliError::new("--challenge-secret must be 64 hex digits (32 bytes)"))
 }
 
+/// `--flag`, else the environment variable `env`; an empty variable counts as unset
+/// *(our choice: `ONSIM_BIND=` in a compose file means "no setting")*.
+fn flag_or_env(flag: Option<&str>, env: &str) -> Option<String> {
+    flag.map(str::to_string)
+        .or_else(|| std::env::var(env).ok().filter(|v| !v.is_empty()))
+}
+
+/// `--bind` / `--advertise` (or their variables); `Err` names the flag and the value.
+fn network(a: &ServeArgs) -> Result<live::Network, CliError> {
+    let bind = match flag_or_env(a.bind.as_deref(), "ONSIM_BIND") {
+        None => live::Network::default().bind,
+        Some(v) => v.parse::<std::net::IpAddr>().map_err(|_| {
+            CliError::new(format!(
+                "--bind (or ONSIM_BIND) {v:?} is not an IP address (e.g. 127.0.0.1, 0.0.0.0, ::); names are not looked up"
+            ))
+        })?,
+    };
+    let advertise = flag_or_env(a.advertise.as_deref(), "ONSIM_ADVERTISE");
+    live::Network::new(bind, advertise.as_deref())
+        .map_err(|e| CliError::new(format!("--advertise (or ONSIM_ADVERTISE): {e}")))
+}
+
 fn default_designation(start: NaiveDate) -> NaiveDate {
     let first = start.with_day(1).unwrap_or(start);
     first
@@ -171,6 +203,7 @@ pub fn run(a: ServeArgs) -> CmdResult {
         .map(parse_secret)
         .transpose()?;
     let terminal_cfg = a.terminal.driver_config()?;
+    let net = network(&a)?;
     // The lock is held until `run` returns (issue 14 #9: one server per directory).
     let (dir, _lock) = state_dir::prepare_locked(&a.state_dir).map_err(CliError::new)?;
     let terminal_dir = dir.join("terminal");
@@ -191,7 +224,7 @@ pub fn run(a: ServeArgs) -> CmdResult {
         .build()
         .map_err(|e| CliError::new(format!("cannot start the runtime: {e}")))?;
     rt.block_on(async move {
-        let running = live::start_with_terminal(&cfg, None, terminal_cfg)
+        let running = live::start_on(&cfg, None, terminal_cfg, &net)
             .await
             .map_err(CliError::new)?;
         let pki = running.app.pki.clone();
@@ -209,7 +242,10 @@ pub fn run(a: ServeArgs) -> CmdResult {
         state_dir::write_atomic(&dir.join("population.csv"), csv.as_bytes(), false)
             .map_err(|e| CliError::new(format!("{}: {e}", dir.join("population.csv").display())))?;
         let ad = &running.addrs;
-        let http = |s: std::net::SocketAddr| format!("http://{s}");
+        // Every URL names the advertised host; the ports are the ones listened on
+        // (behind a port mapping, the client substitutes its mapped ports).
+        let at = |s: std::net::SocketAddr| net.authority(s.port());
+        let http = |s: std::net::SocketAddr| format!("http://{}", at(s));
         let pki_dir = dir.join("pki");
         let credentials: serde_json::Map<String, serde_json::Value> = pki
             .matrix
@@ -226,8 +262,8 @@ pub fn run(a: ServeArgs) -> CmdResult {
             })
             .collect();
         let endpoints = json!({
-            "eligibility_url": format!("https://{}/eligibility", ad.eligibility),
-            "eligibility_via_carrier_url": format!("https://{}/eligibility", ad.proxy),
+            "eligibility_url": format!("https://{}/eligibility", at(ad.eligibility)),
+            "eligibility_via_carrier_url": format!("https://{}/eligibility", at(ad.proxy)),
             "institution_code": pki.institution.to_string(),
             "other_institution_code": pki.other_institution.to_string(),
             "terminal_dir": terminal_dir,
@@ -243,8 +279,10 @@ pub fn run(a: ServeArgs) -> CmdResult {
             "bureau_url": http(ad.bureau),
             "reader_vendor_url": http(ad.reader_vendor),
             "carrier_url": http(ad.carrier),
-            "carrier_proxy": ad.proxy.to_string(),
+            "carrier_proxy": at(ad.proxy),
             "portal_url": http(ad.portal),
+            "bind": net.bind.to_string(),
+            "advertise": net.advertise,
             "pki_dir": pki_dir,
             "server_ca": pki_dir.join("server-ca.crt"),
             "credentials": credentials,

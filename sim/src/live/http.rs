@@ -83,7 +83,27 @@ pub enum Svc {
     Portal,
 }
 
+impl Svc {
+    /// The service's name in `GET /health` (as endpoints.json's keys name it).
+    pub fn name(self) -> &'static str {
+        match self {
+            Svc::Control => "control",
+            Svc::Bureau => "bureau",
+            Svc::ReaderVendor => "reader-vendor",
+            Svc::Carrier => "carrier",
+            Svc::Portal => "portal",
+        }
+    }
+}
+
 pub type Resp = Response<Full<Bytes>>;
+
+/// `GET /health` on every service: 200 `{"status": "ok", "service": NAME}` once the
+/// service is accepting requests *(our choice: a liveness probe for containers and
+/// orchestrators; it reads no state, so it answers whatever the clock or faults)*.
+fn health(service: &str) -> Resp {
+    json_resp(StatusCode::OK, &json!({"status": "ok", "service": service}))
+}
 
 fn json_resp(status: StatusCode, v: &Value) -> Resp {
     let mut r = Response::new(Full::new(Bytes::from(
@@ -318,10 +338,7 @@ pub async fn route(app: Arc<App>, svc: Svc, req: Request<Incoming>) -> Resp {
     let method = req.method().clone();
     let path = req.uri().path().trim_end_matches('/').to_string();
     let r = match (svc, &method, path.as_str()) {
-        (_, &Method::GET, "/health") => Ok(json_resp(
-            StatusCode::OK,
-            &json!({"ok": true, "service": format!("{svc:?}")}),
-        )),
+        (_, &Method::GET, "/health") => Ok(health(svc.name())),
         (Svc::Control, &Method::GET, "/clock") => {
             Ok(json_resp(StatusCode::OK, &clock_json(&app, None)))
         }
@@ -722,6 +739,10 @@ async fn eligibility(
     req: Request<Incoming>,
 ) -> Resp {
     let path = req.uri().path();
+    if req.method() == Method::GET && path.trim_end_matches('/') == "/health" {
+        // Over mutual TLS like every route here: a refused credential never gets it.
+        return health("eligibility");
+    }
     if path.trim_end_matches('/').starts_with("/eligibility/card") {
         // Boxed: its state is much larger than the XmlMsg path's, and every request's
         // future would otherwise carry (and move) it.

@@ -1,6 +1,6 @@
 //! Live mode: the actors of [`fakes::process`] and the eligibility core of
-//! [`fakes::eligibility`] behind real services on loopback, on a shared virtual clock
-//! (`onsim serve`).
+//! [`fakes::eligibility`] behind real services on loopback (or the address of `onsim
+//! serve --bind`, see [`Network`]), on a shared virtual clock (`onsim serve`).
 //!
 //! - [`clock`]: the virtual clock (scaled or frozen, jumped on command);
 //! - [`world`]: the live driver — the same actors and [`crate::engine::EventQueue`]
@@ -33,7 +33,7 @@ pub mod state_dir;
 pub mod tls;
 pub mod world;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -128,6 +128,85 @@ pub struct Addrs {
     pub proxy: SocketAddr,
 }
 
+/// Where the services listen and the host clients are told to use (`onsim serve
+/// --bind/--advertise`, issue 17 item 3: a container is reached through port
+/// mapping, so it must listen on all interfaces).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Network {
+    /// Every published service listens on this address.
+    pub bind: IpAddr,
+    /// The host (DNS name or IP address) written into endpoints.json and named by the
+    /// eligibility server's certificate.
+    pub advertise: String,
+}
+
+impl Default for Network {
+    /// Loopback only, as before `--bind` existed.
+    fn default() -> Self {
+        Network {
+            bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            advertise: Ipv4Addr::LOCALHOST.to_string(),
+        }
+    }
+}
+
+impl Network {
+    /// `bind` with `advertise`, or (`None`) the default host: the bind address, or
+    /// the loopback address of its family when binding all interfaces (`0.0.0.0` →
+    /// `127.0.0.1`, `::` → `::1`) *(our choice: a client on the same machine, or on a
+    /// host whose ports are mapped to the container, reaches it there)*. `Err` says
+    /// what is wrong with `advertise` ([`Network::check_host`]).
+    pub fn new(bind: IpAddr, advertise: Option<&str>) -> Result<Self, String> {
+        let advertise = match advertise {
+            Some(h) => Network::check_host(h)?,
+            None => reachable(SocketAddr::new(bind, 0)).ip().to_string(),
+        };
+        Ok(Network { bind, advertise })
+    }
+
+    /// An advertised host: an IP address (not the unspecified one; written in its
+    /// canonical form) or a DNS name as TLS clients check it
+    /// ([`rustls_pki_types::DnsName`]). No name is looked up.
+    pub fn check_host(host: &str) -> Result<String, String> {
+        if let Ok(ip) = host.parse::<IpAddr>() {
+            if ip.is_unspecified() {
+                return Err(format!(
+                    "{host} is not an address a client can connect to (give the name or address clients use)"
+                ));
+            }
+            return Ok(ip.to_string());
+        }
+        match rustls_pki_types::DnsName::try_from(host) {
+            Ok(_) if !host.is_empty() => Ok(host.to_string()),
+            _ => Err(format!(
+                "{host:?} is neither an IP address nor a DNS name (letters, digits, '-' and '.')"
+            )),
+        }
+    }
+
+    /// `host:port` for a URL: an IPv6 address in brackets.
+    pub fn authority(&self, port: u16) -> String {
+        match self.advertise.parse::<Ipv6Addr>() {
+            Ok(ip) => format!("[{ip}]:{port}"),
+            Err(_) => format!("{}:{port}", self.advertise),
+        }
+    }
+}
+
+/// Where a service listening on `a` is reached from inside onsim: the loopback
+/// address of the same family when `a` is the unspecified address (all interfaces).
+pub fn reachable(a: SocketAddr) -> SocketAddr {
+    match a.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => {
+            SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), a.port())
+        }
+        IpAddr::V6(ip) if ip.is_unspecified() => {
+            SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), a.port())
+        }
+        _ => a,
+    }
+}
+
 /// The running services.
 pub struct Running {
     pub app: Arc<App>,
@@ -138,14 +217,14 @@ pub struct Running {
     terminal: Option<crate::terminal::TerminalDriver>,
 }
 
-async fn bind(base: u16, offset: u16) -> std::io::Result<TcpListener> {
+async fn bind(ip: IpAddr, base: u16, offset: u16) -> std::io::Result<TcpListener> {
     let port = if base == 0 {
         0
     } else {
         base.checked_add(offset)
             .ok_or_else(|| std::io::Error::other("port out of range"))?
     };
-    TcpListener::bind(("127.0.0.1", port)).await
+    TcpListener::bind((ip, port)).await
 }
 
 /// The start instant of a run: 09:00 on the start date (offices open).
@@ -177,14 +256,29 @@ pub async fn start_with_terminal(
     world: Option<WorldBuilder<'_>>,
     terminal_cfg: crate::terminal::DriverConfig,
 ) -> Result<Running, String> {
+    start_on(cfg, world, terminal_cfg, &Network::default()).await
+}
+
+/// As [`start_with_terminal`], listening on `net.bind` with a server certificate that
+/// also names `net.advertise` (`onsim serve --bind/--advertise`).
+pub async fn start_on(
+    cfg: &LiveConfig,
+    world: Option<WorldBuilder<'_>>,
+    terminal_cfg: crate::terminal::DriverConfig,
+    net: &Network,
+) -> Result<Running, String> {
     let clock = Arc::new(
         VirtualClock::new(start_instant(cfg.start), cfg.speed).map_err(|e| e.to_string())?,
     );
     let institution = clinic_institution();
-    let pki = Arc::new(
-        LivePki::new(cfg.seed, cfg.start, institution, other_institution())
-            .map_err(|e| format!("certificates: {e}"))?,
-    );
+    let mut pki = LivePki::new(cfg.seed, cfg.start, institution, other_institution())
+        .map_err(|e| format!("certificates: {e}"))?;
+    if let Some(server) = tls::server_certificate_for(&pki, &net.advertise)
+        .map_err(|e| format!("server certificate for {}: {e}", net.advertise))?
+    {
+        pki.server = server;
+    }
+    let pki = Arc::new(pki);
     let world = Arc::new(match world {
         Some(build) => build(clock.clone(), pki.clone()),
         None => World::new(
@@ -214,22 +308,32 @@ pub async fn start_with_terminal(
         desk_cfg.default_character_code = c;
     }
     let desk = Arc::new(EligibilityDesk::new(population.clone(), desk_cfg));
-    let io = |what: &str, e: std::io::Error| format!("cannot listen for {what} on 127.0.0.1: {e}");
-    let l_control = bind(cfg.port_base, 0).await.map_err(|e| io("control", e))?;
-    let l_bureau = bind(cfg.port_base, 1).await.map_err(|e| io("bureau", e))?;
-    let l_vendor = bind(cfg.port_base, 2)
+    let ip = net.bind;
+    let io = |what: &str, e: std::io::Error| format!("cannot listen for {what} on {ip}: {e}");
+    let l_control = bind(ip, cfg.port_base, 0)
+        .await
+        .map_err(|e| io("control", e))?;
+    let l_bureau = bind(ip, cfg.port_base, 1)
+        .await
+        .map_err(|e| io("bureau", e))?;
+    let l_vendor = bind(ip, cfg.port_base, 2)
         .await
         .map_err(|e| io("reader vendor", e))?;
-    let l_carrier = bind(cfg.port_base, 3).await.map_err(|e| io("carrier", e))?;
-    let l_portal = bind(cfg.port_base, 4).await.map_err(|e| io("portal", e))?;
-    let l_elig = bind(cfg.port_base, 5)
+    let l_carrier = bind(ip, cfg.port_base, 3)
+        .await
+        .map_err(|e| io("carrier", e))?;
+    let l_portal = bind(ip, cfg.port_base, 4)
+        .await
+        .map_err(|e| io("portal", e))?;
+    let l_elig = bind(ip, cfg.port_base, 5)
         .await
         .map_err(|e| io("eligibility", e))?;
-    let l_proxy = bind(cfg.port_base, 6)
+    let l_proxy = bind(ip, cfg.port_base, 6)
         .await
         .map_err(|e| io("carrier proxy", e))?;
-    // The terminal's own way into the carrier (unpublished, ephemeral, own slots).
-    let l_proxy_terminal = bind(0, 0)
+    // The terminal's own way into the carrier (unpublished, ephemeral, own slots):
+    // on loopback whatever `--bind` says, since only onsim itself uses it.
+    let l_proxy_terminal = bind(IpAddr::V4(Ipv4Addr::LOCALHOST), 0, 0)
         .await
         .map_err(|e| io("carrier proxy (terminal)", e))?;
     let proxy_terminal = l_proxy_terminal.local_addr().map_err(|e| e.to_string())?;
@@ -245,7 +349,7 @@ pub async fn start_with_terminal(
     };
     let line_world = world.clone();
     let proxy = Proxy::new(
-        addrs.eligibility,
+        reachable(addrs.eligibility),
         clock.clone(),
         Arc::new(move || line_world.line().is_none_or(|(_, _, ok)| ok)),
         cfg.seed,

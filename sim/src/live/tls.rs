@@ -31,7 +31,7 @@ use rustls::{
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, UnixTime};
 
 use fakes::codes::InstitutionCode;
-use fakes::pki::{institution_of_der, Purpose, Refusal, Verifier};
+use fakes::pki::{institution_of_der, CertSpec, Issued, PkiError, Purpose, Refusal, Verifier};
 
 use super::clock::VirtualClock;
 use super::pki::LivePki;
@@ -224,6 +224,32 @@ impl ClientCertVerifier for VirtualClockClientVerifier {
     }
 }
 
+/// The common name of the eligibility server's certificate, as [`LivePki::new`]
+/// issues it.
+const SERVER_CN: &str = "onsim-eligibility";
+
+/// The eligibility server's certificate for clients that reach it as `host` (`onsim
+/// serve --advertise`, e.g. a container's service name): the same CA, validity and
+/// profile as [`LivePki::new`]'s, with `host` added to the subject alternative names
+/// (a DNS name, or an IP address entry when `host` is one). `None` when the loopback
+/// names (`localhost`, `127.0.0.1`, `::1`) already cover `host`, so a loopback run
+/// keeps its certificate. The label names the host *(our choice)*, so the serial
+/// differs from the loopback certificate's; serial, key and names are a function of
+/// seed and host (the ECDSA signature, as every ring signature, is not).
+pub fn server_certificate_for(pki: &LivePki, host: &str) -> Result<Option<Issued>, PkiError> {
+    let mut spec = CertSpec::server(SERVER_CN, pki.server.not_before, pki.server.not_after);
+    if spec
+        .subject_alt_names
+        .iter()
+        .any(|n| n.eq_ignore_ascii_case(host))
+    {
+        return Ok(None);
+    }
+    spec.label = format!("{}@{host}", spec.label);
+    spec.subject_alt_names.push(host.to_string());
+    pki.server_ca.issue(&spec).map(Some)
+}
+
 /// The eligibility server: TLS 1.2 and 1.3, client certificate required.
 pub fn server_config(
     pki: &LivePki,
@@ -394,6 +420,55 @@ mod tests {
                 r.as_deref().ok() == Some(b"ok".as_slice()),
                 ok,
                 "{name}: {r:?}"
+            );
+        }
+    }
+
+    /// `--advertise HOST`: the re-issued server certificate names HOST (DNS name or
+    /// IP) besides the loopback names; a loopback host keeps the original.
+    #[test]
+    fn advertised_host_is_in_the_server_certificate() {
+        use rustls::client::danger::ServerCertVerifier;
+        let (pki, _) = pki();
+        for same in ["localhost", "LOCALHOST", "127.0.0.1", "::1"] {
+            assert!(
+                server_certificate_for(&pki, same).unwrap().is_none(),
+                "{same}"
+            );
+        }
+        let mut roots = rustls::RootCertStore::empty();
+        roots
+            .add(CertificateDer::from(pki.server_ca.cert_der().to_vec()))
+            .unwrap();
+        let v = rustls::client::WebPkiServerVerifier::builder_with_provider(
+            Arc::new(roots),
+            provider(),
+        )
+        .build()
+        .unwrap();
+        // 2025-06-15, inside the server certificate's 2020-2049 window.
+        let now = UnixTime::since_unix_epoch(std::time::Duration::from_secs(1_750_000_000));
+        let accepts = |c: &Issued, host: &str| {
+            let name = rustls_pki_types::ServerName::try_from(host.to_string()).unwrap();
+            v.verify_server_cert(&CertificateDer::from(c.der.clone()), &[], &name, &[], now)
+                .is_ok()
+        };
+        assert!(accepts(&pki.server, "localhost"));
+        assert!(
+            !accepts(&pki.server, "onsim"),
+            "not named before --advertise"
+        );
+        for host in ["onsim", "onsim.example.jp", "192.0.2.7", "fd00::7"] {
+            let c = server_certificate_for(&pki, host).unwrap().unwrap();
+            assert!(accepts(&c, host), "{host}");
+            assert!(accepts(&c, "localhost"), "{host}: loopback names kept");
+            assert!(!accepts(&c, "elsewhere"), "{host}: no other name");
+            assert_ne!(c.serial, pki.server.serial, "{host}: its own serial");
+            let again = server_certificate_for(&pki, host).unwrap().unwrap();
+            assert_eq!(again.serial, c.serial, "{host}: the serial is the host's");
+            assert_eq!(
+                again.key.pkcs8, c.key.pkcs8,
+                "{host}: the key is the seed's"
             );
         }
     }

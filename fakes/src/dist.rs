@@ -215,6 +215,70 @@ impl Dist {
         v.round().clamp(0.0, MAX_DAYS as f64) as u32
     }
 
+    /// The distribution of `X + by` (days; negative moves it earlier), checked with
+    /// [`validate`](Self::validate). Exact for every kind but the log-normal, whose
+    /// shift is not a log-normal (it would need a third parameter): that is refused
+    /// with the reason, so a sweep reports the variant as invalid.
+    pub fn shifted(&self, by: f64) -> Result<Dist, String> {
+        if !by.is_finite() {
+            return Err(format!("shift {by} is not a finite number of days"));
+        }
+        let d = match self {
+            Dist::Fixed { days } => Dist::Fixed { days: days + by },
+            Dist::Uniform { min, max } => Dist::Uniform {
+                min: min + by,
+                max: max + by,
+            },
+            Dist::Triangular { min, mode, max } => Dist::Triangular {
+                min: min + by,
+                mode: mode + by,
+                max: max + by,
+            },
+            Dist::Lognormal { .. } => {
+                return Err(
+                    "a log-normal cannot be shifted exactly (X + c is not log-normal); scale it, or write it as an empirical or triangular distribution".into(),
+                )
+            }
+            Dist::Empirical { values, weights } => Dist::Empirical {
+                values: values.iter().map(|v| v + by).collect(),
+                weights: weights.clone(),
+            },
+        };
+        d.validate()
+            .map_err(|e| format!("shifted by {by} days: {e}"))?;
+        Ok(d)
+    }
+
+    /// The distribution of `k · X` (`k > 0`), checked with [`validate`](Self::validate).
+    /// Exact for every kind; a log-normal's `mu` grows by `ln k`.
+    pub fn scaled(&self, k: f64) -> Result<Dist, String> {
+        if !(k.is_finite() && k > 0.0) {
+            return Err(format!("scale {k} must be a positive finite factor"));
+        }
+        let d = match self {
+            Dist::Fixed { days } => Dist::Fixed { days: days * k },
+            Dist::Uniform { min, max } => Dist::Uniform {
+                min: min * k,
+                max: max * k,
+            },
+            Dist::Triangular { min, mode, max } => Dist::Triangular {
+                min: min * k,
+                mode: mode * k,
+                max: max * k,
+            },
+            Dist::Lognormal { mu, sigma } => Dist::Lognormal {
+                mu: mu + k.ln(),
+                sigma: *sigma,
+            },
+            Dist::Empirical { values, weights } => Dist::Empirical {
+                values: values.iter().map(|v| v * k).collect(),
+                weights: weights.clone(),
+            },
+        };
+        d.validate().map_err(|e| format!("scaled by {k}: {e}"))?;
+        Ok(d)
+    }
+
     /// The mean of the distribution (before rounding and clamping).
     pub fn mean(&self) -> f64 {
         match self {
@@ -269,6 +333,64 @@ mod tests {
                 Dist::Empirical { values, weights }
             }),
         ]
+    }
+
+    #[test]
+    fn shift_and_scale_move_every_parameter() {
+        let t = Dist::Triangular {
+            min: 85.0,
+            mode: 110.0,
+            max: 150.0,
+        };
+        assert_eq!(
+            t.shifted(5.0).unwrap(),
+            Dist::Triangular {
+                min: 90.0,
+                mode: 115.0,
+                max: 155.0
+            }
+        );
+        assert_eq!(
+            Dist::Uniform { min: 2.0, max: 4.0 }.scaled(1.5).unwrap(),
+            Dist::Uniform { min: 3.0, max: 6.0 }
+        );
+        let l = Dist::Lognormal {
+            mu: 4.0,
+            sigma: 0.3,
+        };
+        let Dist::Lognormal { mu, sigma } = l.scaled(2.0).unwrap() else {
+            panic!()
+        };
+        assert!((mu - (4.0 + 2f64.ln())).abs() < 1e-12 && sigma == 0.3);
+        // Scaling multiplies every draw by the factor (same RNG state, same draw).
+        let (mut a, mut b) = (rng(9), rng(9));
+        let scaled = l.scaled(2.0).unwrap();
+        for _ in 0..20 {
+            let (x, y) = (l.sample(&mut a), scaled.sample(&mut b));
+            assert!((2.0 * x - y).abs() < 1e-9 * y.max(1.0), "{x} {y}");
+        }
+    }
+
+    #[test]
+    fn impossible_shifts_and_scales_say_why() {
+        let l = Dist::Lognormal {
+            mu: 4.0,
+            sigma: 0.3,
+        };
+        assert!(l.shifted(3.0).unwrap_err().contains("cannot be shifted"));
+        let e = Dist::Uniform { min: 2.0, max: 4.0 }
+            .shifted(-3.0)
+            .unwrap_err();
+        assert!(
+            e.contains("shifted by -3 days") && e.contains("min must not be negative"),
+            "{e}"
+        );
+        assert!(Dist::fixed(3.0)
+            .scaled(0.0)
+            .unwrap_err()
+            .contains("positive"));
+        assert!(Dist::fixed(3.0).scaled(f64::NAN).is_err());
+        assert!(Dist::fixed(3.0).shifted(f64::INFINITY).is_err());
     }
 
     #[test]

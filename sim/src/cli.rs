@@ -62,6 +62,13 @@ pub enum Command {
     Sweep(commands::sweep::SweepArgs),
     /// Merge the shard outputs of `onsim sweep --shard I/N` into the unsharded result.
     Merge(commands::sweep::MergeArgs),
+    /// Find the value of a scenario variable (a plan date, a lead time, a capacity) at
+    /// which an outcome's probability reaches a target, with its interval (bisection on
+    /// common random numbers; docs/solve.md).
+    Solve(commands::solve::SolveArgs),
+    /// Fit a lead-time distribution to observed durations (CSV) by maximum likelihood;
+    /// prints it in scenario syntax with a goodness-of-fit figure.
+    Calibrate(commands::calibrate::CalibrateArgs),
     /// Connect a virtual My Number card to vpcd so PC/SC programs see it.
     Card(commands::card::CardArgs),
     /// Start every fake on loopback (eligibility over mutual TLS, bureau, portal,
@@ -99,6 +106,8 @@ pub fn main() -> ExitCode {
         Command::Schema => commands::run::schema(),
         Command::Sweep(a) => commands::sweep::run(a),
         Command::Merge(a) => commands::sweep::merge(a),
+        Command::Solve(a) => commands::solve::run(a),
+        Command::Calibrate(a) => commands::calibrate::run(a),
     };
     match result {
         Ok(outcome) => outcome.into(),

@@ -4,6 +4,7 @@
 //! `fakes` into runs: the command line ([`cli`]) and one module per subcommand
 //! ([`commands`]), and the next-event [`engine`] that runs them in virtual time.
 
+pub mod calibrate;
 pub mod cli;
 pub mod commands;
 pub mod conformance;
@@ -19,5 +20,6 @@ pub mod output;
 pub mod report;
 pub mod runner;
 pub mod scenario;
+pub mod solve;
 pub mod sweep;
 pub mod terminal;

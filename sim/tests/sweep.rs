@@ -244,3 +244,160 @@ fn report_dir_gets_json_and_html() {
     assert_eq!(json["runs"], 500);
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+fn one_risk() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/sweeps/one-risk-reader.toml")
+}
+
+#[test]
+fn an_invalid_variant_is_reported_and_the_others_run() {
+    let s = scenario();
+    let o = onsim(&[
+        "sweep",
+        s.to_str().unwrap(),
+        "--runs",
+        "300",
+        "--vary",
+        "actors.reader_vendor.lead.shift=-90d,+0d,+10d",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(ok(&o)).unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("variant actors.reader_vendor.lead.shift=-90d skipped"),
+        "{err}"
+    );
+    let labels: Vec<&str> = v["variants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        labels,
+        [
+            "actors.reader_vendor.lead.shift=+0d",
+            "actors.reader_vendor.lead.shift=+10d"
+        ]
+    );
+    let bad = &v["invalid_variants"][0];
+    assert_eq!(bad["label"], "actors.reader_vendor.lead.shift=-90d");
+    assert!(bad["error"]
+        .as_str()
+        .unwrap()
+        .contains("min must not be negative"));
+    // Every variant invalid: exit 2.
+    let e = usage_error(&onsim(&[
+        "sweep",
+        s.to_str().unwrap(),
+        "--runs",
+        "10",
+        "--vary",
+        "actors.carrier.lead.shift=+1d,+2d",
+    ]));
+    assert!(e.contains("cannot be shifted"), "{e}");
+}
+
+#[test]
+fn relative_plan_dates_and_paired_comparisons_on_common_random_numbers() {
+    let s = one_risk();
+    let s = s.to_str().unwrap();
+    // 2025-10-01 − 123 days = 2025-05-31; −153 days = 2025-05-01.
+    let run = |threads: &str| {
+        onsim(&[
+            "sweep",
+            s,
+            "--runs",
+            "4000",
+            "--seed",
+            "2",
+            "--vary",
+            "plan.reader_order=designation-153d,designation-123d,designation-100bd",
+            "--paired",
+            "--threads",
+            threads,
+        ])
+    };
+    let o = run("2");
+    let v: serde_json::Value = serde_json::from_slice(ok(&o)).unwrap();
+    assert_eq!(
+        ok(&run("1")),
+        ok(&o),
+        "--paired output depends on --threads"
+    );
+    let p = &v["paired"];
+    assert_eq!(p["reference"], "plan.reader_order=designation-153d");
+    assert_eq!(p["outcomes"][0], "online-on-designation-day");
+    let c = &p["comparisons"][0];
+    let counts = &c["counts"];
+    // Common random numbers and a model monotone in the order date: ordering later
+    // never rescues a run the earlier order lost.
+    assert_eq!(counts["variant_only"], 0, "{c}");
+    let lost = counts["reference_only"].as_u64().unwrap();
+    assert!(lost > 100, "{c}");
+    let [lo, hi] = [
+        c["ci95"][0].as_f64().unwrap(),
+        c["ci95"][1].as_f64().unwrap(),
+    ];
+    let d = c["difference"].as_f64().unwrap();
+    assert!(lo <= d && d <= hi && hi < 0.0, "{c}");
+    assert!(c["mcnemar_p"].as_f64().unwrap() < 1e-10);
+    // The same seeds: 30 days later ordering → the reader 30 days later; where both go
+    // online on the designation day their start delays are equal.
+    let mean = c["start_delay_difference"]["mean"].as_f64().unwrap();
+    assert!(mean >= 0.0, "{c}");
+    // The variants' own outcome counts agree with the pairing.
+    let p_ref = v["variants"][0]["outcomes"][0]["p"].as_f64().unwrap();
+    assert!((c["p_reference"].as_f64().unwrap() - p_ref).abs() < 1e-9);
+    // The relative date resolved on the variant's designation: −100 business days.
+    assert_eq!(
+        v["variants"][2]["settings"]["plan.reader_order"],
+        "designation-100bd"
+    );
+    // --paired needs two variants.
+    let e = usage_error(&onsim(&["sweep", s, "--runs", "10", "--paired"]));
+    assert!(e.contains("--paired"), "{e}");
+    let e = usage_error(&onsim(&[
+        "sweep",
+        s,
+        "--runs",
+        "10",
+        "--vary",
+        "scenario.seed=1,2",
+        "--paired=onlin",
+    ]));
+    assert!(e.contains("unknown outcome"), "{e}");
+}
+
+#[test]
+fn paired_shards_merge_to_the_unsharded_bytes() {
+    let d = tmp("paired-shards");
+    let s = one_risk();
+    let s = s.to_str().unwrap();
+    let common = [
+        "--runs",
+        "3001",
+        "--seed",
+        "4",
+        "--vary",
+        "plan.reader_order=2025-05-20,2025-06-05",
+        "--paired",
+    ];
+    let mut a = vec!["sweep", s];
+    a.extend(common);
+    let whole = ok(&onsim(&a)).to_vec();
+    let mut files = Vec::new();
+    for i in 0..2 {
+        let f = d.join(format!("p{i}.json"));
+        let shard = format!("{i}/2");
+        let mut a = vec!["sweep", s, "--shard", &shard, "--out", f.to_str().unwrap()];
+        a.extend(common);
+        ok(&onsim(&a));
+        files.push(f.to_str().unwrap().to_string());
+    }
+    let merged = ok(&onsim(&["merge", &files[1], &files[0]])).to_vec();
+    assert_eq!(
+        String::from_utf8(merged).unwrap(),
+        String::from_utf8(whole).unwrap()
+    );
+    std::fs::remove_dir_all(&d).unwrap();
+}

@@ -1,6 +1,7 @@
 //! One module per subcommand. Each has an `Args` struct (its flags) and a `run`
 //! function returning [`crate::error::CmdResult`].
 
+pub mod calibrate;
 pub mod card;
 pub mod conformance;
 pub mod holidays;
@@ -9,4 +10,5 @@ pub mod load;
 pub mod run;
 pub mod schedule;
 pub mod serve;
+pub mod solve;
 pub mod sweep;

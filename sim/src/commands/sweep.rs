@@ -10,7 +10,9 @@ use clap::{Args, ValueEnum};
 use crate::error::{CliError, CmdResult, Outcome};
 use crate::html;
 use crate::output::write_atomic;
+use crate::sweep::paired::PairSink;
 use crate::sweep::per_run::{PerRunFile, PerRunFormat};
+use crate::sweep::RowSink;
 use crate::sweep::{self, Shard, SweepReport, SweepSpec, Vary};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -51,6 +53,12 @@ pub struct SweepArgs {
     /// (`.parquet`, `.csv`). With --shard, this shard's rows.
     #[arg(long, value_name = "FILE")]
     pub per_run: Option<PathBuf>,
+    /// Compare every variant with the first, run by run on the same seeds: the paired
+    /// difference of the outcomes' probability (Newcombe interval, McNemar exact test)
+    /// and the mean start-delay difference (docs/solve.md). OUTCOMES joined by `+`;
+    /// without a value, online-on-designation-day.
+    #[arg(long, value_name = "OUTCOMES", num_args = 0..=1, default_missing_value = "online-on-designation-day")]
+    pub paired: Option<String>,
     /// Worker threads (default: all cores). Results do not depend on it.
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
@@ -129,6 +137,12 @@ pub fn run(a: SweepArgs) -> CmdResult {
     if let Some(p) = &a.per_run {
         PerRunFormat::of_path(p).map_err(CliError::new)?;
     }
+    let paired = a
+        .paired
+        .as_deref()
+        .map(crate::solve::target::parse_outcomes)
+        .transpose()
+        .map_err(|e| CliError::new(format!("--paired: {e}")))?;
     let vary = a
         .vary
         .iter()
@@ -138,10 +152,20 @@ pub fn run(a: SweepArgs) -> CmdResult {
     let file = a.scenario.display().to_string();
     let text =
         super::input::read_text(&a.scenario, "the scenario", super::input::limits::SCENARIO)?;
-    let variants = sweep::variants(&file, &text, &vary).map_err(CliError::new)?;
+    let (variants, invalid) =
+        sweep::variants_lenient(&file, &text, &vary).map_err(CliError::new)?;
+    // Not fatal: the report lists them (`invalid_variants`) and the others run.
+    for bad in &invalid {
+        eprintln!("warning: variant {} skipped: {}", bad.label, bad.error);
+    }
     // What this process would run: its shard's share of the runs, for every variant.
     let mine = shard.map_or(a.runs, |s| s.len(a.runs));
     let n_variants = variants.len().max(1) as u64;
+    if paired.is_some() && variants.len() < 2 {
+        return Err(CliError::new(
+            "--paired compares variants with the first: give --vary with at least two values",
+        ));
+    }
     let total = mine.saturating_mul(n_variants);
     if total > a.max_runs {
         return Err(CliError::new(format!(
@@ -188,9 +212,15 @@ pub fn run(a: SweepArgs) -> CmdResult {
             b.inc(n);
         }
     };
-    let report = pool.install(|| match per_run.as_mut() {
-        None => sweep::sweep(&spec, &start, &progress),
-        Some(rows) => sweep::sweep_with_rows(&spec, &start, &progress, rows),
+    let report = pool.install(|| match (paired, per_run.as_mut()) {
+        (None, None) => sweep::sweep(&spec, &start, &progress),
+        (None, Some(rows)) => sweep::sweep_with_rows(&spec, &start, &progress, rows),
+        (Some(outcomes), rows) => {
+            let mut pairs = PairSink::new(outcomes, rows.map(|r| r as &mut dyn RowSink));
+            let mut r = sweep::sweep_with_rows(&spec, &start, &progress, &mut pairs)?;
+            r.paired = Some(pairs.report());
+            Ok(r)
+        }
     });
     if let Some(b) = &bar {
         b.finish_and_clear();

@@ -5,6 +5,7 @@
 use super::cause::{Cause, CAUSES};
 use super::hist::Hist;
 use super::measure::{slack_def, Accum};
+use super::paired::{self, PairCounts};
 use super::report::{variant_report, SweepReport, VariantMeta, VariantReport};
 use super::{FORMAT, OUTCOMES};
 
@@ -104,6 +105,11 @@ pub fn merge(files: &[(String, SweepReport)]) -> Result<SweepReport, String> {
         same("seed", first.seed.to_string(), r.seed.to_string())?;
         same("run count", first.runs.to_string(), r.runs.to_string())?;
         same("--vary", first.vary.join(" "), r.vary.join(" "))?;
+        if r.invalid_variants != first.invalid_variants {
+            return Err(format!(
+                "{name}: different invalid variants than {first_name}"
+            ));
+        }
         let s = r
             .shard
             .ok_or_else(|| format!("{name}: not a shard (it has no \"shard\")"))?;
@@ -160,9 +166,38 @@ pub fn merge(files: &[(String, SweepReport)]) -> Result<SweepReport, String> {
         }
         variants.push(variant_report(&meta, &total));
     }
+    let paired = match &first.paired {
+        None => None,
+        Some(p0) => {
+            let mut counts: Vec<PairCounts> =
+                p0.comparisons.iter().map(|c| c.counts.clone()).collect();
+            for (name, r) in &files[1..] {
+                let p = r
+                    .paired
+                    .as_ref()
+                    .filter(|p| {
+                        p.outcomes == p0.outcomes
+                            && p.reference == p0.reference
+                            && p.comparisons.len() == p0.comparisons.len()
+                    })
+                    .ok_or_else(|| format!("{name}: different --paired than {first_name}"))?;
+                for (total, c) in counts.iter_mut().zip(&p.comparisons) {
+                    total.merge(&c.counts);
+                }
+            }
+            let mut labels = vec![p0.reference.clone()];
+            labels.extend(p0.comparisons.iter().map(|c| c.variant.clone()));
+            counts.insert(0, PairCounts::default());
+            Some(paired::report(&p0.outcomes, &labels, &counts))
+        }
+    };
+    if first.paired.is_none() && files.iter().any(|(_, r)| r.paired.is_some()) {
+        return Err(format!("{first_name}: no --paired, unlike other shards"));
+    }
     Ok(SweepReport {
         shard: None,
         variants,
+        paired,
         ..first.clone()
     })
 }

@@ -53,13 +53,15 @@
 //! (`--vary` variants), [`run`] (replications, threads, shards), [`report`] (the
 //! report and its statistics), [`merge`](mod@merge) (shards), [`export`] (CSV),
 //! [`rows`] and [`per_run`] (one row a replication, `--per-run` as Parquet or CSV;
-//! docs/per-run-schema.md).
+//! docs/per-run-schema.md), [`paired`] (`--paired`: variants against the first, run by
+//! run; docs/solve.md).
 
 pub mod cause;
 pub mod export;
 pub mod hist;
 pub mod measure;
 pub mod merge;
+pub mod paired;
 pub mod per_run;
 pub mod report;
 pub mod rows;
@@ -77,7 +79,7 @@ pub use report::{
 };
 pub use rows::{RowSink, RunRow, FLAGS};
 pub use run::{replication_seed, run_variant, run_variant_rows, Shard, VariantRun};
-pub use vary::{variants, Variant, Vary};
+pub use vary::{relative_date, variants, variants_lenient, InvalidVariant, Variant, Vary};
 
 use crate::scenario::Outcome;
 
@@ -154,7 +156,7 @@ fn sweep_inner(
     if spec.runs == 0 {
         return Err("--runs must be at least 1".into());
     }
-    let variants = variants(&spec.file, &spec.text, &spec.vary)?;
+    let (variants, invalid_variants) = variants_lenient(&spec.file, &spec.text, &spec.vary)?;
     let seed = spec.seed.unwrap_or(variants[0].scenario.spec.scenario.seed);
     let shard = spec.shard.unwrap_or(Shard::all());
     if let Some(sink) = rows.as_deref_mut() {
@@ -185,6 +187,8 @@ fn sweep_inner(
         vary: spec.vary.iter().map(Vary::spec).collect(),
         shard: spec.shard.filter(|s| s.count > 1),
         variants: reports,
+        invalid_variants,
+        paired: None,
     })
 }
 

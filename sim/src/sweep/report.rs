@@ -10,8 +10,9 @@ use serde::{Deserialize, Serialize};
 use super::cause::CAUSES;
 use super::hist::Hist;
 use super::measure::{slack_def, Accum, Unit};
+use super::paired::Paired;
 use super::run::{Shard, VariantRun};
-use super::vary::Variant;
+use super::vary::{InvalidVariant, Variant};
 use super::OUTCOMES;
 
 /// The scenario a sweep ran, as recorded in its output.
@@ -139,6 +140,13 @@ pub struct SweepReport {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<Shard>,
     pub variants: Vec<VariantReport>,
+    /// Variants `--vary` could not build, each with the reason; the sweep ran the
+    /// others. Absent when there are none (so sweeps without them are unchanged).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub invalid_variants: Vec<InvalidVariant>,
+    /// `--paired`: every variant against the first, run by run (absent without it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paired: Option<Paired>,
 }
 
 fn round6(x: f64) -> f64 {

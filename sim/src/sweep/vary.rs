@@ -240,8 +240,12 @@ fn apply(doc: &mut toml::Value, key: &str, value: &str) -> Result<(), String> {
     }
     if value.trim().starts_with("designation") {
         let designation = get_path(doc, &["clinic", "designation"])
-            .map(|v| v.to_string())
-            .and_then(|s| NaiveDate::parse_from_str(s.trim_matches('"'), "%Y-%m-%d").ok())
+            .and_then(|v| match v {
+                toml::Value::Datetime(d) => Some(d.to_string()),
+                toml::Value::String(s) => Some(s.clone()),
+                _ => None,
+            })
+            .and_then(|s| NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok())
             .ok_or_else(|| "the scenario has no clinic.designation date".to_string())?;
         if let Some(d) = relative_date(value, designation) {
             return set_path(doc, key, toml_value(&d?.to_string()));

@@ -802,7 +802,11 @@ outcome = "online-on-designation-day"
             "designation = 2025-06-01\nclaims = \"paper\"",
         ));
         assert!(e.message.contains("※3"), "{e}");
-        assert!(e.hint.as_deref().unwrap_or("").contains("transitional_notice"));
+        assert!(e
+            .hint
+            .as_deref()
+            .unwrap_or("")
+            .contains("transitional_notice"));
         let r2021 = OK
             .replace("r2024", "r2021")
             .replace("2025-06-01", "2024-03-01\nclaims = \"paper\"");
@@ -818,7 +822,10 @@ outcome = "online-on-designation-day"
         assert_eq!(e.line, 12, "{e}");
         // r2021's free reader is not a vendor's.
         let e = refused(&add("[[faults]]\nkind = \"reader-delay\"\n").replace("r2024", "r2021"));
-        assert!(e.hint.as_deref().unwrap_or("").contains("free_reader_lead"), "{e}");
+        assert!(
+            e.hint.as_deref().unwrap_or("").contains("free_reader_lead"),
+            "{e}"
+        );
         // One code: nothing to forget.
         let e = refused(&add("[[faults]]\nkind = \"single-request\"\n"));
         assert!(e.message.contains("medical+dental"), "{e}");

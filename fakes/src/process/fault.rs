@@ -398,7 +398,10 @@ mod tests {
         // The installation slipped to the 20th: hit there, not on the retry.
         let step = Some(FaultStep::Installation);
         assert!(faults.fires(k, d("2025-05-20"), step, &mut rng).is_some());
-        assert_eq!(faults.step_day(FaultStep::Installation), Some(d("2025-05-20")));
+        assert_eq!(
+            faults.step_day(FaultStep::Installation),
+            Some(d("2025-05-20"))
+        );
         assert!(faults.fires(k, d("2025-05-23"), step, &mut rng).is_none());
         // With a window every check of the step inside it is hit.
         let mut w = Fault::new(k);

@@ -12,7 +12,7 @@ use fakes::codes::{FeeTable, Prefecture};
 use fakes::process::bureau::Bureau;
 use fakes::process::carrier::Carrier;
 use fakes::process::clinic::{Clinic, ClinicSetup};
-use fakes::process::fault::{Fault, FaultStep, Faults};
+use fakes::process::fault::Faults;
 use fakes::process::implementing_body::ImplementingBody;
 use fakes::process::reader_vendor::ReaderVendor;
 use fakes::process::system_vendor::SystemVendor;
@@ -65,29 +65,6 @@ pub struct RunResult {
     pub timeline: Vec<Event>,
 }
 
-/// Tie a step-bound fault with no window to the step's day, so retries on later
-/// days are not hit again. The installation day is the first open day on or after
-/// the planned date, the day the system vendor comes (`process::system_vendor`): a
-/// plan on a Saturday is installed, and met by its fault, on the Monday.
-fn anchor_faults(list: &[Fault], schedule: &Schedule, installation: NaiveDate) -> Vec<Fault> {
-    let installation = BusinessCalendar::standard()
-        .open_on_or_after(installation)
-        .unwrap_or(installation);
-    list.iter()
-        .map(|f| {
-            let mut f = f.clone();
-            if f.at.is_none() {
-                match f.on {
-                    Some(FaultStep::GoLive) => f.at = Some(schedule.designation),
-                    Some(FaultStep::Installation) => f.at = Some(installation),
-                    None => {}
-                }
-            }
-            f
-        })
-        .collect()
-}
-
 /// Run a scenario with its own seed.
 pub fn run(s: &Scenario, detail: Detail) -> RunResult {
     run_with_seed(s, s.spec.scenario.seed, detail)
@@ -132,7 +109,9 @@ pub fn prepare(s: &Scenario) -> Result<Prepared<'_>, String> {
         .plan
         .resolve(&schedule, &BusinessCalendar::standard(), spec.clinic.kind)
         .map_err(|e| e.to_string())?;
-    let faults = Faults::new(anchor_faults(&spec.faults, &schedule, plan.installation));
+    // Step-bound faults are resolved by the actors on the step's actual day
+    // (`fakes::process::fault::FaultStep`), not pinned to the planned day here.
+    let faults = Faults::new(spec.faults.clone());
     let setup = ClinicSetup {
         rules: spec.scenario.rules,
         kind: spec.clinic.kind,

@@ -23,6 +23,8 @@
 
 use std::path::{Path, PathBuf};
 
+mod ignored;
+
 use chrono::NaiveDate;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -277,6 +279,23 @@ impl<'a> Locator<'a> {
         }
     }
 
+    /// Was every part of `path` written in the file?
+    fn present(&self, path: &[ignored::PathKey]) -> bool {
+        let Some(doc) = &self.doc else { return false };
+        let mut item: &toml_edit::Item = doc.as_item();
+        for part in path {
+            let next = match part {
+                ignored::PathKey::Key(k) => item.get(*k),
+                ignored::PathKey::Index(i) => item.get(*i),
+            };
+            match next {
+                Some(n) => item = n,
+                None => return false,
+            }
+        }
+        true
+    }
+
     fn find(&self, path: &[PathPart]) -> (usize, usize) {
         let Some(doc) = &self.doc else { return (1, 1) };
         let mut item: &toml_edit::Item = doc.as_item();
@@ -409,6 +428,33 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
             Some("use rules = \"r2024\" and a designation from 2024-06-01"),
         ));
     }
+    let rules = spec.scenario.rules.rules();
+    if spec.clinic.claims == Claims::Paper
+        && !spec.clinic.limited_type
+        && !rules.new_paper_claims_clinics()
+    {
+        return Err(err(
+            &[Key("clinic"), Key("claims")],
+            format!("no new clinic is allowed paper claims from April 2024 (001 ※3 \"令和6年4月以降は…新規に紙レセプトによる請求が認められる保険医療機関等がなくなる\"); this scenario is {} with designation {d}", spec.scenario.rules),
+            Some("a clinic with やむを得ない事情 files the 経過措置 届出 instead: drop claims and set [plan] transitional_notice = true"),
+        ));
+    }
+    if spec.plan.transitional_notice {
+        if !rules.has_onboarding_plan() {
+            return Err(err(
+                &[Key("plan"), Key("transitional_notice")],
+                format!("the 経過措置 届出 with the designation application is 001's (r2024); this scenario is {}", spec.scenario.rules),
+                Some("drop it, or set rules = \"r2024\""),
+            ));
+        }
+        if spec.clinic.claims == Claims::Paper {
+            return Err(err(
+                &[Key("plan"), Key("transitional_notice")],
+                "the 経過措置 届出 is for a clinic inside the mandate; a paper-claims clinic is outside it".into(),
+                Some("drop claims = \"paper\" (and limited_type), or drop transitional_notice"),
+            ));
+        }
+    }
     if spec.clinic.postal_application && !spec.clinic.limited_type {
         return Err(err(
             &[Key("clinic"), Key("postal_application")],
@@ -462,7 +508,7 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
     }
     // Distributions.
     let a = &spec.actors;
-    let dists: [(&str, &str, Option<&fakes::dist::Dist>); 11] = [
+    let dists: [(&str, &str, Option<&fakes::dist::Dist>); 13] = [
         ("bureau", "processing", Some(&a.bureau.processing)),
         ("bureau", "postal", Some(&a.bureau.postal)),
         (
@@ -488,6 +534,11 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
         ("implementing_body", "mail", Some(&a.implementing_body.mail)),
         (
             "implementing_body",
+            "individual_handling",
+            Some(&a.implementing_body.individual_handling),
+        ),
+        (
+            "implementing_body",
             "free_reader_lead",
             Some(&a.implementing_body.free_reader_lead),
         ),
@@ -498,6 +549,11 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
             Some(&a.reader_vendor.replacement),
         ),
         ("carrier", "lead", Some(&a.carrier.lead)),
+        (
+            "carrier",
+            "extra_contract_lead",
+            Some(&a.carrier.extra_contract_lead),
+        ),
     ];
     for (actor, key, dist) in dists {
         if let Some(dist) = dist {
@@ -509,6 +565,13 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
                 )
             })?;
         }
+    }
+    if a.carrier.existing_line && a.carrier.line != fakes::process::params::LineType::IpsecIke {
+        return Err(err(
+            &[Key("actors"), Key("carrier"), Key("existing_line")],
+            "an existing line (既設回線) is used through an extra contract with one of the four IPsec+IKE providers (guide: 上記4業者との追加契約)".into(),
+            Some("set line = \"ipsec-ike\" and service = one of the four providers, or drop existing_line"),
+        ));
     }
     for c in &a.bureau.closures {
         if !fakes::calendar::in_range(*c) {
@@ -527,6 +590,17 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
                 None,
             )
         })?;
+    }
+    if let Some(ig) = ignored::first_ignored(&spec, &|p| loc.present(p)) {
+        let path: Vec<PathPart> = ig
+            .path
+            .iter()
+            .map(|p| match p {
+                ignored::PathKey::Key(k) => Key(k),
+                ignored::PathKey::Index(i) => Index(*i),
+            })
+            .collect();
+        return Err(err(&path, ig.message, Some(&ig.hint)));
     }
     if spec.expect.is_empty() {
         return Err(err(
@@ -715,5 +789,90 @@ outcome = "online-on-designation-day"
         let e = parse("t.toml", &text).unwrap_err();
         assert!(e.hint.unwrap().contains("online-start"));
         assert_eq!(e.line, 12);
+    }
+
+    fn refused(text: &str) -> ScenarioError {
+        parse("t.toml", text).expect_err("should be refused")
+    }
+
+    #[test]
+    fn no_new_paper_claims_from_april_2024() {
+        let e = refused(&OK.replace(
+            "designation = 2025-06-01",
+            "designation = 2025-06-01\nclaims = \"paper\"",
+        ));
+        assert!(e.message.contains("※3"), "{e}");
+        assert!(e
+            .hint
+            .as_deref()
+            .unwrap_or("")
+            .contains("transitional_notice"));
+        let r2021 = OK
+            .replace("r2024", "r2021")
+            .replace("2025-06-01", "2024-03-01\nclaims = \"paper\"");
+        parse("t.toml", &r2021).unwrap();
+    }
+
+    #[test]
+    fn ignored_faults_are_refused_with_their_field() {
+        let add = |extra: &str| OK.replace("[[expect]]", &format!("{extra}\n[[expect]]"));
+        // r2021 has no onboarding plan.
+        let e = refused(&add("[[faults]]\nkind = \"plan-incomplete\"\n").replace("r2024", "r2021"));
+        assert!(e.message.contains("faults[0] (plan-incomplete)"), "{e}");
+        assert_eq!(e.line, 12, "{e}");
+        // r2021's free reader is not a vendor's.
+        let e = refused(&add("[[faults]]\nkind = \"reader-delay\"\n").replace("r2024", "r2021"));
+        assert!(
+            e.hint.as_deref().unwrap_or("").contains("free_reader_lead"),
+            "{e}"
+        );
+        // One code: nothing to forget.
+        let e = refused(&add("[[faults]]\nkind = \"single-request\"\n"));
+        assert!(e.message.contains("medical+dental"), "{e}");
+        // A 経過措置 clinic has no line.
+        let e = refused(&add(
+            "[plan]\ntransitional_notice = true\n\n[[faults]]\nkind = \"carrier-outage\"\non = \"go-live\"\n",
+        ));
+        assert!(e.message.contains("経過措置"), "{e}");
+        // An unknown plan item.
+        let e = refused(&add(
+            "[[faults]]\nkind = \"plan-incomplete\"\nmissing = [\"colour\"]\n",
+        ));
+        assert!(
+            e.message.contains("not an item of the onboarding plan"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn ignored_parameters_are_refused_with_their_key() {
+        let add = |extra: &str| OK.replace("[[expect]]", &format!("{extra}\n[[expect]]"));
+        let e = refused(
+            &add("[actors.reader_vendor]\nreplacement = { kind = \"fixed\", days = 7 }\n")
+                .replace("r2024", "r2021"),
+        );
+        assert!(
+            e.message
+                .starts_with("actors.reader_vendor would be ignored"),
+            "{e}"
+        );
+        let e = refused(&add(
+            "[actors.implementing_body]\ntemporary_code_lead = { kind = \"fixed\", days = 3 }\n",
+        ));
+        assert!(e.message.contains("temporary_code_lead"), "{e}");
+        let e = refused(&add(
+            "[actors.carrier]\nextra_contract_lead = { kind = \"fixed\", days = 3 }\n",
+        ));
+        assert!(e.message.contains("extra_contract_lead"), "{e}");
+        let e = refused(&add("[actors.carrier]\nexisting_line = true\n"));
+        assert!(e.message.contains("IPsec+IKE"), "{e}");
+        let e = refused(&add("[actors.carrier]\nhikari_collabo_available = false\n"));
+        assert!(e.message.contains("光コラボ"), "{e}");
+        // Written but used: fine.
+        parse(
+            "t.toml",
+            &add("[actors.carrier]\nservice = \"光コラボレーション事業者\"\nhikari_collabo_available = false\n"),
+        )
+        .unwrap();
     }
 }

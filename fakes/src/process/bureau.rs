@@ -134,8 +134,24 @@ impl Bureau {
             .cal
             .add_business_days(received, processing)
             .unwrap_or(super::far_future());
-        let mut dispatch = ready.min(self.answer_deadline);
         let mut why = self.rules.rules().answer_text();
+        let mut dispatch = ready.min(self.answer_deadline);
+        if ready > self.answer_deadline {
+            let deadline = self.answer_deadline;
+            if self.params.keeps_answer_date {
+                why = "the bureau's handling would run past its answer date; it keeps the date in priority (keeps_answer_date, our choice)";
+            } else {
+                dispatch = ready;
+                out.event(
+                    VirtualTime::at(ready, OFFICE_OPENS, 0),
+                    ME,
+                    EventKind::BureauAnswerLate,
+                    "the bureau's handling ran past its answer date (原則として10日まで): the answer goes out when handling ends",
+                    || format!("answer date {deadline}, handling done {ready}"),
+                );
+                why = "the answer goes out after the answer date: handling took longer (keeps_answer_date = false)";
+            }
+        }
         if let Some(f) =
             self.faults
                 .fires(FaultKind::BureauAnswerDelay, dispatch, None, &mut self.rng)

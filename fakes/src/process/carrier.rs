@@ -62,19 +62,23 @@ impl Actor for Carrier {
                     out.send(at, ME, ActorId::Clinic, Msg::LineRejected);
                     return;
                 }
-                let days = self.params.lead.sample_days(&mut self.rng);
+                let (lead, why) = if self.params.existing_line {
+                    (
+                        &self.params.extra_contract_lead,
+                        "既設回線: the existing line needs an extra contract with an IPsec+IKE provider (guide: 上記4業者との追加契約が別途必要)",
+                    )
+                } else {
+                    (&self.params.lead, "carrier contract lead time")
+                };
+                let days = lead.sample_days(&mut self.rng);
                 let at = VirtualTime::at(
                     today + chrono::Duration::days(i64::from(days)),
                     OFFICE_OPENS,
                     0,
                 );
-                out.event(
-                    at,
-                    ME,
-                    EventKind::LineReady,
-                    "carrier contract lead time",
-                    || format!("{days} days after the order"),
-                );
+                out.event(at, ME, EventKind::LineReady, why, || {
+                    format!("{days} days after the order")
+                });
                 out.send(at, ME, ActorId::Clinic, Msg::LineReady);
             }
             Msg::ConnectivityCheck { purpose } => {

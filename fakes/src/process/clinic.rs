@@ -7,6 +7,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use super::fault::{CardProblem, FaultKind, FaultStep, Faults};
+use super::plan::{self, PlanItem};
 use super::{
     Actor, ActorId, CheckPurpose, EventKind, Msg, Outbox, Prerequisite, Step, OFFICE_OPENS,
 };
@@ -46,6 +47,13 @@ pub struct Plan {
     /// r2024: designation application with the onboarding plan.
     #[serde(default, deserialize_with = "crate::serde_date::opt_date")]
     pub designation_application: Option<NaiveDate>,
+    /// r2024: the clinic files the 経過措置 届出 with its designation application (001
+    /// 1(1) and 第2: a clinic with やむを得ない事情 from the day it is designated). The
+    /// onboarding plan is then waived ("この限りでない"), the clinic is not expected
+    /// online on the designation day, and it still files the reception-number request
+    /// because the portal account needs the number "当面の間".
+    #[serde(default)]
+    pub transitional_notice: bool,
 }
 
 /// The plan with every date decided.
@@ -61,6 +69,8 @@ pub struct ResolvedPlan {
     pub applications: Option<NaiveDate>,
     pub installation: NaiveDate,
     pub designation_application: Option<NaiveDate>,
+    /// See [`Plan::transitional_notice`].
+    pub transitional_notice: bool,
 }
 
 /// Days before installation by which the recommended plan orders the reader:
@@ -88,7 +98,11 @@ impl Plan {
             .expect("always present");
         let reception_request = match self.reception_request {
             Some(d) => d,
-            None => cal.add_business_days(request_deadline, -5)?,
+            // 5 business days before the deadline, but not before the procedure
+            // applies (its first month: `schedule::rules::FIRST_MONTH_DEADLINE_LEAD`).
+            None => cal
+                .add_business_days(request_deadline, -5)?
+                .max(cal.open_on_or_after(s.rules.rules().procedure_start())?),
         };
         // Where the request travels with the designation application (r2021) there is
         // no separate designation-application step unless the plan names one.
@@ -118,7 +132,24 @@ impl Plan {
             applications: self.applications,
             installation,
             designation_application,
+            transitional_notice: self.transitional_notice,
         })
+    }
+}
+
+/// The items a `plan-incomplete` fault leaves out: those its `missing` names
+/// ([`PlanItem::parse`]; the validator refuses names it does not know), or ⑥ the
+/// reader maker when it names none *(our choice)*.
+pub fn plan_items_left_out(missing: Option<&[String]>) -> Vec<PlanItem> {
+    let items: Vec<PlanItem> = missing
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|m| PlanItem::parse(m))
+        .collect();
+    if items.is_empty() {
+        vec![PlanItem::ReaderMaker]
+    } else {
+        items
     }
 }
 
@@ -149,9 +180,10 @@ impl ClinicSetup {
             ClinicKind::MedicalDental => vec![FeeTable::Medical, FeeTable::Dental],
         }
     }
-    /// Does it need the full installation (reader, line, terminal)?
+    /// Does it need the full installation (reader, line, terminal)? Not for paper
+    /// claims, the limited type, or a clinic under the 経過措置.
     pub fn full_installation(&self) -> bool {
-        !self.paper_claims && !self.limited_type
+        !self.paper_claims && !self.limited_type && !self.plan.transitional_notice
     }
 }
 
@@ -261,6 +293,7 @@ impl Clinic {
             || self.golive_pending
             || self.gave_up
             || self.setup.paper_claims && !self.setup.limited_type
+            || self.setup.plan.transitional_notice
         {
             return;
         }
@@ -408,15 +441,25 @@ impl Clinic {
         if self.setup.paper_claims {
             return;
         }
-        let mut any = false;
-        for i in 0..self.codes.len() {
-            let c = &self.codes[i];
-            if c.applied || c.number.is_none() {
-                continue;
-            }
-            let fee = c.fee.expect("set");
+        let pending: Vec<usize> = (0..self.codes.len())
+            .filter(|&i| !self.codes[i].applied && self.codes[i].number.is_some())
+            .collect();
+        if pending.is_empty() {
+            return;
+        }
+        // Guide 3-4: "「オンライン資格確認利用申請」完了後に電子証明書の発行画面へ進みます":
+        // the usage application first, then one certificate application per code.
+        out.event(
+            now,
+            ME,
+            EventKind::UsageApplicationSent,
+            "usage application (利用申請): line type, NTT customer ID for an NTT IP-VPN line, planned start and test months",
+            String::new,
+        );
+        out.send(now, ME, ActorId::ImplementingBody, Msg::UsageApplication);
+        for i in pending {
+            let fee = self.codes[i].fee.expect("set");
             self.codes[i].applied = true;
-            any = true;
             let installation = self.installation_day;
             let why = match self.cal.business_days_between(now.date(), installation) {
                 Ok(n) if n >= 5 => "certificate application (電子証明書発行申請), ≥5 business days before installation",
@@ -431,16 +474,6 @@ impl Clinic {
                 ActorId::ImplementingBody,
                 Msg::CertificateApplication { fee },
             );
-        }
-        if any {
-            out.event(
-                now,
-                ME,
-                EventKind::UsageApplicationSent,
-                "usage application (利用申請): line type, planned start and test months",
-                String::new,
-            );
-            out.send(now, ME, ActorId::ImplementingBody, Msg::UsageApplication);
         }
     }
 }
@@ -563,15 +596,16 @@ impl Actor for Clinic {
                 {
                     n = 1;
                 }
+                let why = if self.setup.plan.transitional_notice {
+                    "受付番号情報提供依頼書 sent to the bureau: not needed under the 経過措置 in principle, but asked for 当面の間 because the portal account is made with the number (001 1(1))"
+                } else {
+                    "受付番号情報提供依頼書 sent to the bureau"
+                };
                 for c in self.codes.iter().take(n) {
                     let fee = c.fee.expect("set");
-                    out.event(
-                        now,
-                        ME,
-                        EventKind::ReceptionRequestSent,
-                        "受付番号情報提供依頼書 sent to the bureau",
-                        || fee.name_ja().to_string(),
-                    );
+                    out.event(now, ME, EventKind::ReceptionRequestSent, why, || {
+                        fee.name_ja().to_string()
+                    });
                     out.send(now, ME, ActorId::Bureau, Msg::ReceptionRequest { fee });
                 }
             }
@@ -732,12 +766,38 @@ impl Actor for Clinic {
                 );
             }
             Msg::LineRejected => {}
+            Msg::Step(Step::DesignationApplication) if self.setup.plan.transitional_notice => {
+                // 001 第2: no onboarding plan for a clinic that files the 経過措置 届出
+                // with its designation application ("この限りでない").
+                out.event(
+                    now,
+                    ME,
+                    EventKind::TransitionalNoticeFiled,
+                    "001 1(1): 経過措置 届出 filed with the designation application; the onboarding plan is waived (001 第2)",
+                    String::new,
+                );
+                out.send(
+                    now,
+                    ME,
+                    ActorId::Bureau,
+                    Msg::DesignationApplication { complete: true },
+                );
+            }
             Msg::Step(Step::DesignationApplication) => {
-                let complete = self
+                // 001 別紙2 ①–⑬, validated as the bureau would; the fault leaves items out.
+                let left_out: Vec<PlanItem> = self
                     .faults
                     .fires(FaultKind::PlanIncomplete, today, None, &mut self.rng)
-                    .is_none();
-                out.event(now, ME, EventKind::DesignationApplicationSent, "r2024 guide ⑨: designation application with the onboarding plan (導入計画書, 13 fields)", || if complete { "plan complete".into() } else { "plan incomplete".into() });
+                    .map(|f| plan_items_left_out(f.missing.as_deref()))
+                    .unwrap_or_default();
+                let form = plan::timeline_plan(
+                    self.installation_day,
+                    self.setup.designation,
+                    plan::NetworkKind::IpVpn,
+                );
+                let problems = plan::validate_json(&form.to_json_without(&left_out));
+                let complete = problems.is_empty();
+                out.event(now, ME, EventKind::DesignationApplicationSent, "r2024 guide ⑨: designation application with the onboarding plan (導入計画書, 001 別紙2 ①–⑬)", || if complete { "plan complete".into() } else { format!("plan incomplete: {}", problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")) });
                 out.send(
                     now,
                     ME,

@@ -24,39 +24,63 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "kebab-case")]
 #[strum(serialize_all = "kebab-case")]
 pub enum FaultKind {
-    /// The clinic sends its reception-number request after the bureau's deadline.
+    /// The clinic sends its reception-number request `5 + business_days` (default 3)
+    /// business days after its planned day; with the recommended plan (5 business
+    /// days before the bureau's deadline) that is `business_days` after the deadline,
+    /// and the bureau returns it (返戻). Window: the planned request day.
     LateRequest,
-    /// The bureau's answer goes out `business_days` late.
+    /// The bureau's answer goes out `business_days` (default 3) after the day it
+    /// would have gone out. Window: that dispatch day.
     BureauAnswerDelay,
-    /// The clinic submits the reception number `business_days` after the 15th.
+    /// The clinic presents the reception number `business_days` (default 2) after the
+    /// implementing body's deadline (the 15th, or the next open day). Window: the day
+    /// the answer arrives.
     LateReceptionSubmission,
-    /// The reader arrives `days` late.
+    /// The vendor's reader arrives `days` (default 30) later than its lead time. Not
+    /// for r2021's free reader (set `actors.implementing_body.free_reader_lead`).
+    /// Window: the order day.
     ReaderDelay,
-    /// The reader is dead on arrival and must be replaced.
+    /// The reader is dead on arrival; the supplier (vendor, or under r2021 the
+    /// implementing body) sends a replacement. Window: the order (r2021: shipping) day.
     ReaderDoa,
-    /// The ordered line is not on the connectable list.
+    /// The ordered line is treated as not on the connectable list: rejected two
+    /// business days after the order, never usable. Window: the order day.
     LineNotConnectable,
-    /// The carrier's line is down (window or step).
+    /// The carrier's line is down: a connectivity check fails (transient, retried).
+    /// With `at`/`until`: every check in the window; with `on`: the step's actual day.
     CarrierOutage,
-    /// The clinic applies for the certificate only `business_days` before installation.
+    /// The clinic applies for the certificate only `business_days` (default 2) before
+    /// installation instead of the day after its account opens. Window: the day the
+    /// account opens.
     LateCertificateApplication,
-    /// The certificate notice is lost in the mail.
+    /// The certificate notice is lost in the mail and never reissued. Window: the
+    /// issuing day.
     CertificateNoticeLost,
-    /// The certificate notice arrives `days` late.
+    /// The certificate notice arrives `days` (default 10) late. Window: the issuing day.
     CertificateNoticeDelay,
-    /// The onboarding plan lacks fields (`missing`); the bureau asks for a correction.
+    /// The onboarding plan (001 別紙2) lacks the items `missing` names (numbers ①–⑬,
+    /// field names or labels; default ⑥ reader maker); the bureau asks for a
+    /// correction (補正). r2024 only, and not with the 経過措置. Window: the
+    /// designation-application day.
     PlanIncomplete,
-    /// The regional council does not approve: not designated (未指定).
+    /// The regional council does not approve: not designated (未指定). Window: the
+    /// designation day.
     DesignationRefused,
-    /// A medical+dental clinic files one request instead of two.
+    /// A medical+dental clinic files one request instead of two (the dental one is
+    /// missing). Window: the request day.
     SingleRequest,
-    /// The terminal's client certificate has a `problem`.
+    /// The terminal's client certificate has a `problem`; final (not reissued).
+    /// With `on`: at that step's actual day; else at every connectivity check.
     ClientCertificate,
-    /// The first patient's card has a `problem`.
+    /// The first patient's card has a `problem` at the reader (`on` = "go-live": the
+    /// day the clinic actually goes online).
     Card,
-    /// The implementing body is down (window or step).
+    /// The implementing body is down. With `at`/`until`: its work finishing in the
+    /// window waits for the next open day after it, and its connectivity checks fail;
+    /// with `on`: only the connectivity check on the step's actual day fails.
     ImplementingBodyDown,
-    /// The implementing body takes `business_days` longer for everything.
+    /// The implementing body takes `business_days` (default 5) longer for each piece
+    /// of work started in the window.
     ImplementingBodySlow,
 }
 
@@ -68,13 +92,31 @@ impl FaultKind {
 }
 
 /// Steps a fault can be tied to with `on = "..."`.
+///
+/// Without a window (`at`), a step-bound fault hits the step on the day it actually
+/// happens: the first day the party that suffers the fault takes part in that step
+/// (the carrier and the implementing body: the first connectivity check of that
+/// purpose that reaches them; the clinic: its first patient). A step that slips is
+/// met on the day it slipped to; retries on later days are not hit again. With a
+/// window, the fault hits the step on any day inside the window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum FaultStep {
-    /// The system installation day(s).
+    /// The system installation: the vendor's connectivity check on the day it
+    /// actually installs (the planned day, or later when something was missing).
     Installation,
-    /// The designation day, when the clinic goes online.
+    /// Going online: the go-live connectivity check and the first patient, on the day
+    /// the clinic actually tries to start (the designation day, or later).
     GoLive,
+}
+
+impl FaultStep {
+    fn index(self) -> usize {
+        match self {
+            FaultStep::Installation => 0,
+            FaultStep::GoLive => 1,
+        }
+    }
 }
 
 /// Problems of a terminal's client certificate.
@@ -207,6 +249,20 @@ impl Fault {
                 ));
             }
         }
+        if let Some(missing) = &self.missing {
+            for m in missing {
+                if super::plan::PlanItem::parse(m).is_none() {
+                    let items: Vec<String> = super::plan::PlanItem::ALL
+                        .iter()
+                        .map(|i| format!("{} {}", i.number(), i.field()))
+                        .collect();
+                    return Err(format!(
+                        "`missing` names {m:?}, not an item of the onboarding plan (001 別紙2): {}",
+                        items.join(", ")
+                    ));
+                }
+            }
+        }
         match self.kind {
             ClientCertificate if self.certificate.is_none() => Err(
                 "fault client-certificate needs `certificate` = expired | not-yet-valid | revoked | other-institution".into(),
@@ -231,15 +287,45 @@ impl Fault {
     }
 }
 
-/// The faults of one run.
+/// The faults of one run, as one party sees them. Each party holds its own copy and
+/// resolves the day of each step (see [`FaultStep`]) when the step first reaches it.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Faults {
     list: Vec<Fault>,
+    /// The day each step first happened for this party (indexed by `FaultStep`).
+    step_day: [Option<NaiveDate>; 2],
 }
 
 impl Faults {
     pub fn new(list: Vec<Fault>) -> Self {
-        Faults { list }
+        Faults {
+            list,
+            step_day: [None; 2],
+        }
+    }
+
+    /// The faults as written.
+    pub fn list(&self) -> &[Fault] {
+        &self.list
+    }
+
+    /// The day `step` first happened for this party, once it has.
+    pub fn step_day(&self, step: FaultStep) -> Option<NaiveDate> {
+        self.step_day[step.index()]
+    }
+
+    /// Does fault `f` apply on `date` at `step`? A step-bound fault without a window
+    /// applies only on the step's actual (first) day.
+    fn applies(&self, f: &Fault, date: NaiveDate, step: Option<FaultStep>) -> bool {
+        if !f.in_window(date) {
+            return false;
+        }
+        match f.on {
+            None => true,
+            Some(on) if step != Some(on) => false,
+            Some(on) if f.at.is_none() => self.step_day(on).is_none_or(|d| d == date),
+            Some(_) => true,
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -248,31 +334,32 @@ impl Faults {
 
     /// The first fault of `kind` that applies on `date` at `step`, after drawing its
     /// probability from `rng` (only when it has one, so adding a certain fault does
-    /// not shift any other random draw).
+    /// not shift any other random draw). Asking with a step records `date` as the
+    /// step's actual day if it is the first time this party meets the step.
     pub fn fires<R: Rng + ?Sized>(
-        &self,
+        &mut self,
         kind: FaultKind,
         date: NaiveDate,
         step: Option<FaultStep>,
         rng: &mut R,
     ) -> Option<&Fault> {
-        for f in &self.list {
-            if f.kind != kind || !f.in_window(date) {
+        if let Some(s) = step {
+            self.step_day[s.index()].get_or_insert(date);
+        }
+        let mut hit = None;
+        for (i, f) in self.list.iter().enumerate() {
+            if f.kind != kind || !self.applies(f, date, step) {
                 continue;
-            }
-            if let Some(on) = f.on {
-                if step != Some(on) {
-                    continue;
-                }
             }
             if let Some(p) = f.probability {
                 if rng.gen::<f64>() >= p {
                     continue;
                 }
             }
-            return Some(f);
+            hit = Some(i);
+            break;
         }
-        None
+        hit.map(|i| &self.list[i])
     }
 
     /// Like [`Faults::fires`] without a probability draw: is a window fault active?
@@ -282,11 +369,48 @@ impl Faults {
         date: NaiveDate,
         step: Option<FaultStep>,
     ) -> Option<&Fault> {
-        self.list.iter().find(|f| {
-            f.kind == kind
-                && f.probability.is_none()
-                && f.in_window(date)
-                && f.on.is_none_or(|on| step == Some(on))
-        })
+        self.list
+            .iter()
+            .find(|f| f.kind == kind && f.probability.is_none() && self.applies(f, date, step))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_step_fault_meets_the_step_on_its_actual_first_day_only() {
+        let mut f = Fault::new(FaultKind::CarrierOutage);
+        f.on = Some(FaultStep::Installation);
+        let mut faults = Faults::new(vec![f]);
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+        let k = FaultKind::CarrierOutage;
+        // Another step does not resolve this one.
+        assert!(faults
+            .fires(k, d("2025-05-15"), Some(FaultStep::GoLive), &mut rng)
+            .is_none());
+        // The installation slipped to the 20th: hit there, not on the retry.
+        let step = Some(FaultStep::Installation);
+        assert!(faults.fires(k, d("2025-05-20"), step, &mut rng).is_some());
+        assert_eq!(
+            faults.step_day(FaultStep::Installation),
+            Some(d("2025-05-20"))
+        );
+        assert!(faults.fires(k, d("2025-05-23"), step, &mut rng).is_none());
+        // With a window every check of the step inside it is hit.
+        let mut w = Fault::new(k);
+        w.on = Some(FaultStep::Installation);
+        w.at = Some(d("2025-05-20"));
+        w.until = Some(d("2025-05-23"));
+        let mut faults = Faults::new(vec![w]);
+        assert!(faults.fires(k, d("2025-05-20"), step, &mut rng).is_some());
+        assert!(faults.fires(k, d("2025-05-23"), step, &mut rng).is_some());
+        assert!(faults.fires(k, d("2025-05-26"), step, &mut rng).is_none());
     }
 }

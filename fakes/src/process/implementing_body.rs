@@ -7,7 +7,7 @@ use chrono::NaiveDate;
 use rand_chacha::ChaCha8Rng;
 
 use super::fault::{CertProblem, FaultKind, FaultStep, Faults};
-use super::params::ImplementingBodyParams;
+use super::params::{ImplementingBodyParams, LateRegistration};
 use super::{
     Actor, ActorId, CheckPurpose, ConnectivityFailure, EventKind, Msg, Outbox, MAIL_ARRIVES,
     OFFICE_OPENS,
@@ -173,6 +173,7 @@ impl Actor for ImplementingBody {
                 let (day, slow) = self.working_day(today);
                 // In time for the designation month only if received by the deadline (the
                 // 15th, rolled to the next open day when closed: see `schedule::compute`).
+                let mut extra = 0;
                 let registered_for = if today <= self.deadline {
                     out.event(
                         now,
@@ -183,16 +184,27 @@ impl Actor for ImplementingBody {
                     );
                     self.designation
                 } else {
-                    out.event(now, ME, EventKind::ReceptionNumberLate, "received after the deadline (the 15th, or the next open day if it is closed): too late for the designation month; usable from the next month", || format!("{number}, deadline {}", self.deadline));
-                    self.designation
-                        .checked_add_months(chrono::Months::new(1))
-                        .unwrap_or(super::far_future())
+                    // 000 ※: "間に合わなかった医療機関・薬局については、実施機関において
+                    // 個別対応する"; how is the scenario's choice (`late_registration`).
+                    extra = self.params.individual_handling.sample_days(&mut self.rng) as i32;
+                    match self.params.late_registration {
+                        LateRegistration::NextMonth => {
+                            out.event(now, ME, EventKind::ReceptionNumberLate, "received after the deadline (the 15th, or the next open day if it is closed); handled case by case (個別対応, 000 ※): here (late_registration = next-month) usable from the next month", || format!("{number}, deadline {}", self.deadline));
+                            self.designation
+                                .checked_add_months(chrono::Months::new(1))
+                                .unwrap_or(super::far_future())
+                        }
+                        LateRegistration::DesignationMonth => {
+                            out.event(now, ME, EventKind::ReceptionNumberIndividual, "received after the deadline; handled case by case (個別対応, 000 ※): here (late_registration = designation-month) still registered for the designation month", || format!("{number}, deadline {}, {extra} extra business days", self.deadline));
+                            self.designation
+                        }
+                    }
                 };
                 let lead = self.params.account_lead.sample_days(&mut self.rng) as i32;
                 let at = self.when_up(super::business_days_later(
                     &self.cal,
                     day,
-                    lead + slow,
+                    lead + slow + extra,
                     OFFICE_OPENS,
                 ));
                 out.event(at, ME, EventKind::AccountReady, "portal account usable about 4 business days after the reception number (guide ⑦ ※1)", || format!("registered for {registered_for}"));

@@ -19,7 +19,10 @@ pub mod carrier;
 pub mod clinic;
 pub mod fault;
 pub mod implementing_body;
+pub mod lines;
 pub mod params;
+pub mod plan;
+pub mod portal;
 pub mod reader_vendor;
 pub mod system_vendor;
 
@@ -340,6 +343,16 @@ pub enum EventKind {
     ExemptPaperClaims,
     LimitedTypeApplied,
     LimitedTypeReady,
+    /// r2024: the clinic files the 経過措置 届出 with its designation application
+    /// (001 1(1)); it is not expected online on the designation day.
+    TransitionalNoticeFiled,
+    /// The bureau's handling ran past its answer date (the 10th): the answer goes out
+    /// when handling is done, after the rule date.
+    BureauAnswerLate,
+    /// A reception number reached the implementing body after its deadline and is
+    /// handled case by case (個別対応, 000 ※): registered for the month the scenario's
+    /// `late_registration` says.
+    ReceptionNumberIndividual,
     /// A message its addressee does not take (sent to the wrong actor, or one the
     /// actor has no handling for in its state). Never expected: every scenario runs
     /// without one (`sim/tests/actor_inputs.rs`), and the driver's invariant check

@@ -28,6 +28,12 @@ pub struct BureauParams {
     pub correction_turnaround: Dist,
     /// The institution number the bureau hands out next (its numbering counter).
     pub next_number: u16,
+    /// When its handling (`processing`) would end after the answer date (the 10th, or
+    /// the next open day), does the bureau still answer on the answer date? Seed 000
+    /// 1(2) and 001 1(2) say "原則として…10日…までに…発送" *(our choice: true, the
+    /// bureau keeps its date in priority; the trace says when it had to)*. With
+    /// `false` the answer goes out when handling ends (`bureau-answer-late`).
+    pub keeps_answer_date: bool,
 }
 
 impl Default for BureauParams {
@@ -39,6 +45,7 @@ impl Default for BureauParams {
             request_deadline_shift: 0,
             correction_turnaround: fixed(5.0),
             next_number: 101,
+            keeps_answer_date: true,
         }
     }
 }
@@ -57,6 +64,26 @@ pub struct ImplementingBodyParams {
     pub mail: Dist,
     /// Calendar days from a free-reader application to shipment under r2021 (4–5 months).
     pub free_reader_lead: Dist,
+    /// A reception number received after the deadline (the 15th): seed 000 ※ says
+    /// only "実施機関において個別対応する" (handled case by case). Which month it is
+    /// registered for *(our choice: `next-month`)*.
+    pub late_registration: LateRegistration,
+    /// Extra business days the implementing body takes over a late number (個別対応)
+    /// before the portal account opens *(our choice: 0)*.
+    pub individual_handling: Dist,
+}
+
+/// How the implementing body handles a reception number that came after its deadline
+/// (000 ※ "個別対応"). The seeds give no outcome; both are choices a scenario makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum LateRegistration {
+    /// Registered in the institution master from the month after the designation
+    /// month: online confirmation cannot start on the designation day.
+    NextMonth,
+    /// Handled individually in time: registered for the designation month after
+    /// `individual_handling` extra business days.
+    DesignationMonth,
 }
 
 impl Default for ImplementingBodyParams {
@@ -70,6 +97,8 @@ impl Default for ImplementingBodyParams {
                 min: 120.0,
                 max: 150.0,
             },
+            late_registration: LateRegistration::NextMonth,
+            individual_handling: fixed(0.0),
         }
     }
 }
@@ -143,23 +172,8 @@ pub enum LineType {
     Internet,
 }
 
-/// Services on the connectable list (接続可能回線・事業者一覧), per line type.
-pub const CONNECTABLE_IP_VPN: [&str; 8] = [
-    "NTT東日本 フレッツ 光ネクスト",
-    "NTT東日本 フレッツ 光クロス",
-    "NTT西日本 フレッツ 光ネクスト",
-    "NTT西日本 フレッツ 光クロス",
-    "NTT西日本 フレッツ 光ライト",
-    "中部テレコミュニケーション ビジネスコミュファ光",
-    "九州通信ネットワーク BBIQ",
-    "光コラボレーション事業者",
-];
-pub const CONNECTABLE_IPSEC: [&str; 4] = [
-    "NTTコミュニケーションズ IP-Members",
-    "NTTデータ中国 @OnDemand",
-    "富士通 FENICS II",
-    "三菱電機 SecureMinder",
-];
+/// The default service: the first row of the connectable list.
+pub const DEFAULT_SERVICE: &str = "NTT東日本 フレッツ 光ネクスト";
 
 /// ネットワーク事業者.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -170,29 +184,47 @@ pub struct CarrierParams {
     pub line: LineType,
     /// Calendar days from order to a working line *(our choice: 30–60)*.
     pub lead: Dist,
+    /// A 光コラボレーション service: the guide says such services "利用可能な場合が
+    /// ございます" (may be usable). Is this clinic's one of those? *(our choice: true)*
+    pub hikari_collabo_available: bool,
+    /// The clinic keeps a line it already has (既設回線): the guide's "※既設回線の場合、
+    /// 上記4業者との追加契約が別途必要" — an extra contract with one of the four
+    /// IPsec+IKE providers, so only for `line = "ipsec-ike"`; `extra_contract_lead`
+    /// replaces `lead`.
+    pub existing_line: bool,
+    /// Calendar days to conclude that extra contract *(our choice: 14–30)*.
+    pub extra_contract_lead: Dist,
 }
 
 impl Default for CarrierParams {
     fn default() -> Self {
         CarrierParams {
-            service: CONNECTABLE_IP_VPN[0].to_string(),
+            service: DEFAULT_SERVICE.to_string(),
             line: LineType::IpVpn,
             lead: Dist::Uniform {
                 min: 30.0,
                 max: 60.0,
+            },
+            hikari_collabo_available: true,
+            existing_line: false,
+            extra_contract_lead: Dist::Uniform {
+                min: 14.0,
+                max: 30.0,
             },
         }
     }
 }
 
 impl CarrierParams {
-    /// Is this service of this line type on the connectable list?
+    /// Is this service of this line type on the connectable list
+    /// ([`super::lines::check`], matched by normalised name)?
     pub fn connectable(&self) -> bool {
-        match self.line {
-            LineType::IpVpn => CONNECTABLE_IP_VPN.contains(&self.service.as_str()),
-            LineType::IpsecIke => CONNECTABLE_IPSEC.contains(&self.service.as_str()),
-            LineType::Internet => false,
-        }
+        self.check().is_ok()
+    }
+
+    /// The row of the connectable list, or why the line cannot be used.
+    pub fn check(&self) -> Result<&'static super::lines::ListedLine, super::lines::LineRefusal> {
+        super::lines::check(&self.service, self.line, self.hikari_collabo_available)
     }
 }
 

@@ -671,6 +671,18 @@ pub fn compute_with(
     } else {
         request_deadline
     };
+    // In a rule set's first month the usual deadline can fall before the procedure
+    // applies (000: requests "令和3年2月以降"; 001: "令和6年2月から"): then it is
+    // `FIRST_MONTH_DEADLINE_LEAD` business days before the answer, and never before
+    // the first day of the procedure.
+    let start = rules.procedure_start();
+    let first_month = request_deadline < start;
+    let request_deadline = if first_month {
+        cal.open_on_or_after(start)?
+            .max(cal.add_business_days(answer, -rules::FIRST_MONTH_DEADLINE_LEAD)?)
+    } else {
+        request_deadline
+    };
     if request_deadline >= answer {
         return Err(ScheduleError::DeadlineAfterAnswer {
             deadline: request_deadline,
@@ -680,10 +692,16 @@ pub fn compute_with(
     let bureau_txt = req.bureau.map_or("the bureau".to_string(), |b| {
         format!("{} ({})", b.name_ja(), b.id())
     });
-    let shift_txt = match req.policy.request_deadline_shift {
+    let mut shift_txt = match req.policy.request_deadline_shift {
         0 => String::new(),
         s => format!(", moved {s} business days by the bureau's policy"),
     };
+    if first_month {
+        shift_txt.push_str(&format!(
+            "; first month of the procedure (requests from {start}): (our choice) {} business days before the answer",
+            rules::FIRST_MONTH_DEADLINE_LEAD
+        ));
+    }
 
     let portal = cal.add_business_days(ib, 4)?;
     let installation = match req.installation {
@@ -846,6 +864,9 @@ mod tests {
             }
             fn answer_lead_months(&self) -> u32 {
                 3
+            }
+            fn procedure_start(&self) -> NaiveDate {
+                d("2029-09-01")
             }
             fn not_designated_text(&self) -> &'static str {
                 "not designated (toy)"

@@ -24,6 +24,11 @@ impl Rules for R2021 {
         NaiveDate::from_ymd_opt(2021, 3, 1).expect("valid")
     }
 
+    /// 000 1: "令和3年2月以降に提出される保険医療機関等指定申請" follow the new procedure.
+    fn procedure_start(&self) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2021, 2, 1).expect("valid")
+    }
+
     /// The answer comes by the 10th of M−1 (r2021 1(2)).
     fn answer_lead_months(&self) -> u32 {
         1
@@ -42,6 +47,17 @@ impl Rules for R2021 {
     /// r2021 別紙3 ③ and 5: the implementing body supplies the free reader and ships it
     /// once the reception number was shown.
     fn implementing_body_supplies_reader(&self) -> bool {
+        true
+    }
+
+    /// Seed 000 asks for no onboarding plan (導入計画書 came with 001 第2, 2024-03).
+    fn has_onboarding_plan(&self) -> bool {
+        false
+    }
+
+    /// Before April 2024 a new clinic could still be allowed paper claims (001 ※3
+    /// dates the end of that to 令和6年4月).
+    fn new_paper_claims_clinics(&self) -> bool {
         true
     }
 

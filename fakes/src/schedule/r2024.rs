@@ -23,6 +23,11 @@ impl Rules for R2024 {
         NaiveDate::from_ymd_opt(2024, 4, 1).expect("valid")
     }
 
+    /// 001: "第1については令和6年2月から" (requests under the revision from February 2024).
+    fn procedure_start(&self) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2024, 2, 1).expect("valid")
+    }
+
     /// The answer comes by the 10th of M−2 (r2024 1(2)).
     fn answer_lead_months(&self) -> u32 {
         2

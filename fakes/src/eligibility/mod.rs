@@ -25,6 +25,8 @@ pub mod other;
 pub mod other_bulk;
 pub mod population;
 pub mod reference;
+pub mod request;
+pub mod response;
 mod single;
 pub mod terminal;
 pub mod tree;

@@ -15,10 +15,10 @@
 
 use quick_xml::events::Event;
 
-use super::tree::{check_chars, check_decl, reader, within, Fields, Found};
-use super::xml::{
+use super::request::{
     read_request_header, read_search, Request, RequestBody, HEADER_FIELDS, SEARCH_FIELDS,
 };
+use super::tree::{check_chars, check_decl, reader, within, Fields, Found};
 
 /// Where the reader is: the elements it knows, outermost first.
 #[derive(Clone, Copy, PartialEq, Eq)]

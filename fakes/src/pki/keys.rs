@@ -58,10 +58,6 @@ pub fn set_key_store(store: Box<dyn KeyStore>) -> bool {
 
 /// The name a key is stored under: seed, a readable form of the label, and a hash
 /// that keeps labels which sanitise alike apart.
-pub fn store_name(seed: u64, label: &str) -> String {
-    disk_name(seed, label)
-}
-
 fn disk_name(seed: u64, label: &str) -> String {
     let safe: String = label
         .chars()

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use clap::{Args, ValueEnum};
 use serde_json::json;
 
-use crate::conformance::harness::{self, ClientSpec, RunConfig, RunReport};
+use crate::conformance::{self as harness, ClientSpec, RunConfig, RunReport};
 use crate::conformance::{clients, REQUIREMENTS};
 use crate::error::{CliError, CmdResult, Outcome};
 use crate::output::write_atomic;

@@ -17,8 +17,15 @@
 //! it; a conforming client finishes in about two seconds.
 
 pub mod clients;
-pub mod harness;
-pub mod judges;
+pub mod evidence;
+pub mod judge;
+pub mod plan;
+pub mod report;
+pub mod session;
+
+pub use judge::CheckResult;
+pub use report::{junit, RunReport};
+pub use session::{run, ClientSpec, RunConfig};
 
 use serde::{Deserialize, Serialize};
 
@@ -174,7 +181,7 @@ pub struct DrugTask {
 }
 
 /// A download the terminal must refuse (its `.err` file: docs/INTERFACE.md §1).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct UnknownDownload {
     pub id: String,
     pub reception_number: String,

@@ -9,8 +9,8 @@ use fakes::eligibility::tree::{parse, TreeLimits};
 use fakes::eligibility::values::SegmentOfResult;
 use fakes::eligibility::xml::{parse_request, Limits, MessageKind, RequestBody};
 
-use super::harness::{check, CheckResult};
-use super::{DrugTask, ResultLine, Task};
+use super::{check, CheckResult};
+use crate::conformance::{DrugTask, ResultLine, Task};
 
 /// A request file: its name and bytes.
 pub type File = (String, Vec<u8>);
@@ -712,7 +712,7 @@ mod tests {
             start_month: "202305".into(),
             end_month: "202404".into(),
         };
-        let req = super::super::clients::drug_request(&t, "1313120014", "d01");
+        let req = crate::conformance::clients::drug_request(&t, "1313120014", "d01");
         let ans = svc
             .answer_other(
                 MessageKind::DrugInfo,

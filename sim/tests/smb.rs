@@ -248,6 +248,7 @@ mod libsmb {
     type OpenFn = unsafe extern "C" fn(*mut Ctx, *const c_char, c_int, libc::mode_t) -> *mut File;
     type WriteFn = unsafe extern "C" fn(*mut Ctx, *mut File, *const c_void, usize) -> isize;
     type CloseFn = unsafe extern "C" fn(*mut Ctx, *mut File) -> c_int;
+    type FreeFn = unsafe extern "C" fn(*mut Ctx, c_int) -> c_int;
 
     pub struct Lib {
         handle: *mut c_void,
@@ -330,7 +331,7 @@ mod libsmb {
                     close: std::mem::transmute::<*mut c_void, CloseFn>(get(
                         "smbc_getFunctionClose",
                     )),
-                    free: std::mem::transmute(self.sym("smbc_free_context")),
+                    free: std::mem::transmute::<*mut c_void, FreeFn>(self.sym("smbc_free_context")),
                 }
             }
         }
@@ -342,7 +343,7 @@ mod libsmb {
         open: OpenFn,
         write: WriteFn,
         close: CloseFn,
-        free: unsafe extern "C" fn(*mut Ctx, c_int) -> c_int,
+        free: FreeFn,
     }
 
     pub struct Writer<'c, 'a> {

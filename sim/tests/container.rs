@@ -13,15 +13,14 @@
 
 #[path = "support/population.rs"]
 mod population;
-mod support;
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use onsim_testcontainers::{available, container_exists, Onsim, OnsimImage};
 use population::{csv_rows, request_xml};
-use support::onsim_image::{available, container_exists, OnsimImage, Started};
 
 /// The name the clients use (a compose service name: not `localhost`, so the
 /// certificate check proves `--advertise` reached the server certificate).
@@ -30,8 +29,9 @@ const ADVERTISE: &str = "onsim";
 const HEALTHY_WITHIN: Duration = Duration::from_secs(30);
 
 /// curl from the host through the port mapping: (exit code, body, HTTP status).
-fn curl(c: &Started, url: &str, args: &[&str]) -> (i32, String, String) {
-    let (url, resolve) = c.on_host(url);
+fn curl(c: &Onsim, url: &str, args: &[&str]) -> (i32, String, String) {
+    let on_host = c.endpoints().on_host(url).unwrap();
+    let (url, resolve) = (on_host.url, on_host.resolve);
     let out = Command::new("curl")
         .args(["-sS", "--max-time", "10", "--resolve", &resolve])
         .args(args)
@@ -48,15 +48,15 @@ fn curl(c: &Started, url: &str, args: &[&str]) -> (i32, String, String) {
 }
 
 /// The curl arguments of mutual TLS with credential `name`.
-fn mtls(image: &OnsimImage, name: &str) -> Vec<String> {
-    let (cert, key) = image.credential(name);
+fn mtls(c: &Onsim, name: &str) -> Vec<String> {
+    let cred = c.credential(name).unwrap();
     vec![
         "--cacert".into(),
-        image.server_ca().display().to_string(),
+        c.server_ca().unwrap().display().to_string(),
         "--cert".into(),
-        cert.display().to_string(),
+        cred.cert.display().to_string(),
         "--key".into(),
-        key.display().to_string(),
+        cred.key.display().to_string(),
     ]
 }
 
@@ -73,17 +73,18 @@ fn port_mapped_container_health_mtls_matrix_and_clock() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
     std::fs::create_dir(&state).unwrap();
-    let image = OnsimImage::new(&state, ADVERTISE);
     let t0 = Instant::now();
-    let c = image
-        .clone()
+    let c = OnsimImage::default()
+        .with_state_dir(&state)
+        .with_advertise(ADVERTISE)
         .start()
         .expect("onsim:dev starts and gets ready");
+    let url = |key: &str| c.endpoints().str(key).unwrap().to_string();
     let ready = t0.elapsed();
     let id = c.id();
 
     // endpoints.json: listening on all interfaces, every URL on the advertised name.
-    let ep = image.endpoints();
+    let ep = c.endpoints().raw().clone();
     assert_eq!(ep["bind"], "0.0.0.0", "the image sets ONSIM_BIND=0.0.0.0");
     assert_eq!(ep["advertise"], ADVERTISE);
     let urls: Vec<(&String, &str)> = ep
@@ -108,8 +109,8 @@ fn port_mapped_container_health_mtls_matrix_and_clock() {
 
     // GET /health on all seven mapped ports (the eligibility API and the carrier
     // proxy in front of it over mutual TLS with valid.crt).
-    let valid = mtls(&image, "valid");
-    let health = |key: &str| image.url(key).replace("/eligibility", "") + "/health";
+    let valid = mtls(&c, "valid");
+    let health = |key: &str| url(key).replace("/eligibility", "") + "/health";
     let probes: Vec<(String, &str, Vec<&str>)> = vec![
         (health("control_url"), "control", vec![]),
         (health("bureau_url"), "bureau", vec![]),
@@ -168,8 +169,8 @@ fn port_mapped_container_health_mtls_matrix_and_clock() {
     );
 
     // Mutual TLS with valid.crt: rows 0-4 give validity 1-5, direct and via the carrier.
-    let rows = csv_rows(&image.population_csv());
-    let institution = image.url("institution_code");
+    let rows = csv_rows(&c.endpoints().file("population_csv").unwrap());
+    let institution = url("institution_code");
     let body = dir.path().join("request.xml");
     let data = format!("@{}", body.display());
     let post = |cred: &[String]| {
@@ -189,7 +190,7 @@ fn port_mapped_container_health_mtls_matrix_and_clock() {
         } else {
             "eligibility_url"
         };
-        let (code, out, status) = curl(&c, &image.url(key), &strs(&post(&valid)));
+        let (code, out, status) = curl(&c, &url(key), &strs(&post(&valid)));
         assert_eq!(code, 0, "valid via {key}: {status}");
         assert!(status.starts_with("200"), "{status} {out}");
         let want = format!("<QualificationValidity>{}</QualificationValidity>", row[5]);
@@ -209,11 +210,7 @@ fn port_mapped_container_health_mtls_matrix_and_clock() {
             .as_str()
             .unwrap_or_else(|| panic!("{name}: expected_refusal in endpoints.json"))
             .to_string();
-        let (code, out, status) = curl(
-            &c,
-            &image.url("eligibility_url"),
-            &strs(&post(&mtls(&image, name))),
-        );
+        let (code, out, status) = curl(&c, &url("eligibility_url"), &strs(&post(&mtls(&c, name))));
         assert!(
             code != 0 || status.starts_with("403"),
             "{name} must be refused: exit {code}, {status}, {out}"
@@ -232,7 +229,7 @@ fn port_mapped_container_health_mtls_matrix_and_clock() {
     }
 
     // Live: read the clock, advance it a day.
-    let clock = image.url("clock_url");
+    let clock = url("clock_url");
     let (code, out, _) = curl(&c, &clock, &[]);
     assert_eq!(code, 0);
     let before: Value = serde_json::from_str(&out).unwrap();

@@ -46,13 +46,14 @@ Distributions [fakes/src/dist.rs]
     uniform 2-4; reader lead triangular 90/105/120 (face-auth models) or uniform 5-10
     (generic), replacement fixed 14; carrier lead uniform 30-60; system vendor
     retry_after 3 business days, max_attempts 30.
-Faults [fakes/src/process/fault.rs Faults::fires; sim/src/runner.rs anchor_faults]
+Faults [fakes/src/process/fault.rs Faults::fires, Faults::applies]
  7. A fault bites when asked at its point, if the date is in its window (`at`..`until`,
     no window = always) and, for a step-tied fault (`on`), the step matches; then, only
     if it has a probability, one uniform draw decides. A step-tied fault with no window
-    is anchored to the step's day (go-live: the designation date; installation: the
-    planned installation date), so a check on any other day (a retry, a postponed
-    installation, a moved designation) is never hit and draws nothing.
+    bites only on the step's actual day: the first day the suffering party is asked at
+    that step (carrier and implementing body: the first connectivity check of that
+    purpose reaching them), so a step that slipped is met on the day it slipped to and
+    retries on later days are not hit again (and draw nothing).
 Clinic [fakes/src/process/clinic.rs]
  8. Recommended plan: reader, line and system-vendor orders on the open day on or after
     installation - 127 days (READER_ORDER_MARGIN_DAYS), reception request 5 business
@@ -275,10 +276,6 @@ class Fault:
         if kind == "carrier-outage" and self.on is None and t.get("at") is None:
             raise ModelError(f"{where}: carrier-outage needs `at` or `on`")
         self.at = t.get("at")
-        if self.at is None and self.on == "go-live":
-            self.at = designation
-        elif self.at is None and self.on == "installation":
-            self.at = installation
         self.until = t.get("until", self.at)
         self.business_days = t.get("business_days")
         self.days = t.get("days")
@@ -290,12 +287,15 @@ class Faults:
         for f in faults:
             self.by_kind.setdefault(f.kind, []).append(f)
 
-    def fires(self, kind, d, step, rng):
-        """The first fault of `kind` that bites on day `d` at `step`, or None."""
+    def fires(self, kind, d, step, rng, step_day=None):
+        """The first fault of `kind` that bites on day `d` at `step`, or None.
+        `step_day`: the day this party first met `step` (rule 7)."""
         for f in self.by_kind.get(kind, ()):
             if f.at is not None and not (f.at <= d <= f.until):
                 continue
             if f.on is not None and f.on != step:
+                continue
+            if f.on is not None and f.at is None and step_day is not None and d != step_day:
                 continue
             if f.p is not None and rng.random() >= f.p:
                 continue
@@ -417,6 +417,8 @@ class World:
         self.cal = cfg["cal"]
         self.base = cfg["base"]
         self.faults = cfg["faults"]
+        # (party, step) -> the day the party first met the step (rule 7).
+        self.step_day = {}
         self.rng = dict(zip(("clinic", "bureau", "ib", "vendor", "carrier"),
                             (random.Random(s) for s in seeds)))
         # outcome
@@ -458,7 +460,10 @@ class World:
         handler(*args)
 
     def fires(self, kind, actor, step=None):
-        return self.faults.fires(kind, self.today(), step, self.rng[actor])
+        first = None
+        if step is not None:
+            first = self.step_day.setdefault((actor, step), self.today())
+        return self.faults.fires(kind, self.today(), step, self.rng[actor], first)
 
     # clinic -----------------------------------------------------------------------
     def start(self):

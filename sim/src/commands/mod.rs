@@ -3,6 +3,7 @@
 
 pub mod card;
 pub mod conformance;
+pub mod ecosystem;
 pub mod holidays;
 pub mod input;
 pub mod load;

@@ -81,7 +81,7 @@ class Eco:
 
     def __init__(self, env, spec, cal, origin, end, base):
         self.env, self.cal, self.origin, self.base = env, cal, origin, base
-        self.waits = {"reader": [], "answer": [], "account": [], "line": [], "crews": []}
+        self.waits = dict.fromkeys(("reader", "answer", "account", "line", "crews"), 0)
         self.makers = []
         for m in spec["reader_maker"]:
             c = simpy.Container(env, init=m["stock"]) if m["stock"] > 0 else simpy.Container(env)
@@ -147,7 +147,7 @@ class Clinic(model.World):
         minute = self.env.now - self.t(day, 0)
         yield container.get(1)
         served = self.today()
-        self.eco.waits[kind][-1] += (served - day).days
+        self.eco.waits[kind] += (served - day).days
         if served > day:
             self.send(self.t(served, minute), handler, *args)
         else:
@@ -156,20 +156,17 @@ class Clinic(model.World):
     def v_order(self, replacement):
         if not replacement and not self.reader_gated:
             self.reader_gated = True
-            self.eco.waits["reader"].append(0)
             self.env.process(self.held(self.eco.makers[self.maker], "reader",
                                        super().v_order, (replacement,)))
             return
         super().v_order(replacement)
 
     def sv_installation_day(self):
-        self.eco.waits["crews"].append(0)
         self.env.process(self.held(self.eco.crews[self.vendor][self.region], "crews",
                                    super().sv_installation_day, ()))
 
     # asked when decided ---------------------------------------------------------------
     def booked(self, container, kind, day, at, handler, args):
-        self.eco.waits[kind].append(0)
         self.env.process(self._booked(container, kind, day, at, handler, args))
 
     def _booked(self, container, kind, day, at, handler, args):
@@ -177,10 +174,9 @@ class Clinic(model.World):
         if self.env.now > self.hz:
             return
         day = self.today()
-        i = len(self.eco.waits[kind]) - 1
         yield container.get(1)
         waited = (self.today() - day).days
-        self.eco.waits[kind][i] += waited
+        self.eco.waits[kind] += waited
         self.send(at + waited * MIN_PER_DAY, handler, *args)
 
     def b_request(self):
@@ -324,7 +320,7 @@ def run(spec, cfgs, seed):
         "mean_delay_days": statistics.fmean(delays) if delays else 0.0,
         "never_online": n - len(delays),
         # Days waited per clinic at each kind of resource (crews: summed over visits).
-        "wait_per_clinic": {k: sum(v) / n for k, v in eco.waits.items()},
+        "wait_per_clinic": {k: v / n for k, v in eco.waits.items()},
     }
 
 

@@ -126,7 +126,7 @@ mod tests {
             until: d("2023-05-12"),
             factor: 0.5,
         }];
-        let mut c = DailyCapacity::new(3, w, d("2023-05-01"));
+        let c = DailyCapacity::new(3, w, d("2023-05-01"));
         assert_eq!(c.capacity_on(d("2023-05-08")), 1);
         assert_eq!(c.capacity_on(d("2023-05-15")), 3);
         assert_eq!(c.capacity_on(d("2023-05-13")), 0, "Saturday");

@@ -231,7 +231,7 @@ fn bad_files_name_file_line_and_field() {
             "population.month[2].designation",
         ),
         (
-            text.replacen("monthly = 110", "monthly = -1", 1),
+            text.replacen("monthly = 80", "monthly = -1", 1),
             "(syntax)",
         ),
         (

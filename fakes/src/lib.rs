@@ -21,6 +21,7 @@ pub mod calendar;
 pub mod card;
 pub mod codes;
 pub mod dist;
+pub mod ecosystem;
 pub mod eligibility;
 pub mod pki;
 pub mod process;

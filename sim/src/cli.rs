@@ -80,6 +80,9 @@ pub enum Command {
     /// Conformance gate for clinic software: run it against the terminal's file drop
     /// with faults, judge each requirement, write JUnit, JSON and an evidence bundle.
     Conformance(commands::conformance::ConformanceArgs),
+    /// Many clinics competing for shared capacity (reader stock, installer crews,
+    /// bureaus, implementing body, carriers): per-clinic table, per-resource series.
+    Ecosystem(commands::ecosystem::EcosystemArgs),
 }
 
 /// Parse the command line, run the subcommand, and turn its result into an exit code.
@@ -108,6 +111,7 @@ pub fn main() -> ExitCode {
         Command::Merge(a) => commands::sweep::merge(a),
         Command::Solve(a) => commands::solve::run(a),
         Command::Calibrate(a) => commands::calibrate::run(a),
+        Command::Ecosystem(a) => commands::ecosystem::run(a),
     };
     match result {
         Ok(outcome) => outcome.into(),

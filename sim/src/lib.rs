@@ -8,6 +8,7 @@ pub mod calibrate;
 pub mod cli;
 pub mod commands;
 pub mod conformance;
+pub mod ecosystem;
 pub mod engine;
 pub mod error;
 pub mod html;

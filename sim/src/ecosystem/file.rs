@@ -11,7 +11,7 @@ use serde::Deserialize;
 use fakes::codes::{Bureau, Prefecture};
 use fakes::dist::Dist;
 use fakes::ecosystem::Window;
-use fakes::process::params::{LineType, ReaderModel, CONNECTABLE_IP_VPN};
+use fakes::process::params::{LineType, ReaderModel, DEFAULT_SERVICE};
 use fakes::schedule::{ClinicKind, RuleSet};
 
 use crate::scenario::Actors;
@@ -532,7 +532,7 @@ pub const MAX_CLINICS: u64 = 300_000;
 
 /// The default carrier service when a `[[carrier]]` names none.
 pub fn default_service() -> String {
-    CONNECTABLE_IP_VPN[0].to_string()
+    DEFAULT_SERVICE.to_string()
 }
 
 #[cfg(test)]

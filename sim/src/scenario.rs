@@ -672,6 +672,79 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
 }
 
 /// Read and check a scenario file.
+/// Parse a scenario that `onsim sweep --vary` or `onsim solve` derived from a file:
+/// a fault or parameter the derived scenario's rule set or clinic would ignore (say a
+/// `plan-incomplete` fault once `scenario.rules=r2021`, which has no 導入計画書) is
+/// dropped from it, each named in the returned notes, instead of refusing the whole
+/// variant. A file as written is refused ([`parse`]); a variant says which of the
+/// file's keys do not apply to it *(our choice)*.
+pub fn parse_variant(
+    file: &str,
+    doc: &toml::Value,
+) -> Result<(Scenario, Vec<String>), ScenarioError> {
+    let mut doc = doc.clone();
+    let mut notes = Vec::new();
+    let to_text = |d: &toml::Value| {
+        toml::to_string(d).map_err(|e| ScenarioError {
+            file: file.to_string(),
+            line: 1,
+            column: 1,
+            message: e.to_string(),
+            hint: None,
+        })
+    };
+    // Each round drops one key; a scenario has far fewer than this many.
+    for _ in 0..256 {
+        let text = to_text(&doc)?;
+        let Ok(spec) = toml::from_str::<ScenarioFile>(&text) else {
+            break;
+        };
+        let loc = Locator::new(&text);
+        let Some(ig) = ignored::first_ignored(&spec, &|p| loc.present(p)) else {
+            break;
+        };
+        // A fault is dropped whole; a parameter by its key.
+        let path = match ig.path.as_slice() {
+            [ignored::PathKey::Key("faults"), ignored::PathKey::Index(i), ..] => {
+                vec![ignored::PathKey::Key("faults"), ignored::PathKey::Index(*i)]
+            }
+            p => p.to_vec(),
+        };
+        if !remove_path(&mut doc, &path) {
+            break;
+        }
+        notes.push(format!("dropped (does not apply): {}", ig.message));
+    }
+    let text = to_text(&doc)?;
+    parse(file, &text).map(|s| (s, notes))
+}
+
+/// Remove the value at `path` from a TOML document; false when it is not there.
+fn remove_path(doc: &mut toml::Value, path: &[ignored::PathKey]) -> bool {
+    let Some((last, parents)) = path.split_last() else {
+        return false;
+    };
+    let mut v = doc;
+    for p in parents {
+        let next = match p {
+            ignored::PathKey::Key(k) => v.get_mut(*k),
+            ignored::PathKey::Index(i) => v.get_mut(*i),
+        };
+        match next {
+            Some(n) => v = n,
+            None => return false,
+        }
+    }
+    match (last, v) {
+        (ignored::PathKey::Key(k), toml::Value::Table(t)) => t.remove(*k).is_some(),
+        (ignored::PathKey::Index(i), toml::Value::Array(a)) if *i < a.len() => {
+            a.remove(*i);
+            true
+        }
+        _ => false,
+    }
+}
+
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
     let file = path.display().to_string();
     let bytes = std::fs::read(path).map_err(|e| ScenarioError {

@@ -158,6 +158,11 @@ pub fn run(a: SweepArgs) -> CmdResult {
     for bad in &invalid {
         eprintln!("warning: variant {} skipped: {}", bad.label, bad.error);
     }
+    for v in &variants {
+        for d in &v.dropped {
+            eprintln!("warning: variant {}: {d}", v.label());
+        }
+    }
     // What this process would run: its shard's share of the runs, for every variant.
     let mine = shard.map_or(a.runs, |s| s.len(a.runs));
     let n_variants = variants.len().max(1) as u64;

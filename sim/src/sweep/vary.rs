@@ -104,6 +104,9 @@ pub struct Variant {
     /// `key=value` pairs, in `--vary` order; empty for the scenario as written.
     pub settings: Vec<(String, String)>,
     pub scenario: Scenario,
+    /// Keys of the file that do not apply to this variant and were dropped from it
+    /// ([`scenario::parse_variant`]); the command warns about each.
+    pub dropped: Vec<String>,
 }
 
 impl Variant {
@@ -313,6 +316,7 @@ fn expand(file: &str, text: &str, vary: &[Vary]) -> Result<Expanded, String> {
                 Variant {
                     settings: Vec::new(),
                     scenario: base,
+                    dropped: Vec::new(),
                 },
             )],
             Vec::new(),
@@ -341,11 +345,12 @@ fn expand(file: &str, text: &str, vary: &[Vary]) -> Result<Expanded, String> {
     let mut bad = Vec::new();
     for (i, settings) in combos.into_iter().enumerate() {
         match build(file, &root, &settings) {
-            Ok(s) => ok.push((
+            Ok((s, dropped)) => ok.push((
                 i,
                 Variant {
                     settings,
                     scenario: s,
+                    dropped,
                 },
             )),
             Err(error) => bad.push((
@@ -365,16 +370,15 @@ fn build(
     file: &str,
     root: &toml::Value,
     settings: &[(String, String)],
-) -> Result<Scenario, String> {
+) -> Result<(Scenario, Vec<String>), String> {
     let mut doc = root.clone();
     let literal = settings.iter().filter(|(k, v)| !is_relative(k, v));
     let relative = settings.iter().filter(|(k, v)| is_relative(k, v));
     for (k, v) in literal.chain(relative) {
         apply(&mut doc, k, v).map_err(|e| format!("--vary {k}={v}: {e}"))?;
     }
-    let edited = toml::to_string(&doc).map_err(|e| format!("--vary: {e}"))?;
     let label = label_of(settings);
-    scenario::parse(file, &edited).map_err(|e| {
+    scenario::parse_variant(file, &doc).map_err(|e| {
         format!(
             "--vary {label}: the scenario no longer checks: {}{}",
             e.message,
@@ -402,6 +406,14 @@ mod tests {
         .unwrap();
         assert_eq!(v.len(), 4);
         assert_eq!(v[3].scenario.bureau.id(), "kinki");
+        // r2021 has no onboarding plan: the file's plan-incomplete fault is dropped
+        // from the r2021 variants (and named), kept in the r2024 ones.
+        assert!(
+            v[0].dropped.iter().any(|d| d.contains("plan-incomplete")),
+            "{:?}",
+            v[0].dropped
+        );
+        assert!(v[3].dropped.is_empty(), "{:?}", v[3].dropped);
         assert_eq!(
             v[0].label(),
             "scenario.rules=r2021 clinic.prefecture=東京都"

@@ -149,13 +149,13 @@ pub fn judge(j: &Evidence) -> Vec<CheckResult> {
         format!("{} request files, all well named", taken.len()),
     ));
 
-    out.push(requirements::encoding(&taken));
+    out.push(requirements::encoding(taken));
     let task_results: Vec<ResultLine> = results
         .iter()
         .filter(|r| r.task.is_some())
         .cloned()
         .collect();
-    out.push(requirements::encoding_cci(&j.cci, &taken, &task_results));
+    out.push(requirements::encoding_cci(&j.cci, taken, &task_results));
     out.push(requirements::face_name(&j.faces, &results));
     out.push(requirements::err_file(&requirements::ErrEvidence {
         id: &j.unknown.id,
@@ -168,7 +168,7 @@ pub fn judge(j: &Evidence) -> Vec<CheckResult> {
     let drug_evidence = DrugEvidence {
         institution: &j.institution,
         tasks: &j.drug,
-        taken: &taken,
+        taken,
         answers: &j.drug_answers,
         results: &task_results,
     };

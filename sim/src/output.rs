@@ -39,6 +39,24 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
     Ok(())
 }
 
+/// Write `bytes` to stdout and flush; a closed or full stdout is an error the user
+/// sees, not a panic.
+pub fn write_stdout(bytes: &[u8]) -> Result<(), CliError> {
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(bytes)
+        .and_then(|_| stdout.flush())
+        .map_err(|e| CliError::new(format!("cannot write to stdout: {e}")))
+}
+
+/// A command's main result: into `out` atomically when given, else to stdout.
+pub fn write_result(out: Option<&Path>, bytes: &[u8]) -> Result<(), CliError> {
+    match out {
+        Some(p) => write_atomic(p, bytes),
+        None => write_stdout(bytes),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

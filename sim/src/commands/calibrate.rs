@@ -65,12 +65,7 @@ pub fn run(a: CalibrateArgs) -> CmdResult {
             )
         }
     };
-    use std::io::Write;
-    let mut stdout = std::io::stdout().lock();
-    stdout
-        .write_all(out.as_bytes())
-        .and_then(|_| stdout.flush())
-        .map_err(|e| CliError::new(format!("cannot write to stdout: {e}")))?;
+    crate::output::write_stdout(out.as_bytes())?;
     Ok(Outcome::Passed)
 }
 

@@ -1,7 +1,6 @@
 //! `onsim holidays`: national holidays as CSV (`date,name`).
 
 use clap::Args;
-use std::io::Write;
 
 use fakes::calendar::{holidays_between, FIRST_YEAR, LAST_ANNOUNCED_YEAR, LAST_YEAR};
 
@@ -50,10 +49,6 @@ pub fn run(a: HolidaysArgs) -> CmdResult {
     for h in list {
         out.push_str(&format!("{},{}\n", h.date, h.name));
     }
-    let mut stdout = std::io::stdout().lock();
-    stdout
-        .write_all(out.as_bytes())
-        .and_then(|_| stdout.flush())
-        .map_err(|e| CliError::new(format!("cannot write to stdout: {e}")))?;
+    crate::output::write_stdout(out.as_bytes())?;
     Ok(Outcome::Passed)
 }

@@ -126,10 +126,7 @@ pub fn run_all(
     scenarios: Vec<Scenario>,
     threads: Option<usize>,
 ) -> Result<Vec<(Scenario, RunResult)>, CliError> {
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads.unwrap_or(0))
-        .build()
-        .map_err(|e| CliError::new(format!("cannot start worker threads: {e}")))?;
+    let pool = super::worker_pool(threads)?;
     Ok(pool.install(|| {
         scenarios
             .into_par_iter()

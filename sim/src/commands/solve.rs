@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use crate::error::{CliError, CmdResult, Outcome};
-use crate::output::write_atomic;
+use crate::output::write_result;
 use crate::solve::{self, Domain, SolveSpec, Target};
 use crate::sweep;
 
@@ -104,10 +104,7 @@ pub fn run(a: SolveArgs) -> CmdResult {
         runs: a.runs,
         seed: a.seed,
     };
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(a.threads.unwrap_or(0))
-        .build()
-        .map_err(|e| CliError::new(format!("cannot start worker threads: {e}")))?;
+    let pool = super::worker_pool(a.threads)?;
     let report = pool
         .install(|| {
             solve::solve(&spec, &|e| {
@@ -122,17 +119,7 @@ pub fn run(a: SolveArgs) -> CmdResult {
         })
         .map_err(CliError::new)?;
     let text = solve::to_json(&report);
-    match &a.out {
-        Some(p) => write_atomic(p, text.as_bytes())?,
-        None => {
-            use std::io::Write;
-            let mut stdout = std::io::stdout().lock();
-            stdout
-                .write_all(text.as_bytes())
-                .and_then(|_| stdout.flush())
-                .map_err(|e| CliError::new(format!("cannot write to stdout: {e}")))?;
-        }
-    }
+    write_result(a.out.as_deref(), text.as_bytes())?;
     // No value in the range meets the target: the question has no answer here.
     Ok(if report.status == "unreachable" {
         Outcome::Failed

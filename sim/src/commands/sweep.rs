@@ -9,7 +9,7 @@ use clap::{Args, ValueEnum};
 
 use crate::error::{CliError, CmdResult, Outcome};
 use crate::html;
-use crate::output::write_atomic;
+use crate::output::{write_atomic, write_result};
 use crate::sweep::paired::PairSink;
 use crate::sweep::per_run::{PerRunFile, PerRunFormat};
 use crate::sweep::RowSink;
@@ -97,17 +97,7 @@ fn emit(
         Format::Json => sweep::to_json(r),
         Format::Csv => sweep::to_csv(r),
     };
-    match out {
-        Some(p) => write_atomic(p, text.as_bytes())?,
-        None => {
-            use std::io::Write;
-            let mut stdout = std::io::stdout().lock();
-            stdout
-                .write_all(text.as_bytes())
-                .and_then(|_| stdout.flush())
-                .map_err(|e| CliError::new(format!("cannot write to stdout: {e}")))?;
-        }
-    }
+    write_result(out.map(PathBuf::as_path), text.as_bytes())?;
     if let Some(dir) = report_dir {
         write_atomic(&dir.join("sweep.json"), sweep::to_json(r).as_bytes())?;
         write_atomic(&dir.join("sweep.html"), html::sweep_report(r).as_bytes())?;
@@ -192,10 +182,7 @@ pub fn run(a: SweepArgs) -> CmdResult {
         vary,
         shard,
     };
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(a.threads.unwrap_or(0))
-        .build()
-        .map_err(|e| CliError::new(format!("cannot start worker threads: {e}")))?;
+    let pool = super::worker_pool(a.threads)?;
     // A progress bar only for a person watching: never in pipes, logs or CI.
     let bar = std::io::stderr().is_terminal().then(|| {
         let b = indicatif::ProgressBar::new(0);

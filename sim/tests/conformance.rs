@@ -165,3 +165,94 @@ fn broken_command_exits_1_and_bad_usage_2() {
         .unwrap();
     assert_eq!(o.status.code(), Some(1));
 }
+
+/// `--scenario FILE`: a vendor's own gate. Without an outage or card refusals those
+/// requirements are skipped (not passed): `no-retry` passes such a gate, and
+/// `ignores-card-status` still fails the one refusal the gate keeps. A slow terminal
+/// is answered by the reference client within its limits.
+#[test]
+fn a_gate_file_chooses_the_faults() {
+    let dir = tempfile::tempdir().unwrap();
+    let calm = dir.path().join("calm.toml");
+    std::fs::write(
+        &calm,
+        "[gate]\nname = \"calm\"\nseed = 3\n\n[[fault]]\nkind = \"card-locked\"\n\n[[fault]]\nkind = \"slow-answers\"\ndelay_ms = 150\n",
+    )
+    .unwrap();
+    let run = |client: &str, ev: &str| {
+        let o = onsim()
+            .args(["conformance", "--builtin", client, "--format", "json"])
+            .arg("--scenario")
+            .arg(&calm)
+            .arg("--out")
+            .arg(dir.path().join(ev))
+            .output()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stderr)));
+        (o.status.code(), v)
+    };
+    let (code, v) = run("reference", "ref");
+    assert_eq!(code, Some(0), "{v:#}");
+    assert_eq!(v["gate"], "calm");
+    assert_eq!(v["checks_skipped"], 2, "{v:#}");
+    let skipped: Vec<&str> = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["skipped"] == true)
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(skipped, ["REQ-RETRY", "REQ-CARD-EXPIRED"]);
+    let log = std::fs::read_to_string(dir.path().join("ref/harness.log")).unwrap();
+    assert!(
+        log.contains("gate \"calm\"") && log.contains("no outage"),
+        "{log}"
+    );
+    let junit = std::fs::read_to_string(dir.path().join("ref/junit.xml")).unwrap();
+    assert!(junit.contains("<skipped"), "{junit}");
+
+    let (code, v) = run("no-retry", "nr");
+    assert_eq!(code, Some(0), "no outage: nothing to retry: {v:#}");
+    let (code, v) = run("ignores-card-status", "ics");
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        v["failed_requirements"],
+        serde_json::json!(["REQ-CARD-LOCKED"])
+    );
+}
+
+#[test]
+fn a_bad_gate_file_exits_2_naming_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[gate]\nname = \"x\"\n\n[[fault]]\nkind = \"flood\"\n",
+    )
+    .unwrap();
+    let o = onsim()
+        .args(["conformance", "--builtin", "reference", "--scenario"])
+        .arg(&bad)
+        .arg("--out")
+        .arg(dir.path().join("ev"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("bad.toml:5:") && err.contains("flood"),
+        "{err}"
+    );
+    assert!(
+        !dir.path().join("ev").exists(),
+        "nothing written for a bad gate"
+    );
+    // The self-test is defined on the built-in gate only.
+    let o = onsim()
+        .args(["conformance", "--self-test", "--scenario"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+}

@@ -49,6 +49,11 @@ pub struct Evidence {
     pub first_seen: BTreeMap<String, u128>,
     /// The task whose requests the outage swallowed (`Some("")`: a request of no task).
     pub outage_task: Option<String>,
+    /// Whether the gate has an outage (else REQ-RETRY is skipped).
+    pub outage_planned: bool,
+    /// The card confirmations the gate drops (`valid`, `card-expired`,
+    /// `card-locked`); a refusal it leaves out skips its requirement.
+    pub faces_planned: Vec<&'static str>,
     pub swallowed_n: usize,
     /// Per task, the request files the terminal answered.
     pub answered: BTreeMap<String, Vec<String>>,

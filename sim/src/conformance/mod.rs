@@ -13,16 +13,22 @@
 //! every answer to `ONSIM_RESULTS` (JSON lines, [`ResultLine`]). Built-in clients
 //! ([`clients`]) show both a conforming implementation and deliberately broken ones.
 //!
+//! What the harness does to the client (the outage, the card refusals, slow answers)
+//! and the limits it gives it come from a gate file ([`gate`]); the built-in gate is
+//! one, and `onsim conformance --scenario FILE` runs a vendor's own.
+//!
 //! Every run is bounded: the SUT gets a time limit (default 20 s) and is killed after
 //! it; a conforming client finishes in about two seconds.
 
 pub mod clients;
 pub mod evidence;
+pub mod gate;
 pub mod judge;
 pub mod plan;
 pub mod report;
 pub mod session;
 
+pub use gate::GateSpec;
 pub use judge::CheckResult;
 pub use report::{junit, RunReport};
 pub use session::{run, ClientSpec, RunConfig};

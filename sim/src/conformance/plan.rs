@@ -16,9 +16,6 @@ pub enum Purpose {
     Abnormal,
 }
 
-/// Card confirmations the reader drops into `face/` in a run.
-pub const FACE_FILES: usize = 3;
-
 /// The tasks of a run and what each is for.
 pub fn tasks(pop: &Population) -> Vec<(Task, Purpose)> {
     use QualificationValidity as V;

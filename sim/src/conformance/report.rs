@@ -15,12 +15,21 @@ pub struct RunReport {
     pub score: f64,
     pub checks_passed: usize,
     pub checks_total: usize,
+    /// Requirements the gate does not exercise (not in the score).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub checks_skipped: usize,
+    /// The gate's name (`builtin` unless `--scenario`).
+    pub gate: String,
     pub failed_requirements: Vec<String>,
     pub checks: Vec<CheckResult>,
     pub exit_status: Option<i32>,
     pub timed_out: bool,
     pub duration_ms: u128,
     pub evidence_dir: PathBuf,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// JUnit XML: one suite per client, one case per requirement.
@@ -30,7 +39,11 @@ pub fn junit(reports: &[RunReport]) -> String {
     for r in reports {
         let mut suite = TestSuite::new(format!("conformance: {}", r.client));
         for c in &r.checks {
-            let status = if c.passed {
+            let status = if c.skipped {
+                let mut st = TestCaseStatus::skipped();
+                st.set_message(c.detail.clone());
+                st
+            } else if c.passed {
                 TestCaseStatus::success()
             } else {
                 let mut st = TestCaseStatus::non_success(NonSuccessKind::Failure);

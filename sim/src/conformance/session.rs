@@ -3,17 +3,20 @@
 //! ([`super::judge`]). This is the only part of the gate that does I/O.
 //!
 //! Timeline of a run (wall clock; the virtual clock stays at 09:00 on the
-//! population's epoch, so every answer is reproducible):
-//! 1. **Outage.** The file-drop driver is not running. The harness takes the first
-//!    task's request files itself (moves them to `swallowed/`) and answers nothing:
-//!    the terminal took the request but the line to the implementing body is down, so
-//!    `res/` stays empty. The outage ends after two swallowed attempts, when a request
-//!    of another task appears, or after 3 s.
+//! population's epoch, so every answer is reproducible). The faults and limits are
+//! the gate's ([`super::gate`]); the built-in gate has all of them:
+//! 1. **Outage** (fault `outage`). The file-drop driver is not running. The harness
+//!    takes the first task's request files itself (moves them to `swallowed/`) and
+//!    answers nothing: the terminal took the request but the line to the implementing
+//!    body is down, so `res/` stays empty. The outage ends after `attempts` swallowed
+//!    attempts (built-in: two), when a request of another task appears, or after
+//!    `max_ms` (built-in: 3 s).
 //! 2. **Service.** The real driver ([`crate::terminal`]) starts on the folders and
-//!    answers everything. The reader drops three card confirmations into `face/`,
-//!    all through the driver's face writer ([`crate::terminal::FaceDrop`], real name
-//!    form): a valid card, an expired card (C001) and a locked card (C002), the
-//!    refusals by the terminal's own rule ([`fakes::eligibility::card_refusal`]).
+//!    answers everything (no sooner than the `slow-answers` delay, if any). The reader
+//!    drops card confirmations into `face/`, all through the driver's face writer
+//!    ([`crate::terminal::FaceDrop`], real name form): a valid card, then an expired
+//!    card (C001, fault `card-expired`) and a locked card (C002, fault `card-locked`),
+//!    the refusals by the terminal's own rule ([`fakes::eligibility::card_refusal`]).
 //!    The bulk job keeps the answering core's delay (`AnswerConfig::bulk_delay_minutes`):
 //!    the first download is answered `SegmentOfResult` 2 (processing); the harness
 //!    then advances the virtual clock past the delay, so the client's next download
@@ -37,8 +40,9 @@ use fakes::eligibility::{Population, PopulationConfig, Terminal};
 use fakes::time::VirtualTime;
 
 use super::evidence::{capture_drug_answers, files_in, Evidence};
+use super::gate::GateSpec;
 use super::judge::{self, requirements::CciTask, CheckResult};
-use super::plan::{self, BULK_ID, FACE_FILES};
+use super::plan::{self, BULK_ID};
 use super::report::{self, RunReport};
 use super::{env, TasksFile};
 use crate::terminal::{self, DriverConfig, LogOutcome, ManualClock, Processed};
@@ -66,29 +70,21 @@ pub struct RunConfig {
     /// The evidence bundle goes here (must be missing or empty).
     pub out_dir: PathBuf,
     pub client: ClientSpec,
-    pub time_limit: Duration,
-    pub seed: u64,
-    pub answer_timeout: Duration,
-    pub max_attempts: u32,
-    pub retry_min_interval: Duration,
+    /// The limits and faults of the run ([`GateSpec::builtin`] unless a gate file is
+    /// given).
+    pub gate: GateSpec,
 }
 
 impl RunConfig {
+    /// A run of the built-in gate.
     pub fn new(out_dir: PathBuf, client: ClientSpec) -> Self {
         RunConfig {
             out_dir,
             client,
-            time_limit: Duration::from_secs(20),
-            seed: 1,
-            answer_timeout: Duration::from_millis(400),
-            max_attempts: 5,
-            retry_min_interval: Duration::from_millis(200),
+            gate: GateSpec::builtin(),
         }
     }
 }
-
-const OUTAGE_ATTEMPTS: usize = 2;
-const OUTAGE_MAX: Duration = Duration::from_secs(3);
 
 struct Log {
     t0: Instant,
@@ -139,6 +135,7 @@ fn spawn(cfg: &RunConfig, vars: &[(&str, String)]) -> Result<Child, String> {
 /// Run the suite once against `cfg.client`.
 pub fn run(cfg: &RunConfig) -> Result<RunReport, String> {
     let t0 = Instant::now();
+    let gate = &cfg.gate;
     let out = cfg.out_dir.clone();
     if out.exists()
         && fs::read_dir(&out)
@@ -166,7 +163,7 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport, String> {
     };
 
     let pop = Population::new(PopulationConfig {
-        seed: cfg.seed,
+        seed: cfg.gate.seed,
         households: 10_000,
         ..Default::default()
     });
@@ -200,11 +197,11 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport, String> {
         version: 1,
         institution_code: institution.to_string(),
         confirmation_date: fmt_date(date),
-        time_limit_ms: cfg.time_limit.as_millis() as u64,
-        answer_timeout_ms: cfg.answer_timeout.as_millis() as u64,
-        max_attempts: cfg.max_attempts,
-        retry_min_interval_ms: cfg.retry_min_interval.as_millis() as u64,
-        expected_face_files: FACE_FILES,
+        time_limit_ms: gate.time_limit.as_millis() as u64,
+        answer_timeout_ms: gate.answer_timeout.as_millis() as u64,
+        max_attempts: gate.max_attempts,
+        retry_min_interval_ms: gate.retry_min_interval.as_millis() as u64,
+        expected_face_files: gate.face_statuses().len(),
         tasks: tasks.iter().map(|(t, _)| t.clone()).collect(),
         bulk: bulk.iter().map(|(t, _)| t.clone()).collect(),
         bulk_id: BULK_ID.into(),
@@ -230,17 +227,25 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport, String> {
             env::ANSWER_TIMEOUT_MS,
             tasks_file.answer_timeout_ms.to_string(),
         ),
-        (env::MAX_ATTEMPTS, cfg.max_attempts.to_string()),
+        (env::MAX_ATTEMPTS, gate.max_attempts.to_string()),
         (
             env::RETRY_MIN_INTERVAL_MS,
             tasks_file.retry_min_interval_ms.to_string(),
         ),
-        (env::EXPECTED_FACE_FILES, FACE_FILES.to_string()),
+        (
+            env::EXPECTED_FACE_FILES,
+            tasks_file.expected_face_files.to_string(),
+        ),
     ];
     log.say(format!(
-        "start client {:?}; {} tasks; outage first",
+        "start client {:?}; gate {:?}; {} tasks; {}",
         cfg.client.label(),
-        tasks.len()
+        gate.name,
+        tasks.len(),
+        match gate.outage {
+            Some((n, _)) => format!("outage first ({n} attempts)"),
+            None => "no outage".into(),
+        }
     ));
     let mut child = spawn(cfg, &vars)?;
 
@@ -273,7 +278,8 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport, String> {
         }
         names.sort();
         if driver.is_none() {
-            let mut end = t0.elapsed() > OUTAGE_MAX;
+            let (outage_attempts, outage_max) = gate.outage.unwrap_or((0, Duration::ZERO));
+            let mut end = outage_attempts == 0 || t0.elapsed() > outage_max;
             for (_, n) in &names {
                 if end {
                     break;
@@ -282,7 +288,7 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport, String> {
                 if outage_task.is_none() {
                     outage_task = task.clone().or(Some(String::new()));
                 }
-                if task == outage_task && swallowed_n < OUTAGE_ATTEMPTS {
+                if task == outage_task && swallowed_n < outage_attempts {
                     let _ = fs::rename(req.join(n), swallowed.join(n));
                     swallowed_n += 1;
                     log.say(format!("outage: took {n} and answered nothing"));
@@ -290,11 +296,15 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport, String> {
                     end = true;
                 }
             }
-            if swallowed_n >= OUTAGE_ATTEMPTS {
+            if swallowed_n >= outage_attempts {
                 end = true;
             }
             if end {
-                log.say("outage over: file-drop driver started");
+                log.say(if gate.outage.is_some() {
+                    "outage over: file-drop driver started"
+                } else {
+                    "file-drop driver started"
+                });
                 let d = terminal::start(
                     &term,
                     Terminal::new(Service::new(
@@ -306,6 +316,7 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport, String> {
                     DriverConfig {
                         poll_interval: Duration::from_millis(20),
                         processed: Processed::Move,
+                        answer_delay: gate.answer_delay,
                         ..Default::default()
                     },
                 )
@@ -323,7 +334,10 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport, String> {
                 for (reason, status) in [
                     (CardRefusal::CertificateExpired, "card-expired"),
                     (CardRefusal::PinLocked, "card-locked"),
-                ] {
+                ]
+                .into_iter()
+                .filter(|(_, st)| gate.face_statuses().contains(st))
+                {
                     let p = d
                         .face_drop()
                         .unconfirmed_card(Unconfirmed::Refused(reason))
@@ -365,7 +379,7 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport, String> {
             Ok(None) => {}
             Err(e) => return Err(format!("waiting for the client: {e}")),
         }
-        if t0.elapsed() > cfg.time_limit {
+        if t0.elapsed() > gate.time_limit {
             let _ = child.kill();
             let _ = child.wait();
             timed_out = true;
@@ -436,9 +450,11 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport, String> {
         unknown,
         unknown_request,
         drug,
-        max_attempts: cfg.max_attempts,
-        retry_min_interval_ms: cfg.retry_min_interval.as_millis(),
-        time_limit_ms: cfg.time_limit.as_millis(),
+        max_attempts: gate.max_attempts,
+        retry_min_interval_ms: gate.retry_min_interval.as_millis(),
+        time_limit_ms: gate.time_limit.as_millis(),
+        outage_planned: gate.outage.is_some(),
+        faces_planned: gate.face_statuses(),
         first_seen,
         outage_task,
         swallowed_n,
@@ -466,12 +482,18 @@ fn finish(
     timed_out: bool,
     t0: Instant,
 ) -> Result<RunReport, String> {
-    let passed_n = checks.iter().filter(|c| c.passed).count();
-    let total = checks.len();
+    let judged = || checks.iter().filter(|c| !c.skipped);
+    let passed_n = judged().filter(|c| c.passed).count();
+    let total = judged().count();
+    let skipped_n = checks.len() - total;
     for c in &checks {
         log.say(format!(
             "{} {}: {}",
-            if c.passed { "PASS" } else { "FAIL" },
+            match (c.skipped, c.passed) {
+                (true, _) => "SKIP",
+                (false, true) => "PASS",
+                (false, false) => "FAIL",
+            },
             c.id,
             c.detail
         ));
@@ -486,6 +508,8 @@ fn finish(
         },
         checks_passed: passed_n,
         checks_total: total,
+        checks_skipped: skipped_n,
+        gate: cfg.gate.name.clone(),
         failed_requirements: checks
             .iter()
             .filter(|c| !c.passed)

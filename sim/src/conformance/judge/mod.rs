@@ -16,8 +16,23 @@ use requirements::{BulkEvidence, DrugEvidence};
 #[derive(Debug, Clone, Serialize)]
 pub struct CheckResult {
     pub id: String,
+    /// True also when skipped: a skipped requirement fails nothing.
     pub passed: bool,
     pub detail: String,
+    /// Not exercised: the gate leaves out the fault this requirement needs
+    /// ([`super::gate`]). Counted neither in the score nor as passed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub skipped: bool,
+}
+
+/// A requirement the gate does not exercise.
+pub fn skipped(id: &str, why: impl Into<String>) -> CheckResult {
+    CheckResult {
+        id: id.into(),
+        passed: true,
+        detail: why.into(),
+        skipped: true,
+    }
 }
 
 /// Whether a request file is one of the bulk group's.
@@ -92,6 +107,7 @@ pub fn check(id: &str, problems: Vec<String>, ok_detail: impl Into<String>) -> C
             }
             d.join("; ")
         },
+        skipped: false,
     }
 }
 
@@ -254,62 +270,69 @@ pub fn judge(j: &Evidence) -> Vec<CheckResult> {
     }
 
     // REQ-RETRY
-    let mut p = Vec::new();
-    match j.outage_task.as_deref().filter(|t| !t.is_empty()) {
-        None => p.push("no request for a task arrived during the outage".into()),
-        Some(t) => {
-            let mut attempts: Vec<(u128, &String)> = j
-                .first_seen
-                .iter()
-                .filter(|(n, _)| task_of(n, tasks) == Some(t))
-                .map(|(n, at)| (*at, n))
-                .collect();
-            attempts.sort();
-            if attempts.len() <= j.swallowed_n {
-                p.push(format!(
-                    "task {t}: {} attempt(s) for {} swallowed by the outage: not retried",
-                    attempts.len(),
-                    j.swallowed_n
-                ));
-            }
-            if attempts.len() > j.max_attempts as usize {
-                p.push(format!(
-                    "task {t}: {} attempts, more than ONSIM_MAX_ATTEMPTS {}",
-                    attempts.len(),
-                    j.max_attempts
-                ));
-            }
-            let min = j.retry_min_interval_ms;
-            // 20 ms tolerance for the harness's own polling.
-            if let Some(w) = attempts
-                .windows(2)
-                .find(|w| w[1].0.saturating_sub(w[0].0) + 20 < min)
-            {
-                p.push(format!(
-                    "task {t}: {} and {} only {} ms apart (ONSIM_RETRY_MIN_INTERVAL_MS {min})",
-                    w[0].1,
-                    w[1].1,
-                    w[1].0.saturating_sub(w[0].0)
-                ));
-            }
-            if !task_lines(t)
-                .iter()
-                .any(|l| l.outcome.as_deref() == Some("answered"))
-            {
-                p.push(format!(
-                    "task {t}: never reported answered after the outage"
-                ));
+    if !j.outage_planned {
+        out.push(skipped(
+            "REQ-RETRY",
+            "not exercised: the gate has no outage",
+        ));
+    } else {
+        let mut p = Vec::new();
+        match j.outage_task.as_deref().filter(|t| !t.is_empty()) {
+            None => p.push("no request for a task arrived during the outage".into()),
+            Some(t) => {
+                let mut attempts: Vec<(u128, &String)> = j
+                    .first_seen
+                    .iter()
+                    .filter(|(n, _)| task_of(n, tasks) == Some(t))
+                    .map(|(n, at)| (*at, n))
+                    .collect();
+                attempts.sort();
+                if attempts.len() <= j.swallowed_n {
+                    p.push(format!(
+                        "task {t}: {} attempt(s) for {} swallowed by the outage: not retried",
+                        attempts.len(),
+                        j.swallowed_n
+                    ));
+                }
+                if attempts.len() > j.max_attempts as usize {
+                    p.push(format!(
+                        "task {t}: {} attempts, more than ONSIM_MAX_ATTEMPTS {}",
+                        attempts.len(),
+                        j.max_attempts
+                    ));
+                }
+                let min = j.retry_min_interval_ms;
+                // 20 ms tolerance for the harness's own polling.
+                if let Some(w) = attempts
+                    .windows(2)
+                    .find(|w| w[1].0.saturating_sub(w[0].0) + 20 < min)
+                {
+                    p.push(format!(
+                        "task {t}: {} and {} only {} ms apart (ONSIM_RETRY_MIN_INTERVAL_MS {min})",
+                        w[0].1,
+                        w[1].1,
+                        w[1].0.saturating_sub(w[0].0)
+                    ));
+                }
+                if !task_lines(t)
+                    .iter()
+                    .any(|l| l.outcome.as_deref() == Some("answered"))
+                {
+                    p.push(format!(
+                        "task {t}: never reported answered after the outage"
+                    ));
+                }
             }
         }
+        out.push(check(
+            "REQ-RETRY",
+            p,
+            format!(
+                "{} attempt(s) swallowed by the outage, retried within limits and answered",
+                j.swallowed_n
+            ),
+        ));
     }
-    out.push(check(
-        "REQ-RETRY",
-        p,
-        format!(
-            "{} attempt(s) swallowed by the outage, retried within limits and answered",
-            j.swallowed_n
-        ),
-    ));
 
     // REQ-CARD-*
     for (name, want, id) in [
@@ -317,6 +340,13 @@ pub fn judge(j: &Evidence) -> Vec<CheckResult> {
         ("card-expired", "card-expired", "REQ-CARD-EXPIRED"),
         ("card-locked", "card-locked", "REQ-CARD-LOCKED"),
     ] {
+        if !j.faces_planned.contains(&name) {
+            out.push(skipped(
+                id,
+                format!("not exercised: the gate drops no {name} card confirmation"),
+            ));
+            continue;
+        }
         let p = match j.faces.iter().find(|(_, s)| *s == name) {
             None => vec![
                 "the card confirmation was never dropped (client ended during the outage)".into(),
@@ -493,6 +523,7 @@ mod tests {
     fn attempts_swallowed_by_the_outage_and_never_repeated_fail_req_retry() {
         let e = Evidence {
             outage_task: Some("t01".into()),
+            outage_planned: true,
             swallowed_n: 1,
             first_seen: [("OQSsiquc01req_t01.xml".to_string(), 5)].into(),
             ..one_task_answered()
@@ -507,6 +538,7 @@ mod tests {
     fn retries_closer_than_the_minimum_interval_fail_req_retry() {
         let e = Evidence {
             outage_task: Some("t01".into()),
+            outage_planned: true,
             swallowed_n: 1,
             first_seen: [
                 ("OQSsiquc01req_t01.xml".to_string(), 5),
@@ -519,6 +551,22 @@ mod tests {
         let c = verdict(&c, "REQ-RETRY");
         assert!(!c.passed);
         assert!(c.detail.contains("only 45 ms apart"), "{}", c.detail);
+    }
+
+    #[test]
+    fn a_fault_the_gate_leaves_out_skips_its_requirement_and_fails_nothing() {
+        let e = Evidence {
+            faces_planned: vec!["valid", "card-locked"],
+            ..one_task_answered()
+        };
+        let c = judge(&e);
+        let retry = verdict(&c, "REQ-RETRY");
+        assert!(retry.skipped && retry.passed, "{retry:?}");
+        let expired = verdict(&c, "REQ-CARD-EXPIRED");
+        assert!(expired.skipped, "{expired:?}");
+        // Planned but never dropped: judged, and failed.
+        let locked = verdict(&c, "REQ-CARD-LOCKED");
+        assert!(!locked.skipped && !locked.passed, "{locked:?}");
     }
 
     #[test]

@@ -795,7 +795,7 @@ impl Actor for Clinic {
                     self.setup.designation,
                     plan::NetworkKind::IpVpn,
                 );
-                let problems = plan::validate_json(&form.to_json_without(&left_out));
+                let problems = form.problems_without(&left_out);
                 let complete = problems.is_empty();
                 out.event(now, ME, EventKind::DesignationApplicationSent, "r2024 guide ⑨: designation application with the onboarding plan (導入計画書, 001 別紙2 ①–⑬)", || if complete { "plan complete".into() } else { format!("plan incomplete: {}", problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")) });
                 out.send(

@@ -164,18 +164,41 @@ pub fn normalise(name: &str) -> String {
         .replace('）', ")")
 }
 
+/// The names each row of [`CONNECTABLE`] answers to, normalised once per process
+/// (a sweep or an ecosystem run looks a service up for every clinic): carrier and
+/// service together, the service alone (when it has one), the carrier alone (only for
+/// a conditional row, 光コラボ), and every alias.
+fn row_names() -> &'static [Vec<String>] {
+    static NAMES: std::sync::OnceLock<Vec<Vec<String>>> = std::sync::OnceLock::new();
+    NAMES.get_or_init(|| {
+        CONNECTABLE
+            .iter()
+            .map(|l| {
+                let mut names = vec![normalise(&format!("{}{}", l.carrier, l.service))];
+                if l.service != "—" {
+                    names.push(normalise(l.service));
+                }
+                if l.conditional {
+                    names.push(normalise(l.carrier));
+                }
+                names.extend(l.aliases.iter().map(|a| normalise(a)));
+                names
+            })
+            .collect()
+    })
+}
+
 /// The row `service` names, if any, whatever its line type.
 pub fn find(service: &str) -> Option<&'static ListedLine> {
     let n = normalise(service);
     if n.is_empty() {
         return None;
     }
-    CONNECTABLE.iter().find(|l| {
-        normalise(&format!("{}{}", l.carrier, l.service)) == n
-            || (l.service != "—" && normalise(l.service) == n)
-            || normalise(l.carrier) == n && l.conditional
-            || l.aliases.iter().any(|a| normalise(a) == n)
-    })
+    CONNECTABLE
+        .iter()
+        .zip(row_names())
+        .find(|(_, names)| names.contains(&n))
+        .map(|(l, _)| l)
 }
 
 /// Why a service of a line type cannot be used, if it cannot.
@@ -281,5 +304,48 @@ mod tests {
     fn ntt_rows_need_the_customer_id() {
         assert!(find("NTT西日本 フレッツ 光ライト").unwrap().ntt);
         assert!(!find("QTnet BBIQ").unwrap().ntt);
+    }
+
+    /// The lookup as first written: every row's names normalised on every call.
+    fn find_by_rescanning(service: &str) -> Option<&'static ListedLine> {
+        let n = normalise(service);
+        if n.is_empty() {
+            return None;
+        }
+        CONNECTABLE.iter().find(|l| {
+            normalise(&format!("{}{}", l.carrier, l.service)) == n
+                || (l.service != "—" && normalise(l.service) == n)
+                || normalise(l.carrier) == n && l.conditional
+                || l.aliases.iter().any(|a| normalise(a) == n)
+        })
+    }
+
+    proptest::proptest! {
+        /// The names normalised once answer exactly as rescanning the list does, for
+        /// every name of the list (with spaces, width and company form varied) and
+        /// for arbitrary text.
+        #[test]
+        fn cached_names_find_what_rescanning_finds(
+            row in 0..CONNECTABLE.len(),
+            which in 0..4usize,
+            spaced in proptest::bool::ANY,
+            noise in "\\PC{0,12}",
+        ) {
+            let l = &CONNECTABLE[row];
+            let name = match which {
+                0 => format!("{} {}", l.carrier, l.service),
+                1 => l.service.to_string(),
+                2 => l.carrier.to_string(),
+                _ => l.aliases.first().map_or(l.service.to_string(), |a| a.to_string()),
+            };
+            let name = if spaced { name.replace(' ', "　") } else { name };
+            for q in [name.clone(), format!("株式会社{name}"), noise.clone(), format!("{name}{noise}")] {
+                proptest::prop_assert_eq!(
+                    find(&q).map(|l| (l.carrier, l.service)),
+                    find_by_rescanning(&q).map(|l| (l.carrier, l.service)),
+                    "{:?}", q
+                );
+            }
+        }
     }
 }

@@ -308,6 +308,25 @@ impl OnboardingPlan {
         }
         m
     }
+
+    /// What [`validate_json`] says of [`Self::to_json_without`]`(missing)`, without
+    /// the JSON round trip: the timeline asks it once per run, so a sweep asks it
+    /// millions of times. A property test holds the two equal.
+    pub fn problems_without(&self, missing: &[PlanItem]) -> Vec<PlanProblem> {
+        let out: Vec<PlanProblem> = PlanItem::ALL
+            .into_iter()
+            .filter(|i| missing.contains(i))
+            .map(|i| PlanProblem {
+                field: i.field().into(),
+                problem: format!("{} {} missing", i.number(), i.label_ja()),
+            })
+            .collect();
+        if out.is_empty() {
+            self.problems()
+        } else {
+            out
+        }
+    }
 }
 
 /// Check a plan as submitted (JSON): every missing item ①–⑬ by number, unknown
@@ -439,6 +458,34 @@ mod tests {
 
     fn plan() -> OnboardingPlan {
         timeline_plan(d("2025-05-15"), d("2025-06-01"), NetworkKind::IpVpn)
+    }
+
+    proptest::proptest! {
+        /// The typed check and the JSON check agree on every subset of items left
+        /// out and on dates in any order (⑩ after ⑫ included).
+        #[test]
+        fn problems_without_is_validate_json_of_the_form(
+            mask in 0u16..(1 << 13),
+            install in 0i64..400,
+            designation in 0i64..400,
+        ) {
+            let base = d("2024-01-01");
+            let p = timeline_plan(
+                base + chrono::Duration::days(install),
+                base + chrono::Duration::days(designation),
+                NetworkKind::IpVpn,
+            );
+            let missing: Vec<PlanItem> = PlanItem::ALL
+                .into_iter()
+                .enumerate()
+                .filter(|(k, _)| mask & (1 << k) != 0)
+                .map(|(_, i)| i)
+                .collect();
+            proptest::prop_assert_eq!(
+                p.problems_without(&missing),
+                validate_json(&p.to_json_without(&missing))
+            );
+        }
     }
 
     #[test]

@@ -21,12 +21,21 @@ pub struct EcosystemArgs {
     /// Folder for clinics.parquet, clinics.csv, resources.csv and summary.json.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
+    /// Print the simulation's own time (reading the file and writing the outputs
+    /// excluded) to stderr as `simulation_seconds=X`, for scripts/bench-ecosystem.
+    /// Not in any output file: the files stay byte-identical.
+    #[arg(long, hide = true)]
+    pub timing: bool,
 }
 
 pub fn run(a: EcosystemArgs) -> CmdResult {
     let eco = file::load(&a.file).map_err(|e| CliError::new(e.to_string()))?;
     let seed = a.seed.unwrap_or(eco.spec.ecosystem.seed);
+    let t0 = std::time::Instant::now();
     let mut run = driver::run(&eco, seed);
+    if a.timing {
+        eprintln!("simulation_seconds={:.6}", t0.elapsed().as_secs_f64());
+    }
     let table = output::clinics_table(&eco, &run);
     let fail = |what: &str, e: String| CliError::new(format!("{what}: {e}"));
     let parquet = table

@@ -161,6 +161,10 @@ pub fn resources(eco: &Ecosystem, run: &mut EcoRun) -> (Vec<u8>, Vec<ResourceSum
     let days = ((run.end - origin).num_days() + 1).max(1) as usize;
     let mut csv = String::from("date,resource,kind,capacity,used,queue,utilisation\n");
     let mut sums = Vec::new();
+    // Every resource has a row per day: the dates are formatted once.
+    let day_text: Vec<String> = (0..days)
+        .map(|i| (origin + chrono::Duration::days(i as i64)).to_string())
+        .collect();
     for id in run.resources.ids() {
         let services: Vec<Service> = run.resources.services(id).to_vec();
         if services.is_empty() {
@@ -191,15 +195,13 @@ pub fn resources(eco: &Ecosystem, run: &mut EcoRun) -> (Vec<u8>, Vec<ResourceSum
         for (i, (q, u)) in queue.iter().zip(&used).enumerate() {
             let day = origin + chrono::Duration::days(i as i64);
             let cap = run.resources.capacity_on(id, day, origin);
-            let util = if cap > 0 {
-                format!("{:.4}", *u as f64 / cap as f64)
-            } else {
-                String::new()
-            };
-            csv.push_str(&format!(
-                "{day},{name},{},{cap},{u},{q},{util}\n",
-                id.kind()
-            ));
+            use std::fmt::Write as _;
+            // Writing into a String cannot fail.
+            let _ = write!(csv, "{},{name},{},{cap},{u},{q},", day_text[i], id.kind());
+            if cap > 0 {
+                let _ = write!(csv, "{:.4}", *u as f64 / cap as f64);
+            }
+            csv.push('\n');
             if day >= first && day <= last {
                 offered += cap;
                 taken += u;

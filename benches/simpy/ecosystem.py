@@ -339,9 +339,10 @@ def main():
         sys.exit(2)
     out = []
     for r in range(a.reps):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         res = run(spec, cfgs, a.seed + r)
         res["seconds"] = round(time.perf_counter() - t0, 4)
+        res["cpu_seconds"] = round(time.thread_time() - c0, 4)
         res["seed"] = a.seed + r
         out.append(res)
     print(json.dumps({"format": "onsim-simpy-ecosystem/1", "file": a.file,

@@ -141,7 +141,8 @@ pub enum Outcome {
     RequestReturned,
     /// Not designated (未指定).
     NotDesignated,
-    /// Paper-claims clinic: exempt from the mandate.
+    /// Exempt from the mandate: a paper-claims clinic (001 ※3 "原則義務化の例外"), or one
+    /// that filed the 経過措置 届出 (001 1(1)) and was designated.
     Exempt,
     /// 資格確認限定型 ready.
     LimitedTypeReady,

@@ -441,11 +441,18 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
         ));
     }
     if spec.plan.transitional_notice {
-        if !rules.has_onboarding_plan() {
+        if !rules.has_transitional_notice() {
             return Err(err(
                 &[Key("plan"), Key("transitional_notice")],
                 format!("the 経過措置 届出 with the designation application is 001's (r2024); this scenario is {}", spec.scenario.rules),
                 Some("drop it, or set rules = \"r2024\""),
+            ));
+        }
+        if rules.mandate_from().is_none_or(|from| d < from) {
+            return Err(err(
+                &[Key("plan"), Key("transitional_notice")],
+                format!("the 経過措置 is a transition of the mandate, which applies from {} (001 \"令和5年4月から…原則義務付け\"); this scenario's designation is {d}", fakes::schedule::mandate_start()),
+                Some("drop transitional_notice, or designate from the mandate on"),
             ));
         }
         if spec.clinic.claims == Claims::Paper {

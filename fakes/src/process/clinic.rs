@@ -13,7 +13,7 @@ use super::{
 };
 use crate::calendar::{BusinessCalendar, CalendarError};
 use crate::codes::{FeeTable, ReceptionNumber};
-use crate::schedule::{ClinicKind, MilestoneId, RuleSet, Schedule};
+use crate::schedule::{ClinicKind, MilestoneId, Obligation, RuleSet, Schedule};
 use crate::time::VirtualTime;
 
 const ME: ActorId = ActorId::Clinic;
@@ -246,6 +246,16 @@ impl Clinic {
             golive_pending: false,
             gave_up: false,
         }
+    }
+
+    /// Where the clinic designated on `designation` stands towards the April 2023
+    /// mandate (`schedule::Obligation`).
+    fn obligation(&self, designation: NaiveDate) -> Obligation {
+        self.setup.rules.rules().obligation(
+            designation,
+            self.setup.paper_claims,
+            self.setup.plan.transitional_notice,
+        )
     }
 
     fn at(&self, d: NaiveDate) -> VirtualTime {
@@ -486,7 +496,18 @@ impl Actor for Clinic {
     fn start(&mut self, out: &mut Outbox) {
         let p = self.setup.plan.clone();
         if self.setup.paper_claims && !self.setup.limited_type {
-            out.event(self.at(p.reception_request), ME, EventKind::ExemptPaperClaims, "paper-claims clinic: outside the online-confirmation mandate (a reception number is still needed for the portal)", String::new);
+            // 001 ※3; before April 2023 there is no mandate to be outside of.
+            let why = match self.obligation(self.setup.designation) {
+                Obligation::ExemptPaperClaims => "paper-claims clinic: an exception to the April 2023 mandate (001 ※3 \"原則義務化の例外\"); no online confirmation planned",
+                _ => "paper-claims clinic designated before the April 2023 mandate: no online confirmation planned",
+            };
+            out.event(
+                self.at(p.reception_request),
+                ME,
+                EventKind::ExemptPaperClaims,
+                why,
+                String::new,
+            );
         }
         if let Some(d) = p.temporary_code_request {
             self.step(out, d, Step::TemporaryCodeRequest);
@@ -827,6 +848,15 @@ impl Actor for Clinic {
             }
             Msg::Designated { date } => {
                 self.designated = Some(date);
+                if self.obligation(date) == Obligation::Obligated {
+                    out.event(
+                        now,
+                        ME,
+                        EventKind::MandateApplies,
+                        Obligation::Obligated.text(),
+                        || date.to_string(),
+                    );
+                }
                 if date > self.setup.designation {
                     self.step(out, date, Step::GoLive);
                 }

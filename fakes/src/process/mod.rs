@@ -353,6 +353,10 @@ pub enum EventKind {
     /// handled case by case (個別対応, 000 ※): registered for the month the scenario's
     /// `late_registration` says.
     ReceptionNumberIndividual,
+    /// The clinic is designated under the April 2023 mandate (原則義務化, 001): online
+    /// confirmation is obligatory from the designation day (not for paper claims or
+    /// the 経過措置; `schedule::Obligation`).
+    MandateApplies,
     /// A message its addressee does not take (sent to the wrong actor, or one the
     /// actor has no handling for in its state). Never expected: every scenario runs
     /// without one (`sim/tests/actor_inputs.rs`), and the driver's invariant check

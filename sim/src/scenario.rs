@@ -581,6 +581,18 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
             Some("set line = \"ipsec-ike\" and service = one of the four providers, or drop existing_line"),
         ));
     }
+    if let Some(nb) = a.bureau.neighbour {
+        if nb.deleted <= nb.request
+            || !fakes::calendar::in_range(nb.request)
+            || !fakes::calendar::in_range(nb.deleted)
+        {
+            return Err(err(
+                &[Key("actors"), Key("bureau"), Key("neighbour"), Key("deleted")],
+                format!("the neighbour's record is deleted on {} but its request is received on {}: deletion must come after the request, both within the calendar", nb.deleted, nb.request),
+                Some("set deleted to the neighbour's designation day, after request"),
+            ));
+        }
+    }
     for c in &a.bureau.closures {
         if !fakes::calendar::in_range(*c) {
             return Err(err(
@@ -921,6 +933,29 @@ outcome = "online-on-designation-day"
         ));
         assert!(
             e.message.contains("not an item of the onboarding plan"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn the_neighbour_needs_r2021_and_a_deletion_after_its_request() {
+        let add = |extra: &str| OK.replace("[[expect]]", &format!("{extra}\n[[expect]]"));
+        let nb = "[actors.bureau.neighbour]\nrequest = 2025-01-06\ndeleted = 2025-02-03\n";
+        // r2024 keeps a 未指定 record: no number is handed out again.
+        let e = refused(&add(nb));
+        assert!(
+            e.message
+                .contains("actors.bureau.neighbour would be ignored"),
+            "{e}"
+        );
+        let bad = "[actors.bureau.neighbour]\nrequest = 2025-02-03\ndeleted = 2025-02-03\n";
+        let e = refused(
+            &add(bad)
+                .replace("r2024", "r2021")
+                .replace("2025-06-01", "2023-06-01"),
+        );
+        assert!(
+            e.message.contains("deletion must come after the request"),
             "{e}"
         );
     }

@@ -357,6 +357,10 @@ pub enum EventKind {
     /// confirmation is obligatory from the designation day (not for paper claims or
     /// the 経過措置; `schedule::Obligation`).
     MandateApplies,
+    /// r2021 2: the bureau's system handed out again the reception number of a deleted
+    /// record that was the newest, because the next code was not entered by hand
+    /// (`BureauParams::neighbour`).
+    NumberReissued,
     /// A message its addressee does not take (sent to the wrong actor, or one the
     /// actor has no handling for in its state). Never expected: every scenario runs
     /// without one (`sim/tests/actor_inputs.rs`), and the driver's invariant check

@@ -13,6 +13,7 @@ use super::{
 };
 use crate::calendar::{BusinessCalendar, CalendarError};
 use crate::codes::{FeeTable, ReceptionNumber};
+use crate::eligibility::health_info::viewable;
 use crate::schedule::{ClinicKind, MilestoneId, Obligation, RuleSet, Schedule};
 use crate::time::VirtualTime;
 
@@ -359,6 +360,29 @@ impl Clinic {
             "the first patient confirms eligibility with a My Number card at the face-auth reader",
             String::new,
         );
+        // The consent screens: only for the information this institution may view on
+        // this day (seeds 002, 003; `eligibility::health_info::viewable`). Asking for
+        // nothing else is *(our choice)*: the seeds say what may be viewed, not which
+        // screens the reader shows.
+        let cfg = crate::eligibility::other::OtherConfig::default();
+        for (drug, kind) in [
+            (true, EventKind::DrugInfoConsentAsked),
+            (false, EventKind::CheckupConsentAsked),
+        ] {
+            let fees = self.setup.fees();
+            let why: Vec<String> = fees
+                .iter()
+                .filter_map(|f| viewable(drug, *f, now.date(), &cfg).err())
+                .collect();
+            if why.len() < fees.len() {
+                let what = if drug {
+                    "薬剤情報 (seed 003: from 2021-10)"
+                } else {
+                    "特定健診情報 (seed 003: from 2021-03, 医療機関 only)"
+                };
+                out.event(t, ME, kind, "the reader asks the patient's consent to show their health information to the doctor", || what.to_string());
+            }
+        }
         let Some(f) = self.faults.fires(
             FaultKind::Card,
             now.date(),

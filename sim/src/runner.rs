@@ -325,6 +325,17 @@ pub fn judge_outcome(s: &Scenario, timeline: &[Event]) -> Outcome {
     if spec.clinic.claims == Claims::Paper && !spec.clinic.limited_type {
         return Outcome::Exempt;
     }
+    // 001 1(1): a clinic with やむを得ない事情 that files the 経過措置 届出 with its
+    // designation application falls under the 経過措置 of the mandate ("経過措置に該当する
+    // …医療機関等"): like a paper-claims clinic it is not expected online on the
+    // designation day, so it is exempt once designated.
+    if spec.plan.transitional_notice {
+        return if has(EventKind::NotDesignated) {
+            Outcome::NotDesignated
+        } else {
+            Outcome::Exempt
+        };
+    }
     if spec.clinic.limited_type {
         return if has(EventKind::LimitedTypeReady) {
             Outcome::LimitedTypeReady

@@ -141,7 +141,8 @@ pub enum Outcome {
     RequestReturned,
     /// Not designated (未指定).
     NotDesignated,
-    /// Paper-claims clinic: exempt from the mandate.
+    /// Exempt from the mandate: a paper-claims clinic (001 ※3 "原則義務化の例外"), or one
+    /// that filed the 経過措置 届出 (001 1(1)) and was designated.
     Exempt,
     /// 資格確認限定型 ready.
     LimitedTypeReady,
@@ -440,11 +441,18 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
         ));
     }
     if spec.plan.transitional_notice {
-        if !rules.has_onboarding_plan() {
+        if !rules.has_transitional_notice() {
             return Err(err(
                 &[Key("plan"), Key("transitional_notice")],
                 format!("the 経過措置 届出 with the designation application is 001's (r2024); this scenario is {}", spec.scenario.rules),
                 Some("drop it, or set rules = \"r2024\""),
+            ));
+        }
+        if rules.mandate_from().is_none_or(|from| d < from) {
+            return Err(err(
+                &[Key("plan"), Key("transitional_notice")],
+                format!("the 経過措置 is a transition of the mandate, which applies from {} (001 \"令和5年4月から…原則義務付け\"); this scenario's designation is {d}", fakes::schedule::mandate_start()),
+                Some("drop transitional_notice, or designate from the mandate on"),
             ));
         }
         if spec.clinic.claims == Claims::Paper {
@@ -572,6 +580,18 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
             "an existing line (既設回線) is used through an extra contract with one of the four IPsec+IKE providers (guide: 上記4業者との追加契約)".into(),
             Some("set line = \"ipsec-ike\" and service = one of the four providers, or drop existing_line"),
         ));
+    }
+    if let Some(nb) = a.bureau.neighbour {
+        if nb.deleted <= nb.request
+            || !fakes::calendar::in_range(nb.request)
+            || !fakes::calendar::in_range(nb.deleted)
+        {
+            return Err(err(
+                &[Key("actors"), Key("bureau"), Key("neighbour"), Key("deleted")],
+                format!("the neighbour's record is deleted on {} but its request is received on {}: deletion must come after the request, both within the calendar", nb.deleted, nb.request),
+                Some("set deleted to the neighbour's designation day, after request"),
+            ));
+        }
     }
     for c in &a.bureau.closures {
         if !fakes::calendar::in_range(*c) {
@@ -913,6 +933,29 @@ outcome = "online-on-designation-day"
         ));
         assert!(
             e.message.contains("not an item of the onboarding plan"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn the_neighbour_needs_r2021_and_a_deletion_after_its_request() {
+        let add = |extra: &str| OK.replace("[[expect]]", &format!("{extra}\n[[expect]]"));
+        let nb = "[actors.bureau.neighbour]\nrequest = 2025-01-06\ndeleted = 2025-02-03\n";
+        // r2024 keeps a 未指定 record: no number is handed out again.
+        let e = refused(&add(nb));
+        assert!(
+            e.message
+                .contains("actors.bureau.neighbour would be ignored"),
+            "{e}"
+        );
+        let bad = "[actors.bureau.neighbour]\nrequest = 2025-02-03\ndeleted = 2025-02-03\n";
+        let e = refused(
+            &add(bad)
+                .replace("r2024", "r2021")
+                .replace("2025-06-01", "2023-06-01"),
+        );
+        assert!(
+            e.message.contains("deletion must come after the request"),
             "{e}"
         );
     }

@@ -296,7 +296,7 @@ fn bureau_and_portal_flow() {
     let (st, v) = http(
         "POST",
         &format!("{bureau}/designation-applications"),
-        Some(&json!({"portal_account_done": true, "reader_status": "contracted"})),
+        Some(&json!({"account_created": true, "reader": {"status": "contracted"}})),
     );
     assert_eq!(st, 202);
     assert_eq!(v["complete"], false);
@@ -347,7 +347,10 @@ fn bureau_and_portal_flow() {
         .filter_map(Value::as_str)
         .collect();
     assert!(
-        fields.contains(&"reader_contract_month") && fields.contains(&"care_start_date"),
+        // 001 別紙2: ① facility missing, ⑤ contracted without its month, ⑬ missing.
+        fields.contains(&"facility")
+            && fields.contains(&"reader")
+            && fields.contains(&"care_start"),
         "{fields:?}"
     );
 

@@ -44,6 +44,40 @@ use super::values::*;
 use super::xml::MessageKind;
 use crate::codes::FeeTable;
 
+/// Whether an institution of fee table `fee` may view 薬剤情報 (`drug`) or
+/// 特定健診情報 on `today`: seed 003 "特定健診情報の閲覧は令和３年３月から、薬剤情報の閲覧は
+/// 令和３年10月から" and "※特定健診情報は、医療機関（病院・診療所）のみ閲覧可能"; seed 002
+/// "医療機関においては服薬履歴や特定健診情報の閲覧が、薬局においては服薬履歴の閲覧が可能".
+/// The one rule for the terminal's answers and the timeline's consent screens
+/// (`process::clinic`). `Err` says why not, in the answer's words.
+pub fn viewable(
+    drug: bool,
+    fee: FeeTable,
+    today: NaiveDate,
+    cfg: &super::other::OtherConfig,
+) -> Result<(), String> {
+    let from = if drug {
+        cfg.drug_info_from
+    } else {
+        cfg.checkup_info_from
+    };
+    if today < from {
+        return Err(format!(
+            "{}の閲覧は{}から開始されます / not available before {from}",
+            if drug {
+                "薬剤情報"
+            } else {
+                "特定健診情報"
+            },
+            from.format("%Y年%-m月")
+        ));
+    }
+    if !drug && fee == FeeTable::Pharmacy {
+        return Err("薬局では特定健診情報を閲覧できません / pharmacies see no 特定健診情報".into());
+    }
+    Ok(())
+}
+
 pub fn is_health(kind: MessageKind) -> bool {
     matches!(kind, MessageKind::DrugInfo | MessageKind::CheckupInfo)
 }
@@ -257,26 +291,8 @@ pub(crate) fn answer(
             body: OtherBody::Empty,
         })
     };
-    let from = if drug {
-        cfg.drug_info_from
-    } else {
-        cfg.checkup_info_from
-    };
-    if today < from {
-        return not_provided(&format!(
-            "{}の閲覧は{}から開始されます / not available before {from}",
-            if drug {
-                "薬剤情報"
-            } else {
-                "特定健診情報"
-            },
-            from.format("%Y年%-m月")
-        ));
-    }
-    if !drug && ctx.institution.fee_table() == FeeTable::Pharmacy {
-        return not_provided(
-            "薬局では特定健診情報を閲覧できません / pharmacies see no 特定健診情報",
-        );
+    if let Err(why) = viewable(drug, ctx.institution.fee_table(), today, cfg) {
+        return not_provided(&why);
     }
     let Some(person) = find_person(ctx.pop, &req.card) else {
         return not_provided("該当する資格情報がありません / no such insured person");
@@ -323,6 +339,7 @@ pub(crate) fn answer(
     let records = if drug {
         let (f, t) = req.months.expect("read for 薬剤情報");
         // Not before the service start, not after today, at most `max_drug_months`.
+        let from = cfg.drug_info_from;
         let first = f.max(NaiveDate::from_ymd_opt(from.year(), from.month(), 1).expect("valid"));
         let last = t.min(today);
         let first = first.max(last - chrono::Months::new(cfg.max_drug_months.saturating_sub(1)));
@@ -423,6 +440,31 @@ pub(crate) fn read_answer(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn viewable_by_kind_and_date() {
+        let cfg = super::super::other::OtherConfig::default();
+        let d = |y, m, dd| NaiveDate::from_ymd_opt(y, m, dd).unwrap();
+        for (fee, day, drug_ok, checkup_ok) in [
+            (FeeTable::Medical, d(2021, 2, 28), false, false),
+            (FeeTable::Medical, d(2021, 3, 1), false, true),
+            (FeeTable::Dental, d(2021, 9, 30), false, true),
+            (FeeTable::Medical, d(2021, 10, 1), true, true),
+            (FeeTable::Pharmacy, d(2021, 9, 30), false, false),
+            (FeeTable::Pharmacy, d(2021, 10, 1), true, false),
+        ] {
+            assert_eq!(
+                viewable(true, fee, day, &cfg).is_ok(),
+                drug_ok,
+                "{fee:?} {day}"
+            );
+            assert_eq!(
+                viewable(false, fee, day, &cfg).is_ok(),
+                checkup_ok,
+                "{fee:?} {day}"
+            );
+        }
+    }
+
     use super::*;
     use crate::eligibility::answer::{ReaderConsents, Service, VerifiedCardHolder};
     use crate::eligibility::encoding::{encode, CharacterCode};

@@ -10,7 +10,7 @@ use chrono::NaiveDate;
 use rand_chacha::ChaCha8Rng;
 
 use super::fault::{FaultKind, Faults};
-use super::params::BureauParams;
+use super::params::{BureauParams, Neighbour};
 use super::{Actor, ActorId, EventKind, Msg, Outbox, MAIL_ARRIVES, OFFICE_OPENS};
 use crate::calendar::BusinessCalendar;
 use crate::codes::{FeeTable, InstitutionCode, Prefecture, ReceptionNumber};
@@ -35,6 +35,13 @@ pub struct Bureau {
     issued: Vec<ReceptionNumber>,
     application_accepted: bool,
     decided: bool,
+    /// r2021 2: the neighbour clinic's number once it took one, and whether its
+    /// deletion has been handled.
+    neighbour_number: Option<ReceptionNumber>,
+    neighbour_deleted: bool,
+    /// Whether the newest number the bureau issued is this clinic's (else the
+    /// neighbour's).
+    newest_is_ours: bool,
 }
 
 impl Bureau {
@@ -67,6 +74,9 @@ impl Bureau {
             issued: Vec::new(),
             application_accepted: false,
             decided: false,
+            neighbour_number: None,
+            neighbour_deleted: false,
+            newest_is_ours: false,
             params,
         }
     }
@@ -96,6 +106,53 @@ impl Bureau {
         out.send(at, ME, ME, Msg::CouncilDecision);
     }
 
+    /// The next number of the bureau's counter.
+    fn take_number(&mut self, fee: FeeTable) -> ReceptionNumber {
+        let code = InstitutionCode::new(self.prefecture, fee, self.county, self.next_number)
+            .expect("number in range");
+        self.next_number = self.next_number.saturating_add(1).min(9999);
+        ReceptionNumber(code)
+    }
+
+    /// The neighbour clinic's steps up to `day` (r2021 2): it takes a number when its
+    /// request arrives; when its record is deleted and its number is still the newest,
+    /// the system would hand that number out again, unless the bureau enters the next
+    /// code by hand (`manual_entry`). `fee` is this clinic's (the neighbour shares it).
+    fn neighbour_until(&mut self, day: NaiveDate, fee: FeeTable, out: &mut Outbox) {
+        let Some(nb): Option<Neighbour> = self.params.neighbour else {
+            return;
+        };
+        if !self.rules.not_designated_deletes_record() {
+            return;
+        }
+        if self.neighbour_number.is_none() && nb.request <= day {
+            self.neighbour_number = Some(self.take_number(fee));
+            self.newest_is_ours = false;
+        }
+        let Some(theirs) = self.neighbour_number else {
+            return;
+        };
+        if self.neighbour_deleted || nb.deleted > day {
+            return;
+        }
+        self.neighbour_deleted = true;
+        let at = VirtualTime::at(nb.deleted, OFFICE_OPENS, 0);
+        if self.newest_is_ours {
+            // A number was issued after the neighbour's: deleting it leaves no hazard.
+            return;
+        }
+        let why = if nb.manual_entry {
+            "r2021 2: a neighbour clinic is not designated and its record deleted; its number was the newest and may be issued again, so the bureau enters the next code by hand after asking the helpdesk (手動で入力)"
+        } else {
+            // The system's counter falls back to the deleted number.
+            self.next_number = self.next_number.saturating_sub(1);
+            "r2021 2: a neighbour clinic is not designated and its record deleted; its number was the newest and the next code is not entered by hand: the system will hand it out again"
+        };
+        out.event(at, ME, EventKind::NumberReuseHazard, why, || {
+            format!("neighbour's number {theirs}")
+        });
+    }
+
     fn on_request(&mut self, now: VirtualTime, fee: FeeTable, out: &mut Outbox) {
         let received = self
             .cal
@@ -122,10 +179,12 @@ impl Bureau {
             out.send(at, ME, ActorId::Clinic, Msg::RequestReturned { fee });
             return;
         }
-        let code = InstitutionCode::new(self.prefecture, fee, self.county, self.next_number)
-            .expect("number in range");
-        self.next_number = self.next_number.saturating_add(1).min(9999);
-        let number = ReceptionNumber(code);
+        self.neighbour_until(received, fee, out);
+        let number = self.take_number(fee);
+        self.newest_is_ours = true;
+        if Some(number) == self.neighbour_number {
+            out.event(now, ME, EventKind::NumberReissued, "r2021 2: the deleted neighbour clinic's number was the newest and was not entered by hand: the system hands it out again, to this clinic", || format!("{number}, already told to the neighbour clinic"));
+        }
         self.issued.push(number);
         // Processed after the bureau's handling time, but never later than its
         // deadline, which it keeps in priority; a delay fault comes on top.
@@ -242,8 +301,14 @@ impl Actor for Bureau {
                     out.send(now, ME, ActorId::Clinic, Msg::NotDesignated);
                     if self.rules.not_designated_deletes_record() {
                         // If the deleted number was the newest, the system may hand it
-                        // out again: the next entry must be typed in by hand.
-                        if let Some(last) = self.issued.last().copied() {
+                        // out again: the next entry must be typed in by hand. A
+                        // neighbour's number taken since makes ours not the newest.
+                        if let Some(fee) = self.issued.last().map(|n| n.0.fee_table()) {
+                            self.neighbour_until(today, fee, out);
+                        }
+                        if let Some(last) =
+                            self.issued.last().copied().filter(|_| self.newest_is_ours)
+                        {
                             out.event(now, ME, EventKind::NumberReuseHazard, "r2021 2: the deleted reception number was the newest and may be issued again; the next code must be entered by hand after asking the helpdesk", || last.to_string());
                         }
                     }

@@ -13,7 +13,8 @@ use super::{
 };
 use crate::calendar::{BusinessCalendar, CalendarError};
 use crate::codes::{FeeTable, ReceptionNumber};
-use crate::schedule::{ClinicKind, MilestoneId, RuleSet, Schedule};
+use crate::eligibility::health_info::viewable;
+use crate::schedule::{ClinicKind, MilestoneId, Obligation, RuleSet, Schedule};
 use crate::time::VirtualTime;
 
 const ME: ActorId = ActorId::Clinic;
@@ -248,6 +249,16 @@ impl Clinic {
         }
     }
 
+    /// Where the clinic designated on `designation` stands towards the April 2023
+    /// mandate (`schedule::Obligation`).
+    fn obligation(&self, designation: NaiveDate) -> Obligation {
+        self.setup.rules.rules().obligation(
+            designation,
+            self.setup.paper_claims,
+            self.setup.plan.transitional_notice,
+        )
+    }
+
     fn at(&self, d: NaiveDate) -> VirtualTime {
         VirtualTime::at(d, OFFICE_OPENS, 0)
     }
@@ -349,6 +360,29 @@ impl Clinic {
             "the first patient confirms eligibility with a My Number card at the face-auth reader",
             String::new,
         );
+        // The consent screens: only for the information this institution may view on
+        // this day (seeds 002, 003; `eligibility::health_info::viewable`). Asking for
+        // nothing else is *(our choice)*: the seeds say what may be viewed, not which
+        // screens the reader shows.
+        let cfg = crate::eligibility::other::OtherConfig::default();
+        for (drug, kind) in [
+            (true, EventKind::DrugInfoConsentAsked),
+            (false, EventKind::CheckupConsentAsked),
+        ] {
+            let fees = self.setup.fees();
+            let why: Vec<String> = fees
+                .iter()
+                .filter_map(|f| viewable(drug, *f, now.date(), &cfg).err())
+                .collect();
+            if why.len() < fees.len() {
+                let what = if drug {
+                    "薬剤情報 (seed 003: from 2021-10)"
+                } else {
+                    "特定健診情報 (seed 003: from 2021-03, 医療機関 only)"
+                };
+                out.event(t, ME, kind, "the reader asks the patient's consent to show their health information to the doctor", || what.to_string());
+            }
+        }
         let Some(f) = self.faults.fires(
             FaultKind::Card,
             now.date(),
@@ -486,7 +520,18 @@ impl Actor for Clinic {
     fn start(&mut self, out: &mut Outbox) {
         let p = self.setup.plan.clone();
         if self.setup.paper_claims && !self.setup.limited_type {
-            out.event(self.at(p.reception_request), ME, EventKind::ExemptPaperClaims, "paper-claims clinic: outside the online-confirmation mandate (a reception number is still needed for the portal)", String::new);
+            // 001 ※3; before April 2023 there is no mandate to be outside of.
+            let why = match self.obligation(self.setup.designation) {
+                Obligation::ExemptPaperClaims => "paper-claims clinic: an exception to the April 2023 mandate (001 ※3 \"原則義務化の例外\"); no online confirmation planned",
+                _ => "paper-claims clinic designated before the April 2023 mandate: no online confirmation planned",
+            };
+            out.event(
+                self.at(p.reception_request),
+                ME,
+                EventKind::ExemptPaperClaims,
+                why,
+                String::new,
+            );
         }
         if let Some(d) = p.temporary_code_request {
             self.step(out, d, Step::TemporaryCodeRequest);
@@ -827,6 +872,15 @@ impl Actor for Clinic {
             }
             Msg::Designated { date } => {
                 self.designated = Some(date);
+                if self.obligation(date) == Obligation::Obligated {
+                    out.event(
+                        now,
+                        ME,
+                        EventKind::MandateApplies,
+                        Obligation::Obligated.text(),
+                        || date.to_string(),
+                    );
+                }
                 if date > self.setup.designation {
                     self.step(out, date, Step::GoLive);
                 }

@@ -353,6 +353,19 @@ pub enum EventKind {
     /// handled case by case (個別対応, 000 ※): registered for the month the scenario's
     /// `late_registration` says.
     ReceptionNumberIndividual,
+    /// The clinic is designated under the April 2023 mandate (原則義務化, 001): online
+    /// confirmation is obligatory from the designation day (not for paper claims or
+    /// the 経過措置; `schedule::Obligation`).
+    MandateApplies,
+    /// r2021 2: the bureau's system handed out again the reception number of a deleted
+    /// record that was the newest, because the next code was not entered by hand
+    /// (`BureauParams::neighbour`).
+    NumberReissued,
+    /// At the first confirmation the reader asks the patient's consent to show their
+    /// 薬剤情報 (seed 003: from 2021-10; every kind of institution).
+    DrugInfoConsentAsked,
+    /// …and to show their 特定健診情報 (seed 003: from 2021-03; not at a pharmacy).
+    CheckupConsentAsked,
     /// A message its addressee does not take (sent to the wrong actor, or one the
     /// actor has no handling for in its state). Never expected: every scenario runs
     /// without one (`sim/tests/actor_inputs.rs`), and the driver's invariant check

@@ -34,6 +34,33 @@ pub struct BureauParams {
     /// bureau keeps its date in priority; the trace says when it had to)*. With
     /// `false` the answer goes out when handling ends (`bureau-answer-late`).
     pub keeps_answer_date: bool,
+    /// r2021 2, the number-reuse hazard: another clinic of this bureau that asked for a
+    /// reception number and was not designated, so its record was deleted. The
+    /// timeline runs one clinic; the neighbour lives in the bureau's state *(our
+    /// choice: it shares the bureau's numbering counter, county and fee table)*.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub neighbour: Option<Neighbour>,
+}
+
+/// A neighbour clinic of the same bureau whose record is deleted (r2021 2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Neighbour {
+    /// The day the bureau received the neighbour's request and gave it a number.
+    #[serde(deserialize_with = "crate::serde_date::date")]
+    pub request: NaiveDate,
+    /// The day the neighbour was not designated and its record deleted (after `request`).
+    #[serde(deserialize_with = "crate::serde_date::date")]
+    pub deleted: NaiveDate,
+    /// Whether the bureau enters the next code by hand after asking the helpdesk, as
+    /// seed 000 2 tells it to ("ヘルプデスクに確認した医療機関等コードを手動で入力すること");
+    /// default true. With `false` the system hands the deleted number out again.
+    #[serde(default = "yes")]
+    pub manual_entry: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Default for BureauParams {
@@ -46,6 +73,7 @@ impl Default for BureauParams {
             correction_turnaround: fixed(5.0),
             next_number: 101,
             keeps_answer_date: true,
+            neighbour: None,
         }
     }
 }

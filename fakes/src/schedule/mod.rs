@@ -27,7 +27,7 @@ pub mod r2024;
 pub mod rules;
 
 use rules::month_start_before;
-pub use rules::{RuleDates, Rules};
+pub use rules::{mandate_start, Obligation, RuleDates, Rules};
 
 /// A rule set: which notices govern the onboarding.
 #[derive(

@@ -61,6 +61,12 @@ impl Rules for R2021 {
         true
     }
 
+    /// The 経過措置 届出 with the designation application is 001's (2024-02 onwards);
+    /// seed 000 has no such step.
+    fn has_transitional_notice(&self) -> bool {
+        false
+    }
+
     /// r2021 2: when not designated, the bureau deletes the record.
     fn not_designated_deletes_record(&self) -> bool {
         true

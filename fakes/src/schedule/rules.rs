@@ -121,6 +121,39 @@ pub trait Rules: Sync {
     fn not_designated_deletes_record(&self) -> bool {
         false
     }
+    /// The first designation day from which a clinic of this rule set is obliged to
+    /// have online confirmation (原則義務化), if ever. Both rule sets: 2023-04-01,
+    /// [`mandate_start`] (001 本文 "令和5年4月から…オンライン資格確認を導入することが
+    /// 原則義務付けられた"). A rule set for a time without the mandate returns `None`.
+    fn mandate_from(&self) -> Option<NaiveDate> {
+        Some(mandate_start())
+    }
+    /// Whether the 経過措置 届出 with the designation application exists (001 1(1):
+    /// "指定の申請の際に併せて経過措置の届出を行えば…"). The seeds describe it only
+    /// for 001's procedure.
+    fn has_transitional_notice(&self) -> bool {
+        true
+    }
+    /// Where a clinic designated on `designation` stands towards the mandate.
+    fn obligation(
+        &self,
+        designation: NaiveDate,
+        paper_claims: bool,
+        transitional_notice: bool,
+    ) -> Obligation {
+        match self.mandate_from() {
+            Some(from) if designation >= from => {
+                if paper_claims {
+                    Obligation::ExemptPaperClaims
+                } else if transitional_notice {
+                    Obligation::Transitional
+                } else {
+                    Obligation::Obligated
+                }
+            }
+            _ => Obligation::Voluntary,
+        }
+    }
     /// The first designation from which another rule set replaced this one, and its id.
     fn superseded(&self) -> Option<(NaiveDate, &'static str)> {
         None
@@ -141,6 +174,41 @@ pub trait Rules: Sync {
         cal: &BusinessCalendar,
         d: &RuleDates,
     ) -> Result<Milestones, ScheduleError>;
+}
+
+/// 001 本文 (別添1 and the 事務連絡): "保険医療機関及び保険薬局…については、令和5年4月から、
+/// 保険医療機関及び保険医療養担当規則…等に基づき、オンライン資格確認を導入することが原則
+/// 義務付けられた". The seeds give the month; the day is the 1st.
+pub fn mandate_start() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2023, 4, 1).expect("valid")
+}
+
+/// Where a clinic stands towards the April 2023 mandate on its designation day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Obligation {
+    /// Designated before the mandate: online confirmation from day 1 is what the clinic
+    /// asks for (000 1 "診療開始月の月初からのオンライン資格確認の利用を希望するもの").
+    Voluntary,
+    /// Designated under the mandate: 001 第2 "保険医療機関等としての指定を受ける時点に
+    /// おいて、原則としてオンライン資格確認を導入している必要がある".
+    Obligated,
+    /// 001 ※3 "紙レセプトによる請求が認められている保険医療機関等は、オンライン資格確認の
+    /// 原則義務化の例外".
+    ExemptPaperClaims,
+    /// 001 1(1): "経過措置に該当するやむを得ない事情がある医療機関等" that filed the 届出.
+    Transitional,
+}
+
+impl Obligation {
+    /// The trace text.
+    pub fn text(self) -> &'static str {
+        match self {
+            Obligation::Voluntary => "designated before the April 2023 mandate: online confirmation from day 1 is the clinic's wish (000 1 \"利用を希望するもの\")",
+            Obligation::Obligated => "online confirmation obligatory from the designation day (原則義務化 from 2023-04-01, 001 第2 \"指定を受ける時点において、原則として…導入している必要がある\")",
+            Obligation::ExemptPaperClaims => "paper-claims clinic: an exception to the April 2023 mandate (001 ※3 \"原則義務化の例外\")",
+            Obligation::Transitional => "経過措置 (001 1(1)): inside the April 2023 mandate but not obliged on the designation day",
+        }
+    }
 }
 
 /// Business days before the answer date that the request deadline falls in a rule

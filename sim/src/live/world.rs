@@ -623,24 +623,6 @@ fn fee_digit(n: &ReceptionNumber) -> u8 {
         .unwrap_or(1)
 }
 
-/// The 13 fields of the onboarding plan (導入計画書, r2024 §5.8), in form order.
-/// `reader_contract_month` is required only when `reader_status` is `contracted`.
-pub const PLAN_FIELDS: [&str; 13] = [
-    "portal_account_done",
-    "usage_application_done",
-    "certificate_application_done",
-    "reader_status",
-    "reader_contract_month",
-    "reader_maker",
-    "network_status",
-    "network_carrier",
-    "line_type",
-    "installation_start_date",
-    "system_vendor",
-    "operation_start_date",
-    "care_start_date",
-];
-
 /// A problem with one onboarding-plan field.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FieldProblem {
@@ -648,79 +630,18 @@ pub struct FieldProblem {
     pub problem: String,
 }
 
-/// Check the onboarding plan field by field. Unknown fields are reported too, so a
-/// typo does not pass as a missing field silently.
+/// Check the onboarding plan (導入計画書, 001 別紙2 ①–⑬) with the one rule in
+/// `fakes::process::plan::validate_json`, which the timeline's clinic and the
+/// `plan-incomplete` fault use too: every missing item by number, wrong values, and
+/// unknown fields (so a typo does not pass as a missing field silently).
 pub fn validate_plan(plan: &serde_json::Map<String, Value>) -> Vec<FieldProblem> {
-    let mut out = Vec::new();
-    let mut bad = |field: &str, problem: &str| {
-        out.push(FieldProblem {
-            field: field.into(),
-            problem: problem.into(),
+    fakes::process::plan::validate_json(plan)
+        .into_iter()
+        .map(|p| FieldProblem {
+            field: p.field,
+            problem: p.problem,
         })
-    };
-    let get = |f: &str| plan.get(f).filter(|v| !v.is_null() && *v != &json!(""));
-    let contracted = get("reader_status").and_then(Value::as_str) == Some("contracted");
-    for f in PLAN_FIELDS {
-        let Some(v) = get(f) else {
-            if f == "reader_contract_month" && !contracted {
-                continue;
-            }
-            bad(f, "missing");
-            continue;
-        };
-        match f {
-            "portal_account_done" | "usage_application_done" | "certificate_application_done" => {
-                if !v.is_boolean() {
-                    bad(f, "must be true or false");
-                }
-            }
-            "reader_status" => {
-                if !matches!(v.as_str(), Some("installed" | "contracted" | "quoting")) {
-                    bad(f, "must be installed, contracted or quoting");
-                }
-            }
-            "reader_contract_month" => {
-                let ok = v.as_str().is_some_and(|s| {
-                    NaiveDate::parse_from_str(&format!("{s}-01"), "%Y-%m-%d").is_ok()
-                });
-                if !ok {
-                    bad(f, "must be a month like 2025-05");
-                }
-            }
-            "network_status" => {
-                if !matches!(v.as_str(), Some("ready" | "contracted" | "quoting")) {
-                    bad(f, "must be ready, contracted or quoting");
-                }
-            }
-            "line_type" => {
-                if !matches!(v.as_str(), Some("ip-vpn" | "ipsec-ike")) {
-                    bad(
-                        f,
-                        "must be ip-vpn or ipsec-ike (other lines are not connectable)",
-                    );
-                }
-            }
-            "installation_start_date" | "operation_start_date" | "care_start_date" => {
-                let ok = v
-                    .as_str()
-                    .is_some_and(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok());
-                if !ok {
-                    bad(f, "must be a date like 2025-06-02");
-                }
-            }
-            _ => {
-                if v.as_str().is_none_or(|s| s.trim().is_empty()) {
-                    bad(f, "must be a non-empty string");
-                }
-            }
-        }
-    }
-    for k in plan.keys() {
-        if !PLAN_FIELDS.contains(&k.as_str()) {
-            bad(k, "unknown field");
-        }
-    }
-    out
+        .collect()
 }
 
 #[cfg(test)]
@@ -728,24 +649,13 @@ mod tests {
     use super::*;
 
     fn plan() -> serde_json::Map<String, Value> {
-        json!({
-            "portal_account_done": true,
-            "usage_application_done": true,
-            "certificate_application_done": false,
-            "reader_status": "contracted",
-            "reader_contract_month": "2025-05",
-            "reader_maker": "富士通Japan",
-            "network_status": "contracted",
-            "network_carrier": "NTT東日本",
-            "line_type": "ip-vpn",
-            "installation_start_date": "2025-06-02",
-            "system_vendor": "onsim vendor",
-            "operation_start_date": "2025-06-16",
-            "care_start_date": "2025-07-01",
-        })
-        .as_object()
-        .cloned()
-        .unwrap()
+        let d = |s: &str| s.parse::<NaiveDate>().unwrap();
+        fakes::process::plan::timeline_plan(
+            d("2025-06-02"),
+            d("2025-07-01"),
+            fakes::process::plan::NetworkKind::IpVpn,
+        )
+        .to_json_without(&[])
     }
 
     #[test]
@@ -753,17 +663,19 @@ mod tests {
         assert!(validate_plan(&plan()).is_empty());
         let mut p = plan();
         p.remove("reader_maker");
-        p.insert("line_type".into(), json!("internet"));
-        p.insert("care_start_date".into(), json!(""));
+        p.insert("network_kind".into(), json!("internet"));
+        p.insert("care_start".into(), json!(""));
         p.insert("colour".into(), json!("blue"));
         let problems: Vec<String> = validate_plan(&p).into_iter().map(|f| f.field).collect();
         assert_eq!(
             problems,
-            ["reader_maker", "line_type", "care_start_date", "colour"]
+            ["reader_maker", "network_kind", "care_start", "colour"]
         );
+        // ⑤ contracted needs its month; quoting does not.
         let mut q = plan();
-        q.insert("reader_status".into(), json!("quoting"));
-        q.remove("reader_contract_month");
+        q.insert("reader".into(), json!({"status": "contracted"}));
+        assert_eq!(validate_plan(&q)[0].field, "reader");
+        q.insert("reader".into(), json!({"status": "quoting"}));
         assert!(validate_plan(&q).is_empty(), "month only when contracted");
     }
 }

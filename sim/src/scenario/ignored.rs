@@ -136,7 +136,13 @@ pub(super) fn first_ignored(
     // (path, used?, why not, hint)
     let carrier = &spec.actors.carrier;
     let collabo = fakes::process::lines::find(&carrier.service).is_some_and(|l| l.conditional);
-    let params: [(&[PathKey], bool, String, &str); 13] = [
+    let params: [(&[PathKey], bool, String, &str); 14] = [
+        (
+            &[Key("actors"), Key("bureau"), Key("neighbour")],
+            r.not_designated_deletes_record(),
+            format!("under {rules} a clinic not designated keeps its record (a status), so no number is handed out again"),
+            "drop it, or set rules = \"r2021\"",
+        ),
         (
             &[Key("actors"), Key("carrier"), Key("extra_contract_lead")],
             carrier.existing_line,

@@ -24,11 +24,8 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use fakes::codes::{FeeTable, ReceptionNumber, TemporaryCode};
 use fakes::process::clinic::Clinic;
-use fakes::process::{
-    Actor, ActorId, CheckPurpose, ConnectivityFailure, Envelope, Msg, Outbox, Prerequisite,
-};
+use fakes::process::{codec, Actor, ActorId, Envelope, Msg, Outbox};
 use fakes::time::VirtualTime;
 
 use crate::engine::{rng_for, EventQueue};
@@ -231,94 +228,57 @@ fn drive(
     Ok((events, handled))
 }
 
-fn fee_str(f: FeeTable) -> &'static str {
-    match f {
-        FeeTable::Medical => "medical",
-        FeeTable::Dental => "dental",
-        FeeTable::Pharmacy => "pharmacy",
-    }
-}
-
-/// One clinic message as an HTTP call to the service that carries it.
+/// One clinic message as an HTTP call to the service that carries it, its body
+/// written by the codec ([`fakes::process::codec`]).
 fn send(running: &live::Running, to: ActorId, msg: Msg) -> Result<(), LiveError> {
     let a = &running.addrs;
-    let generic = |body: Value| (a.control, "/clinic/messages", body);
-    let (addr, path, body) = match (&to, &msg) {
-        (ActorId::Bureau, Msg::ReceptionRequest { fee }) => (
-            a.bureau,
-            "/reception-requests",
-            json!({"fee_table": fee_str(*fee)}),
-        ),
-        (ActorId::Bureau, Msg::DesignationApplication { complete }) => {
-            generic(json!({"message": "designation-application", "complete": complete}))
-        }
+    let mut fields = codec::body(&msg);
+    let (addr, path) = match (&to, &msg) {
+        (ActorId::Bureau, Msg::ReceptionRequest { .. }) => (a.bureau, "/reception-requests"),
         (ActorId::ImplementingBody, Msg::TemporaryCodeRequest) => {
-            (a.portal, "/temporary-code-requests", json!({}))
+            (a.portal, "/temporary-code-requests")
         }
-        (ActorId::ImplementingBody, Msg::ReceptionNumberSubmission { number }) => (
-            a.portal,
-            "/reception-numbers",
-            json!({"reception_number": number.to_string()}),
-        ),
+        (ActorId::ImplementingBody, Msg::ReceptionNumberSubmission { .. }) => {
+            (a.portal, "/reception-numbers")
+        }
         (ActorId::ImplementingBody, Msg::UsageApplication) => {
             let line = running.app.world.carrier_params().line;
-            (a.portal, "/usage-applications", json!({"line_type": line}))
+            fields.insert("line_type".into(), json!(line));
+            (a.portal, "/usage-applications")
         }
-        (ActorId::ImplementingBody, Msg::CertificateApplication { fee }) => (
-            a.portal,
-            "/certificate-applications",
-            json!({"fee_table": fee_str(*fee)}),
-        ),
-        (ActorId::ImplementingBody, Msg::ReaderApplication) => {
-            generic(json!({"message": "reader-application"}))
+        (ActorId::ImplementingBody, Msg::CertificateApplication { .. }) => {
+            (a.portal, "/certificate-applications")
         }
-        (ActorId::ImplementingBody, Msg::LimitedTypeApplication { postal }) => {
-            generic(json!({"message": "limited-type-application", "postal": postal}))
-        }
-        (ActorId::ReaderVendor, Msg::ReaderOrder { replacement }) => (
-            a.reader_vendor,
-            "/orders",
-            json!({"replacement": replacement}),
-        ),
+        (ActorId::ReaderVendor, Msg::ReaderOrder { .. }) => (a.reader_vendor, "/orders"),
         (ActorId::Carrier, Msg::LineOrder) => {
             let p = running.app.world.carrier_params();
-            (
-                a.carrier,
-                "/line-orders",
-                json!({"service": p.service, "line_type": p.line}),
-            )
+            fields.insert("service".into(), json!(p.service));
+            fields.insert("line_type".into(), json!(p.line));
+            (a.carrier, "/line-orders")
         }
-        (ActorId::SystemVendor, Msg::SystemOrder { installation }) => {
-            generic(json!({"message": "system-order", "installation": installation}))
+        (ActorId::Bureau, Msg::DesignationApplication { .. })
+        | (
+            ActorId::ImplementingBody,
+            Msg::ReaderApplication | Msg::LimitedTypeApplication { .. },
+        )
+        | (
+            ActorId::SystemVendor,
+            Msg::SystemOrder { .. } | Msg::PrerequisiteReady(_) | Msg::InstallationDay,
+        )
+        | (ActorId::Carrier | ActorId::ImplementingBody, Msg::ConnectivityCheck { .. }) => {
+            fields = codec::to_json(&msg);
+            if matches!(msg, Msg::ConnectivityCheck { .. }) {
+                fields.insert("to".into(), json!(to));
+            }
+            (a.control, "/clinic/messages")
         }
-        (ActorId::SystemVendor, Msg::PrerequisiteReady(p)) => {
-            let mut b = json!({"message": "prerequisite-ready"});
-            b["prerequisite"] = json!(match p {
-                Prerequisite::Reader => "reader",
-                Prerequisite::Line => "line",
-                Prerequisite::PortalAccount => "portal-account",
-                Prerequisite::CertificateNotice(f) => {
-                    b["fee_table"] = json!(fee_str(*f));
-                    "certificate-notice"
-                }
-            });
-            generic(b)
-        }
-        (ActorId::SystemVendor, Msg::InstallationDay) => {
-            generic(json!({"message": "installation-day"}))
-        }
-        (to, Msg::ConnectivityCheck { purpose }) => generic(json!({
-            "message": "connectivity-check",
-            "purpose": match purpose { CheckPurpose::Installation => "installation", CheckPurpose::GoLive => "go-live" },
-            "to": if *to == ActorId::ImplementingBody { "implementing-body" } else { "carrier" },
-        })),
         (to, msg) => {
             return Err(LiveError::Unsupported(format!(
                 "the clinic sends {msg:?} to {to:?}, which no live service carries"
             )))
         }
     };
-    let (st, v) = http(addr, "POST", path, Some(body))?;
+    let (st, v) = http(addr, "POST", path, Some(Value::Object(fields)))?;
     if st == 202 || st == 200 {
         Ok(())
     } else {
@@ -329,90 +289,18 @@ fn send(running: &live::Running, to: ActorId, msg: Msg) -> Result<(), LiveError>
 }
 
 fn actor_of(v: &Value) -> Result<ActorId, LiveError> {
-    ActorId::ALL
-        .into_iter()
-        .find(|a| serde_json::to_value(a).ok().as_ref() == Some(v))
-        .ok_or_else(|| LiveError::Failed(format!("inbox: unknown sender {v}")))
+    serde_json::from_value(v.clone())
+        .map_err(|_| LiveError::Failed(format!("inbox: unknown sender {v}")))
 }
 
-/// An inbox item read back into the message the clinic state machine takes.
+/// An inbox item read back, by the codec, into the message the clinic state machine
+/// takes.
 fn msg_of(item: &Value) -> Result<Msg, LiveError> {
     let kind = item["kind"].as_str().unwrap_or("");
     let b = &item["body"];
-    let bad = || LiveError::Unsupported(format!("inbox {kind} does not read back: {b}"));
-    let fee = || {
-        b["fee_table"]
-            .as_str()
-            .and_then(live::world::parse_fee)
-            .ok_or_else(bad)
-    };
-    let date = |f: &str| {
-        b[f].as_str()
-            .and_then(|s| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
-            .ok_or_else(bad)
-    };
-    Ok(match kind {
-        "reception-answer" => Msg::ReceptionAnswer {
-            fee: fee()?,
-            number: b["reception_number"]
-                .as_str()
-                .and_then(|s| s.parse::<ReceptionNumber>().ok())
-                .ok_or_else(bad)?,
-        },
-        "request-returned" => Msg::RequestReturned { fee: fee()? },
-        "correction-request" => Msg::CorrectionRequest,
-        "designation-application-accepted" => Msg::DesignationApplicationAccepted,
-        "designated" => Msg::Designated {
-            date: date("date")?,
-        },
-        "not-designated" => Msg::NotDesignated,
-        "temporary-code-issued" => Msg::TemporaryCodeIssued {
-            code: b["code"]
-                .as_str()
-                .and_then(|s| s.parse::<TemporaryCode>().ok())
-                .ok_or_else(bad)?,
-        },
-        "account-ready" => Msg::AccountReady {
-            registered_for: date("registered_for")?,
-        },
-        "certificate-notice" => Msg::CertificateNotice {
-            fee: fee()?,
-            delayed: b["delayed"].as_bool().ok_or_else(bad)?,
-        },
-        "limited-type-approved" => Msg::LimitedTypeApproved,
-        "reader-delivered" => Msg::ReaderDelivered {
-            working: b["working"].as_bool().ok_or_else(bad)?,
-        },
-        "line-ready" => Msg::LineReady,
-        "line-rejected" => Msg::LineRejected,
-        "connectivity-result" => Msg::ConnectivityResult {
-            purpose: match b["purpose"].as_str() {
-                Some("installation") => CheckPurpose::Installation,
-                Some("go-live") => CheckPurpose::GoLive,
-                _ => return Err(bad()),
-            },
-            failure: match b["failure"].as_str() {
-                None => None,
-                Some(f) => Some(
-                    [
-                        ConnectivityFailure::CarrierOutage,
-                        ConnectivityFailure::LineNotConnectable,
-                        ConnectivityFailure::ImplementingBodyDown,
-                        ConnectivityFailure::CertificateExpired,
-                        ConnectivityFailure::CertificateNotYetValid,
-                        ConnectivityFailure::CertificateRevoked,
-                        ConnectivityFailure::CertificateOtherInstitution,
-                    ]
-                    .into_iter()
-                    .find(|c| c.as_str() == f)
-                    .ok_or_else(bad)?,
-                ),
-            },
-        },
-        "installation-done" => Msg::InstallationDone,
-        "installation-postponed" => Msg::InstallationPostponed,
-        _ => return Err(bad()),
-    })
+    let empty = serde_json::Map::new();
+    codec::from_body(kind, b.as_object().unwrap_or(&empty))
+        .map_err(|e| LiveError::Unsupported(format!("inbox {kind} does not read back: {e}: {b}")))
 }
 
 /// A blocking JSON call on loopback: (status, body as JSON or as a string).

@@ -30,7 +30,7 @@ use fakes::process::implementing_body::ImplementingBody;
 use fakes::process::params::{CarrierParams, LineType};
 use fakes::process::reader_vendor::ReaderVendor;
 use fakes::process::system_vendor::SystemVendor;
-use fakes::process::{Actor, ActorId, CheckPurpose, Envelope, Event, Msg, Outbox};
+use fakes::process::{codec, Actor, ActorId, Envelope, Event, Msg, Outbox};
 use fakes::schedule::{self, MilestoneId, RuleSet, Schedule, ScheduleRequest};
 use fakes::time::VirtualTime;
 
@@ -141,24 +141,8 @@ impl std::fmt::Debug for World {
     }
 }
 
-fn fee_str(f: FeeTable) -> &'static str {
-    match f {
-        FeeTable::Medical => "medical",
-        FeeTable::Dental => "dental",
-        FeeTable::Pharmacy => "pharmacy",
-    }
-}
-
-/// Parse a fee table as clients write it: `medical`/`dental`/`pharmacy`, 医科/歯科/薬局,
-/// or the code digit 1/3/4.
-pub fn parse_fee(s: &str) -> Option<FeeTable> {
-    match s.trim() {
-        "medical" | "医科" | "1" => Some(FeeTable::Medical),
-        "dental" | "歯科" | "3" => Some(FeeTable::Dental),
-        "pharmacy" | "薬局" | "4" => Some(FeeTable::Pharmacy),
-        _ => None,
-    }
-}
+/// Parse a fee table as clients write it (the codec's rule).
+pub use fakes::process::codec::parse_fee;
 
 impl World {
     /// Build the actors for `cfg`, the way [`crate::runner`] builds them for a scenario
@@ -361,56 +345,43 @@ impl World {
     }
 
     fn to_inbox(&self, s: &mut State, at: VirtualTime, from: ActorId, msg: Msg) {
-        let (kind, body) = match &msg {
-            Msg::ReceptionAnswer { fee, number } => (
-                "reception-answer",
-                json!({"fee_table": fee_str(*fee), "reception_number": number.to_string()}),
-            ),
-            Msg::RequestReturned { fee } => (
-                "request-returned",
-                json!({"fee_table": fee_str(*fee), "reason": "received after the bureau's deadline (返戻)"}),
-            ),
-            Msg::CorrectionRequest => (
-                "correction-request",
-                json!({"fields": std::mem::take(&mut s.correction_fields)}),
-            ),
-            Msg::DesignationApplicationAccepted => ("designation-application-accepted", json!({})),
-            Msg::Designated { date } => ("designated", json!({"date": date})),
-            Msg::NotDesignated => ("not-designated", json!({})),
-            Msg::TemporaryCodeIssued { code } => {
-                ("temporary-code-issued", json!({"code": code.to_string()}))
+        // The message's own fields come from the codec; the world adds what the
+        // portal and the offices write beside them.
+        let kind = codec::kind(&msg);
+        let mut body = codec::body(&msg);
+        match &msg {
+            Msg::RequestReturned { .. } => {
+                body.insert(
+                    "reason".into(),
+                    json!("received after the bureau's deadline (返戻)"),
+                );
+            }
+            Msg::CorrectionRequest => {
+                body.insert(
+                    "fields".into(),
+                    json!(std::mem::take(&mut s.correction_fields)),
+                );
             }
             Msg::AccountReady { registered_for } => {
                 s.portal.account_ready_at.get_or_insert(at);
                 s.portal.registered_for = Some(*registered_for);
-                ("account-ready", json!({"registered_for": registered_for}))
             }
-            Msg::CertificateNotice { fee, delayed } => {
+            Msg::CertificateNotice { fee, .. } => {
                 let cert = self.issue_certificate(s, *fee, at.date());
-                (
-                    "certificate-notice",
-                    json!({"fee_table": fee_str(*fee), "delayed": delayed, "certificate": cert}),
-                )
+                body.insert("certificate".into(), cert);
             }
-            Msg::LimitedTypeApproved => ("limited-type-approved", json!({})),
-            Msg::ReaderDelivered { working } => ("reader-delivered", json!({"working": working})),
-            Msg::LineReady => ("line-ready", json!({})),
-            Msg::LineRejected => (
-                "line-rejected",
-                json!({"reason": "the line is not on the connectable list (接続可能回線一覧)"}),
-            ),
-            Msg::ConnectivityResult { purpose, failure } => (
-                "connectivity-result",
-                json!({
-                    "purpose": match purpose { CheckPurpose::Installation => "installation", CheckPurpose::GoLive => "go-live" },
-                    "ok": failure.is_none(),
-                    "failure": failure.map(|f| f.as_str()),
-                }),
-            ),
-            Msg::InstallationDone => ("installation-done", json!({})),
-            Msg::InstallationPostponed => ("installation-postponed", json!({})),
-            other => ("other", json!({"message": format!("{other:?}")})),
-        };
+            Msg::LineRejected => {
+                body.insert(
+                    "reason".into(),
+                    json!("the line is not on the connectable list (接続可能回線一覧)"),
+                );
+            }
+            Msg::ConnectivityResult { failure, .. } => {
+                body.insert("ok".into(), json!(failure.is_none()));
+            }
+            _ => {}
+        }
+        let body = Value::Object(body);
         let seq = s.next_seq;
         s.next_seq += 1;
         tracing::info!(%at, %from, kind, seq, "clinic inbox");
@@ -428,7 +399,7 @@ impl World {
     }
 
     fn issue_certificate(&self, s: &mut State, fee: FeeTable, today: NaiveDate) -> Value {
-        let key = fee_str(fee);
+        let key = codec::fee_name(fee);
         let Some(number) = s.portal.reception_numbers.get(key).cloned() else {
             return json!({"error": "no reception number was submitted for this fee table"});
         };
@@ -497,7 +468,7 @@ impl World {
     pub fn submit_reception_number(&self, number: ReceptionNumber) -> VirtualTime {
         {
             let mut s = self.lock();
-            let fee = FeeTable::from_digit(fee_digit(&number)).map_or("medical", fee_str);
+            let fee = FeeTable::from_digit(fee_digit(&number)).map_or("medical", codec::fee_name);
             s.portal.reception_numbers.insert(fee, number.to_string());
         }
         self.clinic_sends(
@@ -539,7 +510,7 @@ impl World {
         self.account_usable()?;
         {
             let mut s = self.lock();
-            let key = fee_str(fee);
+            let key = codec::fee_name(fee);
             if !s.portal.reception_numbers.contains_key(key) {
                 return Err(Conflict {
                     field: Some("fee_table"),

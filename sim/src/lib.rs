@@ -8,6 +8,7 @@ pub mod calibrate;
 pub mod cli;
 pub mod commands;
 pub mod conformance;
+pub mod driver;
 pub mod ecosystem;
 pub mod engine;
 pub mod error;

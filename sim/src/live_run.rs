@@ -25,10 +25,11 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use fakes::process::clinic::Clinic;
-use fakes::process::{codec, Actor, ActorId, Envelope, Msg, Outbox};
+use fakes::process::{codec, ActorId, Msg};
 use fakes::time::VirtualTime;
 
-use crate::engine::{rng_for, EventQueue};
+use crate::driver::{Delivery, Driver};
+use crate::engine::rng_for;
 use crate::live::{self, LiveConfig};
 use crate::runner::{self, Detail, RunResult};
 use crate::scenario::Scenario;
@@ -63,18 +64,16 @@ pub fn run(s: &Scenario) -> Result<RunResult, LiveError> {
         // Refused before any step: nothing to send; the verdict is the refusal's.
         Err(_) => return Ok(runner::run(s, Detail::Full)),
     };
-    let mut clinic = Clinic::new(
+    let clinic = Clinic::new(
         prepared.setup.clone(),
         prepared.faults.clone(),
         rng_for(seed, "clinic"),
     );
-    let mut out = Outbox::new(true);
-    clinic.start(&mut out);
-    let first = out
-        .sends
-        .iter()
-        .map(|e| e.at)
-        .min()
+    // The clinic runs here; the other parties are the live services.
+    let mut driver = Driver::new(Some(clinic), None, true);
+    driver.start_clinic();
+    let first = driver
+        .next_due()
         .unwrap_or(VirtualTime::start_of(s.spec.clinic.designation));
     // Start the clock at 00:00 the day before the first step: the clock only runs
     // forward, and no actor acts before the clinic does.
@@ -104,7 +103,7 @@ pub fn run(s: &Scenario) -> Result<RunResult, LiveError> {
             })),
         ))
         .map_err(LiveError::Failed)?;
-    let result = drive(s, &running, clinic, out);
+    let result = drive(s, &running, driver);
     let trace = running.app.world.trace().0;
     rt.block_on(running.stop());
     let (clinic_events, handled) = result?;
@@ -144,13 +143,13 @@ pub fn run(s: &Scenario) -> Result<RunResult, LiveError> {
 
 type Events = Vec<fakes::process::Event>;
 
-/// The clinic's loop: the earliest of the clinic's own queue and the world's next
-/// due message decides where the clock goes next.
+/// The clinic's loop on the one [`Driver`] (the clinic runs here, the other parties
+/// are the live services): the earliest of the clinic's own queue and the world's
+/// next due message decides where the clock goes next.
 fn drive(
     s: &Scenario,
     running: &live::Running,
-    mut clinic: Clinic,
-    mut out: Outbox,
+    mut driver: Driver,
 ) -> Result<(Events, usize), LiveError> {
     let a = &running.addrs;
     let designation = s.spec.clinic.designation;
@@ -159,17 +158,11 @@ fn drive(
             .checked_add_months(chrono::Months::new(runner::HORIZON_MONTHS))
             .unwrap_or(designation),
     );
-    let mut queue: EventQueue<(ActorId, ActorId, Msg)> = EventQueue::new();
-    let mut events = Vec::new();
     let mut since = 0u64;
-    let mut handled = 0usize;
     let mut now = running.app.clock.now();
+    driver.advance_to(now);
     loop {
-        for Envelope { at, from, to, msg } in out.sends.drain(..) {
-            queue.push(at.max(now), (from, to, msg));
-        }
-        events.append(&mut out.events);
-        if handled >= STEP_LIMIT {
+        if driver.handled() >= STEP_LIMIT {
             return Err(LiveError::Failed(format!(
                 "step limit {STEP_LIMIT} reached"
             )));
@@ -178,7 +171,7 @@ fn drive(
         let world_next = clock["next_due"]
             .as_str()
             .and_then(|t| serde_json::from_value::<VirtualTime>(json!(t)).ok());
-        let next = match (queue.peek_time(), world_next) {
+        let next = match (driver.next_due(), world_next) {
             (Some(x), Some(y)) => x.min(y),
             (Some(x), None) | (None, Some(x)) => x,
             (None, None) => break,
@@ -197,6 +190,7 @@ fn drive(
                 return Err(LiveError::Failed(format!("advance to {next}: {v}")));
             }
             now = next;
+            driver.advance_to(now);
         }
         // What the world delivered to the clinic up to now, in order.
         let (_, inbox) = http(a.control, "GET", &format!("/inbox?since={since}"), None)?;
@@ -207,25 +201,18 @@ fn drive(
                 .map_err(|e| LiveError::Failed(format!("inbox time: {e}")))?;
             let from = actor_of(&item["from"])?;
             let msg = msg_of(item)?;
-            handled += 1;
-            clinic.handle(at, from, msg, &mut out);
+            driver.deliver(at, from, ActorId::Clinic, msg);
             continue;
         }
-        // Then the clinic's own queue, one message at a time.
-        if queue.peek_time().is_some_and(|t| t <= now) {
-            let Some((at, (from, to, msg))) = queue.pop() else {
-                continue;
-            };
-            handled += 1;
-            if to == ActorId::Clinic {
-                clinic.handle(at, from, msg, &mut out);
-            } else {
-                send(running, to, msg)?;
-            }
+        // Then the clinic's own queue, one message at a time; a message for a
+        // party away is an HTTP call to its service.
+        if let Some(Delivery::Away { to, msg, .. }) = driver.step(now) {
+            send(running, to, msg)?;
         }
     }
-    events.append(&mut out.events);
-    Ok((events, handled))
+    let handled = driver.handled();
+    let (trace, _) = driver.trace();
+    Ok((trace.to_vec(), handled))
 }
 
 /// One clinic message as an HTTP call to the service that carries it, its body

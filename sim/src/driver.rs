@@ -1,7 +1,7 @@
 //! The one driver loop (issue 15 item 3): the queue of envelopes, the "time never
 //! runs backwards" clamp, the parties, the trace and the invariant check, used by the
 //! timeline runner ([`crate::runner::run_prepared`]), the live world
-//! ([`crate::live::world`]) and the `--live` replay ([`crate::live_run`]).
+//! ([`crate::live::world`]) and the `--live` replay ([`crate::live::replay`]).
 //!
 //! A driver holds the parties that run *here*; a message to a party that runs
 //! elsewhere is handed back to the caller as [`Delivery::Away`]: in the live world

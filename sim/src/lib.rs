@@ -16,7 +16,6 @@ pub mod html;
 pub mod invariants;
 pub mod keystore;
 pub mod live;
-pub mod live_run;
 pub mod load;
 pub mod output;
 pub mod report;

@@ -18,10 +18,6 @@
 //! never judged on a partial run. Scenarios refused before any step (e.g. a
 //! retroactive designation) get the timeline's refusal verdict.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::time::Duration;
-
 use serde_json::{json, Value};
 
 use fakes::process::clinic::Clinic;
@@ -30,6 +26,7 @@ use fakes::time::VirtualTime;
 
 use crate::driver::{Delivery, Driver};
 use crate::engine::rng_for;
+use crate::live::client::{ClientError, ControlClient};
 use crate::live::{self, LiveConfig};
 use crate::runner::{self, Detail, RunResult};
 use crate::scenario::Scenario;
@@ -43,6 +40,12 @@ pub enum LiveError {
     Failed(String),
 }
 
+impl From<ClientError> for LiveError {
+    fn from(e: ClientError) -> Self {
+        LiveError::Failed(e.to_string())
+    }
+}
+
 impl std::fmt::Display for LiveError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -54,7 +57,6 @@ impl std::fmt::Display for LiveError {
 
 /// Most clinic-side steps of one live run (a runaway guard, like the runner's).
 pub const STEP_LIMIT: usize = 20_000;
-const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Run one scenario through the live services with its own seed.
 pub fn run(s: &Scenario) -> Result<RunResult, LiveError> {
@@ -103,7 +105,8 @@ pub fn run(s: &Scenario) -> Result<RunResult, LiveError> {
             })),
         ))
         .map_err(LiveError::Failed)?;
-    let result = drive(s, &running, driver);
+    let client = ControlClient::new(running.addrs.control, rt.handle().clone());
+    let result = drive(s, &running, &client, driver);
     let trace = running.app.world.trace().0;
     rt.block_on(running.stop());
     let (clinic_events, handled) = result?;
@@ -149,9 +152,9 @@ type Events = Vec<fakes::process::Event>;
 fn drive(
     s: &Scenario,
     running: &live::Running,
+    client: &ControlClient,
     mut driver: Driver,
 ) -> Result<(Events, usize), LiveError> {
-    let a = &running.addrs;
     let designation = s.spec.clinic.designation;
     let horizon = VirtualTime::start_of(
         designation
@@ -167,10 +170,7 @@ fn drive(
                 "step limit {STEP_LIMIT} reached"
             )));
         }
-        let (_, clock) = http(a.control, "GET", "/clock", None)?;
-        let world_next = clock["next_due"]
-            .as_str()
-            .and_then(|t| serde_json::from_value::<VirtualTime>(json!(t)).ok());
+        let world_next = client.clock()?.next_due;
         let next = match (driver.next_due(), world_next) {
             (Some(x), Some(y)) => x.min(y),
             (Some(x), None) | (None, Some(x)) => x,
@@ -180,34 +180,26 @@ fn drive(
             break;
         }
         if next > now {
-            let (st, v) = http(
-                a.control,
-                "POST",
-                "/clock/advance",
-                Some(json!({"to": next})),
-            )?;
-            if st != 200 {
-                return Err(LiveError::Failed(format!("advance to {next}: {v}")));
-            }
+            client.advance(next)?;
             now = next;
             driver.advance_to(now);
         }
         // What the world delivered to the clinic up to now, in order.
-        let (_, inbox) = http(a.control, "GET", &format!("/inbox?since={since}"), None)?;
-        let items = inbox["messages"].as_array().cloned().unwrap_or_default();
-        if let Some(item) = items.first() {
-            since = item["seq"].as_u64().unwrap_or(since + 1);
-            let at: VirtualTime = serde_json::from_value(item["at"].clone())
-                .map_err(|e| LiveError::Failed(format!("inbox time: {e}")))?;
-            let from = actor_of(&item["from"])?;
-            let msg = msg_of(item)?;
-            driver.deliver(at, from, ActorId::Clinic, msg);
+        if let Some(item) = client.inbox(since)?.into_iter().next() {
+            since = item.seq;
+            let msg = item.msg().map_err(|e| {
+                LiveError::Unsupported(format!(
+                    "inbox {} does not read back: {e}: {:?}",
+                    item.kind, item.body
+                ))
+            })?;
+            driver.deliver(item.at, item.from, ActorId::Clinic, msg);
             continue;
         }
         // Then the clinic's own queue, one message at a time; a message for a
         // party away is an HTTP call to its service.
         if let Some(Delivery::Away { to, msg, .. }) = driver.step(now) {
-            send(running, to, msg)?;
+            send(running, client, to, msg)?;
         }
     }
     let handled = driver.handled();
@@ -217,7 +209,12 @@ fn drive(
 
 /// One clinic message as an HTTP call to the service that carries it, its body
 /// written by the codec ([`fakes::process::codec`]).
-fn send(running: &live::Running, to: ActorId, msg: Msg) -> Result<(), LiveError> {
+fn send(
+    running: &live::Running,
+    client: &ControlClient,
+    to: ActorId,
+    msg: Msg,
+) -> Result<(), LiveError> {
     let a = &running.addrs;
     let mut fields = codec::body(&msg);
     let (addr, path) = match (&to, &msg) {
@@ -253,11 +250,7 @@ fn send(running: &live::Running, to: ActorId, msg: Msg) -> Result<(), LiveError>
             Msg::SystemOrder { .. } | Msg::PrerequisiteReady(_) | Msg::InstallationDay,
         )
         | (ActorId::Carrier | ActorId::ImplementingBody, Msg::ConnectivityCheck { .. }) => {
-            fields = codec::to_json(&msg);
-            if matches!(msg, Msg::ConnectivityCheck { .. }) {
-                fields.insert("to".into(), json!(to));
-            }
-            (a.control, "/clinic/messages")
+            return check("/clinic/messages", &msg, client.clinic_message(to, &msg)?);
         }
         (to, msg) => {
             return Err(LiveError::Unsupported(format!(
@@ -265,7 +258,13 @@ fn send(running: &live::Running, to: ActorId, msg: Msg) -> Result<(), LiveError>
             )))
         }
     };
-    let (st, v) = http(addr, "POST", path, Some(Value::Object(fields)))?;
+    let answer = client.post(addr, path, &Value::Object(fields))?;
+    check(path, &msg, answer)
+}
+
+/// A service's answer to one clinic message: accepted, or why the scenario cannot
+/// run live.
+fn check(path: &str, msg: &Msg, (st, v): (u16, Value)) -> Result<(), LiveError> {
     if st == 202 || st == 200 {
         Ok(())
     } else {
@@ -273,54 +272,6 @@ fn send(running: &live::Running, to: ActorId, msg: Msg) -> Result<(), LiveError>
             "{path} refused the clinic's {msg:?} (HTTP {st}: {v})"
         )))
     }
-}
-
-fn actor_of(v: &Value) -> Result<ActorId, LiveError> {
-    serde_json::from_value(v.clone())
-        .map_err(|_| LiveError::Failed(format!("inbox: unknown sender {v}")))
-}
-
-/// An inbox item read back, by the codec, into the message the clinic state machine
-/// takes.
-fn msg_of(item: &Value) -> Result<Msg, LiveError> {
-    let kind = item["kind"].as_str().unwrap_or("");
-    let b = &item["body"];
-    let empty = serde_json::Map::new();
-    codec::from_body(kind, b.as_object().unwrap_or(&empty))
-        .map_err(|e| LiveError::Unsupported(format!("inbox {kind} does not read back: {e}: {b}")))
-}
-
-/// A blocking JSON call on loopback: (status, body as JSON or as a string).
-fn http(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    body: Option<Value>,
-) -> Result<(u16, Value), LiveError> {
-    let fail = |e: std::io::Error| LiveError::Failed(format!("{method} {path}: {e}"));
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let mut s = TcpStream::connect_timeout(&addr, HTTP_TIMEOUT).map_err(fail)?;
-    s.set_read_timeout(Some(HTTP_TIMEOUT)).map_err(fail)?;
-    s.set_write_timeout(Some(HTTP_TIMEOUT)).map_err(fail)?;
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .map_err(fail)?;
-    let mut raw = Vec::new();
-    s.take(64 << 20).read_to_end(&mut raw).map_err(fail)?;
-    let text = String::from_utf8_lossy(&raw);
-    let (head, body) = text
-        .split_once("\r\n\r\n")
-        .ok_or_else(|| LiveError::Failed(format!("{method} {path}: not HTTP")))?;
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| LiveError::Failed(format!("{method} {path}: no status")))?;
-    let v = serde_json::from_str(body).unwrap_or_else(|_| Value::String(body.to_string()));
-    Ok((status, v))
 }
 
 /// `onsim run --live`: each scenario through the live services, and its verdict

@@ -1,8 +1,9 @@
 //! Runs one scenario through virtual time: builds the actors from the scenario, drives
 //! them with the event engine, and judges the expectations against the trace.
 //!
-//! The loop is the whole "driver": pop the next envelope, hand it to its actor, push
-//! what the actor sent. Actors never see the queue.
+//! The loop is [`crate::driver::Driver`], the one driver of timeline, live and
+//! replay: pop the next envelope, hand it to its actor, push what the actor sent.
+//! Actors never see the queue.
 
 use chrono::NaiveDate;
 use serde::Serialize;
@@ -16,11 +17,12 @@ use fakes::process::fault::Faults;
 use fakes::process::implementing_body::ImplementingBody;
 use fakes::process::reader_vendor::ReaderVendor;
 use fakes::process::system_vendor::SystemVendor;
-use fakes::process::{Actor, ActorId, Envelope, Event, EventKind, Msg, Outbox};
+use fakes::process::{Event, EventKind};
 use fakes::schedule::{self, MilestoneId, Schedule, ScheduleRequest};
 use fakes::time::VirtualTime;
 
-use crate::engine::{rng_for, EventQueue};
+use crate::driver::{Driver, Finished};
+use crate::engine::rng_for;
 use crate::scenario::{Check, Claims, Outcome, Scenario};
 
 /// A run never handles more messages than this; reaching it is reported, not hidden.
@@ -226,56 +228,23 @@ impl Prepared<'_> {
 pub fn run_prepared(p: &Prepared, seed: u64, detail: Detail) -> RunResult {
     let s = p.scenario;
     let spec = &s.spec;
-    let mut clinic = Clinic::new(p.setup.clone(), p.faults.clone(), rng_for(seed, "clinic"));
-    let Parties {
-        mut bureau,
-        implementing_body: mut ib,
-        reader_vendor: mut vendor,
-        mut carrier,
-        system_vendor: mut sv,
-    } = Parties::build(p.party_setup(), seed);
-
+    let clinic = Clinic::new(p.setup.clone(), p.faults.clone(), rng_for(seed, "clinic"));
+    let parties = Parties::build(p.party_setup(), seed);
     let horizon = VirtualTime::start_of(
         spec.clinic
             .designation
             .checked_add_months(chrono::Months::new(HORIZON_MONTHS))
             .unwrap_or(spec.clinic.designation),
     );
-    let mut queue: EventQueue<(ActorId, ActorId, Msg)> = EventQueue::new();
-    let mut out = Outbox::new(detail == Detail::Full);
-    let mut timeline: Vec<Event> = Vec::new();
-    clinic.start(&mut out);
-    let mut handled = 0usize;
-    let mut now_at = VirtualTime(i64::MIN);
-    loop {
-        for Envelope { at, from, to, msg } in out.sends.drain(..) {
-            // Time never runs backwards: a message dated before the current instant
-            // (an actor's "at 09:00" decided at 10:00) is delivered now.
-            queue.push(at.max(now_at), (from, to, msg));
-        }
-        timeline.append(&mut out.events);
-        let Some((now, (from, to, msg))) = queue.pop() else {
-            break;
-        };
-        if now > horizon || handled >= EVENT_LIMIT {
-            break;
-        }
-        handled += 1;
-        now_at = now;
-        let actor: &mut dyn Actor = match to {
-            ActorId::Clinic => &mut clinic,
-            ActorId::Bureau => &mut bureau,
-            ActorId::ImplementingBody => &mut ib,
-            ActorId::ReaderVendor => &mut vendor,
-            ActorId::Carrier => &mut carrier,
-            ActorId::SystemVendor => &mut sv,
-        };
-        actor.handle(now, from, msg, &mut out);
-    }
-    // Events are recorded when decided; some are dated in the future of the
-    // decision (a shipment announced for later). Order the trace by time, stably.
-    timeline.retain(|e| e.at <= horizon);
-    timeline.sort_by_key(|e| e.at);
+    // Everyone runs here: nothing is ever away.
+    let mut driver = Driver::new(Some(clinic), Some(parties), detail == Detail::Full);
+    driver.start_clinic();
+    driver.run(horizon, EVENT_LIMIT, |_, _, _, _, _| {});
+    let Finished {
+        timeline,
+        broken,
+        handled,
+    } = driver.finish(horizon);
     let outcome = judge_outcome(s, &timeline);
     let online_start = timeline
         .iter()
@@ -283,7 +252,7 @@ pub fn run_prepared(p: &Prepared, seed: u64, detail: Detail) -> RunResult {
         .map(|e| e.at.date());
     let mut checks = evaluate(&s.checks, outcome, &timeline, None);
     // A broken invariant is a bug in onsim: the run fails and says which.
-    for broken in crate::invariants::check(&timeline) {
+    for broken in broken {
         tracing::error!(scenario = %s.file, seed, "invariant broken: {broken}");
         checks.push(CheckResult {
             expectation: "onsim's invariants hold (src/invariants.rs)".into(),

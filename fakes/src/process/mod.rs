@@ -17,6 +17,7 @@
 pub mod bureau;
 pub mod carrier;
 pub mod clinic;
+pub mod codec;
 pub mod fault;
 pub mod implementing_body;
 pub mod lines;
@@ -29,14 +30,14 @@ pub mod system_vendor;
 use std::fmt;
 
 use chrono::NaiveDate;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::calendar::BusinessCalendar;
 use crate::codes::{FeeTable, ReceptionNumber, TemporaryCode};
 use crate::time::VirtualTime;
 
-/// The parties of the process.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+/// The parties of the process (on the wire: `clinic`, `implementing-body`, …).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ActorId {
     Clinic,
@@ -112,6 +113,15 @@ pub enum ConnectivityFailure {
 }
 
 impl ConnectivityFailure {
+    pub const ALL: [ConnectivityFailure; 7] = [
+        ConnectivityFailure::CarrierOutage,
+        ConnectivityFailure::LineNotConnectable,
+        ConnectivityFailure::ImplementingBodyDown,
+        ConnectivityFailure::CertificateExpired,
+        ConnectivityFailure::CertificateNotYetValid,
+        ConnectivityFailure::CertificateRevoked,
+        ConnectivityFailure::CertificateOtherInstitution,
+    ];
     pub fn as_str(self) -> &'static str {
         match self {
             ConnectivityFailure::CarrierOutage => "carrier outage",
@@ -135,7 +145,8 @@ impl ConnectivityFailure {
 }
 
 /// Who started a connectivity check, so the answer goes back to them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum CheckPurpose {
     /// The system vendor's check on installation day (接続確認).
     Installation,
@@ -144,6 +155,8 @@ pub enum CheckPurpose {
 }
 
 /// Messages between actors. Each is delivered at a virtual time chosen by its sender.
+/// Serde (the wire format of the live services) is in [`codec`], the one place
+/// messages become JSON and back.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Msg {
     /// The clinic's own plan timer.

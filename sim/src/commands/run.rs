@@ -144,7 +144,7 @@ pub fn run(a: RunArgs) -> CmdResult {
     }
     let scenarios = load_all(&a.paths)?;
     if a.live {
-        let (lines, passed) = crate::live_run::run_cli(&scenarios);
+        let (lines, passed) = crate::live::replay::run_cli(&scenarios);
         for l in lines {
             println!("{l}");
         }

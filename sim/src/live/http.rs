@@ -36,14 +36,13 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
-use fakes::codes::ReceptionNumber;
 use fakes::process::params::LineType;
-use fakes::process::{ActorId, Msg};
+use fakes::process::{codec, ActorId, Msg};
 use fakes::time::VirtualTime;
 
 use super::carrier::ProxyFaults;
 use super::eligibility::{bound_institution, kind_of_path, DeskAnswer};
-use super::world::{parse_fee, validate_plan, Conflict};
+use super::world::{validate_plan, Conflict};
 use super::App;
 
 /// Re-export so the rest of the module names one `Bytes`.
@@ -259,25 +258,35 @@ fn only_fields(m: &Map<String, Value>, allowed: &[&str]) -> Result<(), Resp> {
     }
 }
 
+/// A 422 naming the field a message body got wrong.
+fn codec_err(e: codec::CodecError) -> Resp {
+    err(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        e.field.as_deref(),
+        e.message,
+    )
+}
+
+/// Decode the body `m` of a service route as the clinic message `kind` (the codec:
+/// one place messages become JSON and back).
+fn message(kind: &str, m: &Map<String, Value>) -> Result<Msg, Resp> {
+    codec::from_body(kind, m).map_err(codec_err)
+}
+
+/// The `fee_table` of a body (absent: medical), read by the codec.
 fn fee_field(m: &Map<String, Value>) -> Result<fakes::codes::FeeTable, Resp> {
-    let s = match m.get("fee_table") {
-        None => "medical",
-        Some(Value::String(s)) => s,
-        Some(_) => {
-            return Err(err(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                Some("fee_table"),
-                "fee_table must be a string",
-            ))
-        }
-    };
-    parse_fee(s).ok_or_else(|| {
-        err(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Some("fee_table"),
-            format!("unknown fee_table {s:?}; expected medical, dental or pharmacy"),
-        )
-    })
+    let mut only = Map::new();
+    if let Some(v) = m.get("fee_table") {
+        only.insert("fee_table".into(), v.clone());
+    }
+    match message("reception-request", &only)? {
+        Msg::ReceptionRequest { fee } => Ok(fee),
+        other => Err(err(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            None,
+            format!("the codec read a reception request as {other:?}"),
+        )),
+    }
 }
 
 fn parse_time(field: &'static str, s: &str) -> Result<VirtualTime, Resp> {
@@ -383,10 +392,8 @@ pub async fn route(app: Arc<App>, svc: Svc, req: Request<Incoming>) -> Resp {
             async {
                 let m = body_json(req).await?;
                 only_fields(&m, &["fee_table"])?;
-                let fee = fee_field(&m)?;
-                let at = app
-                    .world
-                    .clinic_sends(ActorId::Bureau, Msg::ReceptionRequest { fee });
+                let msg = message("reception-request", &m)?;
+                let at = app.world.clinic_sends(ActorId::Bureau, msg);
                 Ok(accepted(&app, at, json!({})))
             }
             .await
@@ -409,20 +416,8 @@ pub async fn route(app: Arc<App>, svc: Svc, req: Request<Incoming>) -> Resp {
             async {
                 let m = body_json(req).await?;
                 only_fields(&m, &["replacement", "model"])?;
-                let replacement = match m.get("replacement") {
-                    None => false,
-                    Some(Value::Bool(b)) => *b,
-                    Some(_) => {
-                        return Err(err(
-                            StatusCode::UNPROCESSABLE_ENTITY,
-                            Some("replacement"),
-                            "replacement must be true or false",
-                        ))
-                    }
-                };
-                let at = app
-                    .world
-                    .clinic_sends(ActorId::ReaderVendor, Msg::ReaderOrder { replacement });
+                let msg = message("reader-order", &m)?;
+                let at = app.world.clinic_sends(ActorId::ReaderVendor, msg);
                 Ok(accepted(&app, at, json!({})))
             }
             .await
@@ -456,14 +451,16 @@ pub async fn route(app: Arc<App>, svc: Svc, req: Request<Incoming>) -> Resp {
             async {
                 let m = body_json(req).await?;
                 only_fields(&m, &["reception_number"])?;
-                let s = req_str(&m, "reception_number")?;
-                let number: ReceptionNumber = s.parse().map_err(|e| {
-                    err(
-                        StatusCode::UNPROCESSABLE_ENTITY,
-                        Some("reception_number"),
-                        format!("{e}"),
-                    )
-                })?;
+                req_str(&m, "reception_number")?;
+                let Msg::ReceptionNumberSubmission { number } =
+                    message("reception-number-submission", &m)?
+                else {
+                    return Err(err(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        None,
+                        "the codec read another message",
+                    ));
+                };
                 let at = app.world.submit_reception_number(number);
                 Ok(accepted(&app, at, json!({})))
             }
@@ -546,69 +543,48 @@ pub async fn route(app: Arc<App>, svc: Svc, req: Request<Incoming>) -> Resp {
     resp
 }
 
-/// `POST /clinic/messages {"to": ACTOR, "message": KIND, ...}`: the clinic's
+/// `POST /clinic/messages {"message": KIND, ...fields, "to": ACTOR}`: the clinic's
 /// messages that no service route carries yet (reader application, limited-type
 /// application, system-vendor order and prerequisites, connectivity check,
-/// designation application without a plan body). Used by `onsim run --live`.
+/// designation application without a plan body), in the codec's wire format
+/// ([`fakes::process::codec`]); `to` chooses the addressee where a message has two
+/// (a connectivity check: `carrier`, the default, or `implementing-body`). Used by
+/// `onsim run --live`.
 async fn clinic_message(app: &App, req: Request<Incoming>) -> Result<Resp, Resp> {
-    use fakes::process::{CheckPurpose, Prerequisite};
-    let m = body_json(req).await?;
-    let kind = req_str(&m, "message")?;
+    const KINDS: &str = "reader-application, limited-type-application, designation-application, system-order, prerequisite-ready, installation-day, connectivity-check";
+    let mut m = body_json(req).await?;
+    let kind = req_str(&m, "message")?.to_string();
+    let to = m.remove("to");
     let bad = |f: &'static str, what: &str| err(StatusCode::UNPROCESSABLE_ENTITY, Some(f), what);
-    let flag = |f: &'static str| {
-        m.get(f)
-            .and_then(Value::as_bool)
-            .ok_or_else(|| bad(f, "must be true or false"))
-    };
-    let date = |f: &'static str| {
-        m.get(f)
-            .and_then(Value::as_str)
-            .and_then(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
-            .ok_or_else(|| bad(f, "must be a date like 2025-07-01"))
-    };
-    let (to, msg) = match kind {
-        "reader-application" => (ActorId::ImplementingBody, Msg::ReaderApplication),
-        "limited-type-application" => (
-            ActorId::ImplementingBody,
-            Msg::LimitedTypeApplication { postal: flag("postal")? },
-        ),
-        "designation-application" => {
-            let complete = flag("complete")?;
-            let missing = if complete { vec![] } else { vec!["(unspecified)".to_string()] };
+    let msg = codec::from_json(&m).map_err(|e| {
+        if e.field.as_deref() == Some(codec::TAG) {
+            bad("message", &format!("no clinic message {kind:?} ({KINDS})"))
+        } else {
+            codec_err(e)
+        }
+    })?;
+    let to = match &msg {
+        Msg::ReaderApplication | Msg::LimitedTypeApplication { .. } => ActorId::ImplementingBody,
+        Msg::DesignationApplication { complete } => {
+            let missing = if *complete {
+                vec![]
+            } else {
+                vec!["(unspecified)".to_string()]
+            };
             let at = app.world.designation_application(missing);
             return Ok(accepted(app, at, json!({})));
         }
-        "system-order" => (
-            ActorId::SystemVendor,
-            Msg::SystemOrder { installation: date("installation")? },
-        ),
-        "prerequisite-ready" => {
-            let p = match req_str(&m, "prerequisite")? {
-                "reader" => Prerequisite::Reader,
-                "line" => Prerequisite::Line,
-                "portal-account" => Prerequisite::PortalAccount,
-                "certificate-notice" => Prerequisite::CertificateNotice(fee_field(&m)?),
-                _ => return Err(bad("prerequisite", "reader, line, portal-account or certificate-notice")),
-            };
-            (ActorId::SystemVendor, Msg::PrerequisiteReady(p))
+        Msg::SystemOrder { .. } | Msg::PrerequisiteReady(_) | Msg::InstallationDay => {
+            ActorId::SystemVendor
         }
-        "installation-day" => (ActorId::SystemVendor, Msg::InstallationDay),
-        "connectivity-check" => {
-            let purpose = match req_str(&m, "purpose")? {
-                "installation" => CheckPurpose::Installation,
-                "go-live" => CheckPurpose::GoLive,
-                _ => return Err(bad("purpose", "installation or go-live")),
-            };
-            let to = match m.get("to").and_then(Value::as_str) {
-                Some("implementing-body") => ActorId::ImplementingBody,
-                _ => ActorId::Carrier,
-            };
-            (to, Msg::ConnectivityCheck { purpose })
-        }
-        other => {
+        Msg::ConnectivityCheck { .. } => match to.as_ref().and_then(Value::as_str) {
+            Some("implementing-body") => ActorId::ImplementingBody,
+            _ => ActorId::Carrier,
+        },
+        _ => {
             return Err(bad(
                 "message",
-                &format!("no clinic message {other:?} (reader-application, limited-type-application, designation-application, system-order, prerequisite-ready, installation-day, connectivity-check)"),
+                &format!("no clinic message {kind:?} ({KINDS})"),
             ))
         }
     };

@@ -22,6 +22,7 @@
 pub mod card;
 pub mod carrier;
 pub mod centre;
+pub mod client;
 pub mod clock;
 pub mod connection;
 pub mod eligibility;
@@ -29,6 +30,7 @@ pub mod http;
 pub mod pki;
 pub mod population;
 pub mod reader;
+pub mod replay;
 pub mod state_dir;
 pub mod tls;
 pub mod world;

@@ -4,8 +4,8 @@
 //! The system under test plays the clinic. Its HTTP calls become the clinic's
 //! messages ([`Msg::ReceptionRequest`], [`Msg::ReceptionNumberSubmission`], …),
 //! handed to the addressed actor at the current virtual instant; what the actors send
-//! goes into the same [`EventQueue`] as in [`crate::runner`], and is delivered when
-//! the clock reaches its time. Messages to [`ActorId::Clinic`] land in an inbox the
+//! goes into the same [`Driver`] as in [`crate::runner`], and is delivered when the
+//! clock reaches its time. Messages to [`ActorId::Clinic`] land in an inbox the
 //! client reads. Every deadline (the 10th, the 15th, business days) is therefore the
 //! actors' own rule, not a copy.
 //!
@@ -23,20 +23,17 @@ use serde_json::{json, Value};
 
 use fakes::calendar::BusinessCalendar;
 use fakes::codes::{FeeTable, InstitutionCode, Prefecture, ReceptionNumber};
-use fakes::process::bureau::Bureau;
 use fakes::process::carrier::Carrier;
 use fakes::process::fault::Faults;
-use fakes::process::implementing_body::ImplementingBody;
 use fakes::process::params::{CarrierParams, LineType};
-use fakes::process::reader_vendor::ReaderVendor;
-use fakes::process::system_vendor::SystemVendor;
-use fakes::process::{Actor, ActorId, CheckPurpose, Envelope, Event, Msg, Outbox};
+use fakes::process::{codec, ActorId, Event, Msg};
 use fakes::schedule::{self, MilestoneId, RuleSet, Schedule, ScheduleRequest};
 use fakes::time::VirtualTime;
 
 use super::clock::VirtualClock;
 use super::pki::LivePki;
-use crate::engine::{rng_for, EventQueue};
+use crate::driver::{Delivery, Driver, Stop};
+use crate::engine::rng_for;
 use crate::runner::{Parties, PartySetup};
 
 /// Most messages handled in one delivery round; reaching it is logged, not hidden.
@@ -102,21 +99,14 @@ pub struct Conflict {
 }
 
 struct State {
-    bureau: Bureau,
-    ib: ImplementingBody,
-    vendor: ReaderVendor,
-    carrier: Carrier,
-    sv: SystemVendor,
+    /// The parties other than the clinic, their queue, clamp and trace: the one
+    /// driver ([`crate::driver`]). The clinic is away: the system under test.
+    driver: Driver,
     carrier_params: CarrierParams,
     faults: Faults,
     seed: u64,
-    queue: EventQueue<(ActorId, ActorId, Msg)>,
-    /// The instant of the last delivered message (time never runs backwards).
-    delivered: VirtualTime,
     inbox: Vec<InboxItem>,
     next_seq: u64,
-    trace: Vec<Event>,
-    trace_dropped: u64,
     portal: PortalState,
     /// Missing or invalid onboarding-plan fields of the last incomplete application,
     /// named in the correction request when it arrives.
@@ -141,24 +131,8 @@ impl std::fmt::Debug for World {
     }
 }
 
-fn fee_str(f: FeeTable) -> &'static str {
-    match f {
-        FeeTable::Medical => "medical",
-        FeeTable::Dental => "dental",
-        FeeTable::Pharmacy => "pharmacy",
-    }
-}
-
-/// Parse a fee table as clients write it: `medical`/`dental`/`pharmacy`, 医科/歯科/薬局,
-/// or the code digit 1/3/4.
-pub fn parse_fee(s: &str) -> Option<FeeTable> {
-    match s.trim() {
-        "medical" | "医科" | "1" => Some(FeeTable::Medical),
-        "dental" | "歯科" | "3" => Some(FeeTable::Dental),
-        "pharmacy" | "薬局" | "4" => Some(FeeTable::Pharmacy),
-        _ => None,
-    }
-}
+/// Parse a fee table as clients write it (the codec's rule).
+pub use fakes::process::codec::parse_fee;
 
 impl World {
     /// Build the actors for `cfg`, the way [`crate::runner`] builds them for a scenario
@@ -213,20 +187,14 @@ impl World {
             pki,
             schedule,
             state: Mutex::new(State {
-                bureau: parties.bureau,
-                ib: parties.implementing_body,
-                vendor: parties.reader_vendor,
-                carrier: parties.carrier,
-                sv: parties.system_vendor,
+                driver: Driver::new(None, Some(parties), true)
+                    .starting_at(now)
+                    .logging(),
                 carrier_params,
                 faults,
                 seed,
-                queue: EventQueue::new(),
-                delivered: now,
                 inbox: Vec::new(),
                 next_seq: 1,
-                trace: Vec::new(),
-                trace_dropped: 0,
                 portal: PortalState::default(),
                 correction_fields: Vec::new(),
                 line: None,
@@ -258,7 +226,7 @@ impl World {
 
     /// When the next queued message is due, if any.
     pub fn next_due(&self) -> Option<VirtualTime> {
-        self.lock().queue.peek_time()
+        self.lock().driver.next_due()
     }
 
     /// The carrier parameters (service and line type the clinic ordered or will).
@@ -286,64 +254,23 @@ impl World {
     }
 
     fn run_until(&self, s: &mut State, until: VirtualTime) -> usize {
-        let mut handled = 0;
-        while let Some(at) = s.queue.peek_time() {
-            if at > until {
-                break;
-            }
-            if handled >= DELIVERY_LIMIT {
-                tracing::warn!(
-                    limit = DELIVERY_LIMIT,
-                    "delivery limit reached; the rest waits for the next tick"
-                );
-                break;
-            }
-            let Some((at, (from, to, msg))) = s.queue.pop() else {
-                break;
-            };
-            handled += 1;
-            s.delivered = s.delivered.max(at);
-            let at = s.delivered;
-            self.deliver(s, at, from, to, msg);
+        let before = s.driver.handled();
+        let mut away = Vec::new();
+        let stop = s.driver.run(until, DELIVERY_LIMIT, |_, at, from, _, msg| {
+            away.push((at, from, msg))
+        });
+        if stop == Stop::Limit {
+            tracing::warn!(
+                limit = DELIVERY_LIMIT,
+                "delivery limit reached; the rest waits for the next tick"
+            );
         }
-        handled
-    }
-
-    fn deliver(&self, s: &mut State, at: VirtualTime, from: ActorId, to: ActorId, msg: Msg) {
-        if to == ActorId::Clinic {
+        // Only the clinic is away; its messages land in the inbox, in delivery order.
+        for (at, from, msg) in away {
             self.to_inbox(s, at, from, msg);
-            return;
         }
-        let mut out = Outbox::new(true);
-        {
-            let actor: &mut dyn Actor = match to {
-                ActorId::Bureau => &mut s.bureau,
-                ActorId::ImplementingBody => &mut s.ib,
-                ActorId::ReaderVendor => &mut s.vendor,
-                ActorId::Carrier => &mut s.carrier,
-                ActorId::SystemVendor => &mut s.sv,
-                ActorId::Clinic => unreachable!("handled above"),
-            };
-            actor.handle(at, from, msg, &mut out);
-        }
-        for Envelope {
-            at: t,
-            from,
-            to,
-            msg,
-        } in out.sends.drain(..)
-        {
-            s.queue.push(t.max(at), (from, to, msg));
-        }
-        for e in out.events.drain(..) {
-            tracing::debug!(at = %e.at, actor = %e.actor, kind = %e.kind, why = e.why, "event");
-            s.trace.push(e);
-        }
-        if s.trace.len() > TRACE_LIMIT {
-            let excess = s.trace.len() - TRACE_LIMIT;
-            s.trace.drain(..excess);
-            s.trace_dropped += excess as u64;
-        }
+        s.driver.trim_trace(TRACE_LIMIT);
+        s.driver.handled() - before
     }
 
     /// A message from the clinic (the system under test) to `to`, at the current
@@ -353,64 +280,55 @@ impl World {
         let now = self.clock.now();
         let mut s = self.lock();
         self.run_until(&mut s, now);
-        let at = now.max(s.delivered);
+        s.driver.advance_to(now);
+        let at = s.driver.now();
         tracing::info!(%at, %to, ?msg, "clinic sends");
-        self.deliver(&mut s, at, ActorId::Clinic, to, msg);
+        if let Delivery::Away { at, from, msg, .. } = s.driver.deliver(at, ActorId::Clinic, to, msg)
+        {
+            self.to_inbox(&mut s, at, from, msg);
+        }
         self.run_until(&mut s, now);
         at
     }
 
     fn to_inbox(&self, s: &mut State, at: VirtualTime, from: ActorId, msg: Msg) {
-        let (kind, body) = match &msg {
-            Msg::ReceptionAnswer { fee, number } => (
-                "reception-answer",
-                json!({"fee_table": fee_str(*fee), "reception_number": number.to_string()}),
-            ),
-            Msg::RequestReturned { fee } => (
-                "request-returned",
-                json!({"fee_table": fee_str(*fee), "reason": "received after the bureau's deadline (返戻)"}),
-            ),
-            Msg::CorrectionRequest => (
-                "correction-request",
-                json!({"fields": std::mem::take(&mut s.correction_fields)}),
-            ),
-            Msg::DesignationApplicationAccepted => ("designation-application-accepted", json!({})),
-            Msg::Designated { date } => ("designated", json!({"date": date})),
-            Msg::NotDesignated => ("not-designated", json!({})),
-            Msg::TemporaryCodeIssued { code } => {
-                ("temporary-code-issued", json!({"code": code.to_string()}))
+        // The message's own fields come from the codec; the world adds what the
+        // portal and the offices write beside them.
+        let kind = codec::kind(&msg);
+        let mut body = codec::body(&msg);
+        match &msg {
+            Msg::RequestReturned { .. } => {
+                body.insert(
+                    "reason".into(),
+                    json!("received after the bureau's deadline (返戻)"),
+                );
+            }
+            Msg::CorrectionRequest => {
+                body.insert(
+                    "fields".into(),
+                    json!(std::mem::take(&mut s.correction_fields)),
+                );
             }
             Msg::AccountReady { registered_for } => {
                 s.portal.account_ready_at.get_or_insert(at);
                 s.portal.registered_for = Some(*registered_for);
-                ("account-ready", json!({"registered_for": registered_for}))
             }
-            Msg::CertificateNotice { fee, delayed } => {
+            Msg::CertificateNotice { fee, .. } => {
                 let cert = self.issue_certificate(s, *fee, at.date());
-                (
-                    "certificate-notice",
-                    json!({"fee_table": fee_str(*fee), "delayed": delayed, "certificate": cert}),
-                )
+                body.insert("certificate".into(), cert);
             }
-            Msg::LimitedTypeApproved => ("limited-type-approved", json!({})),
-            Msg::ReaderDelivered { working } => ("reader-delivered", json!({"working": working})),
-            Msg::LineReady => ("line-ready", json!({})),
-            Msg::LineRejected => (
-                "line-rejected",
-                json!({"reason": "the line is not on the connectable list (接続可能回線一覧)"}),
-            ),
-            Msg::ConnectivityResult { purpose, failure } => (
-                "connectivity-result",
-                json!({
-                    "purpose": match purpose { CheckPurpose::Installation => "installation", CheckPurpose::GoLive => "go-live" },
-                    "ok": failure.is_none(),
-                    "failure": failure.map(|f| f.as_str()),
-                }),
-            ),
-            Msg::InstallationDone => ("installation-done", json!({})),
-            Msg::InstallationPostponed => ("installation-postponed", json!({})),
-            other => ("other", json!({"message": format!("{other:?}")})),
-        };
+            Msg::LineRejected => {
+                body.insert(
+                    "reason".into(),
+                    json!("the line is not on the connectable list (接続可能回線一覧)"),
+                );
+            }
+            Msg::ConnectivityResult { failure, .. } => {
+                body.insert("ok".into(), json!(failure.is_none()));
+            }
+            _ => {}
+        }
+        let body = Value::Object(body);
         let seq = s.next_seq;
         s.next_seq += 1;
         tracing::info!(%at, %from, kind, seq, "clinic inbox");
@@ -428,7 +346,7 @@ impl World {
     }
 
     fn issue_certificate(&self, s: &mut State, fee: FeeTable, today: NaiveDate) -> Value {
-        let key = fee_str(fee);
+        let key = codec::fee_name(fee);
         let Some(number) = s.portal.reception_numbers.get(key).cloned() else {
             return json!({"error": "no reception number was submitted for this fee table"});
         };
@@ -478,14 +396,15 @@ impl World {
         self.tick();
         let now = self.clock.now();
         let s = self.lock();
-        let mut t: Vec<Event> = s.trace.iter().filter(|e| e.at <= now).cloned().collect();
+        let (trace, dropped) = s.driver.trace();
+        let mut t: Vec<Event> = trace.iter().filter(|e| e.at <= now).cloned().collect();
         t.sort_by_key(|e| e.at);
-        (t, s.trace_dropped)
+        (t, dropped)
     }
 
     /// Messages waiting for their time.
     pub fn pending(&self) -> usize {
-        self.lock().queue.len()
+        self.lock().driver.pending()
     }
 
     pub fn portal(&self) -> PortalState {
@@ -497,7 +416,7 @@ impl World {
     pub fn submit_reception_number(&self, number: ReceptionNumber) -> VirtualTime {
         {
             let mut s = self.lock();
-            let fee = FeeTable::from_digit(fee_digit(&number)).map_or("medical", fee_str);
+            let fee = FeeTable::from_digit(fee_digit(&number)).map_or("medical", codec::fee_name);
             s.portal.reception_numbers.insert(fee, number.to_string());
         }
         self.clinic_sends(
@@ -539,7 +458,7 @@ impl World {
         self.account_usable()?;
         {
             let mut s = self.lock();
-            let key = fee_str(fee);
+            let key = codec::fee_name(fee);
             if !s.portal.reception_numbers.contains_key(key) {
                 return Err(Conflict {
                     field: Some("fee_table"),
@@ -587,7 +506,10 @@ impl World {
             let rng = rng_for(s.seed, "carrier");
             // The carrier's only state is the line it was ordered; a new order is a
             // new contract.
-            s.carrier = Carrier::new(params.clone(), s.faults.clone(), rng);
+            let carrier = Carrier::new(params.clone(), s.faults.clone(), rng);
+            if let Some(p) = s.driver.parties.as_mut() {
+                p.carrier = carrier;
+            }
             s.carrier_params = params;
             s.line = Some((service, line, connectable));
         }

@@ -11,6 +11,7 @@ pub mod conformance;
 pub mod ecosystem;
 pub mod engine;
 pub mod error;
+pub mod figures;
 pub mod html;
 pub mod invariants;
 pub mod keystore;

@@ -396,13 +396,24 @@ mod tests {
             assert!(!open(k, saturday), "{k}: weekends stay closed");
             assert_eq!(k.as_str().parse::<CalendarKind>(), Ok(k));
         }
-        assert!("none".parse::<CalendarKind>().unwrap_err().contains("no-holidays"));
+        assert!("none"
+            .parse::<CalendarKind>()
+            .unwrap_err()
+            .contains("no-holidays"));
         // An office's own closures stay closed, and the range is the same.
         let c = BusinessCalendar::with_closures([holiday]).with_kind(CalendarKind::WeekendsOnly);
-        assert_eq!(c.closed_reason(holiday).unwrap(), Some(ClosedReason::BureauClosure));
+        assert_eq!(
+            c.closed_reason(holiday).unwrap(),
+            Some(ClosedReason::BureauClosure)
+        );
         let far = NaiveDate::from_ymd_opt(LAST_YEAR + 1, 1, 5).unwrap();
-        assert!(BusinessCalendar::of_kind(CalendarKind::NoHolidays).is_open(far).is_err());
-        assert_eq!(BusinessCalendar::standard(), BusinessCalendar::of_kind(CalendarKind::Standard));
+        assert!(BusinessCalendar::of_kind(CalendarKind::NoHolidays)
+            .is_open(far)
+            .is_err());
+        assert_eq!(
+            BusinessCalendar::standard(),
+            BusinessCalendar::of_kind(CalendarKind::Standard)
+        );
     }
 
     proptest! {

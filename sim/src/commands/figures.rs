@@ -20,7 +20,11 @@ pub struct FiguresArgs {
     #[arg(long, value_enum, default_value_t = Lang::En)]
     pub lang: Lang,
     /// The outcome the P-against-parameter charts show.
-    #[arg(long, value_name = "OUTCOME", default_value = "online-on-designation-day")]
+    #[arg(
+        long,
+        value_name = "OUTCOME",
+        default_value = "online-on-designation-day"
+    )]
     pub outcome: String,
     /// Font file for the labels (.ttf/.otf/.ttc; Japanese glyphs for --lang ja).
     /// Default: IPAGothic (fonts-ipafont-gothic), then Noto Sans CJK, then DejaVu Sans

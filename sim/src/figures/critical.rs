@@ -35,9 +35,12 @@ pub struct Critical {
 impl Critical {
     pub fn of(r: &SweepReport) -> Critical {
         let seen = |c: &str| {
-            r.variants
-                .iter()
-                .any(|v| v.critical_path.causes.iter().any(|s| s.cause == c && s.count > 0))
+            r.variants.iter().any(|v| {
+                v.critical_path
+                    .causes
+                    .iter()
+                    .any(|s| s.cause == c && s.count > 0)
+            })
         };
         let causes: Vec<String> = CAUSES
             .iter()
@@ -82,7 +85,11 @@ impl Critical {
 }
 
 impl Chart for Critical {
-    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>, lang: Lang) -> Result<(), String> {
+    fn draw<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+        lang: Lang,
+    ) -> Result<(), String> {
         let n = self.causes.len();
         let x1 = self
             .rows
@@ -93,7 +100,13 @@ impl Chart for Critical {
             .min(1.0)
             * 1.05;
         let names: Vec<String> = self.causes.iter().map(|c| text::cause(lang, c)).collect();
-        let label_area = 40 + names.iter().map(|s| s.chars().count()).max().unwrap_or(8) as u32 * 11;
+        // Room for the longest cause name: Latin about 0.55 em, kana and kanji 1 em.
+        let width = |s: &str| -> u32 {
+            s.chars()
+                .map(|c| if c.is_ascii() { TICK * 11 / 20 } else { TICK })
+                .sum()
+        };
+        let label_area = 30 + names.iter().map(|s| width(s)).max().unwrap_or(100);
         let mut chart = ChartBuilder::on(root)
             .caption(text::critical_title(lang), ("sans-serif", TITLE))
             .margin(24)
@@ -122,7 +135,6 @@ impl Chart for Critical {
             .x_label_formatter(&x_fmt)
             .y_label_formatter(&y_fmt)
             .x_desc(text::critical_axis(lang))
-            .y_desc(text::critical_y(lang))
             .axis_desc_style(("sans-serif", LABEL))
             .label_style(("sans-serif", TICK))
             .light_line_style(RGBColor(235, 235, 235))
@@ -148,14 +160,26 @@ impl Chart for Critical {
             };
             chart
                 .draw_series(bars.iter().map(|(y, r)| {
-                    Rectangle::new([(0.0, y - h * 0.45), (r.share, y + h * 0.45)], c.mix(0.75).filled())
+                    Rectangle::new(
+                        [(0.0, y - h * 0.45), (r.share, y + h * 0.45)],
+                        c.mix(0.75).filled(),
+                    )
                 }))
                 .map_err(err)?
                 .label(label)
-                .legend(move |(x, y)| Rectangle::new([(x, y - 7), (x + 20, y + 7)], c.mix(0.75).filled()));
+                .legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 7), (x + 20, y + 7)], c.mix(0.75).filled())
+                });
             chart
                 .draw_series(bars.iter().map(|(y, r)| {
-                    ErrorBar::new_horizontal(*y, r.ci_low, r.share, r.ci_high, BLACK.stroke_width(2), 10)
+                    ErrorBar::new_horizontal(
+                        *y,
+                        r.ci_low,
+                        r.share,
+                        r.ci_high,
+                        BLACK.stroke_width(2),
+                        10,
+                    )
                 }))
                 .map_err(err)?;
         }

@@ -110,7 +110,11 @@ fn steps(pts: &[(i64, f64)], end: i64) -> Vec<(f64, f64)> {
 }
 
 impl Chart for Delay {
-    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>, lang: Lang) -> Result<(), String> {
+    fn draw<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+        lang: Lang,
+    ) -> Result<(), String> {
         let x0 = self.rows.iter().map(|r| r.d).min().unwrap_or(-1);
         let x1 = self.rows.iter().map(|r| r.d).max().unwrap_or(0) + 1;
         let floor = self
@@ -155,14 +159,25 @@ impl Chart for Delay {
                 continue;
             }
             let end = pts.last().map_or(x1, |r| r.d + 1);
-            let lo = steps(&pts.iter().map(|r| (r.d, r.ci_low.max(floor))).collect::<Vec<_>>(), end);
-            let hi = steps(&pts.iter().map(|r| (r.d, r.ci_high)).collect::<Vec<_>>(), end);
+            let lo = steps(
+                &pts.iter()
+                    .map(|r| (r.d, r.ci_low.max(floor)))
+                    .collect::<Vec<_>>(),
+                end,
+            );
+            let hi = steps(
+                &pts.iter().map(|r| (r.d, r.ci_high)).collect::<Vec<_>>(),
+                end,
+            );
             let mut band = lo;
             band.extend(hi.into_iter().rev());
             chart
                 .draw_series(std::iter::once(Polygon::new(band, c.mix(0.18).filled())))
                 .map_err(err)?;
-            let line = steps(&pts.iter().map(|r| (r.d, r.p_exceed)).collect::<Vec<_>>(), end);
+            let line = steps(
+                &pts.iter().map(|r| (r.d, r.p_exceed)).collect::<Vec<_>>(),
+                end,
+            );
             let label = if self.variants.len() == 1 && (v == "base" || v.is_empty()) {
                 text::base(lang).to_string()
             } else {

@@ -3,7 +3,7 @@
 //! plotters measures every label with a registered font, for SVG too (it places
 //! labels by their width), so no font means no figure: [`ensure`] finds one or says
 //! exactly what to install. The search order *(our choice)*: `--font FILE`, then
-//! IPAGothic from Debian's `fonts-ipafont-gothic` (scripts/install-deps installs it),
+//! IPAPGothic from Debian's `fonts-ipafont-gothic` (scripts/install-deps installs it),
 //! its `fonts-japanese-gothic` alternative, Noto Sans CJK (`fonts-noto-cjk`), and for
 //! English labels only DejaVu Sans. The same font on every machine that has the
 //! package gives the same bytes; the SVG names the family `sans-serif`.
@@ -18,8 +18,10 @@ use super::text::Lang;
 /// The family figures ask plotters for (and the SVG names).
 pub const FAMILY: &str = "sans-serif";
 
-/// Fonts tried in order when `--font` is not given: (path, has Japanese glyphs).
+/// Fonts tried in order when `--font` is not given (IPAPGothic, the proportional
+/// face, first: the fixed-width one spaces Latin labels out).
 pub const CANDIDATES: &[&str] = &[
+    "/usr/share/fonts/opentype/ipafont-gothic/ipagp.ttf",
     "/usr/share/fonts/opentype/ipafont-gothic/ipag.ttf",
     "/usr/share/fonts/truetype/fonts-japanese-gothic.ttf",
     "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
@@ -47,7 +49,8 @@ fn unfit(bytes: &[u8], lang: Lang) -> Option<String> {
         .chars()
         .filter(|c| font.glyph_id(*c).0 == 0)
         .collect();
-    (!missing.is_empty()).then(|| format!("has no glyphs for {missing:?} ({} labels)", lang.as_str()))
+    (!missing.is_empty())
+        .then(|| format!("has no glyphs for {missing:?} ({} labels)", lang.as_str()))
 }
 
 /// Register a font that has the glyphs `lang` needs and return its path: `explicit`
@@ -118,7 +121,10 @@ mod tests {
         let e = ensure(Some(&p), Lang::En).unwrap_err();
         assert!(e.contains("x.ttf") && e.contains("not a TrueType"), "{e}");
         let e = ensure(Some(&dir.path().join("missing.ttf")), Lang::En).unwrap_err();
-        assert!(e.contains("missing.ttf") && e.contains("cannot read"), "{e}");
+        assert!(
+            e.contains("missing.ttf") && e.contains("cannot read"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -66,8 +66,11 @@ pub struct Figure {
 
 /// A chart kind: draws itself on any plotters backend.
 pub trait Chart {
-    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>, lang: Lang)
-        -> Result<(), String>;
+    fn draw<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+        lang: Lang,
+    ) -> Result<(), String>;
 }
 
 /// Turn a plotters error into text.
@@ -76,7 +79,11 @@ pub(crate) fn err<E: std::fmt::Display>(e: E) -> String {
 }
 
 /// Draw `chart` as SVG and (with `png`) as PNG.
-pub fn render<C: Chart>(chart: &C, lang: Lang, png: bool) -> Result<(String, Option<Vec<u8>>), String> {
+pub fn render<C: Chart>(
+    chart: &C,
+    lang: Lang,
+    png: bool,
+) -> Result<(String, Option<Vec<u8>>), String> {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();

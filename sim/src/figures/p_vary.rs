@@ -38,7 +38,9 @@ pub struct PRow {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Axis {
     /// Numbers, with a common unit suffix (`d`, `bd`, or none).
-    Numeric { suffix: String },
+    Numeric {
+        suffix: String,
+    },
     Date,
     /// Names, at 0, 1, … in `--vary` order.
     Categorical(Vec<String>),
@@ -132,9 +134,16 @@ pub fn charts(r: &SweepReport, outcome: &str) -> Result<Vec<PChart>, String> {
                 .map(|(k, x)| format!("{k}={x}"))
                 .collect::<Vec<_>>()
                 .join("; ");
-            let o = v.outcomes.iter().find(|o| o.outcome == outcome).ok_or_else(|| {
-                format!("variant {:?} has no outcome {outcome:?} in the sweep JSON", v.label)
-            })?;
+            let o = v
+                .outcomes
+                .iter()
+                .find(|o| o.outcome == outcome)
+                .ok_or_else(|| {
+                    format!(
+                        "variant {:?} has no outcome {outcome:?} in the sweep JSON",
+                        v.label
+                    )
+                })?;
             rows.push(PRow {
                 key: key.clone(),
                 value: val.clone(),
@@ -180,7 +189,11 @@ impl PChart {
             return (-0.5, names.len() as f64 - 0.5);
         }
         let lo = self.rows.iter().map(|r| r.x).fold(f64::INFINITY, f64::min);
-        let hi = self.rows.iter().map(|r| r.x).fold(f64::NEG_INFINITY, f64::max);
+        let hi = self
+            .rows
+            .iter()
+            .map(|r| r.x)
+            .fold(f64::NEG_INFINITY, f64::max);
         let pad = if hi > lo { (hi - lo) * 0.05 } else { 1.0 };
         (lo - pad, hi + pad)
     }
@@ -204,11 +217,18 @@ impl PChart {
 }
 
 impl Chart for PChart {
-    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>, lang: Lang) -> Result<(), String> {
+    fn draw<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+        lang: Lang,
+    ) -> Result<(), String> {
         let (x0, x1) = self.x_range();
         let (y0, y1) = self.y_range();
         let mut chart = ChartBuilder::on(root)
-            .caption(text::p_title(lang, &self.outcome, &self.key), ("sans-serif", TITLE))
+            .caption(
+                text::p_title(lang, &self.outcome, &self.key),
+                ("sans-serif", TITLE),
+            )
             .margin(24)
             .x_label_area_size(70)
             .y_label_area_size(100)
@@ -241,7 +261,10 @@ impl Chart for PChart {
         let y_fmt = percent(y1 - y0);
         let x_desc = match lang {
             Lang::En => self.x_label(),
-            Lang::Ja => self.x_label().replace("(days)", "（日）").replace("(business days)", "（開庁日）"),
+            Lang::Ja => self
+                .x_label()
+                .replace("(days)", "（日）")
+                .replace("(business days)", "（開庁日）"),
         };
         chart
             .configure_mesh()
@@ -270,7 +293,14 @@ impl Chart for PChart {
             if categorical {
                 chart
                     .draw_series(pts.iter().map(|r| {
-                        ErrorBar::new_vertical(r.x + off, r.ci_low, r.p, r.ci_high, c.stroke_width(2), 14)
+                        ErrorBar::new_vertical(
+                            r.x + off,
+                            r.ci_low,
+                            r.p,
+                            r.ci_high,
+                            c.stroke_width(2),
+                            14,
+                        )
                     }))
                     .map_err(err)?;
             } else {
@@ -286,12 +316,18 @@ impl Chart for PChart {
                 name.clone()
             };
             chart
-                .draw_series(LineSeries::new(pts.iter().map(|r| (r.x + off, r.p)), c.stroke_width(2)))
+                .draw_series(LineSeries::new(
+                    pts.iter().map(|r| (r.x + off, r.p)),
+                    c.stroke_width(2),
+                ))
                 .map_err(err)?
                 .label(label)
                 .legend(move |(x, y)| PathElement::new([(x, y), (x + 24, y)], c.stroke_width(3)));
             chart
-                .draw_series(pts.iter().map(|r| Circle::new((r.x + off, r.p), 5, c.filled())))
+                .draw_series(
+                    pts.iter()
+                        .map(|r| Circle::new((r.x + off, r.p), 5, c.filled())),
+                )
                 .map_err(err)?;
         }
         chart
@@ -313,12 +349,24 @@ mod tests {
     #[test]
     fn axes_by_value_kind() {
         let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
-        assert_eq!(axis_of(&s(&["90", "120"])), Axis::Numeric { suffix: "".into() });
-        assert_eq!(axis_of(&s(&["+0d", "+10d", "-5d"])), Axis::Numeric { suffix: "d".into() });
+        assert_eq!(
+            axis_of(&s(&["90", "120"])),
+            Axis::Numeric { suffix: "".into() }
+        );
+        assert_eq!(
+            axis_of(&s(&["+0d", "+10d", "-5d"])),
+            Axis::Numeric { suffix: "d".into() }
+        );
         assert_eq!(axis_of(&s(&["2025-03-01", "2025-04-01"])), Axis::Date);
-        assert!(matches!(axis_of(&s(&["r2021", "r2024"])), Axis::Categorical(_)));
+        assert!(matches!(
+            axis_of(&s(&["r2021", "r2024"])),
+            Axis::Categorical(_)
+        ));
         // Mixed units are names, not numbers on one axis.
-        assert!(matches!(axis_of(&s(&["+10d", "+10bd"])), Axis::Categorical(_)));
+        assert!(matches!(
+            axis_of(&s(&["+10d", "+10bd"])),
+            Axis::Categorical(_)
+        ));
         assert_eq!(number("+10bd"), Some((10.0, "bd")));
         assert_eq!(number("-3d"), Some((-3.0, "d")));
         assert_eq!(number("nand"), None);

@@ -121,13 +121,6 @@ pub fn critical_axis(lang: Lang) -> &'static str {
     }
 }
 
-pub fn critical_y(lang: Lang) -> &'static str {
-    match lang {
-        Lang::En => "cause",
-        Lang::Ja => "原因",
-    }
-}
-
 /// The legend entry of a sweep without `--vary`.
 pub fn base(lang: Lang) -> &'static str {
     match lang {

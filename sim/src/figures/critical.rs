@@ -96,8 +96,7 @@ impl Chart for Critical {
             .iter()
             .map(|r| r.ci_high)
             .fold(0.0f64, f64::max)
-            .max(0.05)
-            .min(1.0)
+            .clamp(0.05, 1.0)
             * 1.05;
         let names: Vec<String> = self.causes.iter().map(|c| text::cause(lang, c)).collect();
         // Room for the longest cause name: Latin about 0.55 em, kana and kanji 1 em.

@@ -83,6 +83,10 @@ pub enum Command {
     /// Many clinics competing for shared capacity (reader stock, installer crews,
     /// bureaus, implementing body, carriers): per-clinic table, per-resource series.
     Ecosystem(commands::ecosystem::EcosystemArgs),
+    /// Figures for a paper from a sweep's JSON: P(outcome) against each varied
+    /// parameter with Wilson bands, the start-delay tail (log), critical-path shares
+    /// with intervals; SVG, PNG and CSV each, English or Japanese labels.
+    Figures(commands::figures::FiguresArgs),
 }
 
 /// Parse the command line, run the subcommand, and turn its result into an exit code.
@@ -112,6 +116,7 @@ pub fn main() -> ExitCode {
         Command::Solve(a) => commands::solve::run(a),
         Command::Calibrate(a) => commands::calibrate::run(a),
         Command::Ecosystem(a) => commands::ecosystem::run(a),
+        Command::Figures(a) => commands::figures::run(a),
     };
     match result {
         Ok(outcome) => outcome.into(),

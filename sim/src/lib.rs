@@ -12,6 +12,7 @@ pub mod driver;
 pub mod ecosystem;
 pub mod engine;
 pub mod error;
+pub mod figures;
 pub mod html;
 pub mod invariants;
 pub mod keystore;

@@ -96,7 +96,8 @@ pub struct Prepared<'a> {
 pub fn prepare(s: &Scenario) -> Result<Prepared<'_>, String> {
     let spec = &s.spec;
     let bureau_calendar =
-        BusinessCalendar::with_closures(spec.actors.bureau.closures.iter().copied());
+        BusinessCalendar::with_closures(spec.actors.bureau.closures.iter().copied())
+            .with_kind(spec.scenario.calendar);
     let mut req = ScheduleRequest::new(spec.clinic.designation, spec.scenario.rules);
     req.bureau = Some(s.bureau);
     req.clinic = spec.clinic.kind;
@@ -109,7 +110,11 @@ pub fn prepare(s: &Scenario) -> Result<Prepared<'_>, String> {
     let schedule = schedule::compute(&req, None).map_err(|e| e.to_string())?;
     let plan = spec
         .plan
-        .resolve(&schedule, &BusinessCalendar::standard(), spec.clinic.kind)
+        .resolve(
+            &schedule,
+            &BusinessCalendar::of_kind(spec.scenario.calendar),
+            spec.clinic.kind,
+        )
         .map_err(|e| e.to_string())?;
     // Step-bound faults are resolved by the actors on the step's actual day
     // (`fakes::process::fault::FaultStep`), not pinned to the planned day here.
@@ -174,6 +179,9 @@ impl Parties {
             fees,
             full_installation,
         } = setup;
+        // Every party keeps the scenario's calendar kind (`[scenario] calendar`); only
+        // the bureau has closures of its own.
+        let cal = BusinessCalendar::of_kind(bureau_calendar.kind());
         Parties {
             bureau: Bureau::new(
                 schedule,
@@ -191,7 +199,8 @@ impl Parties {
                 rng_for(seed, "implementing-body"),
                 // The temporary-code serial: 7 digits, derived from the seed.
                 (seed % 9_000_000) as u32 + 1_000_000,
-            ),
+            )
+            .with_calendar(cal.clone()),
             reader_vendor: ReaderVendor::new(
                 params.reader_vendor.clone(),
                 faults.clone(),
@@ -201,8 +210,10 @@ impl Parties {
                 params.carrier.clone(),
                 faults.clone(),
                 rng_for(seed, "carrier"),
-            ),
-            system_vendor: SystemVendor::new(params.system_vendor.clone(), fees, full_installation),
+            )
+            .with_calendar(cal.clone()),
+            system_vendor: SystemVendor::new(params.system_vendor.clone(), fees, full_installation)
+                .with_calendar(cal),
         }
     }
 }
@@ -228,7 +239,8 @@ impl Prepared<'_> {
 pub fn run_prepared(p: &Prepared, seed: u64, detail: Detail) -> RunResult {
     let s = p.scenario;
     let spec = &s.spec;
-    let clinic = Clinic::new(p.setup.clone(), p.faults.clone(), rng_for(seed, "clinic"));
+    let clinic = Clinic::new(p.setup.clone(), p.faults.clone(), rng_for(seed, "clinic"))
+        .with_calendar(BusinessCalendar::of_kind(p.bureau_calendar.kind()));
     let parties = Parties::build(p.party_setup(), seed);
     let horizon = VirtualTime::start_of(
         spec.clinic

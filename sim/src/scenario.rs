@@ -29,6 +29,7 @@ use chrono::NaiveDate;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use fakes::calendar::CalendarKind;
 use fakes::codes::{Bureau, Prefecture};
 use fakes::process::clinic::Plan;
 use fakes::process::fault::Fault;
@@ -66,6 +67,12 @@ pub struct Meta {
     /// Master seed; every actor's random stream derives from it and its name.
     #[serde(default)]
     pub seed: u64,
+    /// The closed days every actor and every deadline counts with: `standard` (the
+    /// real one), or a counterfactual `no-holidays`, `no-year-end`, `weekends-only`
+    /// to isolate an effect (`--vary scenario.calendar=standard,no-holidays --paired`;
+    /// docs/solve.md) *(our choice: what-ifs, not the real process)*.
+    #[serde(default, skip_serializing_if = "CalendarKind::is_standard")]
+    pub calendar: CalendarKind,
 }
 
 /// Paper or online claims (レセプト請求).

@@ -105,11 +105,96 @@ impl std::fmt::Display for ClosedReason {
     }
 }
 
+/// Which closed days a calendar keeps: the real one, or a counterfactual that isolates
+/// the effect of national holidays or of the year-end closure (issue 18 item 3;
+/// docs/solve.md "Counterfactual calendars"). Only [`CalendarKind::Standard`] is the
+/// real process (行政機関の休日に関する法律 第1条: weekends, national holidays,
+/// 29 December – 3 January); the others are *(our choice)* what-ifs for research.
+/// An office's own extra closures stay closed in every kind: a scenario wrote them.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum CalendarKind {
+    /// Weekends, national holidays and the year-end closure are closed (the real one).
+    #[default]
+    Standard,
+    /// National holidays are open days; weekends and the year-end closure stay closed.
+    NoHolidays,
+    /// 29 December – 3 January is open; weekends and national holidays stay closed.
+    NoYearEnd,
+    /// Only Saturdays and Sundays are closed.
+    WeekendsOnly,
+}
+
+impl CalendarKind {
+    pub const ALL: [CalendarKind; 4] = [
+        CalendarKind::Standard,
+        CalendarKind::NoHolidays,
+        CalendarKind::NoYearEnd,
+        CalendarKind::WeekendsOnly,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CalendarKind::Standard => "standard",
+            CalendarKind::NoHolidays => "no-holidays",
+            CalendarKind::NoYearEnd => "no-year-end",
+            CalendarKind::WeekendsOnly => "weekends-only",
+        }
+    }
+
+    pub fn is_standard(&self) -> bool {
+        *self == CalendarKind::Standard
+    }
+
+    fn closes_holidays(self) -> bool {
+        matches!(self, CalendarKind::Standard | CalendarKind::NoYearEnd)
+    }
+
+    fn closes_year_end(self) -> bool {
+        matches!(self, CalendarKind::Standard | CalendarKind::NoHolidays)
+    }
+}
+
+impl std::fmt::Display for CalendarKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for CalendarKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        CalendarKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| {
+                format!(
+                    "unknown calendar {s:?}: expected one of {}",
+                    CalendarKind::ALL.map(CalendarKind::as_str).join(", ")
+                )
+            })
+    }
+}
+
 /// The open days of one office: weekends, holidays and the year-end closure, plus any
 /// extra closures of its own.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BusinessCalendar {
     extra_closures: BTreeSet<NaiveDate>,
+    kind: CalendarKind,
 }
 
 impl BusinessCalendar {
@@ -118,11 +203,30 @@ impl BusinessCalendar {
         Self::default()
     }
 
+    /// A calendar of `kind` (a counterfactual unless [`CalendarKind::Standard`]).
+    pub fn of_kind(kind: CalendarKind) -> Self {
+        BusinessCalendar {
+            kind,
+            ..Self::default()
+        }
+    }
+
     /// The standard calendar plus closures of one office.
     pub fn with_closures(closures: impl IntoIterator<Item = NaiveDate>) -> Self {
         BusinessCalendar {
             extra_closures: closures.into_iter().collect(),
+            kind: CalendarKind::Standard,
         }
+    }
+
+    /// This calendar with its closed days of `kind` (its own closures kept).
+    pub fn with_kind(mut self, kind: CalendarKind) -> Self {
+        self.kind = kind;
+        self
+    }
+
+    pub fn kind(&self) -> CalendarKind {
+        self.kind
     }
 
     pub fn extra_closures(&self) -> impl Iterator<Item = &NaiveDate> {
@@ -131,14 +235,17 @@ impl BusinessCalendar {
 
     /// Why `date` is closed, or `None` when it is open.
     pub fn closed_reason(&self, date: NaiveDate) -> Result<Option<ClosedReason>, CalendarError> {
-        if let Some(name) = holiday_name(date)? {
+        // The range check holds for every kind: a counterfactual answers for the same
+        // dates as the real calendar.
+        let holiday = holiday_name(date)?;
+        if let Some(name) = holiday.filter(|_| self.kind.closes_holidays()) {
             return Ok(Some(ClosedReason::Holiday(name)));
         }
         if matches!(date.weekday(), Weekday::Sat | Weekday::Sun) {
             return Ok(Some(ClosedReason::Weekend));
         }
         let (m, d) = (date.month(), date.day());
-        if (m == 12 && d >= 29) || (m == 1 && d <= 3) {
+        if self.kind.closes_year_end() && ((m == 12 && d >= 29) || (m == 1 && d <= 3)) {
             return Ok(Some(ClosedReason::YearEnd));
         }
         if !self.extra_closures.is_empty() && self.extra_closures.contains(&date) {
@@ -269,6 +376,60 @@ mod tests {
         // 2024-02-10 is a Saturday, 11th Sunday (建国記念の日), 12th substitute.
         assert_eq!(c.nth_or_next_open(2024, 2, 10).unwrap(), d("2024-02-13"));
         assert!(c.nth_or_next_open(2024, 2, 30).is_err());
+    }
+
+    #[test]
+    fn counterfactual_kinds_open_what_they_name() {
+        // 2024-02-12 (Mon) is a substitute holiday; 2024-12-30 (Mon) is year-end;
+        // 2024-02-10 is a Saturday.
+        let (holiday, year_end, saturday) = (d("2024-02-12"), d("2024-12-30"), d("2024-02-10"));
+        let open = |k: CalendarKind, x| BusinessCalendar::of_kind(k).is_open(x).unwrap();
+        assert!(!open(CalendarKind::Standard, holiday));
+        assert!(!open(CalendarKind::Standard, year_end));
+        assert!(open(CalendarKind::NoHolidays, holiday));
+        assert!(!open(CalendarKind::NoHolidays, year_end));
+        assert!(!open(CalendarKind::NoYearEnd, holiday));
+        assert!(open(CalendarKind::NoYearEnd, year_end));
+        assert!(open(CalendarKind::WeekendsOnly, holiday));
+        assert!(open(CalendarKind::WeekendsOnly, year_end));
+        for k in CalendarKind::ALL {
+            assert!(!open(k, saturday), "{k}: weekends stay closed");
+            assert_eq!(k.as_str().parse::<CalendarKind>(), Ok(k));
+        }
+        assert!("none"
+            .parse::<CalendarKind>()
+            .unwrap_err()
+            .contains("no-holidays"));
+        // An office's own closures stay closed, and the range is the same.
+        let c = BusinessCalendar::with_closures([holiday]).with_kind(CalendarKind::WeekendsOnly);
+        assert_eq!(
+            c.closed_reason(holiday).unwrap(),
+            Some(ClosedReason::BureauClosure)
+        );
+        let far = NaiveDate::from_ymd_opt(LAST_YEAR + 1, 1, 5).unwrap();
+        assert!(BusinessCalendar::of_kind(CalendarKind::NoHolidays)
+            .is_open(far)
+            .is_err());
+        assert_eq!(
+            BusinessCalendar::standard(),
+            BusinessCalendar::of_kind(CalendarKind::Standard)
+        );
+    }
+
+    proptest! {
+        /// A counterfactual only opens days: every day open in the real calendar is open
+        /// in each kind, and weekends-only opens at least what the others open.
+        #[test]
+        fn counterfactuals_only_open_days(days in 0i64..(LAST_YEAR - FIRST_YEAR) as i64 * 365) {
+            let x = first_day() + chrono::Duration::days(days);
+            let std_open = BusinessCalendar::standard().is_open(x).unwrap();
+            let wk = BusinessCalendar::of_kind(CalendarKind::WeekendsOnly).is_open(x).unwrap();
+            for k in CalendarKind::ALL {
+                let o = BusinessCalendar::of_kind(k).is_open(x).unwrap();
+                prop_assert!(!std_open || o);
+                prop_assert!(!o || wk);
+            }
+        }
     }
 
     #[test]

@@ -22,6 +22,12 @@ pub struct Carrier {
 }
 
 impl Carrier {
+    /// This actor on another calendar (a counterfactual, `[scenario] calendar`).
+    pub fn with_calendar(mut self, cal: BusinessCalendar) -> Self {
+        self.cal = cal;
+        self
+    }
+
     pub fn new(params: CarrierParams, faults: Faults, rng: ChaCha8Rng) -> Self {
         let connectable = params.connectable();
         Carrier {

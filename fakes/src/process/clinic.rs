@@ -218,6 +218,12 @@ pub struct Clinic {
 }
 
 impl Clinic {
+    /// This actor on another calendar (a counterfactual, `[scenario] calendar`).
+    pub fn with_calendar(mut self, cal: BusinessCalendar) -> Self {
+        self.cal = cal;
+        self
+    }
+
     pub fn new(setup: ClinicSetup, faults: Faults, rng: ChaCha8Rng) -> Self {
         let codes = setup
             .fees()

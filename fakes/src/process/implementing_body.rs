@@ -35,6 +35,12 @@ pub struct ImplementingBody {
 }
 
 impl ImplementingBody {
+    /// This actor on another calendar (a counterfactual, `[scenario] calendar`).
+    pub fn with_calendar(mut self, cal: BusinessCalendar) -> Self {
+        self.cal = cal;
+        self
+    }
+
     pub fn new(
         schedule: &Schedule,
         params: ImplementingBodyParams,

@@ -44,6 +44,12 @@ fn key(p: Prerequisite) -> PrerequisiteKey {
 }
 
 impl SystemVendor {
+    /// This actor on another calendar (a counterfactual, `[scenario] calendar`).
+    pub fn with_calendar(mut self, cal: BusinessCalendar) -> Self {
+        self.cal = cal;
+        self
+    }
+
     pub fn new(params: SystemVendorParams, fees: Vec<FeeTable>, needs_line: bool) -> Self {
         SystemVendor {
             params,

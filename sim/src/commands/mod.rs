@@ -5,6 +5,7 @@ pub mod calibrate;
 pub mod card;
 pub mod conformance;
 pub mod ecosystem;
+pub mod figures;
 pub mod holidays;
 pub mod input;
 pub mod load;

@@ -45,7 +45,8 @@ pub struct SweepArgs {
     /// Write the result here (atomically) instead of stdout.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
-    /// Also write sweep.json and sweep.html (histograms, CDFs) into this folder.
+    /// Also write sweep.json, sweep.html (histograms, CDFs) and figures/ (SVG, PNG,
+    /// CSV; docs/figures.md) into this folder.
     #[arg(long, value_name = "DIR")]
     pub report_dir: Option<PathBuf>,
     /// Also write one row per replication (outcome, go-live, slacks, cause, flags;
@@ -82,7 +83,7 @@ pub struct MergeArgs {
     /// Write the result here (atomically) instead of stdout.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
-    /// Also write sweep.json and sweep.html into this folder.
+    /// Also write sweep.json, sweep.html and figures/ into this folder.
     #[arg(long, value_name = "DIR")]
     pub report_dir: Option<PathBuf>,
 }
@@ -101,6 +102,7 @@ fn emit(
     if let Some(dir) = report_dir {
         write_atomic(&dir.join("sweep.json"), sweep::to_json(r).as_bytes())?;
         write_atomic(&dir.join("sweep.html"), html::sweep_report(r).as_bytes())?;
+        crate::figures::write_report_figures(r, &dir.join("figures"))?;
     }
     Ok(Outcome::Passed)
 }

@@ -137,6 +137,7 @@ fn template(eco: &Ecosystem, c: &ClinicSpec) -> Scenario {
             description: None,
             rules: eco.spec.ecosystem.rules,
             seed: 0,
+            calendar: Default::default(),
         },
         clinic: scenario::ClinicSection {
             kind: c.kind,

@@ -32,8 +32,10 @@ impl<'a> VariantRun<'a> {
     pub fn new(s: &'a Scenario) -> VariantRun<'a> {
         let prepared = runner::prepare(s);
         let designation = s.spec.clinic.designation;
+        let kind = s.spec.scenario.calendar;
         let bureau_cal =
-            BusinessCalendar::with_closures(s.spec.actors.bureau.closures.iter().copied());
+            BusinessCalendar::with_closures(s.spec.actors.bureau.closures.iter().copied())
+                .with_kind(kind);
         let (installation, bureau_answer_dispatch, slacks) = match &prepared {
             Ok(p) => {
                 let inst = p.setup.plan.installation;
@@ -65,7 +67,7 @@ impl<'a> VariantRun<'a> {
                 bureau_answer_dispatch,
             },
             slacks,
-            standard: OpenDays::new(&BusinessCalendar::standard(), designation),
+            standard: OpenDays::new(&BusinessCalendar::of_kind(kind), designation),
             bureau: OpenDays::new(&bureau_cal, designation),
         }
     }

@@ -118,6 +118,24 @@ pub fn markdown(results: &[(Scenario, RunResult)]) -> String {
             r.outcome.as_str()
         ));
     }
+    let deviations: Vec<String> = results
+        .iter()
+        .flat_map(|(s, r)| {
+            r.schedule.iter().flat_map(|sch| &sch.deviations).map(|d| {
+                format!(
+                    "| `{}` | {} | {} | {} |\n",
+                    s.file,
+                    d.id.as_str(),
+                    d.rule_date,
+                    d.published_date
+                )
+            })
+        })
+        .collect();
+    if !deviations.is_empty() {
+        out.push_str("\n## Published tables: dates that differ from the rule\n\n| scenario | milestone | rule | published (used) |\n|---|---|---|---|\n");
+        out.extend(deviations);
+    }
     for (s, r) in results.iter().filter(|(_, r)| !r.passed) {
         out.push_str(&format!("\n## FAIL {}\n\n", s.file));
         for c in r.checks.iter().filter(|c| !c.passed) {

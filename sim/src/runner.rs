@@ -107,7 +107,7 @@ pub fn prepare(s: &Scenario) -> Result<Prepared<'_>, String> {
     req.calendar = bureau_calendar.clone();
     req.policy.request_deadline_shift = spec.actors.bureau.request_deadline_shift;
     req.installation = spec.plan.installation;
-    let schedule = schedule::compute(&req, None).map_err(|e| e.to_string())?;
+    let schedule = schedule::compute(&req, s.published.as_deref()).map_err(|e| e.to_string())?;
     let plan = spec
         .plan
         .resolve(

@@ -246,6 +246,11 @@ pub struct Scenario {
     pub prefecture: Prefecture,
     pub bureau: Bureau,
     pub checks: Vec<Check>,
+    /// The bureau's published deadline table, when the user gave one for this
+    /// scenario's bureau (`onsim run|sweep --published BUREAU=FILE`): its dates win
+    /// over the rule dates and the differences are reported
+    /// ([`fakes::schedule::Schedule::deviations`]).
+    pub published: Option<std::sync::Arc<fakes::schedule::PublishedTable>>,
 }
 
 /// A problem in a scenario file, located.
@@ -695,6 +700,7 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
         prefecture,
         bureau,
         checks,
+        published: None,
     })
 }
 

@@ -40,6 +40,12 @@ pub struct RunArgs {
     /// instead of the timeline, and print each verdict next to the timeline's.
     #[arg(long)]
     pub live: bool,
+    /// A bureau's published deadline table (CSV designation,bureau_answer_dispatch,
+    /// implementing_body_deadline, as `onsim schedule --published`), for the
+    /// scenarios of that bureau: its dates win and every difference from the rule
+    /// is in the report (`schedule.deviations`). Repeat for several bureaus.
+    #[arg(long, value_name = "BUREAU=FILE", conflicts_with = "live")]
+    pub published: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -142,7 +148,11 @@ pub fn run(a: RunArgs) -> CmdResult {
     if a.threads == Some(0) {
         return Err(CliError::new("--threads must be at least 1"));
     }
-    let scenarios = load_all(&a.paths)?;
+    let tables = super::schedule::published_tables(&a.published)?;
+    let mut scenarios = load_all(&a.paths)?;
+    for s in &mut scenarios {
+        super::schedule::apply_published(s, &tables);
+    }
     if a.live {
         let (lines, passed) = crate::live::replay::run_cli(&scenarios);
         for l in lines {
@@ -175,6 +185,14 @@ pub fn run(a: RunArgs) -> CmdResult {
         }
         if let Some(reason) = &r.refused {
             println!("  refused: {reason}");
+        }
+        for d in r.schedule.iter().flat_map(|s| &s.deviations) {
+            println!(
+                "  published table: {} {} (rule {})",
+                d.id.as_str(),
+                d.published_date,
+                d.rule_date
+            );
         }
         if a.trace {
             for e in &r.timeline {

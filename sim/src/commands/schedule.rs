@@ -82,18 +82,54 @@ fn parse_bureau(s: &str) -> Result<Bureau, String> {
         .map_err(|e: fakes::codes::CodeError| e.to_string())
 }
 
-pub fn run(a: ScheduleArgs) -> CmdResult {
-    let published = match &a.published {
-        Some(p) => {
-            let text = super::input::read_text(
-                p,
-                "the published table",
-                super::input::limits::PUBLISHED_TABLE,
-            )?;
-            Some(PublishedTable::parse(&p.display().to_string(), &text)?)
+/// Read a bureau's published table (bounded; errors name the file, line and column).
+fn read_published(p: &std::path::Path) -> Result<PublishedTable, crate::error::CliError> {
+    let text = super::input::read_text(
+        p,
+        "the published table",
+        super::input::limits::PUBLISHED_TABLE,
+    )?;
+    Ok(PublishedTable::parse(&p.display().to_string(), &text)?)
+}
+
+/// A published table per bureau, for `onsim run|sweep --published BUREAU=FILE`.
+pub type PublishedTables = Vec<(Bureau, std::sync::Arc<PublishedTable>)>;
+
+/// Parse `--published BUREAU=FILE` values and read each table. A table belongs to
+/// one bureau (each bureau publishes its own), so the bureau is named and each may be
+/// given once.
+pub fn published_tables(values: &[String]) -> Result<PublishedTables, crate::error::CliError> {
+    use crate::error::CliError;
+    let mut out: PublishedTables = Vec::new();
+    for v in values {
+        let (b, file) = v.split_once('=').ok_or_else(|| {
+            CliError::new(format!(
+                "--published {v:?}: write BUREAU=FILE, e.g. kanto-shinetsu=table.csv"
+            ))
+        })?;
+        let bureau =
+            parse_bureau(b).map_err(|e| CliError::new(format!("--published {v:?}: {e}")))?;
+        if out.iter().any(|(x, _)| *x == bureau) {
+            return Err(CliError::new(format!(
+                "--published: {b} given twice; one table per bureau"
+            )));
         }
-        None => None,
-    };
+        let table = read_published(std::path::Path::new(file))?;
+        out.push((bureau, std::sync::Arc::new(table)));
+    }
+    Ok(out)
+}
+
+/// Give `s` its bureau's table, if one was given.
+pub fn apply_published(s: &mut crate::scenario::Scenario, tables: &PublishedTables) {
+    s.published = tables
+        .iter()
+        .find(|(b, _)| *b == s.bureau)
+        .map(|(_, t)| t.clone());
+}
+
+pub fn run(a: ScheduleArgs) -> CmdResult {
+    let published = a.published.as_deref().map(read_published).transpose()?;
     let mut req = ScheduleRequest::new(a.designation, a.rules);
     req.bureau = a.bureau;
     req.clinic = match a.clinic {

@@ -67,6 +67,11 @@ pub struct SweepArgs {
     /// a sweep that cannot finish is an error, not a run that never ends.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_RUNS)]
     pub max_runs: u64,
+    /// A bureau's published deadline table for the variants of that bureau (as
+    /// `onsim run --published`): its dates win, and each variant's report lists the
+    /// differences (`deviations`). Repeat for several bureaus.
+    #[arg(long, value_name = "BUREAU=FILE")]
+    pub published: Vec<String>,
 }
 
 /// Default of `--max-runs` *(our choice: 10⁹ replications, hours on a laptop; larger
@@ -141,6 +146,7 @@ pub fn run(a: SweepArgs) -> CmdResult {
         .map(|v| Vary::parse(v))
         .collect::<Result<Vec<_>, _>>()
         .map_err(CliError::new)?;
+    let published = super::schedule::published_tables(&a.published)?;
     let file = a.scenario.display().to_string();
     let text =
         super::input::read_text(&a.scenario, "the scenario", super::input::limits::SCENARIO)?;
@@ -177,6 +183,7 @@ pub fn run(a: SweepArgs) -> CmdResult {
         .transpose()
         .map_err(CliError::new)?;
     let spec = SweepSpec {
+        published: published.clone(),
         file,
         text,
         runs: a.runs,

@@ -161,6 +161,7 @@ fn template(eco: &Ecosystem, c: &ClinicSpec) -> Scenario {
         prefecture: c.prefecture,
         bureau: c.bureau,
         checks: Vec::new(),
+        published: None,
     }
 }
 

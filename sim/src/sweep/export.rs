@@ -122,6 +122,7 @@ mod tests {
     #[test]
     fn csv_reads_back_with_quoted_labels() {
         let spec = SweepSpec {
+            published: Vec::new(),
             file: "std.toml".into(),
             text: include_str!("../../../scenarios/sweeps/r2024-standard.toml").into(),
             runs: 50,

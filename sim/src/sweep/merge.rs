@@ -53,6 +53,7 @@ pub fn accum_from_report(v: &VariantReport) -> Result<(VariantMeta, Accum), Stri
             bureau: v.bureau.clone(),
             designation: v.designation,
             slack_ids,
+            deviations: v.deviations.clone(),
         },
         a,
     ))

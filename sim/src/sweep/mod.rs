@@ -124,6 +124,9 @@ pub struct SweepSpec {
     pub seed: Option<u64>,
     pub vary: Vec<Vary>,
     pub shard: Option<Shard>,
+    /// Bureaus' published tables (`--published BUREAU=FILE`): a variant of such a
+    /// bureau uses its dates, and its report lists the differences (`deviations`).
+    pub published: crate::commands::schedule::PublishedTables,
 }
 
 /// Run a whole sweep. `progress` gets the number of runs finished after each chunk,
@@ -156,7 +159,10 @@ fn sweep_inner(
     if spec.runs == 0 {
         return Err("--runs must be at least 1".into());
     }
-    let (variants, invalid_variants) = variants_lenient(&spec.file, &spec.text, &spec.vary)?;
+    let (mut variants, invalid_variants) = variants_lenient(&spec.file, &spec.text, &spec.vary)?;
+    for v in &mut variants {
+        crate::commands::schedule::apply_published(&mut v.scenario, &spec.published);
+    }
     let seed = spec.seed.unwrap_or(variants[0].scenario.spec.scenario.seed);
     let shard = spec.shard.unwrap_or(Shard::all());
     if let Some(sink) = rows.as_deref_mut() {
@@ -201,6 +207,7 @@ mod tests {
 
     fn spec(runs: u64, shard: Option<Shard>) -> SweepSpec {
         SweepSpec {
+            published: Vec::new(),
             file: "std.toml".into(),
             text: TEXT.into(),
             runs,

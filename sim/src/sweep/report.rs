@@ -123,6 +123,10 @@ pub struct VariantReport {
     pub start_delay: DelayStat,
     pub slack: Vec<SlackStat>,
     pub critical_path: CriticalPath,
+    /// Where a published table (`--published`) gave other dates than the rule: the
+    /// dates this variant ran on. Absent without one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deviations: Vec<fakes::schedule::Deviation>,
 }
 
 /// A sweep's result (or one shard's).
@@ -188,6 +192,7 @@ pub struct VariantMeta {
     pub bureau: String,
     pub designation: NaiveDate,
     pub slack_ids: Vec<&'static str>,
+    pub deviations: Vec<fakes::schedule::Deviation>,
 }
 
 impl VariantMeta {
@@ -199,6 +204,7 @@ impl VariantMeta {
             bureau: v.scenario.bureau.id().to_string(),
             designation: v.scenario.spec.clinic.designation,
             slack_ids: run.slack_ids(),
+            deviations: run.deviations(),
         }
     }
 }
@@ -258,6 +264,7 @@ pub fn variant_report(meta: &VariantMeta, a: &Accum) -> VariantReport {
         rules: meta.rules.clone(),
         bureau: meta.bureau.clone(),
         designation: meta.designation,
+        deviations: meta.deviations.clone(),
         runs: n,
         outcomes,
         start_delay: DelayStat {

@@ -72,6 +72,14 @@ impl<'a> VariantRun<'a> {
         }
     }
 
+    /// The published dates that differ from the rule (none without a table).
+    pub fn deviations(&self) -> Vec<fakes::schedule::Deviation> {
+        self.prepared
+            .as_ref()
+            .map(|p| p.schedule.deviations.clone())
+            .unwrap_or_default()
+    }
+
     /// The ids of the slacks this variant reports, in order.
     pub fn slack_ids(&self) -> Vec<&'static str> {
         self.slacks.iter().map(|(d, _, _)| d.id).collect()

@@ -650,6 +650,19 @@ fn variant_section(body: &mut String, i: usize, v: &VariantReport) {
         v.designation,
         v.runs
     );
+    if !v.deviations.is_empty() {
+        body.push_str("<h3>Published table</h3><p class=\"meta\">This variant ran on the bureau's published dates (<code>--published</code>) where they differ from the rule:</p><table><tr><th>milestone</th><th>rule</th><th>published (used)</th></tr>");
+        for d in &v.deviations {
+            let _ = write!(
+                body,
+                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(d.id.as_str()),
+                d.rule_date,
+                d.published_date
+            );
+        }
+        body.push_str("</table>");
+    }
     // Outcomes with CI bars.
     body.push_str("<h3>Outcomes</h3><table class=\"outcomes\"><tr><th>outcome</th><th class=\"num\">runs</th><th class=\"num\">p</th><th>95% CI</th><th></th></tr>");
     for o in v.outcomes.iter().filter(|o| o.count > 0) {

@@ -104,6 +104,37 @@ fn sweep_runs_on_the_published_dates_and_lists_them_per_variant() {
         serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap()
     };
     let (rule, table_run) = (sweep(false), sweep(true));
+    // The HTML page of a sweep with a table lists the dates it ran on.
+    let report = dir.path().join("report");
+    let o = onsim()
+        .args([
+            "sweep",
+            "../scenarios/sweeps/r2024-standard.toml",
+            "--runs",
+            "200",
+            "--out",
+        ])
+        .arg(dir.path().join("h.json"))
+        .arg("--report-dir")
+        .arg(&report)
+        .arg("--published")
+        .arg(format!("kanto-shinetsu={}", table.display()))
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let html = std::fs::read_to_string(report.join("sweep.html")).unwrap();
+    assert!(
+        html.contains("Published table")
+            && html.contains(
+                "<td>implementing-body-deadline</td><td>2025-04-15</td><td>2025-04-02</td>"
+            ),
+        "sweep.html lists the deviations"
+    );
     assert!(
         rule["variants"][0].get("deviations").is_none(),
         "absent without a table"

@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::scenario::line_col;
+
 /// The built-in gate's text.
 pub const BUILTIN: &str = include_str!("../../conformance/builtin.toml");
 
@@ -146,13 +148,6 @@ pub struct GateError {
     pub line: usize,
     pub column: usize,
     pub message: String,
-}
-
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, column)
 }
 
 /// Parse and check a gate file. `file` is only used in messages.

@@ -8,7 +8,7 @@ use plotters::prelude::*;
 use serde::Serialize;
 
 use super::text::{self, Lang};
-use super::{colour, err, percent, Chart, LABEL, TICK, TITLE};
+use super::{colour, draw_legend, err, percent, variant_name, Chart, LABEL, TICK, TITLE};
 use crate::sweep::{wilson, SweepReport, CAUSES};
 
 /// One bar (one CSV row).
@@ -50,11 +50,7 @@ impl Critical {
         let mut rows = Vec::new();
         let mut variants = Vec::new();
         for v in &r.variants {
-            let label = if v.label.is_empty() {
-                String::from("base")
-            } else {
-                v.label.clone()
-            };
+            let label = variant_name(v);
             variants.push(label.clone());
             let n = v.critical_path.runs_not_online_on_day_one;
             for c in &causes {
@@ -182,14 +178,6 @@ impl Chart for Critical {
                 }))
                 .map_err(err)?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .label_font(("sans-serif", TICK))
-            .background_style(WHITE.mix(0.85))
-            .border_style(RGBColor(160, 160, 160))
-            .draw()
-            .map_err(err)?;
-        Ok(())
+        draw_legend(&mut chart, SeriesLabelPosition::LowerRight)
     }
 }

@@ -11,7 +11,8 @@ use plotters::prelude::*;
 use serde::Serialize;
 
 use super::text::{self, Lang};
-use super::{colour, err, Chart, LABEL, TICK, TITLE};
+use super::{colour, draw_legend, err, variant_name, Chart, LABEL, TICK, TITLE};
+use crate::sweep::report::ratio;
 use crate::sweep::{wilson, SweepReport, Unit};
 
 /// One point of a survival curve (one CSV row).
@@ -38,24 +39,12 @@ pub struct Delay {
     pub variants: Vec<String>,
 }
 
-fn ratio(k: u64, n: u64) -> f64 {
-    if n == 0 {
-        0.0
-    } else {
-        ((k as f64 / n as f64) * 1e6).round() / 1e6
-    }
-}
-
 impl Delay {
     pub fn of(r: &SweepReport) -> Delay {
         let mut rows = Vec::new();
         let mut variants = Vec::new();
         for v in &r.variants {
-            let label = if v.label.is_empty() {
-                String::from("base")
-            } else {
-                v.label.clone()
-            };
+            let label = variant_name(v);
             variants.push(label.clone());
             let s = &v.start_delay;
             let n = s.online + s.never;
@@ -189,15 +178,7 @@ impl Chart for Delay {
                 .label(label)
                 .legend(move |(x, y)| PathElement::new([(x, y), (x + 24, y)], c.stroke_width(3)));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .label_font(("sans-serif", TICK))
-            .background_style(WHITE.mix(0.85))
-            .border_style(RGBColor(160, 160, 160))
-            .draw()
-            .map_err(err)?;
-        Ok(())
+        draw_legend(&mut chart, SeriesLabelPosition::UpperRight)
     }
 }
 

@@ -73,6 +73,35 @@ pub trait Chart {
     ) -> Result<(), String>;
 }
 
+/// A variant's name in charts and their CSV: its label, `base` for the scenario as
+/// written.
+pub(crate) fn variant_name(v: &crate::sweep::VariantReport) -> String {
+    if v.label.is_empty() {
+        String::from("base")
+    } else {
+        v.label.clone()
+    }
+}
+
+/// The series legend every chart draws, at `position`.
+pub(crate) fn draw_legend<'a, DB, CT>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    position: SeriesLabelPosition,
+) -> Result<(), String>
+where
+    DB: DrawingBackend + 'a,
+    CT: CoordTranslate,
+{
+    chart
+        .configure_series_labels()
+        .position(position)
+        .label_font(("sans-serif", TICK))
+        .background_style(WHITE.mix(0.85))
+        .border_style(RGBColor(160, 160, 160))
+        .draw()
+        .map_err(err)
+}
+
 /// Turn a plotters error into text.
 pub(crate) fn err<E: std::fmt::Display>(e: E) -> String {
     format!("drawing failed: {e}")

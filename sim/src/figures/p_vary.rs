@@ -10,7 +10,7 @@ use plotters::prelude::*;
 use serde::Serialize;
 
 use super::text::{self, Lang};
-use super::{colour, err, percent, Chart, LABEL, TICK, TITLE};
+use super::{colour, draw_legend, err, percent, Chart, LABEL, TICK, TITLE};
 use crate::sweep::SweepReport;
 
 /// One point of a P chart (one CSV row): a variant's probability of the outcome.
@@ -330,15 +330,7 @@ impl Chart for PChart {
                 )
                 .map_err(err)?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .label_font(("sans-serif", TICK))
-            .background_style(WHITE.mix(0.85))
-            .border_style(RGBColor(160, 160, 160))
-            .draw()
-            .map_err(err)?;
-        Ok(())
+        draw_legend(&mut chart, SeriesLabelPosition::LowerRight)
     }
 }
 

@@ -175,7 +175,8 @@ pub fn wilson(k: u64, n: u64) -> [f64; 2] {
     ]
 }
 
-fn ratio(k: u64, n: u64) -> f64 {
+/// `k / n` rounded to 6 decimals (0 when `n` is 0), as every share in a report.
+pub fn ratio(k: u64, n: u64) -> f64 {
     if n == 0 {
         0.0
     } else {

@@ -138,6 +138,7 @@ fn whole_path(c: &mut Criterion) {
             households: 2000,
             terminal_dir: None,
             terminal_timeout: std::time::Duration::from_secs(10),
+            institution: live::clinic_institution(),
         }))
         .expect("live services start");
     let url = format!("https://{}/eligibility", running.addrs.eligibility);

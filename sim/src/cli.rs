@@ -74,6 +74,9 @@ pub enum Command {
     /// Start every fake on loopback (eligibility over mutual TLS, bureau, portal,
     /// reader vendor, carrier proxy, file drop) on a shared virtual clock.
     Serve(commands::serve::ServeArgs),
+    /// Play a scenario's clinic over HTTP against a running `onsim serve --scenario`
+    /// (a reference client), then print the server's verdict (exit 0/1 as `run`).
+    Play(commands::play::PlayArgs),
     /// Load the eligibility API with simulated terminals over mutual TLS (loopback,
     /// bounded); `--compare` adds a bare hyper+rustls server and wiremock baselines.
     Load(commands::load::LoadArgs),
@@ -106,6 +109,7 @@ pub fn main() -> ExitCode {
         Command::Schedule(a) => commands::schedule::run(a),
         Command::Card(a) => commands::card::run(a),
         Command::Serve(a) => commands::serve::run(a),
+        Command::Play(a) => commands::play::run(a),
         Command::Load(a) => commands::load::run(a),
         Command::Conformance(a) => commands::conformance::run(a),
         Command::Run(a) => commands::run::run(a),

@@ -220,6 +220,18 @@ impl Parties {
 
 impl Prepared<'_> {
     /// The inputs of [`Parties::build`] for this scenario.
+    /// The scenario's clinic with its random stream from `seed`, on the scenario's
+    /// calendar: the one the timeline runs, the replay drives and `onsim serve
+    /// --scenario` plays when `[live] clinic = "onsim"`.
+    pub fn clinic(&self, seed: u64) -> Clinic {
+        Clinic::new(
+            self.setup.clone(),
+            self.faults.clone(),
+            rng_for(seed, "clinic"),
+        )
+        .with_calendar(BusinessCalendar::of_kind(self.bureau_calendar.kind()))
+    }
+
     pub fn party_setup(&self) -> PartySetup<'_> {
         let spec = &self.scenario.spec;
         PartySetup {
@@ -239,8 +251,7 @@ impl Prepared<'_> {
 pub fn run_prepared(p: &Prepared, seed: u64, detail: Detail) -> RunResult {
     let s = p.scenario;
     let spec = &s.spec;
-    let clinic = Clinic::new(p.setup.clone(), p.faults.clone(), rng_for(seed, "clinic"))
-        .with_calendar(BusinessCalendar::of_kind(p.bureau_calendar.kind()));
+    let clinic = p.clinic(seed);
     let parties = Parties::build(p.party_setup(), seed);
     let horizon = VirtualTime::start_of(
         spec.clinic

@@ -53,6 +53,40 @@ pub struct ScenarioFile {
     pub faults: Vec<Fault>,
     #[serde(default)]
     pub expect: Vec<Expectation>,
+    /// `[live]`: how `onsim serve --scenario` runs this file.
+    #[serde(default, skip_serializing_if = "LiveSection::is_default")]
+    pub live: LiveSection,
+}
+
+/// `[live]`: how `onsim serve --scenario` runs the file (ignored by `onsim run` and
+/// sweeps) *(our choice: the split and its names are onsim's, listed in
+/// docs/SEEDS.md)*.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LiveSection {
+    /// Who plays the clinic's onboarding steps (requests, applications, orders,
+    /// go-live): `system-under-test` (the default) or `onsim`.
+    #[serde(default)]
+    pub clinic: ClinicPlayer,
+}
+
+impl LiveSection {
+    pub fn is_default(&self) -> bool {
+        *self == LiveSection::default()
+    }
+}
+
+/// Who plays the clinic in `onsim serve --scenario` (crate::live::verdict).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClinicPlayer {
+    /// The system under test sends the clinic's messages through the services;
+    /// onsim observes them.
+    #[default]
+    SystemUnderTest,
+    /// onsim's own clinic follows the scenario's plan inside the live world; the
+    /// system under test uses the terminal and the eligibility API.
+    Onsim,
 }
 
 /// `[scenario]`: what this file is.

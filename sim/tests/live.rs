@@ -2,8 +2,7 @@
 //! against the mutual-TLS matrix, and plain HTTP for the bureau and portal flows.
 //! Everything on loopback; every wait is bounded.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
@@ -16,33 +15,11 @@ mod population;
 #[path = "support/serve.rs"]
 mod serve;
 use population::{csv_rows, request_xml};
-use serve::Server;
+use serve::{http, Server};
 
 /// `onsim serve` as these tests run it: virtual start 2025-04-01, 2,000 households.
 fn server(extra: &[&str]) -> Server {
     Server::start(&[&["--start", "2025-04-01", "--households", "2000"], extra].concat())
-}
-
-/// A minimal HTTP/1.1 client for the plain JSON services (no extra dependency).
-fn http(method: &str, url: &str, body: Option<&Value>) -> (u16, Value) {
-    let rest = url.strip_prefix("http://").unwrap();
-    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    let path = if path.is_empty() { "/" } else { path };
-    let addr: SocketAddr = host.parse().unwrap();
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let b = body.map(|b| b.to_string()).unwrap_or_default();
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{b}",
-        b.len()
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    let status: u16 = out[9..12].parse().unwrap();
-    let body = &out[out.find("\r\n\r\n").unwrap() + 4..];
-    (status, serde_json::from_str(body).unwrap_or(Value::Null))
 }
 
 /// curl with one credential; (exit code, stdout, stderr).
@@ -437,6 +414,7 @@ fn measure_latency() {
             households: 2000,
             terminal_dir: None,
             terminal_timeout: std::time::Duration::from_secs(10),
+            institution: live::clinic_institution(),
         })
         .await
         .unwrap();

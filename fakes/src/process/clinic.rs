@@ -7,6 +7,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use super::fault::{CardProblem, FaultKind, FaultStep, Faults};
+use super::go_live::Readiness;
 use super::plan::{self, PlanItem};
 use super::{
     Actor, ActorId, CheckPurpose, EventKind, Msg, Outbox, Prerequisite, Step, OFFICE_OPENS,
@@ -205,12 +206,9 @@ pub struct Clinic {
     installation_day: NaiveDate,
     codes: Vec<CodeState>,
     account: Option<NaiveDate>,
-    registered_for: Option<NaiveDate>,
-    reader: bool,
-    installed: bool,
-    designated: Option<NaiveDate>,
-    not_designated: bool,
-    limited_approved: bool,
+    /// What counts towards going live ([`Readiness`], the rule the live verdict uses
+    /// too).
+    ready: Readiness,
     online: bool,
     golive_due: bool,
     golive_pending: bool,
@@ -234,6 +232,7 @@ impl Clinic {
             })
             .collect();
         let installation_day = setup.plan.installation;
+        let ready = Readiness::new(setup.limited_type);
         Clinic {
             setup,
             faults,
@@ -242,12 +241,7 @@ impl Clinic {
             installation_day,
             codes,
             account: None,
-            registered_for: None,
-            reader: false,
-            installed: false,
-            designated: None,
-            not_designated: false,
-            limited_approved: false,
+            ready,
             online: false,
             golive_due: false,
             golive_pending: false,
@@ -274,33 +268,7 @@ impl Clinic {
     }
 
     fn ready_to_go_live(&self, today: NaiveDate) -> Result<(), String> {
-        let mut missing = Vec::new();
-        match self.designated {
-            Some(d) if d <= today => {}
-            Some(d) => missing.push(format!("designated only from {d}")),
-            None if self.not_designated => missing.push("not designated".to_string()),
-            None => missing.push("not designated yet".to_string()),
-        }
-        match self.registered_for {
-            Some(d) if d <= today => {}
-            Some(d) => missing.push(format!("reception number registered only from {d}")),
-            None => missing.push("no reception number at the implementing body".to_string()),
-        }
-        if self.setup.limited_type {
-            if !self.limited_approved {
-                missing.push("limited-type application not approved".into());
-            }
-            if !self.reader {
-                missing.push("no card reader".into());
-            }
-        } else if !self.installed {
-            missing.push("system not installed".to_string());
-        }
-        if missing.is_empty() {
-            Ok(())
-        } else {
-            Err(missing.join("; "))
-        }
+        self.ready.check(today)
     }
 
     /// Try to go online if the designation day has come.
@@ -345,11 +313,7 @@ impl Clinic {
                     || why,
                 );
                 // Waiting on something in the future? Try again when it comes.
-                let retry = [self.designated, self.registered_for]
-                    .into_iter()
-                    .flatten()
-                    .filter(|d| *d > now.date())
-                    .max();
+                let retry = self.ready.waiting_for(now.date());
                 if let Some(d) = retry {
                     self.step(out, d, Step::GoLive);
                 }
@@ -573,6 +537,9 @@ impl Actor for Clinic {
 
     fn handle(&mut self, now: VirtualTime, from: ActorId, msg: Msg, out: &mut Outbox) {
         let today = now.date();
+        // The go-live conditions first, from the message itself (one rule, shared
+        // with the live verdict); the arms below do the rest.
+        self.ready.observe(&msg);
         match msg {
             Msg::Step(Step::TemporaryCodeRequest) => {
                 out.event(
@@ -712,7 +679,7 @@ impl Actor for Clinic {
                     Msg::ReceptionNumberSubmission { number },
                 );
             }
-            Msg::AccountReady { registered_for } => {
+            Msg::AccountReady { .. } => {
                 if self.account.is_none() {
                     self.account = Some(today);
                     out.send(
@@ -722,10 +689,6 @@ impl Actor for Clinic {
                         Msg::PrerequisiteReady(Prerequisite::PortalAccount),
                     );
                 }
-                self.registered_for = Some(
-                    self.registered_for
-                        .map_or(registered_for, |r| r.max(registered_for)),
-                );
                 let planned = self.setup.plan.applications;
                 let mut day = match planned {
                     Some(d) if d >= today => d,
@@ -773,7 +736,6 @@ impl Actor for Clinic {
             Msg::TemporaryCodeIssued { .. } => {}
             Msg::ReaderDelivered { working } => {
                 if working {
-                    self.reader = true;
                     out.event(
                         now,
                         ME,
@@ -877,7 +839,6 @@ impl Actor for Clinic {
                 );
             }
             Msg::Designated { date } => {
-                self.designated = Some(date);
                 if self.obligation(date) == Obligation::Obligated {
                     out.event(
                         now,
@@ -892,16 +853,13 @@ impl Actor for Clinic {
                 }
                 self.try_go_live(now, out);
             }
-            Msg::NotDesignated => {
-                self.not_designated = true;
-            }
+            // Kept by `ready`; the go-live attempt names it.
+            Msg::NotDesignated => {}
             Msg::InstallationDone => {
-                self.installed = true;
                 self.try_go_live(now, out);
             }
             Msg::InstallationPostponed => {}
             Msg::LimitedTypeApproved => {
-                self.limited_approved = true;
                 self.try_go_live(now, out);
             }
             Msg::Step(Step::GoLive) => {

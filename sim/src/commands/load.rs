@@ -267,6 +267,7 @@ fn start_in_process(
         households,
         terminal_dir: None,
         terminal_timeout: live::centre::DEFAULT_TIMEOUT,
+        institution: live::clinic_institution(),
     };
     let running = rt.block_on(live::start(&cfg)).map_err(CliError::new)?;
     let population = running.app.desk.population().clone();

@@ -9,6 +9,7 @@ pub mod figures;
 pub mod holidays;
 pub mod input;
 pub mod load;
+pub mod play;
 pub mod run;
 pub mod schedule;
 pub mod serve;

@@ -114,6 +114,30 @@ pub fn load_all(paths: &[PathBuf]) -> Result<Vec<Scenario>, CliError> {
     Ok(scenarios)
 }
 
+/// One scenario for `onsim serve --scenario` (and `onsim play`): the file at
+/// `path`, or else the built-in scenario of that name (`network/outage-on-go-live.toml`
+/// or `scenarios/network/outage-on-go-live.toml`), so the image needs no mount for
+/// the scenarios it ships. `Err` (exit 2) names the file and the problem.
+pub fn load_one(path: &Path) -> Result<Scenario, CliError> {
+    if std::fs::symlink_metadata(path).is_ok() {
+        super::input::regular_file(path, "the scenario")?;
+        let name = path.display().to_string();
+        let text = super::input::read_text(path, "the scenario", super::input::limits::SCENARIO)?;
+        return scenario::parse(&name, &text).map_err(|e| CliError::new(e.to_string()));
+    }
+    let rel = path.strip_prefix("scenarios").unwrap_or(path);
+    match EMBEDDED.get_file(rel).and_then(|f| f.contents_utf8()) {
+        Some(text) => {
+            let name = format!("scenarios/{}", rel.display());
+            scenario::parse(&name, text).map_err(|e| CliError::new(e.to_string()))
+        }
+        None => Err(CliError::new(format!(
+            "the scenario {}: no such file, and no built-in scenario of that name (the built-in ones are the files under scenarios/ in onsim's source, e.g. network/outage-on-go-live.toml)",
+            path.display()
+        ))),
+    }
+}
+
 fn collect_embedded(dir: &include_dir::Dir<'static>, out: &mut Vec<(String, String)>) {
     for f in dir.files() {
         if f.path().extension().is_some_and(|x| x == "toml") {

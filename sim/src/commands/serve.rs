@@ -10,8 +10,13 @@ use serde_json::json;
 
 use fakes::schedule::RuleSet;
 
+use fakes::codes::InstitutionCode;
+
+use crate::driver::Driver;
 use crate::error::{CliError, CmdResult, Outcome};
 use crate::live::{self, pki::expected_refusal, state_dir, LiveConfig};
+use crate::runner;
+use crate::scenario::Scenario;
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -19,16 +24,25 @@ pub struct ServeArgs {
     /// missing; must not hold files onsim does not own).
     #[arg(long, value_name = "DIR")]
     pub state_dir: PathBuf,
-    /// Virtual start date (the clock starts at 09:00 on it).
-    #[arg(long, value_name = "YYYY-MM-DD", default_value = "2025-04-01")]
-    pub start: NaiveDate,
+    /// A scenario file (env ONSIM_SCENARIO; or the name of a built-in one, e.g.
+    /// network/outage-on-go-live.toml): its clinic, actor parameters and
+    /// `[[faults]]` run the live services, its `[[expect]]` is judged at
+    /// `GET {control_url}/verdict` and on shutdown (verdict.json and
+    /// verdict.junit.xml in the state dir; exit 0 passed, 1 failed). Its rules,
+    /// designation and seed are the run's (--rules, --designation, --seed conflict).
+    #[arg(long, value_name = "FILE")]
+    pub scenario: Option<PathBuf>,
+    /// Virtual start date (the clock starts at 09:00 on it). Default: 2025-04-01, or
+    /// with --scenario the day before the clinic's first step.
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub start: Option<NaiveDate>,
     /// Virtual seconds per real second (86400 = a day per second; 0 = frozen, moved
     /// only by POST /clock/advance).
     #[arg(long, default_value_t = 0.0)]
     pub speed: f64,
-    /// Master seed (actors, certificates, population).
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
+    /// Master seed (actors, certificates, population; default 1).
+    #[arg(long)]
+    pub seed: Option<u64>,
     /// First port (the services take 7 consecutive ports); 0 = ephemeral ports.
     #[arg(long, default_value_t = 0)]
     pub port_base: u16,
@@ -46,9 +60,9 @@ pub struct ServeArgs {
     /// --start).
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub designation: Option<NaiveDate>,
-    /// Rule set: r2021 or r2024.
-    #[arg(long, default_value = "r2024")]
-    pub rules: String,
+    /// Rule set: r2021 or r2024 (default r2024).
+    #[arg(long)]
+    pub rules: Option<String>,
     /// Households in the synthetic population (about 2.5 people each).
     #[arg(long, default_value_t = 100_000)]
     pub households: u64,
@@ -165,18 +179,97 @@ fn default_designation(start: NaiveDate) -> NaiveDate {
         .unwrap_or(first)
 }
 
+/// Where the run's clinic, rules, dates and seed come from: the flags, or a scenario.
+struct Setup {
+    rules: RuleSet,
+    designation: NaiveDate,
+    start: NaiveDate,
+    seed: u64,
+    scenario: Option<Scenario>,
+}
+
+/// The flags' run, or (`--scenario`/ONSIM_SCENARIO) the scenario's; `Err` (exit 2)
+/// names the flag or the scenario's problem.
+fn setup(a: &ServeArgs) -> Result<Setup, CliError> {
+    let file = a
+        .scenario
+        .clone()
+        .or_else(|| flag_or_env(None, "ONSIM_SCENARIO").map(PathBuf::from));
+    let Some(file) = file else {
+        let rules: RuleSet =
+            a.rules.as_deref().unwrap_or("r2024").parse().map_err(
+                |e: fakes::schedule::ScheduleError| CliError::new(format!("--rules: {e}")),
+            )?;
+        let start = a.start.unwrap_or(DEFAULT_START);
+        return Ok(Setup {
+            rules,
+            designation: a.designation.unwrap_or_else(|| default_designation(start)),
+            start,
+            seed: a.seed.unwrap_or(1),
+            scenario: None,
+        });
+    };
+    for (flag, given) in [
+        ("--rules", a.rules.is_some()),
+        ("--designation", a.designation.is_some()),
+        ("--seed", a.seed.is_some()),
+    ] {
+        if given {
+            return Err(CliError::new(format!(
+                "{flag} comes from the scenario {} with --scenario; drop {flag} (or edit the scenario)",
+                file.display()
+            )));
+        }
+    }
+    let s = super::run::load_one(&file)?;
+    let p = runner::prepare(&s).map_err(|why| {
+        CliError::new(format!(
+            "the scenario {} cannot run live: refused before any step: {why}",
+            s.file
+        ))
+    })?;
+    let seed = s.spec.scenario.seed;
+    // The clock starts the day before the clinic's first step (as `onsim run --live`):
+    // it only runs forward, and no actor acts before the clinic.
+    let mut probe = Driver::new(Some(p.clinic(seed)), None, false);
+    probe.start_clinic();
+    let designation = s.spec.clinic.designation;
+    let first = probe
+        .next_due()
+        .map_or(designation, |t| t.date())
+        .min(designation);
+    let start = a.start.unwrap_or_else(|| first.pred_opt().unwrap_or(first));
+    let rules = s.spec.scenario.rules;
+    Ok(Setup {
+        rules,
+        designation,
+        start,
+        seed,
+        scenario: Some(s.clone()),
+    })
+}
+
+/// `--start` when nothing else says.
+const DEFAULT_START: NaiveDate = match NaiveDate::from_ymd_opt(2025, 4, 1) {
+    Some(d) => d,
+    None => panic!("valid date"),
+};
+
 pub fn run(a: ServeArgs) -> CmdResult {
-    let rules: RuleSet = a
-        .rules
-        .parse()
-        .map_err(|e: fakes::schedule::ScheduleError| CliError::new(format!("--rules: {e}")))?;
+    let Setup {
+        rules,
+        designation,
+        start,
+        seed,
+        scenario,
+    } = setup(&a)?;
     if !(1..=fakes::eligibility::population::MAX_HOUSEHOLDS).contains(&a.households) {
         return Err(CliError::new(format!(
             "--households must be 1..={}",
             fakes::eligibility::population::MAX_HOUSEHOLDS
         )));
     }
-    if !(2000..=2090).contains(&a.start.year()) {
+    if !(2000..=2090).contains(&start.year()) {
         return Err(CliError::new("--start must be within 2000..2090"));
     }
     if !(a.speed.is_finite() && (0.0..=live::clock::MAX_SPEED).contains(&a.speed)) {
@@ -188,13 +281,9 @@ pub fn run(a: ServeArgs) -> CmdResult {
     if a.port_base > u16::MAX - 7 {
         return Err(CliError::new("--port-base leaves no room for 7 ports"));
     }
-    let designation = a
-        .designation
-        .unwrap_or_else(|| default_designation(a.start));
-    if designation <= a.start {
+    if designation <= start {
         return Err(CliError::new(format!(
-            "--designation {designation} must be after --start {}",
-            a.start
+            "--designation {designation} must be after --start {start}"
         )));
     }
     let secret = a
@@ -207,24 +296,48 @@ pub fn run(a: ServeArgs) -> CmdResult {
     // The lock is held until `run` returns (issue 14 #9: one server per directory).
     let (dir, _lock) = state_dir::prepare_locked(&a.state_dir).map_err(CliError::new)?;
     let terminal_dir = dir.join("terminal");
+    // A scenario's clinic: the code its bureau hands out first (valid.crt and the
+    // terminal are bound to it).
+    let prepared = scenario
+        .as_ref()
+        .map(runner::prepare)
+        .transpose()
+        .map_err(CliError::new)?;
+    let institution = prepared
+        .as_ref()
+        .and_then(|p| {
+            let fee = p.setup.fees().first().copied()?;
+            InstitutionCode::new(
+                p.scenario.prefecture,
+                fee,
+                p.scenario.spec.clinic.county,
+                p.scenario.spec.actors.bureau.next_number,
+            )
+        })
+        .unwrap_or_else(live::clinic_institution);
     let cfg = LiveConfig {
-        start: a.start,
+        start,
         speed: a.speed,
-        seed: a.seed,
+        seed,
         rules,
         designation,
         port_base: a.port_base,
         households: a.households,
         terminal_dir: Some(terminal_dir.clone()),
         terminal_timeout: live::centre::DEFAULT_TIMEOUT,
+        institution,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .map_err(|e| CliError::new(format!("cannot start the runtime: {e}")))?;
-    rt.block_on(async move {
-        let running = live::start_on(&cfg, None, terminal_cfg, &net)
+    rt.block_on(async {
+        let world: Option<live::WorldBuilder<'_>> = prepared.as_ref().map(|p| {
+            Box::new(move |clock, pki| live::world::World::for_scenario(p, seed, clock, pki))
+                as live::WorldBuilder<'_>
+        });
+        let running = live::start_on(&cfg, world, terminal_cfg, &net)
             .await
             .map_err(CliError::new)?;
         let pki = running.app.pki.clone();
@@ -238,7 +351,7 @@ pub fn run(a: ServeArgs) -> CmdResult {
             .map_err(|e| CliError::new(format!("{}: {e}", secret_file.display())))?;
         state_dir::write_pki(&dir, &pki)
             .map_err(|e| CliError::new(format!("{}: {e}", dir.join("pki").display())))?;
-        let csv = live::population::csv(running.app.desk.population(), a.start);
+        let csv = live::population::csv(running.app.desk.population(), start);
         state_dir::write_atomic(&dir.join("population.csv"), csv.as_bytes(), false)
             .map_err(|e| CliError::new(format!("{}: {e}", dir.join("population.csv").display())))?;
         let ad = &running.addrs;
@@ -261,7 +374,7 @@ pub fn run(a: ServeArgs) -> CmdResult {
                 )
             })
             .collect();
-        let endpoints = json!({
+        let mut endpoints = json!({
             "eligibility_url": format!("https://{}/eligibility", at(ad.eligibility)),
             "eligibility_via_carrier_url": format!("https://{}/eligibility", at(ad.proxy)),
             "institution_code": pki.institution.to_string(),
@@ -287,13 +400,18 @@ pub fn run(a: ServeArgs) -> CmdResult {
             "server_ca": pki_dir.join("server-ca.crt"),
             "credentials": credentials,
             "population_csv": dir.join("population.csv"),
-            "start": live::start_instant(a.start),
+            "start": live::start_instant(start),
             "speed": a.speed,
             "designation": designation,
             "rules": rules.id(),
-            "seed": a.seed,
+            "seed": seed,
             "pid": std::process::id(),
         });
+        if let Some(s) = &scenario {
+            endpoints["scenario"] = json!(s.file);
+            endpoints["clinic"] = json!(s.spec.live.clinic);
+            endpoints["verdict_url"] = json!(format!("{}/verdict", http(ad.control)));
+        }
         state_dir::write_endpoints(&dir, &endpoints)
             .map_err(|e| CliError::new(format!("{}: {e}", dir.join("endpoints.json").display())))?;
         eprintln!(
@@ -302,8 +420,51 @@ pub fn run(a: ServeArgs) -> CmdResult {
         );
         wait_for_signal().await;
         eprintln!("onsim serve: shutting down");
+        // The verdict at the last virtual instant, before the services stop.
+        let verdict = running.app.world.verdict(true);
         running.stop().await;
-        Ok(Outcome::Passed)
+        match verdict {
+            Some(v) => write_verdict(&dir, &v),
+            None => Ok(Outcome::Passed),
+        }
+    })
+}
+
+/// verdict.json and verdict.junit.xml into the state dir (atomically); the outcome
+/// is the verdict's, as `onsim run` (0 passed, 1 failed).
+fn write_verdict(dir: &std::path::Path, v: &live::verdict::Verdict) -> CmdResult {
+    let mut text =
+        serde_json::to_string_pretty(v).map_err(|e| CliError::new(format!("verdict: {e}")))?;
+    text.push('\n');
+    for (name, bytes) in [
+        (state_dir::VERDICT_FILE, text.into_bytes()),
+        (
+            state_dir::VERDICT_JUNIT_FILE,
+            live::verdict::junit(v).into_bytes(),
+        ),
+    ] {
+        let path = dir.join(name);
+        state_dir::write_atomic(&path, &bytes, false)
+            .map_err(|e| CliError::new(format!("{}: {e}", path.display())))?;
+    }
+    let judged = v
+        .checks
+        .iter()
+        .filter(|c| c.status != live::verdict::CheckStatus::NotJudged)
+        .count();
+    eprintln!(
+        "onsim serve: {} {}: outcome {} at {}; {judged} of {} checks judged; {}",
+        if v.passed { "PASS" } else { "FAIL" },
+        v.scenario,
+        v.outcome,
+        v.now,
+        v.checks.len(),
+        dir.join(state_dir::VERDICT_FILE).display()
+    );
+    Ok(if v.passed {
+        Outcome::Passed
+    } else {
+        Outcome::Failed
     })
 }
 

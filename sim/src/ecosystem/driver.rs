@@ -154,6 +154,7 @@ fn template(eco: &Ecosystem, c: &ClinicSpec) -> Scenario {
         actors: eco.spec.actors.clone(),
         faults: Vec::new(),
         expect: Vec::new(),
+        live: Default::default(),
     };
     Scenario {
         file: eco.file.clone(),

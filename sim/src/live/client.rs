@@ -114,6 +114,12 @@ impl ControlClient {
         self.post(self.control, "/clinic/messages", &Value::Object(body))
     }
 
+    /// `GET /verdict`: the scenario's checks judged now (`onsim serve --scenario`),
+    /// as the server wrote it ([`super::verdict::Verdict`]).
+    pub fn verdict(&self) -> Result<Value, ClientError> {
+        self.get_typed("/verdict")
+    }
+
     /// A JSON `POST` to any of the services (bureau, portal, …).
     pub fn post(
         &self,

@@ -342,12 +342,52 @@ fn clock_json(app: &App, delivered: Option<usize>) -> Value {
     })
 }
 
+/// The routes on which the clinic acts (its messages and the portal's forms).
+fn clinic_route(svc: Svc, method: &Method, path: &str) -> bool {
+    match (svc, method) {
+        (Svc::Bureau | Svc::ReaderVendor | Svc::Carrier, &Method::POST) => {
+            matches!(
+                path,
+                "/reception-requests" | "/designation-applications" | "/orders" | "/line-orders"
+            )
+        }
+        (Svc::Portal, &Method::POST | &Method::PUT) => true,
+        (Svc::Control, &Method::POST) => path == "/clinic/messages",
+        _ => false,
+    }
+}
+
+/// `GET /verdict[?timeline=1]`: the scenario's `[[expect]]` judged now
+/// ([`super::verdict`]); 404 when `onsim serve` runs no scenario.
+fn verdict(app: &App, req: &Request<Incoming>) -> Resp {
+    let timeline = query(req, "timeline").is_some_and(|v| v == "1" || v == "true");
+    match app.world.verdict(timeline) {
+        Some(v) => json_resp(
+            StatusCode::OK,
+            &serde_json::to_value(&v).unwrap_or(Value::Null),
+        ),
+        None => err(
+            StatusCode::NOT_FOUND,
+            None,
+            "no scenario is judged: start onsim serve --scenario FILE (or set ONSIM_SCENARIO)",
+        ),
+    }
+}
+
 /// Route one plain-HTTP request.
 pub async fn route(app: Arc<App>, svc: Svc, req: Request<Incoming>) -> Resp {
     let method = req.method().clone();
     let path = req.uri().path().trim_end_matches('/').to_string();
+    if clinic_route(svc, &method, &path) && !app.world.system_under_test_plays_clinic() {
+        return err(
+            StatusCode::CONFLICT,
+            None,
+            "onsim plays the clinic in this scenario ([live] clinic = \"onsim\"): the clinic's routes are closed to clients; use the terminal and the eligibility API",
+        );
+    }
     let r = match (svc, &method, path.as_str()) {
         (_, &Method::GET, "/health") => Ok(health(svc.name())),
+        (Svc::Control, &Method::GET, "/verdict") => Ok(verdict(&app, &req)),
         (Svc::Control, &Method::GET, "/clock") => {
             Ok(json_resp(StatusCode::OK, &clock_json(&app, None)))
         }

@@ -33,6 +33,7 @@ pub mod reader;
 pub mod replay;
 pub mod state_dir;
 pub mod tls;
+pub mod verdict;
 pub mod world;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -92,6 +93,9 @@ pub struct LiveConfig {
     pub terminal_dir: Option<PathBuf>,
     /// The terminal's deadline for one exchange with the implementing body.
     pub terminal_timeout: Duration,
+    /// The clinic `valid.crt` and the terminal are bound to (default:
+    /// [`clinic_institution`]; a scenario's: the first code its bureau hands out).
+    pub institution: InstitutionCode,
 }
 
 /// The clinic's prefecture and county *(our choice: Tokyo, county 1)*; the bureau
@@ -272,8 +276,15 @@ pub async fn start_on(
     let clock = Arc::new(
         VirtualClock::new(start_instant(cfg.start), cfg.speed).map_err(|e| e.to_string())?,
     );
-    let institution = clinic_institution();
-    let mut pki = LivePki::new(cfg.seed, cfg.start, institution, other_institution())
+    let institution = cfg.institution;
+    let other = InstitutionCode::new(
+        institution.prefecture(),
+        FeeTable::Medical,
+        institution.county(),
+        9001,
+    )
+    .unwrap_or_else(other_institution);
+    let mut pki = LivePki::new(cfg.seed, cfg.start, institution, other)
         .map_err(|e| format!("certificates: {e}"))?;
     if let Some(server) = tls::server_certificate_for(&pki, &net.advertise)
         .map_err(|e| format!("server certificate for {}: {e}", net.advertise))?
@@ -353,7 +364,11 @@ pub async fn start_on(
     let proxy = Proxy::new(
         reachable(addrs.eligibility),
         clock.clone(),
-        Arc::new(move || line_world.line().is_none_or(|(_, _, ok)| ok)),
+        // Up when the ordered line (if any) is connectable and no carrier outage
+        // window of the scenario is in force (`World::carrier_outage_now`).
+        Arc::new(move || {
+            line_world.line().is_none_or(|(_, _, ok)| ok) && !line_world.carrier_outage_now()
+        }),
         cfg.seed,
     );
     let client_verifier = Arc::new(tls::VirtualClockClientVerifier::new(

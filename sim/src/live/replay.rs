@@ -20,12 +20,10 @@
 
 use serde_json::{json, Value};
 
-use fakes::process::clinic::Clinic;
 use fakes::process::{codec, ActorId, Msg};
 use fakes::time::VirtualTime;
 
 use crate::driver::{Delivery, Driver};
-use crate::engine::rng_for;
 use crate::live::client::{ClientError, ControlClient};
 use crate::live::{self, LiveConfig};
 use crate::runner::{self, Detail, RunResult};
@@ -66,14 +64,7 @@ pub fn run(s: &Scenario) -> Result<RunResult, LiveError> {
         // Refused before any step: nothing to send; the verdict is the refusal's.
         Err(_) => return Ok(runner::run(s, Detail::Full)),
     };
-    let clinic = Clinic::new(
-        prepared.setup.clone(),
-        prepared.faults.clone(),
-        rng_for(seed, "clinic"),
-    );
-    // The clinic runs here; the other parties are the live services.
-    let mut driver = Driver::new(Some(clinic), None, true);
-    driver.start_clinic();
+    let driver = clinic_driver(&prepared, seed);
     let first = driver
         .next_due()
         .unwrap_or(VirtualTime::start_of(s.spec.clinic.designation));
@@ -91,6 +82,7 @@ pub fn run(s: &Scenario) -> Result<RunResult, LiveError> {
         households: 1_000,
         terminal_dir: None,
         terminal_timeout: live::centre::DEFAULT_TIMEOUT,
+        institution: live::clinic_institution(),
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -106,7 +98,7 @@ pub fn run(s: &Scenario) -> Result<RunResult, LiveError> {
         ))
         .map_err(LiveError::Failed)?;
     let client = ControlClient::new(running.addrs.control, rt.handle().clone());
-    let result = drive(s, &running, &client, driver);
+    let result = drive(s, &running.addrs, &client, driver);
     let trace = running.app.world.trace().0;
     rt.block_on(running.stop());
     let (clinic_events, handled) = result?;
@@ -146,15 +138,42 @@ pub fn run(s: &Scenario) -> Result<RunResult, LiveError> {
 
 type Events = Vec<fakes::process::Event>;
 
+/// The scenario's clinic on a driver of its own (the other parties are away).
+fn clinic_driver(p: &runner::Prepared<'_>, seed: u64) -> Driver {
+    let mut driver = Driver::new(Some(p.clinic(seed)), None, true);
+    driver.start_clinic();
+    driver
+}
+
+/// Play `s`'s clinic against a running `onsim serve` (its services at `addrs`, its
+/// control API through `client`), from the clock's current instant to the horizon:
+/// `onsim play`, a reference client for `onsim serve --scenario` that only talks
+/// HTTP. Returns the clinic's own events and how many messages it handled.
+pub fn play(
+    s: &Scenario,
+    addrs: &live::Addrs,
+    client: &ControlClient,
+) -> Result<(Events, usize), LiveError> {
+    let prepared = runner::prepare(s)
+        .map_err(|why| LiveError::Unsupported(format!("refused before any step: {why}")))?;
+    drive(
+        s,
+        addrs,
+        client,
+        clinic_driver(&prepared, s.spec.scenario.seed),
+    )
+}
+
 /// The clinic's loop on the one [`Driver`] (the clinic runs here, the other parties
 /// are the live services): the earliest of the clinic's own queue and the world's
 /// next due message decides where the clock goes next.
 fn drive(
     s: &Scenario,
-    running: &live::Running,
+    addrs: &live::Addrs,
     client: &ControlClient,
     mut driver: Driver,
 ) -> Result<(Events, usize), LiveError> {
+    let carrier = &s.spec.actors.carrier;
     let designation = s.spec.clinic.designation;
     let horizon = VirtualTime::start_of(
         designation
@@ -162,7 +181,7 @@ fn drive(
             .unwrap_or(designation),
     );
     let mut since = 0u64;
-    let mut now = running.app.clock.now();
+    let mut now = client.clock()?.now;
     driver.advance_to(now);
     loop {
         if driver.handled() >= STEP_LIMIT {
@@ -199,7 +218,7 @@ fn drive(
         // Then the clinic's own queue, one message at a time; a message for a
         // party away is an HTTP call to its service.
         if let Some(Delivery::Away { to, msg, .. }) = driver.step(now) {
-            send(running, client, to, msg)?;
+            send(addrs, carrier, client, to, msg)?;
         }
     }
     let handled = driver.handled();
@@ -208,14 +227,15 @@ fn drive(
 }
 
 /// One clinic message as an HTTP call to the service that carries it, its body
-/// written by the codec ([`fakes::process::codec`]).
+/// written by the codec ([`fakes::process::codec`]); the line's service and type are
+/// the scenario's carrier parameters.
 fn send(
-    running: &live::Running,
+    a: &live::Addrs,
+    carrier: &fakes::process::params::CarrierParams,
     client: &ControlClient,
     to: ActorId,
     msg: Msg,
 ) -> Result<(), LiveError> {
-    let a = &running.addrs;
     let mut fields = codec::body(&msg);
     let (addr, path) = match (&to, &msg) {
         (ActorId::Bureau, Msg::ReceptionRequest { .. }) => (a.bureau, "/reception-requests"),
@@ -226,8 +246,7 @@ fn send(
             (a.portal, "/reception-numbers")
         }
         (ActorId::ImplementingBody, Msg::UsageApplication) => {
-            let line = running.app.world.carrier_params().line;
-            fields.insert("line_type".into(), json!(line));
+            fields.insert("line_type".into(), json!(carrier.line));
             (a.portal, "/usage-applications")
         }
         (ActorId::ImplementingBody, Msg::CertificateApplication { .. }) => {
@@ -235,9 +254,8 @@ fn send(
         }
         (ActorId::ReaderVendor, Msg::ReaderOrder { .. }) => (a.reader_vendor, "/orders"),
         (ActorId::Carrier, Msg::LineOrder) => {
-            let p = running.app.world.carrier_params();
-            fields.insert("service".into(), json!(p.service));
-            fields.insert("line_type".into(), json!(p.line));
+            fields.insert("service".into(), json!(carrier.service));
+            fields.insert("line_type".into(), json!(carrier.line));
             (a.carrier, "/line-orders")
         }
         (ActorId::Bureau, Msg::DesignationApplication { .. })

@@ -31,14 +31,21 @@ use serde_json::Value;
 use super::pki::{LivePki, MATRIX};
 
 /// Top-level names onsim owns.
-pub const OWNED: [&str; 6] = [
+pub const OWNED: [&str; 8] = [
     "endpoints.json",
     "population.csv",
     "pki",
     "terminal",
     LOCK_FILE,
     CHALLENGE_SECRET_FILE,
+    VERDICT_FILE,
+    VERDICT_JUNIT_FILE,
 ];
+
+/// The verdict `onsim serve --scenario` writes on shutdown (`live::verdict`).
+pub const VERDICT_FILE: &str = "verdict.json";
+/// The same verdict as JUnit XML, one test case per `[[expect]]`.
+pub const VERDICT_JUNIT_FILE: &str = "verdict.junit.xml";
 
 /// The card-challenge secret of the run (hex, 0600; `--challenge-secret` replays it).
 pub const CHALLENGE_SECRET_FILE: &str = "challenge.secret";

@@ -24,7 +24,7 @@ use serde_json::{json, Value};
 use fakes::calendar::BusinessCalendar;
 use fakes::codes::{FeeTable, InstitutionCode, Prefecture, ReceptionNumber};
 use fakes::process::carrier::Carrier;
-use fakes::process::fault::Faults;
+use fakes::process::fault::{FaultKind, Faults};
 use fakes::process::params::{CarrierParams, LineType};
 use fakes::process::{codec, ActorId, Event, Msg};
 use fakes::schedule::{self, MilestoneId, RuleSet, Schedule, ScheduleRequest};
@@ -32,9 +32,11 @@ use fakes::time::VirtualTime;
 
 use super::clock::VirtualClock;
 use super::pki::LivePki;
+use super::verdict::{self, ClinicObserver, Verdict};
 use crate::driver::{Delivery, Driver, Stop};
 use crate::engine::rng_for;
 use crate::runner::{Parties, PartySetup};
+use crate::scenario::{ClinicPlayer, Scenario};
 
 /// Most messages handled in one delivery round; reaching it is logged, not hidden.
 pub const DELIVERY_LIMIT: usize = 100_000;
@@ -113,6 +115,9 @@ struct State {
     correction_fields: Vec<String>,
     /// The clinic's last line order, for the carrier proxy.
     line: Option<(String, LineType, bool)>,
+    /// When the system under test plays a scenario's clinic: its events, from what it
+    /// sends and receives ([`ClinicObserver`]).
+    observer: Option<ClinicObserver>,
 }
 
 /// The actors of one live run.
@@ -121,6 +126,8 @@ pub struct World {
     pki: Arc<LivePki>,
     schedule: Schedule,
     state: Mutex<State>,
+    /// The scenario judged by [`World::verdict`] (`onsim serve --scenario`).
+    judged: Option<(Scenario, ClinicPlayer)>,
 }
 
 impl std::fmt::Debug for World {
@@ -198,8 +205,82 @@ impl World {
                 portal: PortalState::default(),
                 correction_fields: Vec::new(),
                 line: None,
+                observer: None,
             }),
+            judged: None,
         }
+    }
+
+    /// The world of `onsim serve --scenario`: [`World::from_prepared`], judged by the
+    /// scenario's `[[expect]]` ([`World::verdict`]). Its `[live] clinic` says who
+    /// plays the clinic: the system under test (observed, [`ClinicObserver`]) or
+    /// onsim's own clinic, started here on the scenario's plan.
+    pub fn for_scenario(
+        p: &crate::runner::Prepared<'_>,
+        seed: u64,
+        clock: Arc<VirtualClock>,
+        pki: Arc<LivePki>,
+    ) -> Self {
+        let player = p.scenario.spec.live.clinic;
+        let mut w = World::from_prepared(p, seed, clock, pki);
+        {
+            let s = w.state.get_mut().unwrap_or_else(|e| e.into_inner());
+            match player {
+                ClinicPlayer::SystemUnderTest => {
+                    let o = ClinicObserver::new(&p.setup);
+                    s.driver.record(o.start());
+                    s.observer = Some(o);
+                }
+                ClinicPlayer::Onsim => {
+                    s.driver.clinic = Some(p.clinic(seed));
+                    s.driver.start_clinic();
+                }
+            }
+        }
+        w.judged = Some((p.scenario.clone(), player));
+        w
+    }
+
+    /// Does the system under test play the clinic (everything but `[live] clinic =
+    /// "onsim"`)? When onsim does, the clinic's service routes refuse with 409.
+    pub fn system_under_test_plays_clinic(&self) -> bool {
+        !matches!(&self.judged, Some((_, ClinicPlayer::Onsim)))
+    }
+
+    /// The scenario's verdict at the current virtual instant, when the world runs
+    /// one (`GET /verdict`; [`super::verdict`]).
+    pub fn verdict(&self, with_timeline: bool) -> Option<Verdict> {
+        let (scenario, player) = self.judged.as_ref()?;
+        let (trace, _) = self.trace();
+        Some(verdict::judge(
+            scenario,
+            trace,
+            self.clock.now(),
+            *player,
+            with_timeline,
+        ))
+    }
+
+    /// Is a carrier outage with a window (`[[faults]] kind = "carrier-outage"` with
+    /// `at`/`until`, or with neither) in force today? Then the carrier proxy refuses
+    /// every connection, as the carrier actor fails every connectivity check. A
+    /// step-bound outage (`on = "..."`) is the actor's alone: it happens at the step.
+    pub fn carrier_outage_now(&self) -> bool {
+        let today = self.clock.now().date();
+        self.lock()
+            .faults
+            .active(FaultKind::CarrierOutage, today, None)
+            .is_some()
+    }
+
+    /// Is the implementing body down today (`implementing-body-down` with a window)?
+    /// The portal and the eligibility API answer 503 while it is.
+    pub fn implementing_body_down_now(&self) -> bool {
+        let today = self.clock.now().date();
+        self.lock()
+            .faults
+            .active(FaultKind::ImplementingBodyDown, today, None)
+            .is_some()
     }
 
     /// Build the actors of a prepared scenario exactly as [`crate::runner`] does
@@ -269,6 +350,11 @@ impl World {
         for (at, from, msg) in away {
             self.to_inbox(s, at, from, msg);
         }
+        // The clinic's own go-live checks that came due (a system under test plays it).
+        if let Some(o) = s.observer.as_mut() {
+            let events = o.due(until);
+            s.driver.record(events);
+        }
         s.driver.trim_trace(TRACE_LIMIT);
         s.driver.handled() - before
     }
@@ -282,7 +368,11 @@ impl World {
         self.run_until(&mut s, now);
         s.driver.advance_to(now);
         let at = s.driver.now();
-        tracing::info!(%at, %to, ?msg, "clinic sends");
+        tracing::info!(%at, %to, kind = codec::kind(&msg), "clinic sends");
+        if let Some(o) = s.observer.as_mut() {
+            let events = o.sent(at, to, &msg);
+            s.driver.record(events);
+        }
         if let Delivery::Away { at, from, msg, .. } = s.driver.deliver(at, ActorId::Clinic, to, msg)
         {
             self.to_inbox(&mut s, at, from, msg);
@@ -296,6 +386,10 @@ impl World {
         // portal and the offices write beside them.
         let kind = codec::kind(&msg);
         let mut body = codec::body(&msg);
+        if let Some(o) = s.observer.as_mut() {
+            let events = o.received(at, from, &msg);
+            s.driver.record(events);
+        }
         match &msg {
             Msg::RequestReturned { .. } => {
                 body.insert(

@@ -13,6 +13,31 @@ use std::time::{Duration, Instant};
 use onsim_testcontainers::strip_ansi;
 use serde_json::Value;
 
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+
+/// A minimal HTTP/1.1 client for the plain JSON services (no extra dependency).
+pub fn http(method: &str, url: &str, body: Option<&Value>) -> (u16, Value) {
+    let rest = url.strip_prefix("http://").unwrap();
+    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let path = if path.is_empty() { "/" } else { path };
+    let addr: SocketAddr = host.parse().unwrap();
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let b = body.map(|b| b.to_string()).unwrap_or_default();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{b}",
+        b.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let status: u16 = out[9..12].parse().unwrap();
+    let body = &out[out.find("\r\n\r\n").unwrap() + 4..];
+    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+}
+
 const WAIT: Duration = Duration::from_secs(60);
 
 pub struct Server {

@@ -1,0 +1,180 @@
+//! The go-live rule (運用開始の条件): what must be in place before a clinic starts
+//! online eligibility confirmation, kept from the messages the clinic receives.
+//!
+//! One rule in one place: the timeline's [`super::clinic::Clinic`] asks it before it
+//! goes online, and the live verdict (`onsim serve --scenario`, where a system under
+//! test plays the clinic) asks it when the system under test declares its go-live, so
+//! both judge "online on the designation day" by the same conditions:
+//!
+//! - designated (保険医療機関の指定) on or before the day (002 and 001: the designation
+//!   month's 1st);
+//! - the reception number registered at the implementing body for a month on or before
+//!   the day (r2024 guide 3-2: the account opens for the designation month);
+//! - a full installation done by the system vendor (guide ④), or for a 資格確認限定型
+//!   clinic the limited-type application approved and a working reader delivered
+//!   (001 別紙: 資格確認限定型).
+
+use chrono::NaiveDate;
+
+use super::Msg;
+
+/// What the clinic has received so far that counts towards going live.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Readiness {
+    /// A 資格確認限定型 clinic (no system installation; a generic reader).
+    pub limited_type: bool,
+    /// The designation date (指定日) the bureau announced.
+    pub designated: Option<NaiveDate>,
+    /// The regional council refused the designation (未指定).
+    pub not_designated: bool,
+    /// The latest month the implementing body registered the reception number for.
+    pub registered_for: Option<NaiveDate>,
+    /// A working face-auth reader was delivered.
+    pub reader: bool,
+    /// The system vendor finished the installation.
+    pub installed: bool,
+    /// The implementing body approved the limited-type application.
+    pub limited_approved: bool,
+}
+
+impl Readiness {
+    pub fn new(limited_type: bool) -> Self {
+        Readiness {
+            limited_type,
+            ..Readiness::default()
+        }
+    }
+
+    /// Take in one message delivered to the clinic. Messages that do not count
+    /// towards going live change nothing (this is an observer, not an actor: the
+    /// clinic's own handling of every message is [`super::clinic::Clinic`]'s).
+    pub fn observe(&mut self, msg: &Msg) {
+        match msg {
+            Msg::Designated { date } => self.designated = Some(*date),
+            Msg::NotDesignated => self.not_designated = true,
+            Msg::AccountReady { registered_for } => {
+                self.registered_for = Some(
+                    self.registered_for
+                        .map_or(*registered_for, |r| r.max(*registered_for)),
+                );
+            }
+            Msg::ReaderDelivered { working: true } => self.reader = true,
+            Msg::InstallationDone => self.installed = true,
+            Msg::LimitedTypeApproved => self.limited_approved = true,
+            _ => {}
+        }
+    }
+
+    /// `Ok` when the clinic may go online on `today`; `Err` lists everything missing,
+    /// joined by "; ".
+    pub fn check(&self, today: NaiveDate) -> Result<(), String> {
+        let mut missing = Vec::new();
+        match self.designated {
+            Some(d) if d <= today => {}
+            Some(d) => missing.push(format!("designated only from {d}")),
+            None if self.not_designated => missing.push("not designated".to_string()),
+            None => missing.push("not designated yet".to_string()),
+        }
+        match self.registered_for {
+            Some(d) if d <= today => {}
+            Some(d) => missing.push(format!("reception number registered only from {d}")),
+            None => missing.push("no reception number at the implementing body".to_string()),
+        }
+        if self.limited_type {
+            if !self.limited_approved {
+                missing.push("limited-type application not approved".into());
+            }
+            if !self.reader {
+                missing.push("no card reader".into());
+            }
+        } else if !self.installed {
+            missing.push("system not installed".to_string());
+        }
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(missing.join("; "))
+        }
+    }
+
+    /// The dates in the future that would change [`Readiness::check`]'s answer (the
+    /// designation date, the registered month): the clinic retries on the latest.
+    pub fn waiting_for(&self, today: NaiveDate) -> Option<NaiveDate> {
+        [self.designated, self.registered_for]
+            .into_iter()
+            .flatten()
+            .filter(|d| *d > today)
+            .max()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_full_installation_needs_designation_registration_and_installation() {
+        let mut r = Readiness::new(false);
+        let today = d("2025-07-01");
+        assert_eq!(
+            r.check(today).unwrap_err(),
+            "not designated yet; no reception number at the implementing body; system not installed"
+        );
+        r.observe(&Msg::AccountReady {
+            registered_for: today,
+        });
+        r.observe(&Msg::Designated { date: today });
+        assert_eq!(r.check(today).unwrap_err(), "system not installed");
+        // A working reader does not stand in for the installation.
+        r.observe(&Msg::ReaderDelivered { working: true });
+        assert!(r.check(today).is_err());
+        r.observe(&Msg::InstallationDone);
+        assert_eq!(r.check(today), Ok(()));
+        // Not before the designation day.
+        assert_eq!(
+            r.check(d("2025-06-30")).unwrap_err(),
+            "designated only from 2025-07-01; reception number registered only from 2025-07-01"
+        );
+        assert_eq!(r.waiting_for(d("2025-06-30")), Some(today));
+        assert_eq!(r.waiting_for(today), None);
+    }
+
+    #[test]
+    fn limited_type_needs_approval_and_a_working_reader() {
+        let mut r = Readiness::new(true);
+        let today = d("2025-07-01");
+        r.observe(&Msg::Designated { date: today });
+        r.observe(&Msg::AccountReady {
+            registered_for: today,
+        });
+        r.observe(&Msg::ReaderDelivered { working: false });
+        assert_eq!(
+            r.check(today).unwrap_err(),
+            "limited-type application not approved; no card reader"
+        );
+        r.observe(&Msg::LimitedTypeApproved);
+        r.observe(&Msg::ReaderDelivered { working: true });
+        assert_eq!(r.check(today), Ok(()));
+    }
+
+    #[test]
+    fn the_latest_registration_wins_and_refusal_is_named() {
+        let mut r = Readiness::new(false);
+        r.observe(&Msg::AccountReady {
+            registered_for: d("2025-08-01"),
+        });
+        r.observe(&Msg::AccountReady {
+            registered_for: d("2025-07-01"),
+        });
+        assert_eq!(r.registered_for, Some(d("2025-08-01")));
+        r.observe(&Msg::NotDesignated);
+        assert!(r
+            .check(d("2025-09-01"))
+            .unwrap_err()
+            .starts_with("not designated;"));
+    }
+}

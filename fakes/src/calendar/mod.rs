@@ -411,6 +411,13 @@ impl BusinessCalendar {
         } else {
             (to, from, -1)
         };
+        if let (Some(a), Some(b)) = (day_index(lo), day_index(hi)) {
+            // Both ends in range: count the open days of the table.
+            let n = (a + 1..=b)
+                .filter(|&i| self.open_at_index(i, || date_of_index(i)))
+                .count() as i32;
+            return Ok(sign * n);
+        }
         let mut n = 0;
         let mut d = lo;
         while d < hi {
@@ -580,6 +587,27 @@ mod tests {
             Ok(d)
         }
 
+        pub fn between(
+            c: &BusinessCalendar,
+            from: NaiveDate,
+            to: NaiveDate,
+        ) -> Result<i32, CalendarError> {
+            let (lo, hi, sign) = if from <= to {
+                (from, to, 1)
+            } else {
+                (to, from, -1)
+            };
+            let mut n = 0;
+            let mut d = lo;
+            while d < hi {
+                d = d.succ_opt().ok_or(CalendarError::OutOfRange { date: d })?;
+                if is_open(c, d)? {
+                    n += 1;
+                }
+            }
+            Ok(sign * n)
+        }
+
         pub fn add(
             c: &BusinessCalendar,
             date: NaiveDate,
@@ -656,6 +684,8 @@ mod tests {
             prop_assert_eq!(c.next_open(date), by_rule::add(&c, date, 1));
             prop_assert_eq!(c.previous_open(date), by_rule::add(&c, date, -1));
             prop_assert_eq!(c.add_business_days(date, n), by_rule::add(&c, date, n));
+            let other = date + chrono::Duration::days(i64::from(n) * 3);
+            prop_assert_eq!(c.business_days_between(date, other), by_rule::between(&c, date, other));
         }
     }
 

@@ -42,6 +42,59 @@ fn table() -> &'static [Option<&'static str>] {
     })
 }
 
+/// Days of the calendar's range, `first_day()..=last_day()`.
+fn days_in_range() -> usize {
+    static N: OnceLock<usize> = OnceLock::new();
+    *N.get_or_init(|| (last_day() - first_day()).num_days() as usize + 1)
+}
+
+/// The open days of each [`CalendarKind`] without closures of an office's own, one
+/// bit per day of the range (bit `i % 64` of word `i / 64` for day `first_day() + i`),
+/// built once per kind, when first asked, from the same rules as
+/// [`BusinessCalendar::closed_reason`] (a test holds the table equal to it on every
+/// day of the range, and a proptest every lookup that uses it equal to the day-by-day
+/// rule computation).
+fn open_bits(kind: CalendarKind) -> &'static [u64] {
+    static BITS: [OnceLock<Vec<u64>>; 4] = [const { OnceLock::new() }; 4];
+    BITS[kind as usize].get_or_init(|| {
+        let holidays = table();
+        let n = days_in_range();
+        let mut bits = vec![0u64; n.div_ceil(64)];
+        let mut d = first_day();
+        for (i, holiday) in holidays.iter().enumerate().take(n) {
+            let closed = (holiday.is_some() && kind.closes_holidays())
+                || matches!(d.weekday(), Weekday::Sat | Weekday::Sun)
+                || (kind.closes_year_end() && {
+                    let (m, day) = (d.month(), d.day());
+                    (m == 12 && day >= 29) || (m == 1 && day <= 3)
+                });
+            if !closed {
+                bits[i / 64] |= 1 << (i % 64);
+            }
+            d = d.succ_opt().unwrap_or(d);
+        }
+        bits
+    })
+}
+
+/// The day's index in the range, `None` outside it.
+#[inline]
+fn day_index(date: NaiveDate) -> Option<i64> {
+    let i = i64::from(date.num_days_from_ce()) - i64::from(first_day_ce());
+    (0..days_in_range() as i64).contains(&i).then_some(i)
+}
+
+fn first_day_ce() -> i32 {
+    static CE: OnceLock<i32> = OnceLock::new();
+    *CE.get_or_init(|| first_day().num_days_from_ce())
+}
+
+/// The date of index `i` (which may lie one day outside the range, for errors).
+#[inline]
+fn date_of_index(i: i64) -> NaiveDate {
+    NaiveDate::from_num_days_from_ce_opt(first_day_ce() + i as i32).expect("near the range")
+}
+
 fn first_day() -> NaiveDate {
     NaiveDate::from_ymd_opt(FIRST_YEAR, 1, 1).expect("valid")
 }
@@ -254,27 +307,58 @@ impl BusinessCalendar {
         Ok(None)
     }
 
-    /// Is the office open on `date`?
+    /// Is the office open on `date`? (The table of [`open_bits`], then the office's
+    /// own closures: the same answer as `closed_reason(date)?.is_none()`.)
     pub fn is_open(&self, date: NaiveDate) -> Result<bool, CalendarError> {
-        Ok(self.closed_reason(date)?.is_none())
+        match day_index(date) {
+            Some(i) => Ok(self.open_at_index(i, || date)),
+            None => Err(CalendarError::OutOfRange { date }),
+        }
+    }
+
+    /// Is day `i` of the range open? `date` gives its date, asked only when the office
+    /// has closures of its own.
+    #[inline]
+    fn open_at_index(&self, i: i64, date: impl FnOnce() -> NaiveDate) -> bool {
+        let bits = open_bits(self.kind);
+        let i = i as usize;
+        bits[i / 64] & (1 << (i % 64)) != 0
+            && (self.extra_closures.is_empty() || !self.extra_closures.contains(&date()))
+    }
+
+    /// The first open day at index `i` or beyond it in direction `step` (±1); past an
+    /// end of the range, the error names the first day outside it.
+    fn scan(&self, mut i: i64, step: i64) -> Result<i64, CalendarError> {
+        let n = days_in_range() as i64;
+        loop {
+            if !(0..n).contains(&i) {
+                return Err(CalendarError::OutOfRange {
+                    date: date_of_index(i),
+                });
+            }
+            if self.open_at_index(i, || date_of_index(i)) {
+                return Ok(i);
+            }
+            i += step;
+        }
     }
 
     /// `date` if open, else the next open day (翌開庁日).
     pub fn open_on_or_after(&self, date: NaiveDate) -> Result<NaiveDate, CalendarError> {
-        let mut d = date;
-        while !self.is_open(d)? {
-            d = d.succ_opt().ok_or(CalendarError::OutOfRange { date: d })?;
+        let i = day_index(date).ok_or(CalendarError::OutOfRange { date })?;
+        if self.open_at_index(i, || date) {
+            return Ok(date);
         }
-        Ok(d)
+        self.scan(i + 1, 1).map(date_of_index)
     }
 
     /// `date` if open, else the previous open day (前開庁日).
     pub fn open_on_or_before(&self, date: NaiveDate) -> Result<NaiveDate, CalendarError> {
-        let mut d = date;
-        while !self.is_open(d)? {
-            d = d.pred_opt().ok_or(CalendarError::OutOfRange { date: d })?;
+        let i = day_index(date).ok_or(CalendarError::OutOfRange { date })?;
+        if self.open_at_index(i, || date) {
+            return Ok(date);
         }
-        Ok(d)
+        self.scan(i - 1, -1).map(date_of_index)
     }
 
     /// The first open day strictly after `date`.
@@ -293,18 +377,26 @@ impl BusinessCalendar {
     /// rolled forward to an open day (n = 0). "4 business days later" counts open
     /// days strictly after `date`.
     pub fn add_business_days(&self, date: NaiveDate, n: i32) -> Result<NaiveDate, CalendarError> {
-        let mut d = date;
         if n == 0 {
-            return self.open_on_or_after(d);
+            return self.open_on_or_after(date);
         }
+        let step = if n > 0 { 1 } else { -1 };
+        let Some(mut i) = day_index(date) else {
+            // Outside the range: one day at a time (the first step may enter it).
+            let mut d = date;
+            for _ in 0..n.unsigned_abs() {
+                d = if n > 0 {
+                    self.next_open(d)?
+                } else {
+                    self.previous_open(d)?
+                };
+            }
+            return Ok(d);
+        };
         for _ in 0..n.unsigned_abs() {
-            d = if n > 0 {
-                self.next_open(d)?
-            } else {
-                self.previous_open(d)?
-            };
+            i = self.scan(i + step, step)?;
         }
-        Ok(d)
+        Ok(date_of_index(i))
     }
 
     /// Open days in the half-open range (`from`, `to`]: how many business days after
@@ -319,6 +411,13 @@ impl BusinessCalendar {
         } else {
             (to, from, -1)
         };
+        if let (Some(a), Some(b)) = (day_index(lo), day_index(hi)) {
+            // Both ends in range: count the open days of the table.
+            let n = (a + 1..=b)
+                .filter(|&i| self.open_at_index(i, || date_of_index(i)))
+                .count() as i32;
+            return Ok(sign * n);
+        }
         let mut n = 0;
         let mut d = lo;
         while d < hi {
@@ -455,6 +554,139 @@ mod tests {
 
     fn calendar() -> impl Strategy<Value = BusinessCalendar> {
         prop::collection::vec(any_date(), 0..5).prop_map(BusinessCalendar::with_closures)
+    }
+
+    /// The lookups as first written, one day at a time on `closed_reason`: the
+    /// reference the table of open days must agree with.
+    mod by_rule {
+        use super::*;
+
+        pub fn is_open(c: &BusinessCalendar, date: NaiveDate) -> Result<bool, CalendarError> {
+            Ok(c.closed_reason(date)?.is_none())
+        }
+
+        pub fn on_or_after(
+            c: &BusinessCalendar,
+            date: NaiveDate,
+        ) -> Result<NaiveDate, CalendarError> {
+            let mut d = date;
+            while !is_open(c, d)? {
+                d = d.succ_opt().ok_or(CalendarError::OutOfRange { date: d })?;
+            }
+            Ok(d)
+        }
+
+        pub fn on_or_before(
+            c: &BusinessCalendar,
+            date: NaiveDate,
+        ) -> Result<NaiveDate, CalendarError> {
+            let mut d = date;
+            while !is_open(c, d)? {
+                d = d.pred_opt().ok_or(CalendarError::OutOfRange { date: d })?;
+            }
+            Ok(d)
+        }
+
+        pub fn between(
+            c: &BusinessCalendar,
+            from: NaiveDate,
+            to: NaiveDate,
+        ) -> Result<i32, CalendarError> {
+            let (lo, hi, sign) = if from <= to {
+                (from, to, 1)
+            } else {
+                (to, from, -1)
+            };
+            let mut n = 0;
+            let mut d = lo;
+            while d < hi {
+                d = d.succ_opt().ok_or(CalendarError::OutOfRange { date: d })?;
+                if is_open(c, d)? {
+                    n += 1;
+                }
+            }
+            Ok(sign * n)
+        }
+
+        pub fn add(
+            c: &BusinessCalendar,
+            date: NaiveDate,
+            n: i32,
+        ) -> Result<NaiveDate, CalendarError> {
+            let mut d = date;
+            if n == 0 {
+                return on_or_after(c, d);
+            }
+            for _ in 0..n.unsigned_abs() {
+                d = if n > 0 {
+                    on_or_after(
+                        c,
+                        d.succ_opt().ok_or(CalendarError::OutOfRange { date: d })?,
+                    )?
+                } else {
+                    on_or_before(
+                        c,
+                        d.pred_opt().ok_or(CalendarError::OutOfRange { date: d })?,
+                    )?
+                };
+            }
+            Ok(d)
+        }
+    }
+
+    /// A day of the whole range or up to ten days outside either end.
+    fn day_near_range() -> impl Strategy<Value = NaiveDate> {
+        let n = days_in_range() as i64;
+        prop_oneof![
+            (0..n).prop_map(|i| first_day() + chrono::Duration::days(i)),
+            (-10i64..10).prop_map(|i| first_day() + chrono::Duration::days(i)),
+            (-10i64..10).prop_map(|i| last_day() + chrono::Duration::days(i)),
+        ]
+    }
+
+    fn any_kind() -> impl Strategy<Value = CalendarKind> {
+        prop::sample::select(CalendarKind::ALL.to_vec())
+    }
+
+    #[test]
+    fn open_table_is_the_rules_on_every_day_of_the_range() {
+        for k in CalendarKind::ALL {
+            let c = BusinessCalendar::of_kind(k);
+            let mut d = first_day();
+            while d <= last_day() {
+                assert_eq!(c.is_open(d), by_rule::is_open(&c, d), "{k} {d}");
+                d = d.succ_opt().unwrap();
+            }
+            for d in [
+                first_day().pred_opt().unwrap(),
+                last_day().succ_opt().unwrap(),
+            ] {
+                assert_eq!(c.is_open(d), by_rule::is_open(&c, d), "{k} {d}");
+            }
+        }
+    }
+
+    proptest! {
+        /// Every lookup through the table of open days answers as the day-by-day rule
+        /// computation does, errors included, for every kind, with an office's own
+        /// closures, near both ends of the range.
+        #[test]
+        fn table_lookups_equal_the_rule_computation(
+            kind in any_kind(),
+            closures in prop::collection::vec(day_near_range(), 0..6),
+            date in day_near_range(),
+            n in -40i32..40,
+        ) {
+            let c = BusinessCalendar::with_closures(closures).with_kind(kind);
+            prop_assert_eq!(c.is_open(date), by_rule::is_open(&c, date));
+            prop_assert_eq!(c.open_on_or_after(date), by_rule::on_or_after(&c, date));
+            prop_assert_eq!(c.open_on_or_before(date), by_rule::on_or_before(&c, date));
+            prop_assert_eq!(c.next_open(date), by_rule::add(&c, date, 1));
+            prop_assert_eq!(c.previous_open(date), by_rule::add(&c, date, -1));
+            prop_assert_eq!(c.add_business_days(date, n), by_rule::add(&c, date, n));
+            let other = date + chrono::Duration::days(i64::from(n) * 3);
+            prop_assert_eq!(c.business_days_between(date, other), by_rule::between(&c, date, other));
+        }
     }
 
     proptest! {

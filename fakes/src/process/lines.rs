@@ -189,16 +189,50 @@ fn row_names() -> &'static [Vec<String>] {
 }
 
 /// The row `service` names, if any, whatever its line type.
+///
+/// The answers to the last few services asked on this thread are kept (a sweep or an
+/// ecosystem run asks for the same one or two services for every clinic, and
+/// normalising a Japanese name costs more than the rest of building the carrier); an
+/// answer depends on the text alone, so a kept one is the one [`find_uncached`] gives
+/// (a proptest holds it).
 pub fn find(service: &str) -> Option<&'static ListedLine> {
+    thread_local! {
+        static RECENT: std::cell::RefCell<Vec<(String, Option<usize>)>> =
+            const { std::cell::RefCell::new(Vec::new()) };
+    }
+    /// How many answers are kept; when full, the list starts again.
+    const KEPT: usize = 16;
+    let kept = RECENT.with(|r| {
+        r.borrow()
+            .iter()
+            .find(|(s, _)| s == service)
+            .map(|&(_, row)| row)
+    });
+    let row = match kept {
+        Some(row) => row,
+        None => {
+            let row = find_uncached(service);
+            RECENT.with(|r| {
+                let mut r = r.borrow_mut();
+                if r.len() >= KEPT {
+                    r.clear();
+                }
+                r.push((service.to_string(), row));
+            });
+            row
+        }
+    };
+    row.map(|i| &CONNECTABLE[i])
+}
+
+/// The index in [`CONNECTABLE`] of the row `service` names: normalised and compared
+/// with every row's names, on every call.
+pub fn find_uncached(service: &str) -> Option<usize> {
     let n = normalise(service);
     if n.is_empty() {
         return None;
     }
-    CONNECTABLE
-        .iter()
-        .zip(row_names())
-        .find(|(_, names)| names.contains(&n))
-        .map(|(l, _)| l)
+    row_names().iter().position(|names| names.contains(&n))
 }
 
 /// Why a service of a line type cannot be used, if it cannot.
@@ -340,11 +374,14 @@ mod tests {
             };
             let name = if spaced { name.replace(' ', "　") } else { name };
             for q in [name.clone(), format!("株式会社{name}"), noise.clone(), format!("{name}{noise}")] {
+                let want = find_by_rescanning(&q).map(|l| (l.carrier, l.service));
                 proptest::prop_assert_eq!(
                     find(&q).map(|l| (l.carrier, l.service)),
-                    find_by_rescanning(&q).map(|l| (l.carrier, l.service)),
+                    want,
                     "{:?}", q
                 );
+                // Asked again: the kept answer is the same.
+                proptest::prop_assert_eq!(find(&q).map(|l| (l.carrier, l.service)), want, "{:?} again", q);
             }
         }
     }

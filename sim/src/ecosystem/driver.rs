@@ -103,6 +103,11 @@ pub struct EcoRun {
     pub events_handled: u64,
 }
 
+/// Room for a clinic's trace: a whole onboarding records about 40 events, so one
+/// allocation usually holds them all *(our choice; only the allocation, not the trace,
+/// depends on it)*.
+const TIMELINE_CAPACITY: usize = 64;
+
 struct Live {
     clinic: Clinic,
     parties: Parties,
@@ -129,6 +134,48 @@ enum Stage {
 
 /// A queued item: which clinic, from, to, what, and its stage.
 type Item = (u32, ActorId, ActorId, Msg, Stage);
+
+/// The run's one event queue. The heap orders only slot numbers (so sifting moves a
+/// key and a `u32`, not a whole item); the items wait in a slab, their slots reused.
+/// Pop order is the [`EventQueue`]'s: time, then push order.
+struct Pending {
+    queue: EventQueue<u32>,
+    items: Vec<Option<Item>>,
+    free: Vec<u32>,
+}
+
+impl Pending {
+    fn with_capacity(n: usize) -> Self {
+        Pending {
+            queue: EventQueue::with_capacity(n),
+            items: Vec::with_capacity(n),
+            free: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, at: VirtualTime, item: Item) {
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.items[slot as usize] = Some(item);
+                slot
+            }
+            None => {
+                self.items.push(Some(item));
+                u32::try_from(self.items.len() - 1).expect("fewer than 2^32 pending messages")
+            }
+        };
+        self.queue.push(at, slot);
+    }
+
+    fn pop(&mut self) -> Option<(VirtualTime, Item)> {
+        let (at, slot) = self.queue.pop()?;
+        self.free.push(slot);
+        let item = self.items[slot as usize]
+            .take()
+            .expect("a queued slot holds its item");
+        Some((at, item))
+    }
+}
 
 fn template(eco: &Ecosystem, c: &ClinicSpec) -> Scenario {
     let spec = scenario::ScenarioFile {
@@ -168,7 +215,6 @@ fn template(eco: &Ecosystem, c: &ClinicSpec) -> Scenario {
 
 /// What a clinic's actors are built from, shared by clinics with the same
 /// designation, bureau and kind.
-#[derive(Clone)]
 struct PreparedKey {
     schedule: Schedule,
     setup: ClinicSetup,
@@ -207,7 +253,7 @@ pub fn run(eco: &Ecosystem, seed: u64) -> EcoRun {
         ClinicKind::Pharmacy => 2,
         ClinicKind::MedicalDental => 3,
     };
-    let mut lives: Vec<Option<Live>> = Vec::with_capacity(specs.len());
+    let mut lives: Vec<Option<Box<Live>>> = Vec::with_capacity(specs.len());
     let mut refused: Vec<Option<String>> = Vec::with_capacity(specs.len());
     let mut planned: Vec<Option<NaiveDate>> = Vec::with_capacity(specs.len());
     let mut origin = specs
@@ -218,22 +264,19 @@ pub fn run(eco: &Ecosystem, seed: u64) -> EcoRun {
     let mut end = origin;
     for c in &specs {
         let key = (c.designation, c.region() as u8, kind_key(c.kind));
-        let prepared = cache
-            .entry(key)
-            .or_insert_with(|| {
-                let sc = template(eco, c);
-                runner::prepare(&sc).map(|p| PreparedKey {
-                    schedule: p.schedule.clone(),
-                    setup: p.setup.clone(),
-                    bureau_calendar: p.bureau_calendar.clone(),
-                })
+        let prepared = cache.entry(key).or_insert_with(|| {
+            let sc = template(eco, c);
+            runner::prepare(&sc).map(|p| PreparedKey {
+                schedule: p.schedule.clone(),
+                setup: p.setup.clone(),
+                bureau_calendar: p.bureau_calendar.clone(),
             })
-            .clone();
+        });
         let p = match prepared {
-            Ok(p) => p,
+            Ok(p) => &*p,
             Err(reason) => {
                 lives.push(None);
-                refused.push(Some(reason));
+                refused.push(Some(reason.clone()));
                 planned.push(None);
                 continue;
             }
@@ -278,21 +321,21 @@ pub fn run(eco: &Ecosystem, seed: u64) -> EcoRun {
             .checked_add_months(chrono::Months::new(HORIZON_MONTHS))
             .unwrap_or(c.designation);
         end = end.max(horizon_day);
-        lives.push(Some(Live {
+        lives.push(Some(Box::new(Live {
             clinic,
             parties,
             horizon: VirtualTime::start_of(horizon_day),
-            timeline: Vec::new(),
+            timeline: Vec::with_capacity(TIMELINE_CAPACITY),
             handled: 0,
             waits: Waits::default(),
             reader_gated: false,
-        }));
+        })));
         refused.push(None);
     }
     let rules = s.ecosystem.rules.rules();
     let free_reader = rules.implementing_body_supplies_reader();
     let mut res = Resources::build(eco, origin);
-    let mut queue: EventQueue<Item> = EventQueue::with_capacity(specs.len() * 8);
+    let mut queue = Pending::with_capacity(specs.len() * 8);
     let mut out = Outbox::new(false);
     let mut now_at = VirtualTime(i64::MIN);
     // Start every clinic, in index order.
@@ -394,12 +437,18 @@ pub fn run(eco: &Ecosystem, seed: u64) -> EcoRun {
         actor.handle(now, from, msg, &mut out);
         drain(&mut out, ci, l, c, &mut queue, now_at, free_reader);
     }
+    // The outcome reads only the clinic's claims, limited type, transitional notice
+    // (the same for every clinic of the run) and designation: one template, its
+    // designation set per clinic.
+    let mut judged = template(eco, &specs[0]);
     let clinics = specs
         .into_iter()
         .zip(lives)
         .zip(refused)
         .zip(planned)
-        .map(|(((spec, live), refused), planned)| finish(eco, spec, live, refused, planned))
+        .map(|(((spec, live), refused), planned)| {
+            finish(&mut judged, spec, live.map(|l| *l), refused, planned)
+        })
         .collect();
     EcoRun {
         seed,
@@ -418,7 +467,7 @@ fn drain(
     ci: u32,
     l: &mut Live,
     c: &ClinicSpec,
-    queue: &mut EventQueue<Item>,
+    queue: &mut Pending,
     now_at: VirtualTime,
     free_reader: bool,
 ) {
@@ -471,7 +520,7 @@ fn drain(
 }
 
 fn finish(
-    eco: &Ecosystem,
+    judged: &mut Scenario,
     spec: ClinicSpec,
     live: Option<Live>,
     refused: Option<String>,
@@ -498,8 +547,8 @@ fn finish(
     let horizon = l.horizon;
     l.timeline.retain(|e| e.at <= horizon);
     l.timeline.sort_by_key(|e| e.at);
-    let sc = template(eco, &spec);
-    let outcome = runner::judge_outcome(&sc, &l.timeline);
+    judged.spec.clinic.designation = spec.designation;
+    let outcome = runner::judge_outcome(judged, &l.timeline);
     let first = |k: EventKind, who: Option<ActorId>| {
         l.timeline
             .iter()

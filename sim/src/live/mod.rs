@@ -16,6 +16,10 @@
 //! - [`pki`]: the certificates of a run and the client-credential test matrix;
 //! - [`state_dir`]: what `onsim serve` writes to its state directory (locked, no links
 //!   out);
+//! - [`verdict`]: `onsim serve --scenario`'s judge (the clinic observed from its
+//!   messages, `GET /verdict`, the shutdown report);
+//! - [`replay`]: the scenario's clinic as an HTTP client (`onsim run --live`, `onsim
+//!   play`);
 //! - [`reader`]: the simulated face-auth reader (`POST /reader/present`), whose
 //!   confirmations end in the file drop's `face/`.
 

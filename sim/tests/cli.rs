@@ -362,3 +362,26 @@ fn usage_errors_exit_2_and_help_exits_0() {
     assert_eq!(h.status.code(), Some(0));
     assert!(stdout(&h).contains("schedule"));
 }
+
+#[test]
+fn a_report_never_overwrites_a_scenario_file() {
+    // `onsim run --json FILE.toml`: the option swallowed the scenario's path.
+    let d = tmp("no-overwrite");
+    let file = d.join("mine.toml");
+    let text = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../scenarios/network/outage-on-go-live.toml"),
+    )
+    .unwrap();
+    std::fs::write(&file, &text).unwrap();
+    for flag in ["--json", "--junit"] {
+        let o = onsim(&["run", flag, file.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(2), "{flag}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("refusing to overwrite"),
+            "{}",
+            stderr(&o)
+        );
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), text, "{flag}");
+    }
+}

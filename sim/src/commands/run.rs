@@ -172,6 +172,18 @@ pub fn run(a: RunArgs) -> CmdResult {
     if a.threads == Some(0) {
         return Err(CliError::new("--threads must be at least 1"));
     }
+    // Nothing a user wrote is overwritten: `onsim run --json FILE.toml` (the report
+    // option in front of the scenario) must not replace the scenario with a report.
+    for (flag, out) in [("--json", &a.json), ("--junit", &a.junit)] {
+        if let Some(p) = out {
+            if p.extension().is_some_and(|x| x == "toml") && p.exists() {
+                return Err(CliError::new(format!(
+                    "{flag} {}: refusing to overwrite a scenario file with the report (the report goes after the option: `onsim run SCENARIO {flag} OUT`)",
+                    p.display()
+                )));
+            }
+        }
+    }
     let tables = super::schedule::published_tables(&a.published)?;
     let mut scenarios = load_all(&a.paths)?;
     for s in &mut scenarios {

@@ -264,7 +264,8 @@ impl World {
     /// Is a carrier outage with a window (`[[faults]] kind = "carrier-outage"` with
     /// `at`/`until`, or with neither) in force today? Then the carrier proxy refuses
     /// every connection, as the carrier actor fails every connectivity check. A
-    /// step-bound outage (`on = "..."`) is the actor's alone: it happens at the step.
+    /// step-bound outage (`on = "..."`) or one with a `probability` is the actor's
+    /// alone: it happens at the step, drawn from the actor's random stream.
     pub fn carrier_outage_now(&self) -> bool {
         let today = self.clock.now().date();
         self.lock()
@@ -274,7 +275,8 @@ impl World {
     }
 
     /// Is the implementing body down today (`implementing-body-down` with a window)?
-    /// The portal and the eligibility API answer 503 while it is.
+    /// Not yet wired to the services (docs/ARCHITECTURE.md, "Not yet"): the portal
+    /// and the eligibility API are meant to answer 503 while it is.
     pub fn implementing_body_down_now(&self) -> bool {
         let today = self.clock.now().date();
         self.lock()

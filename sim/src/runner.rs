@@ -30,6 +30,16 @@ pub const EVENT_LIMIT: usize = 100_000;
 /// Months simulated after the designation date.
 pub const HORIZON_MONTHS: u32 = 6;
 
+/// The end of a scenario's run: the start of the day [`HORIZON_MONTHS`] after its
+/// designation. What happens later is not judged (timeline, replay and live verdict).
+pub fn horizon(s: &Scenario) -> VirtualTime {
+    let d = s.spec.clinic.designation;
+    VirtualTime::start_of(
+        d.checked_add_months(chrono::Months::new(HORIZON_MONTHS))
+            .unwrap_or(d),
+    )
+}
+
 /// How much of the trace to keep.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Detail {
@@ -250,15 +260,9 @@ impl Prepared<'_> {
 /// Run a prepared scenario with one master seed.
 pub fn run_prepared(p: &Prepared, seed: u64, detail: Detail) -> RunResult {
     let s = p.scenario;
-    let spec = &s.spec;
     let clinic = p.clinic(seed);
     let parties = Parties::build(p.party_setup(), seed);
-    let horizon = VirtualTime::start_of(
-        spec.clinic
-            .designation
-            .checked_add_months(chrono::Months::new(HORIZON_MONTHS))
-            .unwrap_or(spec.clinic.designation),
-    );
+    let horizon = horizon(s);
     // Everyone runs here: nothing is ever away.
     let mut driver = Driver::new(Some(clinic), Some(parties), detail == Detail::Full);
     driver.start_clinic();

@@ -104,11 +104,7 @@ pub fn run(s: &Scenario) -> Result<RunResult, LiveError> {
     let (clinic_events, handled) = result?;
     let mut timeline = trace;
     timeline.extend(clinic_events);
-    let horizon = VirtualTime::start_of(
-        designation
-            .checked_add_months(chrono::Months::new(runner::HORIZON_MONTHS))
-            .unwrap_or(designation),
-    );
+    let horizon = runner::horizon(s);
     timeline.retain(|e| e.at <= horizon);
     timeline.sort_by_key(|e| e.at);
     let outcome = runner::judge_outcome(s, &timeline);
@@ -174,12 +170,7 @@ fn drive(
     mut driver: Driver,
 ) -> Result<(Events, usize), LiveError> {
     let carrier = &s.spec.actors.carrier;
-    let designation = s.spec.clinic.designation;
-    let horizon = VirtualTime::start_of(
-        designation
-            .checked_add_months(chrono::Months::new(runner::HORIZON_MONTHS))
-            .unwrap_or(designation),
-    );
+    let horizon = runner::horizon(s);
     let mut since = 0u64;
     let mut now = client.clock()?.now;
     driver.advance_to(now);

@@ -425,13 +425,7 @@ fn observed(c: &Check, player: ClinicPlayer) -> bool {
 }
 
 /// The horizon of a scenario: what happens after it is not judged (as timeline mode).
-pub fn horizon(s: &Scenario) -> VirtualTime {
-    let d = s.spec.clinic.designation;
-    VirtualTime::start_of(
-        d.checked_add_months(chrono::Months::new(runner::HORIZON_MONTHS))
-            .unwrap_or(d),
-    )
-}
+pub use runner::horizon;
 
 /// Judge `s`'s checks against `timeline` (every event up to `now`, any order).
 pub fn judge(

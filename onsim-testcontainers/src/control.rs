@@ -114,12 +114,6 @@ impl Control {
         Clock::from_json(&url, self.post(&url, &by.body())?)
     }
 
-    /// `GET {control_url}/verdict`: how the scenario's `[[expect]]` stand so far
-    /// (issue 17 item 1), as the JSON onsim returns.
-    pub(crate) fn verdict(&self) -> Result<Value> {
-        self.get(&self.url("/verdict"))
-    }
-
     pub(crate) fn get(&self, url: &str) -> Result<Value> {
         let r = self.agent.get(url).call();
         answer(url, r)

@@ -35,6 +35,7 @@ mod error;
 mod image;
 mod onsim;
 mod population;
+mod verdict;
 
 pub use ansi::strip_ansi;
 pub use control::{Advance, Clock};
@@ -45,3 +46,4 @@ pub use error::Error;
 pub use image::{OnsimImage, PORTS, PORT_BASE, READY_LINE, STARTUP};
 pub use onsim::Onsim;
 pub use population::Patient;
+pub use verdict::{Check, CheckStatus, Finished, Verdict};

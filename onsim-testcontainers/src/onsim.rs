@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::Value;
 use testcontainers::Container;
@@ -11,9 +12,10 @@ use crate::ansi::strip_ansi;
 use crate::control::{Advance, Clock, Control};
 use crate::eligibility::{client_config, post_xml, HttpAnswer};
 use crate::endpoints::{Credential, Endpoints, HostUrl};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::image::{Running, PORTS};
 use crate::population::Patient;
+use crate::verdict::{Finished, Verdict};
 
 /// A running onsim container with its port mapping. Dropping it stops and removes
 /// the container, then the temporary state dir (if [`crate::OnsimImage`] made one).
@@ -119,10 +121,49 @@ impl Onsim {
     }
 
     /// `GET {control_url}/verdict`: the scenario's expectations judged against what
-    /// happened so far (with `onsim serve --scenario`, issue 17 item 1), as the JSON
-    /// onsim returns. An image without it answers 404: [`crate::Error::Status`].
-    pub fn verdict(&self) -> Result<Value> {
-        self.control.verdict()
+    /// happened so far (with `onsim serve --scenario`, issue 17 item 1). An image
+    /// started without a scenario answers 404: [`crate::Error::Status`].
+    pub fn verdict(&self) -> Result<Verdict> {
+        let url = self.control.url("/verdict");
+        let raw = self.control.get(&url)?;
+        Verdict::from_json(raw).map_err(|reason| Error::Shape { url, reason })
+    }
+
+    /// [`Onsim::verdict`] with every event up to now (`?timeline=1`).
+    pub fn verdict_with_timeline(&self) -> Result<Verdict> {
+        let url = self.control.url("/verdict?timeline=1");
+        let raw = self.control.get(&url)?;
+        Verdict::from_json(raw).map_err(|reason| Error::Shape { url, reason })
+    }
+
+    /// Stop the container as `docker stop` does (SIGTERM, then SIGKILL after
+    /// `grace`) and read how `onsim serve --scenario` ended: its exit code (0 passed,
+    /// 1 failed) and the `verdict.json` / `verdict.junit.xml` it wrote into the state
+    /// dir on shutdown. The state dir stays until the [`Onsim`] is dropped.
+    pub fn stop(&self, grace: Duration) -> Result<Finished> {
+        let secs = i32::try_from(grace.as_secs().max(1)).unwrap_or(i32::MAX);
+        self.container.stop_with_timeout(Some(secs))?;
+        let exit_code = self.container.exit_code()?.ok_or_else(|| Error::Shape {
+            url: format!("container {}", self.container.id()),
+            reason: "stopped but reports no exit code".into(),
+        })?;
+        let read = |name: &str| {
+            let path = self.state_dir.join(name);
+            std::fs::read_to_string(&path).map_err(|source| Error::Io { path, source })
+        };
+        let path = self.state_dir.join("verdict.json");
+        let raw: Value =
+            serde_json::from_str(&read("verdict.json")?).map_err(|e| Error::StateFile {
+                path: path.clone(),
+                reason: e.to_string(),
+            })?;
+        let verdict =
+            Verdict::from_json(raw).map_err(|reason| Error::StateFile { path, reason })?;
+        Ok(Finished {
+            exit_code,
+            verdict,
+            junit: read("verdict.junit.xml")?,
+        })
     }
 
     /// Any `GET` on the control port (`/inbox`, `/trace`, `/deadlines`, …).

@@ -141,3 +141,68 @@ fn start_confirm_one_patient_over_mtls_and_move_the_clock() {
         t0.elapsed()
     );
 }
+
+/// `onsim serve --scenario` in the container (issue 17 items 1 and 5): onsim plays
+/// the clinic of `tests/fixtures/onsim-plays-the-clinic.toml`; the test moves the
+/// clock past the designation day, confirms one patient over mutual TLS, reads the
+/// verdict while it runs, then stops the container and reads the verdict it wrote.
+#[test]
+fn a_scenario_runs_in_the_container_and_its_verdict_is_read() {
+    if !available("onsim-testcontainers::a_scenario_runs_in_the_container_and_its_verdict_is_read")
+    {
+        return;
+    }
+    let scenario = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/onsim-plays-the-clinic.toml");
+    let onsim = OnsimImage::default()
+        .with_args(["--households", "500"])
+        .with_scenario(&scenario)
+        .start()
+        .expect("the image starts with the scenario");
+
+    // Before anything happened: nothing settled, the clinic not online yet.
+    let v = onsim.verdict().unwrap();
+    assert_eq!(v.clinic, "onsim");
+    assert!(!v.settled && !v.passed, "{:#}", v.raw);
+    assert_eq!(v.online_start, None);
+
+    let after = onsim.advance(Advance::To("2024-10-02".into())).unwrap();
+    assert!(after.now.starts_with("2024-10-02"), "{after:?}");
+
+    // One patient confirmed over mutual TLS on the clinic's second day online.
+    let valid = onsim.credential("valid").unwrap();
+    let p = onsim
+        .population()
+        .unwrap()
+        .into_iter()
+        .find(|p| p.expected_validity == "1")
+        .expect("a row expecting validity 1");
+    let xml = p.single_inquiry(
+        onsim.institution_code().unwrap(),
+        &after.date_yyyymmdd(),
+        "tc-rust-scenario",
+    );
+    let answer = onsim.confirm(&valid, &xml).unwrap();
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert!(answer
+        .body
+        .contains("<QualificationValidity>1</QualificationValidity>"));
+
+    // The verdict while it runs, then the one written on shutdown: the same.
+    let v = onsim.verdict_with_timeline().unwrap();
+    assert!(v.passed && v.settled, "{:#}", v.raw);
+    assert_eq!(v.outcome, "online-on-designation-day");
+    assert_eq!(v.online_start.as_deref(), Some("2024-10-01"));
+    assert_eq!(v.failed().count(), 0);
+    assert!(!v.timeline.is_empty());
+    let done = onsim.stop(Duration::from_secs(30)).unwrap();
+    assert_eq!(done.exit_code, 0, "{}", onsim.stderr_text());
+    assert!(done.verdict.passed, "{:#}", done.verdict.raw);
+    assert_eq!(done.verdict.outcome, v.outcome);
+    assert_eq!(done.verdict.checks, v.checks);
+    assert!(
+        done.junit.contains("<testsuite") && !done.junit.contains("<failure"),
+        "{}",
+        done.junit
+    );
+}

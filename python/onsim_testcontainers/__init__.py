@@ -37,6 +37,7 @@ from testcontainers.core.container import DockerContainer
 from testcontainers.core.wait_strategies import LogMessageWaitStrategy
 
 __all__ = [
+    "Check",
     "Clock",
     "Credential",
     "HostUrl",
@@ -47,6 +48,8 @@ __all__ = [
     "PORT_BASE",
     "PORTS",
     "READY_LINE",
+    "Finished",
+    "Verdict",
 ]
 
 #: The line ``onsim serve`` prints on stderr once endpoints.json is written.
@@ -57,6 +60,8 @@ PORT_BASE = 7000
 PORTS = tuple(range(PORT_BASE, PORT_BASE + 7))
 #: Where the state dir is mounted inside the container.
 STATE = "/state"
+#: Where a scenario file is mounted (read-only) inside the container.
+SCENARIO = "/scenario"
 #: Default longest wait for the ready line (our choice: debug-built images make their
 #: RSA keys in seconds; 60 s leaves room on a loaded CI machine).
 STARTUP_S = 60
@@ -171,6 +176,78 @@ class Patient:
         )
 
 
+@dataclass
+class Check:
+    """One ``[[expect]]`` of the scenario and how it fared: ``status`` is
+    ``passed``, ``failed`` or ``not-judged`` (what only the clinic's first patient
+    shows, when the system under test plays the clinic)."""
+
+    expectation: str
+    status: str
+    explanation: Optional[str] = None
+
+
+@dataclass
+class Verdict:
+    """``onsim serve --scenario``'s verdict (``GET {control_url}/verdict``, and
+    ``verdict.json`` in the state dir on shutdown); ``raw`` is the whole JSON.
+    Unknown keys are ignored; a missing one raises OnsimError naming it."""
+
+    scenario: str
+    name: str
+    clinic: str
+    now: str
+    settled: bool
+    passed: bool
+    outcome: str
+    online_start: Optional[str]
+    checks: list[Check]
+    timeline: list[dict]
+    raw: dict = field(repr=False)
+
+    STATUSES = ("passed", "failed", "not-judged")
+
+    @classmethod
+    def from_json(cls, raw: dict, where: str) -> "Verdict":
+        def need(key: str, kind: type) -> Any:
+            v = raw.get(key)
+            if not isinstance(v, kind):
+                raise OnsimError(f"{where}: verdict has no {kind.__name__} {key!r}: {raw}")
+            return v
+
+        checks = []
+        for i, c in enumerate(need("checks", list)):
+            if not isinstance(c, dict) or c.get("status") not in cls.STATUSES or not isinstance(c.get("expectation"), str):
+                raise OnsimError(f"{where}: verdict checks[{i}] is not an expectation with a status in {cls.STATUSES}: {c}")
+            checks.append(Check(c["expectation"], c["status"], c.get("explanation")))
+        return cls(
+            scenario=need("scenario", str),
+            name=need("name", str),
+            clinic=need("clinic", str),
+            now=need("now", str),
+            settled=need("settled", bool),
+            passed=need("passed", bool),
+            outcome=need("outcome", str),
+            online_start=raw.get("online_start"),
+            checks=checks,
+            timeline=raw.get("timeline", []),
+            raw=raw,
+        )
+
+    def failed(self) -> list[Check]:
+        return [c for c in self.checks if c.status == "failed"]
+
+
+@dataclass
+class Finished:
+    """How a stopped ``onsim serve --scenario`` ended: exit code 0 (passed) or 1
+    (failed), as ``onsim run``, and the verdict files it wrote on shutdown."""
+
+    exit_code: int
+    verdict: Verdict
+    junit: str
+
+
 def read_population(path: Path) -> list[Patient]:
     """Every data row of population.csv (its header checked)."""
     with open(path, newline="", encoding="utf-8") as f:
@@ -225,8 +302,10 @@ class OnsimContainer(DockerContainer):
     ``state_dir``: a host folder (missing or empty, or a previous run's); default a
     temporary one, removed on stop. ``advertise``: ``onsim serve --advertise`` (the
     host in endpoints.json's URLs and the server certificate; default the image's,
-    127.0.0.1). ``args``: further ``onsim serve`` flags. ``user``: ``uid:gid`` the
-    container runs as (default the calling user; None for the image's root).
+    127.0.0.1). ``scenario``: a scenario file for ``onsim serve --scenario``
+    (mounted read-only). ``args``: further ``onsim serve`` flags. ``user``:
+    ``uid:gid`` the container runs as (default the calling user; None for the
+    image's root).
     """
 
     def __init__(
@@ -235,6 +314,7 @@ class OnsimContainer(DockerContainer):
         *,
         state_dir: Optional[os.PathLike | str] = None,
         advertise: Optional[str] = None,
+        scenario: Optional[os.PathLike | str] = None,
         args: Sequence[str] = (),
         user: Optional[str] = "calling",
         startup_timeout: int = STARTUP_S,
@@ -245,6 +325,7 @@ class OnsimContainer(DockerContainer):
         self._state_arg = state_dir
         self.state_dir: Optional[Path] = None
         self._advertise = advertise
+        self._scenario = Path(scenario).resolve() if scenario is not None else None
         self._args = list(args)
         self._user = _calling_user() if user == "calling" else user
         self._startup_timeout = startup_timeout
@@ -259,6 +340,8 @@ class OnsimContainer(DockerContainer):
         cmd = ["--state-dir", STATE, "--port-base", str(PORT_BASE)]
         if self._advertise:
             cmd += ["--advertise", self._advertise]
+        if self._scenario is not None:
+            cmd += ["--scenario", f"{SCENARIO}/{self._scenario.name}"]
         return cmd + self._args
 
     def start(self) -> "OnsimContainer":
@@ -269,6 +352,10 @@ class OnsimContainer(DockerContainer):
             self.state_dir.mkdir(parents=True, exist_ok=True)
         self.state_dir = self.state_dir.resolve()
         self.with_volume_mapping(str(self.state_dir), STATE, "rw")
+        if self._scenario is not None:
+            if not self._scenario.is_file():
+                raise OnsimError(f"{self._scenario}: no such scenario file")
+            self.with_volume_mapping(str(self._scenario), f"{SCENARIO}/{self._scenario.name}", "ro")
         self.with_exposed_ports(*PORTS)
         self.with_command(self.serve_args())
         if self._user:
@@ -394,10 +481,31 @@ class OnsimContainer(DockerContainer):
             raise OnsimError(f"advance takes exactly one of days, hours, minutes, to (given: {sorted(given) or 'none'})")
         return self._clock(self._json("POST", "/clock/advance", given))
 
-    def verdict(self) -> dict:
+    def verdict(self, timeline: bool = False) -> Verdict:
         """``GET {control_url}/verdict``: the scenario's expectations judged so far
-        (``onsim serve --scenario``, issue 17 item 1), as the JSON onsim returns."""
-        return self._json("GET", "/verdict")
+        (``onsim serve --scenario``, issue 17 item 1); with ``timeline``, every
+        event up to now too. Without a scenario onsim answers 404 (OnsimError)."""
+        path = "/verdict?timeline=1" if timeline else "/verdict"
+        return Verdict.from_json(self._json("GET", path), self._control(path))
+
+    def finish(self, grace_s: int = 30) -> Finished:
+        """Stop the container as ``docker stop`` does (SIGTERM, SIGKILL after
+        ``grace_s``) and read how ``onsim serve --scenario`` ended: its exit code
+        and the verdict.json / verdict.junit.xml it wrote into the state dir. The
+        container is removed (and a temporary state dir deleted) by ``stop()``."""
+        c = self.get_wrapped_container()
+        c.stop(timeout=grace_s)
+        c.reload()
+        code = c.attrs.get("State", {}).get("ExitCode")
+        if not isinstance(code, int):
+            raise OnsimError(f"container {c.id}: stopped but reports no exit code")
+        path = self.state_dir / "verdict.json"
+        try:
+            raw = json.loads(_read(path))
+        except ValueError as e:
+            raise OnsimError(f"{path}: not JSON: {e}") from e
+        junit = _read(self.state_dir / "verdict.junit.xml").decode("utf-8")
+        return Finished(exit_code=code, verdict=Verdict.from_json(raw, str(path)), junit=junit)
 
     def _clock(self, raw: dict) -> Clock:
         now = raw.get("now")

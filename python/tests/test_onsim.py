@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -22,6 +23,7 @@ from onsim_testcontainers import (
     OnsimContainer,
     OnsimError,
     Patient,
+    Verdict,
     image_ref,
     map_url,
     read_population,
@@ -78,12 +80,16 @@ def _exists(container_id: str) -> bool:
     return r.returncode == 0
 
 
-def test_start_confirm_one_patient_over_mtls_and_move_the_clock():
+def _need_docker() -> None:
     why = _docker_ready()
     if why is not None:
         if os.environ.get("ONSIM_REQUIRE_DOCKER") == "1":
             pytest.fail(f"ONSIM_REQUIRE_DOCKER=1 but {why}")
         pytest.skip(f"!!!!!!!! SKIPPED: {why} !!!!!!!!")
+
+
+def test_start_confirm_one_patient_over_mtls_and_move_the_clock():
+    _need_docker()
     t0 = time.monotonic()
     with OnsimContainer(args=["--households", "2000"]) as onsim:
         ready = time.monotonic() - t0
@@ -137,3 +143,50 @@ def test_start_confirm_one_patient_over_mtls_and_move_the_clock():
     assert not _exists(cid), f"container {cid} removed"
     assert not state.exists(), f"temporary state dir {state} removed"
     print(f"onsim_testcontainers: ready after {ready:.2f} s, test {time.monotonic() - t0:.2f} s")
+
+
+#: The module tests' scenario, shared with the Rust module's test: onsim plays the
+#: clinic of a Hiroshima clinic designated 2024-10-01 on the recommended plan.
+SCENARIO_FILE = Path(__file__).resolve().parents[2] / "onsim-testcontainers/tests/fixtures/onsim-plays-the-clinic.toml"
+
+
+def test_verdict_shape_is_read_and_a_missing_key_is_named():
+    raw = {"scenario": "/scenario/x.toml", "name": "x", "clinic": "onsim", "now": "2024-10-02T09:00",
+           "settled": True, "passed": True, "outcome": "online-on-designation-day", "online_start": "2024-10-01",
+           "checks": [{"expectation": "outcome = online-on-designation-day", "status": "passed"}], "new_key": 1}
+    v = Verdict.from_json(raw, "here")
+    assert v.passed and v.checks[0].status == "passed" and v.failed() == [] and v.raw["new_key"] == 1
+    del raw["passed"]
+    with pytest.raises(OnsimError, match="'passed'"):
+        Verdict.from_json(raw, "here")
+    raw["passed"] = False
+    raw["checks"][0]["status"] = "maybe"
+    with pytest.raises(OnsimError, match=r"checks\[0\]"):
+        Verdict.from_json(raw, "here")
+
+
+def test_a_scenario_runs_in_the_container_and_its_verdict_is_read():
+    _need_docker()
+    onsim = OnsimContainer(scenario=SCENARIO_FILE, args=["--households", "500"])
+    args = onsim.serve_args()
+    assert args[args.index("--scenario") + 1] == "/scenario/onsim-plays-the-clinic.toml", args
+    with onsim:
+        cid = onsim.get_container_id()
+        v = onsim.verdict()
+        assert v.clinic == "onsim" and not v.settled and not v.passed, v.raw
+
+        after = onsim.advance(to="2024-10-02")
+        assert after.now.startswith("2024-10-02"), after
+        p = next(p for p in onsim.population() if p.expected_validity == "1")
+        r = onsim.confirm(onsim.credential("valid"), p.single_inquiry(onsim.institution_code, after.date_yyyymmdd, "tc-py-scenario"))
+        assert r.status_code == 200 and "<QualificationValidity>1</QualificationValidity>" in r.text, r.text
+
+        v = onsim.verdict(timeline=True)
+        assert v.passed and v.settled, v.raw
+        assert v.outcome == "online-on-designation-day" and v.online_start == "2024-10-01"
+        assert v.timeline, "the timeline was asked for"
+        done = onsim.finish(grace_s=30)
+        assert done.exit_code == 0, onsim.logs_text()
+        assert done.verdict.passed and done.verdict.checks == v.checks
+        assert "<testsuite" in done.junit and "<failure" not in done.junit, done.junit
+    assert not _exists(cid), f"container {cid} removed"

@@ -4,6 +4,9 @@
 
 use std::process::Command;
 
+#[path = "support/serve.rs"]
+mod serve;
+
 fn onsim() -> Command {
     Command::new(env!("CARGO_BIN_EXE_onsim"))
 }
@@ -245,4 +248,69 @@ fn shards_with_a_table_merge_and_do_not_mix_with_shards_without() {
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
+}
+
+/// `onsim serve --scenario --published` (issue 16 #3 on the live services): the
+/// scenario's bureau's table sets the deadlines the services run on and report;
+/// a table for another bureau, or one without a scenario, is exit 2 naming it.
+#[test]
+fn serve_runs_a_scenario_on_its_bureaus_published_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = dir.path().join("kanto.csv");
+    std::fs::write(
+        &table,
+        format!("{HEADER}2025-06-01,2025-04-09,2025-04-14\n"),
+    )
+    .unwrap();
+    let published = format!("kanto-shinetsu={}", table.display());
+    let s = serve::Server::start(&[
+        "--households",
+        "100",
+        "--scenario",
+        "../scenarios/happy/r2024-medical-tokyo.toml",
+        "--published",
+        &published,
+    ]);
+    let d = s.endpoints["published_deviations"].as_array().unwrap();
+    assert_eq!(d.len(), 2, "{d:?}");
+    assert!(d.iter().any(|x| x["id"] == "implementing-body-deadline"
+        && x["published_date"] == "2025-04-14"
+        && x["rule_date"] == "2025-04-15"));
+    let (st, dl) = serve::http("GET", &s.url("deadlines_url"), None);
+    assert_eq!(st, 200, "{dl}");
+    assert_eq!(dl["implementing_body_deadline"], "2025-04-14", "{dl}");
+    assert_eq!(dl["bureau_answer_dispatch"], "2025-04-09", "{dl}");
+    let log = s.stop();
+    assert!(
+        log.contains("published table: implementing-body-deadline 2025-04-14 (rule 2025-04-15)"),
+        "{log}"
+    );
+
+    for (args, needle) in [
+        (
+            vec![
+                "--scenario".to_string(),
+                "../scenarios/happy/r2024-medical-tokyo.toml".to_string(),
+                "--published".to_string(),
+                format!("kinki={}", table.display()),
+            ],
+            "no table for the scenario's bureau (kanto-shinetsu)",
+        ),
+        (
+            vec!["--published".to_string(), published.clone()],
+            "--published applies to a scenario's bureau",
+        ),
+    ] {
+        let state = dir.path().join("state-refused");
+        let o = onsim()
+            .arg("serve")
+            .arg("--state-dir")
+            .arg(&state)
+            .args(&args)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
 }

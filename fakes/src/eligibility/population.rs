@@ -809,13 +809,24 @@ impl Population {
     /// If the population is too small or its shares are zero so that no household
     /// fits (e.g. `p_twins = 0` for validity 5).
     pub fn example(&self, validity: QualificationValidity) -> SearchKey {
+        self.try_example(validity).unwrap_or_else(|| {
+            panic!(
+                "no household in the first {} gives validity {validity:?}",
+                self.cfg.households.min(1_000_000)
+            )
+        })
+    }
+
+    /// [`Population::example`], or `None` when no household fits (a population too
+    /// small for every outcome: `onsim serve` refuses it naming the outcome).
+    pub fn try_example(&self, validity: QualificationValidity) -> Option<SearchKey> {
         use QualificationValidity as V;
         let limit = self.cfg.households.min(1_000_000);
         if validity == V::NoRecord {
             // A valid key with a birthdate nobody in that household has.
-            let mut key = self.example(V::Valid);
+            let mut key = self.try_example(V::Valid)?;
             key.birthdate = NaiveDate::from_ymd_opt(1900, 1, 1).expect("valid");
-            return key;
+            return Some(key);
         }
         for h in 0..limit {
             let hh = self.household(h);
@@ -828,16 +839,16 @@ impl Population {
             };
             if let Some((g, i, with_branch)) = pick {
                 let gi = usize::from(g);
-                return SearchKey {
+                return Some(SearchKey {
                     insurer_number: self.insurer_of(&hh, gi),
                     symbol: symbol_key(&hh.symbol[gi]),
                     number: Self::number(h, g),
                     branch: with_branch.then(|| branch(i).to_string()),
                     birthdate: hh.members[i].birthdate,
-                };
+                });
             }
         }
-        panic!("no household in the first {limit} gives validity {validity:?}");
+        None
     }
 
     /// The key of the first person (in household order) with feature `want`: valid
@@ -847,6 +858,12 @@ impl Population {
     /// # Panics
     /// If nobody in the first 10^6 households has it.
     pub fn example_with(&self, want: Feature) -> SearchKey {
+        self.try_example_with(want)
+            .unwrap_or_else(|| panic!("no person with {want:?} in the population"))
+    }
+
+    /// [`Population::example_with`], or `None` when nobody has `want`.
+    pub fn try_example_with(&self, want: Feature) -> Option<SearchKey> {
         for h in 0..self.cfg.households.min(1_000_000) {
             let hh = self.household(h);
             let lapsed = matches!(hh.status, Status::Lapsed(_));
@@ -878,7 +895,7 @@ impl Population {
                     Feature::LimitClass(c) => r.limit.as_ref().is_some_and(|l| l.class == c),
                 };
                 if hit {
-                    return SearchKey::of_search_info(&SearchInfo {
+                    return Some(SearchKey::of_search_info(&SearchInfo {
                         insurer_number: r.qualification.insurer_number,
                         insured_card_symbol: r.qualification.insured_card_symbol.clone(),
                         insured_identification_number: r
@@ -889,11 +906,11 @@ impl Population {
                         birthdate: r.qualification.birthdate,
                         limit_consent: None,
                         arbitrary_identifier: None,
-                    });
+                    }));
                 }
             }
         }
-        panic!("no person with {want:?} in the population");
+        None
     }
 
     /// The key of person `i` of household `h`, current record (for load generators).

@@ -7,7 +7,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use super::fault::{CardProblem, FaultKind, FaultStep, Faults};
-use super::go_live::Readiness;
+use super::go_live::{Attempt, GoLive, Readiness};
 use super::plan::{self, PlanItem};
 use super::{
     Actor, ActorId, CheckPurpose, EventKind, Msg, Outbox, Prerequisite, Step, OFFICE_OPENS,
@@ -209,10 +209,8 @@ pub struct Clinic {
     /// What counts towards going live ([`Readiness`], the rule the live verdict uses
     /// too).
     ready: Readiness,
-    online: bool,
-    golive_due: bool,
-    golive_pending: bool,
-    gave_up: bool,
+    /// Where going live stands ([`GoLive`], the guard the live verdict uses too).
+    go_live: GoLive,
 }
 
 impl Clinic {
@@ -242,10 +240,7 @@ impl Clinic {
             codes,
             account: None,
             ready,
-            online: false,
-            golive_due: false,
-            golive_pending: false,
-            gave_up: false,
+            go_live: GoLive::default(),
         }
     }
 
@@ -267,24 +262,17 @@ impl Clinic {
         out.send(self.at(d), ME, ME, Msg::Step(s));
     }
 
-    fn ready_to_go_live(&self, today: NaiveDate) -> Result<(), String> {
-        self.ready.check(today)
-    }
-
     /// Try to go online if the designation day has come.
     fn try_go_live(&mut self, now: VirtualTime, out: &mut Outbox) {
-        if self.online
-            || !self.golive_due
-            || self.golive_pending
-            || self.gave_up
-            || self.setup.paper_claims && !self.setup.limited_type
-            || self.setup.plan.transitional_notice
-        {
-            return;
-        }
-        match self.ready_to_go_live(now.date()) {
-            Ok(()) if self.setup.limited_type => {
-                self.online = true;
+        let attempt = self.go_live.attempt(
+            &self.ready,
+            now.date(),
+            self.setup.paper_claims,
+            self.setup.plan.transitional_notice,
+        );
+        match attempt {
+            Attempt::Skip => {}
+            Attempt::LimitedTypeReady => {
                 out.event(
                     now,
                     ME,
@@ -293,8 +281,8 @@ impl Clinic {
                     String::new,
                 );
             }
-            Ok(()) => {
-                self.golive_pending = true;
+            Attempt::Check => {
+                self.go_live.pending = true;
                 out.send(
                     now,
                     ME,
@@ -304,7 +292,7 @@ impl Clinic {
                     },
                 );
             }
-            Err(why) => {
+            Attempt::Missing { why, retry } => {
                 out.event(
                     now,
                     ME,
@@ -313,7 +301,6 @@ impl Clinic {
                     || why,
                 );
                 // Waiting on something in the future? Try again when it comes.
-                let retry = self.ready.waiting_for(now.date());
                 if let Some(d) = retry {
                     self.step(out, d, Step::GoLive);
                 }
@@ -863,17 +850,17 @@ impl Actor for Clinic {
                 self.try_go_live(now, out);
             }
             Msg::Step(Step::GoLive) => {
-                self.golive_due = true;
+                self.go_live.due = true;
                 self.try_go_live(now, out);
             }
             Msg::ConnectivityResult {
                 purpose: CheckPurpose::GoLive,
                 failure,
             } => {
-                self.golive_pending = false;
+                self.go_live.pending = false;
                 match failure {
                     None => {
-                        self.online = true;
+                        self.go_live.online = true;
                         out.event(now, ME, EventKind::OnlineStart, "online eligibility confirmation works: operation start date entered on the portal", String::new);
                         self.first_confirmation(now, out);
                     }
@@ -889,7 +876,7 @@ impl Actor for Clinic {
                             let next = today.succ_opt().unwrap_or(today);
                             self.step(out, next, Step::GoLive);
                         } else {
-                            self.gave_up = true;
+                            self.go_live.gave_up = true;
                         }
                     }
                 }

@@ -108,6 +108,74 @@ impl Readiness {
     }
 }
 
+/// Where a clinic's going live stands: the flags the timeline's
+/// [`super::clinic::Clinic`] and the live verdict's observer both keep, so the
+/// guard "is an attempt due at all?" is written once ([`GoLive::attempt`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GoLive {
+    /// Online (the go-live check succeeded, or a limited-type clinic got ready).
+    pub online: bool,
+    /// The designation day (or a retry day) has come: attempts are due.
+    pub due: bool,
+    /// A go-live connectivity check is out, its result not back yet.
+    pub pending: bool,
+    /// A go-live check failed for good (not transient): no more attempts.
+    pub gave_up: bool,
+}
+
+/// What one attempt to go live comes to ([`GoLive::attempt`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attempt {
+    /// Nothing to do: already online, not due, a check pending, given up, or a
+    /// clinic that does not go online (paper claims, 経過措置).
+    Skip,
+    /// A 資格確認限定型 clinic with everything in place: online without a check.
+    LimitedTypeReady,
+    /// Everything in place: the go-live connectivity check decides.
+    Check,
+    /// Something is missing (`why`, joined by "; "); retry on `retry` if a future
+    /// date would change the answer.
+    Missing {
+        why: String,
+        retry: Option<NaiveDate>,
+    },
+}
+
+impl GoLive {
+    /// Attempt to go live on `today` with what `ready` holds. A paper-claims clinic
+    /// (001 ※3) that is not limited-type and a 経過措置 clinic never go online. Sets
+    /// `online` for a limited-type clinic that is ready; the caller sets `pending`
+    /// when it sends the check.
+    pub fn attempt(
+        &mut self,
+        ready: &Readiness,
+        today: NaiveDate,
+        paper_claims: bool,
+        transitional_notice: bool,
+    ) -> Attempt {
+        if self.online
+            || !self.due
+            || self.pending
+            || self.gave_up
+            || paper_claims && !ready.limited_type
+            || transitional_notice
+        {
+            return Attempt::Skip;
+        }
+        match ready.check(today) {
+            Ok(()) if ready.limited_type => {
+                self.online = true;
+                Attempt::LimitedTypeReady
+            }
+            Ok(()) => Attempt::Check,
+            Err(why) => Attempt::Missing {
+                why,
+                retry: ready.waiting_for(today),
+            },
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,5 +244,92 @@ mod tests {
             .check(d("2025-09-01"))
             .unwrap_err()
             .starts_with("not designated;"));
+    }
+
+    fn ready_clinic() -> Readiness {
+        let mut r = Readiness::new(false);
+        r.observe(&Msg::Designated {
+            date: d("2025-07-01"),
+        });
+        r.observe(&Msg::AccountReady {
+            registered_for: d("2025-07-01"),
+        });
+        r.observe(&Msg::InstallationDone);
+        r
+    }
+
+    #[test]
+    fn an_attempt_is_skipped_unless_due_and_open() {
+        let r = ready_clinic();
+        let day = d("2025-07-01");
+        let mut g = GoLive::default();
+        assert_eq!(g.attempt(&r, day, false, false), Attempt::Skip, "not due");
+        g.due = true;
+        assert_eq!(
+            g.attempt(&r, day, true, false),
+            Attempt::Skip,
+            "paper claims"
+        );
+        assert_eq!(g.attempt(&r, day, false, true), Attempt::Skip, "経過措置");
+        for flag in [
+            |g: &mut GoLive| g.online = true,
+            |g: &mut GoLive| g.pending = true,
+            |g: &mut GoLive| g.gave_up = true,
+        ] {
+            let mut h = g;
+            flag(&mut h);
+            assert_eq!(h.attempt(&r, day, false, false), Attempt::Skip);
+        }
+        assert_eq!(g.attempt(&r, day, false, false), Attempt::Check);
+        assert!(
+            !g.online,
+            "a full installation goes online on the check's result"
+        );
+    }
+
+    #[test]
+    fn a_missing_piece_names_itself_and_the_retry_day() {
+        let mut r = Readiness::new(false);
+        r.observe(&Msg::Designated {
+            date: d("2025-07-01"),
+        });
+        r.observe(&Msg::AccountReady {
+            registered_for: d("2025-08-01"),
+        });
+        let mut g = GoLive {
+            due: true,
+            ..GoLive::default()
+        };
+        match g.attempt(&r, d("2025-07-01"), false, false) {
+            Attempt::Missing { why, retry } => {
+                assert!(why.contains("registered only from 2025-08-01"), "{why}");
+                assert!(why.contains("system not installed"), "{why}");
+                assert_eq!(retry, Some(d("2025-08-01")));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_ready_limited_type_clinic_is_online_without_a_check_even_with_paper_claims() {
+        let mut r = Readiness::new(true);
+        r.observe(&Msg::Designated {
+            date: d("2025-07-01"),
+        });
+        r.observe(&Msg::AccountReady {
+            registered_for: d("2025-07-01"),
+        });
+        r.observe(&Msg::LimitedTypeApproved);
+        r.observe(&Msg::ReaderDelivered { working: true });
+        let mut g = GoLive {
+            due: true,
+            ..GoLive::default()
+        };
+        assert_eq!(
+            g.attempt(&r, d("2025-07-01"), true, false),
+            Attempt::LimitedTypeReady
+        );
+        assert!(g.online);
+        assert_eq!(g.attempt(&r, d("2025-07-02"), true, false), Attempt::Skip);
     }
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use chrono::{Datelike, NaiveDate};
 use clap::Args;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use fakes::schedule::RuleSet;
 
@@ -32,6 +32,13 @@ pub struct ServeArgs {
     /// designation and seed are the run's (--rules, --designation, --seed conflict).
     #[arg(long, value_name = "FILE")]
     pub scenario: Option<PathBuf>,
+    /// A bureau's published deadline table, BUREAU=FILE (CSV as `onsim schedule
+    /// --published`; repeatable, one per bureau), with --scenario: when the scenario's
+    /// clinic is that bureau's, the table's dates win over the rule's and the actors
+    /// run on them, as `onsim run --published`. Every difference is printed at start
+    /// and written to endpoints.json (`published_deviations`).
+    #[arg(long, value_name = "BUREAU=FILE")]
+    pub published: Vec<String>,
     /// Virtual start date (the clock starts at 09:00 on it). Default: 2025-04-01, or
     /// with --scenario the day before the clinic's first step.
     #[arg(long, value_name = "YYYY-MM-DD")]
@@ -196,6 +203,11 @@ fn setup(a: &ServeArgs) -> Result<Setup, CliError> {
         .clone()
         .or_else(|| flag_or_env(None, "ONSIM_SCENARIO").map(PathBuf::from));
     let Some(file) = file else {
+        if !a.published.is_empty() {
+            return Err(CliError::new(
+                "--published applies to a scenario's bureau: give --scenario FILE (or ONSIM_SCENARIO)",
+            ));
+        }
         let rules: RuleSet =
             a.rules.as_deref().unwrap_or("r2024").parse().map_err(
                 |e: fakes::schedule::ScheduleError| CliError::new(format!("--rules: {e}")),
@@ -221,16 +233,41 @@ fn setup(a: &ServeArgs) -> Result<Setup, CliError> {
             )));
         }
     }
-    let s = super::run::load_one(&file)?;
-    let p = runner::prepare(&s).map_err(|why| {
+    let tables = super::schedule::published_tables(&a.published)?;
+    let mut s = super::run::load_one(&file)?;
+    super::schedule::apply_published(&mut s, &tables);
+    if !tables.is_empty() && s.published.is_none() {
+        return Err(CliError::new(format!(
+            "--published: no table for the scenario's bureau ({}): {} would not apply; give {}=FILE",
+            s.bureau.id(),
+            a.published.join(", "),
+            s.bureau.id()
+        )));
+    }
+    Ok(Setup {
+        rules: s.spec.scenario.rules,
+        designation: s.spec.clinic.designation,
+        start: a.start.unwrap_or(DEFAULT_START),
+        seed: s.spec.scenario.seed,
+        scenario: Some(s),
+    })
+}
+
+/// The scenario prepared once for the whole serve (its refusal is exit 2 naming the
+/// file), and the clock's start: `--start`, else the day before the clinic's first
+/// step (as `onsim run --live`): the clock only runs forward, and no actor acts before
+/// the clinic.
+fn prepare_scenario<'a>(
+    s: &'a Scenario,
+    seed: u64,
+    start: Option<NaiveDate>,
+) -> Result<(runner::Prepared<'a>, NaiveDate), CliError> {
+    let p = runner::prepare(s).map_err(|why| {
         CliError::new(format!(
             "the scenario {} cannot run live: refused before any step: {why}",
             s.file
         ))
     })?;
-    let seed = s.spec.scenario.seed;
-    // The clock starts the day before the clinic's first step (as `onsim run --live`):
-    // it only runs forward, and no actor acts before the clinic.
     let mut probe = Driver::new(Some(p.clinic(seed)), None, false);
     probe.start_clinic();
     let designation = s.spec.clinic.designation;
@@ -238,15 +275,8 @@ fn setup(a: &ServeArgs) -> Result<Setup, CliError> {
         .next_due()
         .map_or(designation, |t| t.date())
         .min(designation);
-    let start = a.start.unwrap_or_else(|| first.pred_opt().unwrap_or(first));
-    let rules = s.spec.scenario.rules;
-    Ok(Setup {
-        rules,
-        designation,
-        start,
-        seed,
-        scenario: Some(s.clone()),
-    })
+    let start = start.unwrap_or_else(|| first.pred_opt().unwrap_or(first));
+    Ok((p, start))
 }
 
 /// `--start` when nothing else says.
@@ -263,6 +293,13 @@ pub fn run(a: ServeArgs) -> CmdResult {
         seed,
         scenario,
     } = setup(&a)?;
+    let (prepared, start) = match &scenario {
+        Some(s) => {
+            let (p, start) = prepare_scenario(s, seed, a.start)?;
+            (Some(p), start)
+        }
+        None => (None, start),
+    };
     if !(1..=fakes::eligibility::population::MAX_HOUSEHOLDS).contains(&a.households) {
         return Err(CliError::new(format!(
             "--households must be 1..={}",
@@ -298,11 +335,6 @@ pub fn run(a: ServeArgs) -> CmdResult {
     let terminal_dir = dir.join("terminal");
     // A scenario's clinic: the code its bureau hands out first (valid.crt and the
     // terminal are bound to it).
-    let prepared = scenario
-        .as_ref()
-        .map(runner::prepare)
-        .transpose()
-        .map_err(CliError::new)?;
     let institution = prepared
         .as_ref()
         .and_then(|p| {
@@ -407,6 +439,25 @@ pub fn run(a: ServeArgs) -> CmdResult {
             "seed": seed,
             "pid": std::process::id(),
         });
+        if let Some(p) = &prepared {
+            let deviations: Vec<Value> = p
+                .schedule
+                .deviations
+                .iter()
+                .map(|d| {
+                    eprintln!(
+                        "onsim serve: published table: {} {} (rule {})",
+                        d.id.as_str(),
+                        d.published_date,
+                        d.rule_date
+                    );
+                    json!({"id": d.id.as_str(), "published_date": d.published_date, "rule_date": d.rule_date})
+                })
+                .collect();
+            if !a.published.is_empty() {
+                endpoints["published_deviations"] = json!(deviations);
+            }
+        }
         if let Some(s) = &scenario {
             endpoints["scenario"] = json!(s.file);
             endpoints["clinic"] = json!(s.spec.live.clinic);

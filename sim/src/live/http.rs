@@ -120,6 +120,12 @@ fn err(status: StatusCode, field: Option<&str>, message: impl Into<String>) -> R
     json_resp(status, &json!({"error": message.into(), "field": field}))
 }
 
+/// 503 naming the environment fault that makes the service unavailable
+/// ([`super::environment`]).
+fn unavailable(u: &super::environment::Unavailable) -> Resp {
+    err(StatusCode::SERVICE_UNAVAILABLE, None, u.reason.clone())
+}
+
 fn conflict(c: Conflict) -> Resp {
     err(StatusCode::CONFLICT, c.field, c.message)
 }
@@ -759,6 +765,10 @@ async fn eligibility(
         // Over mutual TLS like every route here: a refused credential never gets it.
         return health("eligibility");
     }
+    if let Some(down) = app.world.implementing_body_down_now() {
+        tracing::warn!(%peer, reason = %down, "eligibility request refused: the implementing body is down");
+        return unavailable(&down);
+    }
     if path.trim_end_matches('/').starts_with("/eligibility/card") {
         // Boxed: its state is much larger than the XmlMsg path's, and every request's
         // future would otherwise carry (and move) it.
@@ -1067,28 +1077,16 @@ async fn publish_revocation(app: &App, req: Request<Incoming>) -> Result<Resp, R
     };
     // The UTC day of the virtual instant: the CRL entry is then already in force.
     let today_utc = (app.clock.now_naive() - chrono::Duration::hours(9)).date();
-    let crl = {
-        let mut list = app
-            .terminal_revocations
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        if !list.iter().any(|r| r.serial == cert.serial) {
-            list.push(fakes::pki::Revocation {
-                serial: cert.serial.clone(),
-                date: today_utc,
-            });
-        }
-        let (crl, verifier) = app.pki.crl_for(today_utc, &list).map_err(|e| {
+    let crl = app
+        .revocations
+        .revoke(cert.serial.clone(), today_utc, today_utc)
+        .map_err(|e| {
             err(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 None,
                 format!("cannot sign the CRL: {e}"),
             )
         })?;
-        // Published under the list's lock: two revocations never race to an old CRL.
-        app.client_verifier.publish_crl(verifier);
-        crl
-    };
     tracing::info!(credential = %b.credential, virtual_now = %app.clock.now(), "terminal certificate revoked");
     Ok(json_resp(
         StatusCode::OK,

@@ -26,15 +26,18 @@
 pub mod card;
 pub mod carrier;
 pub mod centre;
+pub mod certificate_fault;
 pub mod client;
 pub mod clock;
 pub mod connection;
 pub mod eligibility;
+pub mod environment;
 pub mod http;
 pub mod pki;
 pub mod population;
 pub mod reader;
 pub mod replay;
+pub mod revocations;
 pub mod state_dir;
 pub mod tls;
 pub mod verdict;
@@ -73,7 +76,7 @@ pub struct App {
     /// Judges terminal certificates at the handshake and again on every request.
     pub client_verifier: Arc<tls::VirtualClockClientVerifier>,
     /// The terminal CA's revocations published so far (start-time CRL first).
-    pub terminal_revocations: std::sync::Mutex<Vec<fakes::pki::Revocation>>,
+    pub revocations: Arc<revocations::TerminalRevocations>,
     /// Where the simulated reader sends its card confirmations (the carrier's
     /// terminal listener) and where their face files go (set once the file drop runs).
     pub reader_centre: SocketAddr,
@@ -315,6 +318,7 @@ pub async fn start_on(
         households: cfg.households,
         ..PopulationConfig::default()
     });
+    population::check_examples(&population).map_err(|e| format!("--households: {e}"))?;
     // The terminal's output encoding is the desk's default for requests that name
     // none: answers pass through the terminal as the centre wrote them, so the centre
     // writes them in the terminal's encoding (a request's CharacterCodeIdentifier
@@ -383,6 +387,13 @@ pub async fn start_on(
     let server_cfg =
         tls::server_config_with(&pki, client_verifier.clone()).map_err(|e| format!("TLS: {e}"))?;
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server_cfg));
+    let revocations = Arc::new(revocations::TerminalRevocations::new(
+        pki.clone(),
+        client_verifier.clone(),
+    ));
+    // The world revokes the certificates a scenario's `client-certificate` fault
+    // says are revoked ([`World::attach_revocations`]).
+    world.attach_revocations(revocations.clone());
     let app = Arc::new(App {
         clock: clock.clone(),
         world: world.clone(),
@@ -393,7 +404,7 @@ pub async fn start_on(
         ),
         proxy: proxy.clone(),
         client_verifier,
-        terminal_revocations: std::sync::Mutex::new(pki.revocations.clone()),
+        revocations: revocations.clone(),
         reader_centre: proxy_terminal,
         face: std::sync::OnceLock::new(),
     });

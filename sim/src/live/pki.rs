@@ -167,7 +167,12 @@ impl LivePki {
         terminal: &str,
         today: NaiveDate,
     ) -> Result<Issued, PkiError> {
-        self.terminal_ca
-            .issue(&CertSpec::client(institution, terminal, today))
+        self.issue_client_spec(&CertSpec::client(institution, terminal, today))
+    }
+
+    /// Issue a client certificate of `spec` from the terminal CA (a portal
+    /// certificate shaped by a scenario fault: [`super::certificate_fault`]).
+    pub fn issue_client_spec(&self, spec: &CertSpec) -> Result<Issued, PkiError> {
+        self.terminal_ca.issue(spec)
     }
 }

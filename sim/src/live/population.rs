@@ -42,6 +42,39 @@ fn row(k: &SearchKey, v: QualificationValidity, note: &str) -> String {
     .join(",")
 }
 
+/// Does `population` hold an example of every row [`row_keys`] lists? `Err` names
+/// the first outcome or feature nobody has (a `--households` too small for it).
+pub fn check_examples(population: &Population) -> Result<(), String> {
+    use QualificationValidity as V;
+    for v in [
+        V::Valid,
+        V::Invalid,
+        V::InvalidNewerExists,
+        V::NoRecord,
+        V::SeveralMatches,
+    ] {
+        if population.try_example(v).is_none() {
+            return Err(format!(
+                "{} households give nobody with QualificationValidity {v:?}, which population.csv lists; use more households (e.g. --households 2000)",
+                population.config().households
+            ));
+        }
+    }
+    for f in [
+        Feature::LimitCertificate,
+        Feature::Elderly,
+        Feature::SpecificDisease,
+    ] {
+        if population.try_example_with(f).is_none() {
+            return Err(format!(
+                "{} households give nobody with {f:?}, which population.csv lists; use more households (e.g. --households 2000)",
+                population.config().households
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// The data rows of `population.csv`, in order: the search key and the note.
 pub fn row_keys(population: &Population) -> Vec<(SearchKey, &'static str)> {
     use QualificationValidity as V;

@@ -4,8 +4,11 @@
 //! Body: `{"row": N, "outcome": "face-ok" | "face-mismatch-pin-ok" | "pin-locked" |
 //! "card-expired" | "card-revoked", "consents": {"limit_certificate",
 //! "pharmacists_info", "specific_health_checkups"}}` — `row` is a data row of
-//! `population.csv` (1 = the first line after the header); `outcome` defaults to
-//! `face-ok`. A patient of that row presents a virtual My Number card:
+//! `population.csv` (1 = the first line after the header). Without `outcome`, a
+//! scenario's `card` fault decides for the clinic's first patient (`onsim serve
+//! --scenario`, [`super::world::World::card_fault_at_reader`]; the answer's
+//! `"scenario_fault": true` says so), else `face-ok`. A patient of that row presents
+//! a virtual My Number card:
 //!
 //! 1. a card is issued for the person and linked (紐付け); for `card-expired` it was
 //!    issued 6 years ago (its user-authentication certificate lived 5), for
@@ -48,6 +51,7 @@ use serde_json::{json, Value};
 use fakes::card::VirtualCard;
 use fakes::eligibility::card_refusal::{CardRefusal, Unconfirmed};
 use fakes::eligibility::{EligibilityError, ErrorCode, ReaderConsents, VerifiedCardHolder};
+use fakes::process::fault::CardProblem;
 use fakes::reader::{Consents, FaceOutcome, Model, Patient, Reader};
 
 use super::card::{holder_of, to_hex};
@@ -78,8 +82,11 @@ pub struct PresentConsents {
 #[serde(deny_unknown_fields)]
 pub struct PresentRequest {
     pub row: usize,
+    /// What the presentation comes to; left out, the scenario's `card` fault decides
+    /// (when it is the first patient's: [`super::world::World::card_fault_at_reader`]),
+    /// else `face-ok`.
     #[serde(default)]
-    pub outcome: PresentOutcome,
+    pub outcome: Option<PresentOutcome>,
     #[serde(default)]
     pub consents: PresentConsents,
 }
@@ -115,7 +122,18 @@ pub fn present(app: &Arc<App>, req: &PresentRequest) -> Result<Value, BadField> 
     };
     let holder = holder_of(&key);
     let today = app.clock.now().date();
-    let issued = match req.outcome {
+    let (outcome, from_fault) = match req.outcome {
+        Some(o) => (o, false),
+        None => match app.world.card_fault_at_reader() {
+            Some(p) => (outcome_of(p), true),
+            None => (PresentOutcome::FaceOk, false),
+        },
+    };
+    let said = Said {
+        outcome,
+        from_fault,
+    };
+    let issued = match outcome {
         PresentOutcome::CardExpired => today
             .checked_sub_months(chrono::Months::new(72))
             .unwrap_or(today),
@@ -127,7 +145,7 @@ pub fn present(app: &Arc<App>, req: &PresentRequest) -> Result<Value, BadField> 
         .cards
         .issue_for_holder(&holder, issued)
         .map_err(|e| ("row", format!("cannot issue a card: {e}")))?;
-    if req.outcome == PresentOutcome::CardRevoked {
+    if outcome == PresentOutcome::CardRevoked {
         app.cards.revoke(&profile, today);
     }
     let profile_not_after = profile.auth.not_after;
@@ -140,7 +158,7 @@ pub fn present(app: &Arc<App>, req: &PresentRequest) -> Result<Value, BadField> 
         card_certificate_expiry: Some(profile_not_after),
         ..ReaderConsents::default()
     };
-    let patient = match req.outcome {
+    let patient = match outcome {
         PresentOutcome::FaceMismatchPinOk => Patient {
             face: vec![FaceOutcome::Mismatch; MODEL.face_attempts()],
             pins_typed: vec![PIN.into()],
@@ -172,7 +190,7 @@ pub fn present(app: &Arc<App>, req: &PresentRequest) -> Result<Value, BadField> 
                 "the implementing body gave no challenge",
             )),
         )?;
-        return Ok(answer(req.outcome, None, &path, Some("no-challenge")));
+        return Ok(answer(said, None, &path, Some("no-challenge")));
     };
     let session = Reader::new(MODEL).confirm(&mut card, &patient, &challenge, PIN);
     let (method, identity) = match session {
@@ -185,12 +203,7 @@ pub fn present(app: &Arc<App>, req: &PresentRequest) -> Result<Value, BadField> 
     let Some(id) = identity else {
         // The card never signed: nothing reached the implementing body.
         let path = write_unconfirmed(face, Unconfirmed::Refused(CardRefusal::PinLocked))?;
-        return Ok(answer(
-            req.outcome,
-            method.as_deref(),
-            &path,
-            Some("pin-locked"),
-        ));
+        return Ok(answer(said, method.as_deref(), &path, Some("pin-locked")));
     };
     let body = json!({
         "challenge": to_hex(&id.challenge),
@@ -206,7 +219,7 @@ pub fn present(app: &Arc<App>, req: &PresentRequest) -> Result<Value, BadField> 
         Ok((200, _xml)) => {
             let path = write_face(face, &holder, consents)
                 .map_err(|e| ("row", format!("cannot write the face file: {e}")))?;
-            Ok(answer(req.outcome, method.as_deref(), &path, None))
+            Ok(answer(said, method.as_deref(), &path, None))
         }
         Ok((status, body)) => {
             let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
@@ -223,12 +236,7 @@ pub fn present(app: &Arc<App>, req: &PresentRequest) -> Result<Value, BadField> 
                 }
             };
             let path = write_unconfirmed(face, what)?;
-            Ok(answer(
-                req.outcome,
-                method.as_deref(),
-                &path,
-                Some(&refusal),
-            ))
+            Ok(answer(said, method.as_deref(), &path, Some(&refusal)))
         }
         Err(e) => {
             let path = write_unconfirmed(
@@ -238,12 +246,7 @@ pub fn present(app: &Arc<App>, req: &PresentRequest) -> Result<Value, BadField> 
                     format!("the implementing body could not be reached: {e}"),
                 )),
             )?;
-            Ok(answer(
-                req.outcome,
-                method.as_deref(),
-                &path,
-                Some("unreachable"),
-            ))
+            Ok(answer(said, method.as_deref(), &path, Some("unreachable")))
         }
     }
 }
@@ -269,14 +272,35 @@ fn lock_pin(card: &mut VirtualCard) {
     }
 }
 
-fn answer(
+/// The outcome a presentation was given, and whether the scenario's `card` fault
+/// chose it.
+#[derive(Debug, Clone, Copy)]
+struct Said {
     outcome: PresentOutcome,
+    from_fault: bool,
+}
+
+/// The presentation a card problem of a scenario fault comes to at this reader: a
+/// failed face match and a failed camera both fall back to the PIN, the fallback
+/// order [`fakes::reader`] documents (face, then PIN, then a visual check).
+fn outcome_of(p: CardProblem) -> PresentOutcome {
+    match p {
+        CardProblem::FaceMismatch | CardProblem::CameraFault => PresentOutcome::FaceMismatchPinOk,
+        CardProblem::PinLocked => PresentOutcome::PinLocked,
+        CardProblem::CertificateExpired => PresentOutcome::CardExpired,
+        CardProblem::CertificateRevoked => PresentOutcome::CardRevoked,
+    }
+}
+
+fn answer(
+    said: Said,
     method: Option<&str>,
     path: &std::path::Path,
     refusal: Option<&str>,
 ) -> Value {
     json!({
-        "outcome": format!("{outcome:?}"),
+        "outcome": format!("{:?}", said.outcome),
+        "scenario_fault": said.from_fault,
         "method": method,
         "face_file": path,
         "segment_of_result": if refusal.is_none() { "1" } else { "9" },

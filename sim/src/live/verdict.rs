@@ -27,7 +27,7 @@ use chrono::NaiveDate;
 use serde::Serialize;
 
 use fakes::process::clinic::ClinicSetup;
-use fakes::process::go_live::Readiness;
+use fakes::process::go_live::{Attempt, GoLive, Readiness};
 use fakes::process::{ActorId, CheckPurpose, Event, EventKind, Msg};
 use fakes::schedule::Obligation;
 use fakes::time::VirtualTime;
@@ -56,17 +56,14 @@ pub const NOT_OBSERVED: &[EventKind] = &[
 pub struct ClinicObserver {
     setup: ClinicSetup,
     ready: Readiness,
-    online: bool,
+    /// Where going live stands: the timeline clinic's own guard
+    /// ([`fakes::process::go_live::GoLive`]); `pending` is the system under test's
+    /// go-live check awaiting its result.
+    go_live: GoLive,
     /// The days the timeline's clinic would check whether it can go live (the
     /// designation day, a later designation date, the day after a transient
     /// failure): a check that finds something missing is an `online-start-failed`.
     attempts: std::collections::BTreeSet<NaiveDate>,
-    /// The first go-live day has come.
-    golive_due: bool,
-    /// A go-live connectivity check of the system under test awaits its result.
-    pending: bool,
-    /// A go-live check failed for good (not transient).
-    gave_up: bool,
 }
 
 impl ClinicObserver {
@@ -75,10 +72,7 @@ impl ClinicObserver {
             ready: Readiness::new(setup.limited_type),
             attempts: [setup.designation].into_iter().collect(),
             setup: setup.clone(),
-            online: false,
-            golive_due: false,
-            pending: false,
-            gave_up: false,
+            go_live: GoLive::default(),
         }
     }
 
@@ -93,7 +87,7 @@ impl ClinicObserver {
                 break;
             }
             self.attempts.remove(&d);
-            self.golive_due = true;
+            self.go_live.due = true;
             events.extend(self.attempt(at));
         }
         events
@@ -104,35 +98,29 @@ impl ClinicObserver {
     /// decides; when something is missing, that is recorded (and retried on the day
     /// that would change it); a limited-type clinic is ready without a check.
     fn attempt(&mut self, at: VirtualTime) -> Vec<Event> {
-        if self.online
-            || !self.golive_due
-            || self.pending
-            || self.gave_up
-            || self.setup.paper_claims && !self.setup.limited_type
-            || self.setup.plan.transitional_notice
-        {
-            return Vec::new();
-        }
-        match self.ready.check(at.date()) {
-            Ok(()) if self.setup.limited_type => {
-                self.online = true;
-                vec![event(
-                    at,
-                    EventKind::LimitedTypeReady,
-                    "資格確認限定型: eligibility-only confirmation with a generic reader",
-                    String::new(),
-                )]
-            }
-            Ok(()) => Vec::new(),
-            Err(missing) => {
-                if let Some(d) = self.ready.waiting_for(at.date()) {
+        let attempt = self.go_live.attempt(
+            &self.ready,
+            at.date(),
+            self.setup.paper_claims,
+            self.setup.plan.transitional_notice,
+        );
+        match attempt {
+            Attempt::Skip | Attempt::Check => Vec::new(),
+            Attempt::LimitedTypeReady => vec![event(
+                at,
+                EventKind::LimitedTypeReady,
+                "資格確認限定型: eligibility-only confirmation with a generic reader",
+                String::new(),
+            )],
+            Attempt::Missing { why, retry } => {
+                if let Some(d) = retry {
                     self.attempts.insert(d);
                 }
                 vec![event(
                     at,
                     EventKind::OnlineStartFailed,
                     "not everything is in place to start online confirmation",
-                    missing,
+                    why,
                 )]
             }
         }
@@ -181,7 +169,7 @@ impl ClinicObserver {
                     purpose: CheckPurpose::GoLive,
                 },
             ) => {
-                self.pending = true;
+                self.go_live.pending = true;
                 Vec::new()
             }
             (_, Msg::ReceptionRequest { fee }) => vec![event(
@@ -309,8 +297,8 @@ impl ClinicObserver {
             Msg::ConnectivityResult {
                 purpose: CheckPurpose::GoLive,
                 failure,
-            } if !self.online => {
-                self.pending = false;
+            } if !self.go_live.online => {
+                self.go_live.pending = false;
                 self.go_live_result(at, failure.as_ref())
             }
             _ => Vec::new(),
@@ -325,7 +313,7 @@ impl ClinicObserver {
     ) -> Vec<Event> {
         match (failure, self.ready.check(at.date())) {
             (None, Ok(())) => {
-                self.online = true;
+                self.go_live.online = true;
                 let kind = if self.setup.limited_type {
                     EventKind::LimitedTypeReady
                 } else {
@@ -350,7 +338,7 @@ impl ClinicObserver {
                         self.attempts.insert(next);
                     }
                 } else {
-                    self.gave_up = true;
+                    self.go_live.gave_up = true;
                 }
                 vec![event(
                     at,

@@ -15,7 +15,7 @@
 //! lives here, keyed off the messages the actors deliver.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use chrono::NaiveDate;
 use serde::Serialize;
@@ -26,12 +26,14 @@ use fakes::codes::{FeeTable, InstitutionCode, Prefecture, ReceptionNumber};
 use fakes::process::carrier::Carrier;
 use fakes::process::fault::{FaultKind, Faults};
 use fakes::process::params::{CarrierParams, LineType};
-use fakes::process::{codec, ActorId, Event, Msg};
+use fakes::process::{codec, ActorId, Event, EventKind, Msg};
 use fakes::schedule::{self, MilestoneId, RuleSet, Schedule, ScheduleRequest};
 use fakes::time::VirtualTime;
 
 use super::clock::VirtualClock;
+use super::environment::{Environment, Unavailable};
 use super::pki::LivePki;
+use super::revocations::TerminalRevocations;
 use super::verdict::{self, ClinicObserver, Verdict};
 use crate::driver::{Delivery, Driver, Stop};
 use crate::engine::rng_for;
@@ -74,6 +76,12 @@ pub struct PortalCertificate {
     pub fee_table: &'static str,
     pub issued: NaiveDate,
     pub not_after: NaiveDate,
+    /// The problem a scenario's `client-certificate` fault wrote into it
+    /// ([`super::certificate_fault`]), and from when it is revoked if it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fault: Option<fakes::process::fault::CertProblem>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revoked_from: Option<NaiveDate>,
     pub certificate_pem: String,
     pub key_pem: String,
 }
@@ -118,6 +126,12 @@ struct State {
     /// When the system under test plays a scenario's clinic: its events, from what it
     /// sends and receives ([`ClinicObserver`]).
     observer: Option<ClinicObserver>,
+    /// The scenario's `card` faults as the simulated reader meets them
+    /// ([`World::card_fault_at_reader`]), their own random stream, and whether one
+    /// was already spent on a patient.
+    reader_faults: Faults,
+    reader_rng: rand_chacha::ChaCha8Rng,
+    card_fault_spent: bool,
 }
 
 /// The actors of one live run.
@@ -128,6 +142,12 @@ pub struct World {
     state: Mutex<State>,
     /// The scenario judged by [`World::verdict`] (`onsim serve --scenario`).
     judged: Option<(Scenario, ClinicPlayer)>,
+    /// The scenario's environment faults, applied where requests are delivered
+    /// ([`super::environment`]); outside the lock.
+    environment: Environment,
+    /// Where a certificate a scenario's fault says is revoked gets revoked (set by
+    /// the services once they run: [`World::attach_revocations`]).
+    revocations: OnceLock<Arc<TerminalRevocations>>,
 }
 
 impl std::fmt::Debug for World {
@@ -189,7 +209,18 @@ impl World {
         seed: u64,
     ) -> Self {
         let now = clock.now();
+        let environment = Environment::of(faults.list());
+        let reader_faults = Faults::new(
+            faults
+                .list()
+                .iter()
+                .filter(|f| f.kind == FaultKind::Card)
+                .cloned()
+                .collect(),
+        );
         World {
+            environment,
+            revocations: OnceLock::new(),
             clock,
             pki,
             schedule,
@@ -206,6 +237,9 @@ impl World {
                 correction_fields: Vec::new(),
                 line: None,
                 observer: None,
+                reader_faults,
+                reader_rng: rng_for(seed, "live-reader"),
+                card_fault_spent: false,
             }),
             judged: None,
         }
@@ -265,24 +299,78 @@ impl World {
     /// `at`/`until`, or with neither) in force today? Then the carrier proxy refuses
     /// every connection, as the carrier actor fails every connectivity check. A
     /// step-bound outage (`on = "..."`) or one with a `probability` is the actor's
-    /// alone: it happens at the step, drawn from the actor's random stream.
+    /// alone: it happens at the step, drawn from the actor's random stream
+    /// ([`super::environment`]).
     pub fn carrier_outage_now(&self) -> bool {
-        let today = self.clock.now().date();
-        self.lock()
-            .faults
-            .active(FaultKind::CarrierOutage, today, None)
+        self.environment
+            .carrier_outage(self.clock.now().date())
             .is_some()
     }
 
     /// Is the implementing body down today (`implementing-body-down` with a window)?
-    /// Not yet wired to the services (docs/ARCHITECTURE.md, "Not yet"): the portal
-    /// and the eligibility API are meant to answer 503 while it is.
-    pub fn implementing_body_down_now(&self) -> bool {
+    /// Then the eligibility API answers 503 naming the fault
+    /// ([`super::environment`]), while its actor's work waits and its connectivity
+    /// checks fail.
+    pub fn implementing_body_down_now(&self) -> Option<Unavailable> {
+        self.environment
+            .implementing_body_down(self.clock.now().date())
+    }
+
+    /// The problem a scenario's `card` fault gives the card presented at the
+    /// simulated reader now (`POST /reader/present` without an `outcome`), when the
+    /// system under test plays the clinic. As in timeline mode the fault is the first
+    /// patient's: with `on = "go-live"` it meets the first presentation on or after
+    /// the day the clinic went online; with a window, the first presentation inside
+    /// it; a `probability` is drawn from the reader's own stream (`live-reader`).
+    /// Once one presentation got it, later ones are sound. When onsim plays the
+    /// clinic, its own first patient meets the fault and the reader never does.
+    pub fn card_fault_at_reader(&self) -> Option<fakes::process::fault::CardProblem> {
+        if !self.system_under_test_plays_clinic() {
+            return None;
+        }
         let today = self.clock.now().date();
-        self.lock()
-            .faults
-            .active(FaultKind::ImplementingBodyDown, today, None)
-            .is_some()
+        let (trace, _) = self.trace();
+        let online = trace
+            .iter()
+            .find(|e| matches!(e.kind, EventKind::OnlineStart | EventKind::LimitedTypeReady))
+            .map(|e| e.at.date());
+        let mut s = self.lock();
+        if s.card_fault_spent || s.reader_faults.is_empty() {
+            return None;
+        }
+        let step = online
+            .filter(|d| today >= *d)
+            .map(|_| fakes::process::fault::FaultStep::GoLive);
+        let State {
+            reader_faults,
+            reader_rng,
+            ..
+        } = &mut *s;
+        let problem = reader_faults
+            .fires(FaultKind::Card, today, step, reader_rng)?
+            .card?;
+        s.card_fault_spent = true;
+        tracing::info!(?problem, %today, "the scenario's card fault meets the patient at the reader");
+        Some(problem)
+    }
+
+    /// Revoke through `r` the certificates a scenario's `client-certificate` fault
+    /// says are revoked (the services call it once, at start).
+    pub fn attach_revocations(&self, r: Arc<TerminalRevocations>) {
+        let _ = self.revocations.set(r);
+    }
+
+    /// The last day judged: the scenario's horizon, else the designation plus
+    /// [`crate::runner::HORIZON_MONTHS`].
+    fn horizon_end(&self) -> NaiveDate {
+        match &self.judged {
+            Some((sc, _)) => crate::runner::horizon(sc).date(),
+            None => {
+                let d = self.schedule.designation;
+                d.checked_add_months(chrono::Months::new(crate::runner::HORIZON_MONTHS))
+                    .unwrap_or(d)
+            }
+        }
     }
 
     /// Build the actors of a prepared scenario exactly as [`crate::runner`] does
@@ -455,23 +543,48 @@ impl World {
             .get_mut(key)
             .and_then(|v| (!v.is_empty()).then(|| v.remove(0)))
             .unwrap_or_else(|| "T1".into());
-        match self.pki.issue_client(&code, &terminal, today) {
-            Ok(c) => {
-                let pc = PortalCertificate {
-                    institution_code: code.to_string(),
-                    terminal,
-                    fee_table: key,
-                    issued: c.not_before,
-                    not_after: c.not_after,
-                    certificate_pem: c.pem(),
-                    key_pem: c.key.pem(),
-                };
-                let v = serde_json::to_value(&pc).unwrap_or(Value::Null);
-                s.portal.certificates.push(pc);
-                v
+        let shaped = super::certificate_fault::shape(
+            s.faults.list(),
+            &self.schedule,
+            self.horizon_end(),
+            &code,
+            &self.pki.other_institution,
+            &terminal,
+            today,
+        );
+        let issued = match self.pki.issue_client_spec(&shaped.spec) {
+            Ok(c) => c,
+            Err(e) => return json!({"error": e.to_string()}),
+        };
+        if let Some(from) = shaped.revoked_from {
+            match self.revocations.get() {
+                Some(r) => {
+                    if let Err(e) = r.revoke(issued.serial.clone(), from, today) {
+                        tracing::error!(error = %e, "cannot publish the revocation a scenario fault asks for");
+                    }
+                }
+                None => tracing::warn!(
+                    "a scenario fault revokes the portal's certificate, but nothing publishes revocations here"
+                ),
             }
-            Err(e) => json!({"error": e.to_string()}),
         }
+        if let Some(problem) = shaped.problem {
+            tracing::info!(?problem, revoked_from = ?shaped.revoked_from, not_before = %issued.not_before, not_after = %issued.not_after, "the portal's client certificate carries the scenario's certificate fault");
+        }
+        let pc = PortalCertificate {
+            institution_code: shaped.spec.institution.clone().unwrap_or_default(),
+            terminal,
+            fee_table: key,
+            issued: issued.not_before,
+            not_after: issued.not_after,
+            fault: shaped.problem,
+            revoked_from: shaped.revoked_from,
+            certificate_pem: issued.pem(),
+            key_pem: issued.key.pem(),
+        };
+        let v = serde_json::to_value(&pc).unwrap_or(Value::Null);
+        s.portal.certificates.push(pc);
+        v
     }
 
     /// Inbox items with `seq > since`, oldest first, up to `limit`.

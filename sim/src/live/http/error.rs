@@ -1,0 +1,233 @@
+//! The one error shape of the HTTP services, `{"error": "...", "field": "<name>"|null}`,
+//! and the body readers that produce it (a bad body is a 4xx naming the field).
+
+use chrono::NaiveDate;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::{Request, Response, StatusCode};
+use serde_json::{json, Map, Value};
+
+use fakes::process::{codec, Msg};
+use fakes::time::VirtualTime;
+
+use super::{Resp, SMALL_BODY};
+use crate::live::world::Conflict;
+
+pub(super) fn json_resp(status: StatusCode, v: &Value) -> Resp {
+    let mut r = Response::new(Full::new(Bytes::from(
+        serde_json::to_vec_pretty(v).unwrap_or_default(),
+    )));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+pub(super) fn err(status: StatusCode, field: Option<&str>, message: impl Into<String>) -> Resp {
+    json_resp(status, &json!({"error": message.into(), "field": field}))
+}
+
+pub(super) fn conflict(c: Conflict) -> Resp {
+    err(StatusCode::CONFLICT, c.field, c.message)
+}
+
+pub(super) async fn body_bytes(req: Request<Incoming>, limit: usize) -> Result<Bytes, Resp> {
+    let declared = req
+        .headers()
+        .get(hyper::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large(limit));
+    }
+    match Limited::new(req.into_body(), limit).collect().await {
+        Ok(b) => Ok(b.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large(limit)),
+        Err(e) => Err(err(
+            StatusCode::BAD_REQUEST,
+            None,
+            format!("could not read the body: {e}"),
+        )),
+    }
+}
+
+pub(super) fn too_large(limit: usize) -> Resp {
+    err(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        None,
+        format!("the body is larger than this route's limit of {limit} bytes"),
+    )
+}
+
+pub(super) async fn body_json(req: Request<Incoming>) -> Result<Map<String, Value>, Resp> {
+    body_json_limited(req, SMALL_BODY).await
+}
+
+pub(super) async fn body_json_limited(
+    req: Request<Incoming>,
+    limit: usize,
+) -> Result<Map<String, Value>, Resp> {
+    let b = body_bytes(req, limit).await?;
+    if b.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
+    match serde_json::from_slice::<Value>(&b) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(_) => Err(err(
+            StatusCode::BAD_REQUEST,
+            None,
+            "the body must be a JSON object",
+        )),
+        Err(e) => Err(err(
+            StatusCode::BAD_REQUEST,
+            None,
+            format!("the body is not JSON: {e}"),
+        )),
+    }
+}
+
+/// Parse a body of at most `limit` bytes into `T` (a struct with
+/// `deny_unknown_fields`); a bad body is a 4xx naming the field where serde names it
+/// (unknown, missing or mistyped field; an empty body is `{}`).
+pub(super) async fn typed_body<T: serde::de::DeserializeOwned>(
+    req: Request<Incoming>,
+    limit: usize,
+) -> Result<T, Resp> {
+    let b = body_bytes(req, limit).await?;
+    let b: &[u8] = if b.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        &b
+    };
+    serde_json::from_slice::<T>(b).map_err(|e| {
+        let status = if e.is_syntax() || e.is_eof() {
+            StatusCode::BAD_REQUEST
+        } else {
+            StatusCode::UNPROCESSABLE_ENTITY
+        };
+        let msg = e.to_string();
+        let field = field_of_serde_error(&msg).or_else(|| culprit::<T>(b));
+        json_resp(status, &json!({"error": msg, "field": field}))
+    })
+}
+
+/// The top-level key whose value makes `body` fail to parse as `T` (serde names no
+/// field for a bad value): the key without which the error goes away or becomes
+/// "missing field".
+pub(super) fn culprit<T: serde::de::DeserializeOwned>(body: &[u8]) -> Option<String> {
+    let Ok(Value::Object(m)) = serde_json::from_slice::<Value>(body) else {
+        return None;
+    };
+    m.keys()
+        .find(|k| {
+            let mut without = m.clone();
+            without.remove(k.as_str());
+            match serde_json::from_value::<T>(Value::Object(without)) {
+                Ok(_) => true,
+                Err(e) => e.to_string().contains(&format!("missing field `{k}`")),
+            }
+        })
+        .cloned()
+}
+
+/// The field a serde message names (`unknown field `x``, `missing field `x``, or a
+/// field of our own `in field `x`` messages).
+pub(super) fn field_of_serde_error(msg: &str) -> Option<String> {
+    let start = msg.find("field `")? + "field `".len();
+    let len = msg[start..].find('`')?;
+    Some(msg[start..start + len].to_string())
+}
+
+pub(super) fn req_str<'a>(m: &'a Map<String, Value>, field: &'static str) -> Result<&'a str, Resp> {
+    match m.get(field) {
+        Some(Value::String(s)) if !s.trim().is_empty() => Ok(s),
+        Some(_) => Err(err(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some(field),
+            format!("{field} must be a non-empty string"),
+        )),
+        None => Err(err(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some(field),
+            format!("{field} is required"),
+        )),
+    }
+}
+
+pub(super) fn only_fields(m: &Map<String, Value>, allowed: &[&str]) -> Result<(), Resp> {
+    match m.keys().find(|k| !allowed.contains(&k.as_str())) {
+        Some(k) => Err(err(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some(k),
+            format!("unknown field {k}; expected one of: {}", allowed.join(", ")),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// A 422 naming the field a message body got wrong.
+pub(super) fn codec_err(e: codec::CodecError) -> Resp {
+    err(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        e.field.as_deref(),
+        e.message,
+    )
+}
+
+/// Decode the body `m` of a service route as the clinic message `kind` (the codec:
+/// one place messages become JSON and back).
+pub(super) fn message(kind: &str, m: &Map<String, Value>) -> Result<Msg, Resp> {
+    codec::from_body(kind, m).map_err(codec_err)
+}
+
+/// The `fee_table` of a body (absent: medical), read by the codec.
+pub(super) fn fee_field(m: &Map<String, Value>) -> Result<fakes::codes::FeeTable, Resp> {
+    let mut only = Map::new();
+    if let Some(v) = m.get("fee_table") {
+        only.insert("fee_table".into(), v.clone());
+    }
+    match message("reception-request", &only)? {
+        Msg::ReceptionRequest { fee } => Ok(fee),
+        other => Err(err(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            None,
+            format!("the codec read a reception request as {other:?}"),
+        )),
+    }
+}
+
+pub(super) fn parse_time(field: &'static str, s: &str) -> Result<VirtualTime, Resp> {
+    if let Ok(t) = serde_json::from_value::<VirtualTime>(json!(s)) {
+        return Ok(t);
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        if d.year_ok() {
+            return Ok(VirtualTime::start_of(d));
+        }
+    }
+    Err(err(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Some(field),
+        format!("{field} {s:?} is not a time like 2025-04-15T09:00 (or a date, meaning 00:00)"),
+    ))
+}
+
+pub(super) trait YearOk {
+    fn year_ok(&self) -> bool;
+}
+
+impl YearOk for NaiveDate {
+    fn year_ok(&self) -> bool {
+        use chrono::Datelike;
+        (1955..=2099).contains(&self.year())
+    }
+}
+
+pub(super) fn query(req: &Request<Incoming>, name: &str) -> Option<String> {
+    req.uri().query()?.split('&').find_map(|kv| {
+        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+        (k == name).then(|| v.to_string())
+    })
+}

@@ -1,0 +1,192 @@
+//! The HTTP side of the live services (hyper 1 on tokio): one listener per service,
+//! JSON in and out; the eligibility API is the same machinery behind TLS.
+//!
+//! One module per service: [`control`], [`bureau`], [`reader_vendor`], [`carrier`],
+//! [`portal`]; [`error`] holds the one error shape and the body readers; and
+//! [`eligibility`] the XmlMsg API over mutual TLS ([`serve_https`]). Every request of a
+//! plain-HTTP service passes [`route`] before its handler.
+//!
+//! Bad requests get a 4xx with `{"error": "...", "field": "<name>"|null}`; a handler
+//! never panics on input. Every connection is bounded: the TLS handshake within
+//! [`HANDSHAKE_TIMEOUT`], idle or stalled connections closed and every connection ended
+//! after a while ([`super::connection`]), bodies bounded per route (issue 14 #7):
+//!
+//! | route | body limit *(our choice)* |
+//! |---|---|
+//! | every JSON route of the control, bureau, reader-vendor, carrier and portal services | [`SMALL_BODY`] (16 KiB) |
+//! | `POST /designation-applications` (the plan) and `PUT /carrier/faults` | [`PLAN_BODY`] (64 KiB) |
+//! | `POST /eligibility` (single inquiry), `/eligibility/OQSmuquc02`, `/eligibility/card*` | [`SINGLE_XML_BODY`] (64 KiB) |
+//! | `POST /eligibility/OQSmuquc01` (bulk upload) | [`BULK_XML_BODY`] (8 MiB, the file drop's limit), at most [`BULK_AT_ONCE`] read at once |
+//!
+//! A larger body is answered 413 naming the limit; every JSON body is parsed only once
+//! it is within its limit, so one request costs at most a small multiple of it. The
+//! number of connections per service is capped too ([`MAX_HTTP_CONNECTIONS`],
+//! [`MAX_TLS_CONNECTIONS`]); a connection over the cap is closed at once.
+
+// Handlers return the error response itself (`Result<_, Response>`), so `?` turns
+// any bad input into its 4xx; the size of a response is not worth boxing here.
+#![allow(clippy::result_large_err)]
+
+mod bureau;
+mod carrier;
+mod control;
+mod eligibility;
+mod error;
+mod portal;
+mod reader_vendor;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::{Method, Request, Response, StatusCode};
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use fakes::time::VirtualTime;
+
+use self::error::{err, json_resp};
+use super::App;
+
+pub use self::control::CARD_ISSUED_YEARS_BACK;
+pub use self::eligibility::{serve_https, CLIENT_CERTIFICATE_FIELD};
+
+/// Longest a TLS handshake may take.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Body limit of the JSON routes.
+pub const SMALL_BODY: usize = 16 * 1024;
+
+/// Body limit of the designation plan and the carrier fault set.
+pub const PLAN_BODY: usize = 64 * 1024;
+
+/// Body limit of a single inquiry, a bulk download request and the card routes.
+pub const SINGLE_XML_BODY: usize = 64 * 1024;
+
+/// Body limit of a bulk upload: the XmlMsg parser's own limit
+/// ([`fakes::eligibility::xml::Limits`], 8 MiB, a 10,000-inquiry upload is ~4 MiB).
+pub const BULK_XML_BODY: usize = 8 << 20;
+
+/// Bulk uploads read and parsed at once; the others wait their turn (their bytes
+/// wait in the kernel's socket buffers, not in onsim's memory).
+pub const BULK_AT_ONCE: usize = 4;
+
+/// Connections at once per plain-HTTP service.
+pub const MAX_HTTP_CONNECTIONS: usize = 256;
+
+/// Connections at once on the eligibility API (1,000 parallel terminals held).
+pub const MAX_TLS_CONNECTIONS: usize = 2048;
+
+/// Which service a listener is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Svc {
+    /// Clock, inbox, trace, deadlines, carrier faults.
+    Control,
+    Bureau,
+    ReaderVendor,
+    Carrier,
+    Portal,
+}
+
+impl Svc {
+    /// The service's name in `GET /health` (as endpoints.json's keys name it).
+    pub fn name(self) -> &'static str {
+        match self {
+            Svc::Control => "control",
+            Svc::Bureau => "bureau",
+            Svc::ReaderVendor => "reader-vendor",
+            Svc::Carrier => "carrier",
+            Svc::Portal => "portal",
+        }
+    }
+}
+
+pub type Resp = Response<Full<Bytes>>;
+
+/// `GET /health` on every service: 200 `{"status": "ok", "service": NAME}` once the
+/// service is accepting requests *(our choice: a liveness probe for containers and
+/// orchestrators; it reads no state, so it answers whatever the clock or faults)*.
+pub(super) fn health(service: &str) -> Resp {
+    json_resp(StatusCode::OK, &json!({"status": "ok", "service": service}))
+}
+
+pub(super) fn accepted(app: &App, at: VirtualTime, extra: Value) -> Resp {
+    let mut v = json!({"received_at": at, "note": "answers arrive in the clinic inbox (GET /inbox on the control URL) when the virtual clock reaches them"});
+    if let (Value::Object(o), Value::Object(e)) = (&mut v, extra) {
+        o.extend(e);
+    }
+    let _ = app;
+    json_resp(StatusCode::ACCEPTED, &v)
+}
+
+/// The routes on which the clinic acts (its messages and the portal's forms).
+fn clinic_route(svc: Svc, method: &Method, path: &str) -> bool {
+    match (svc, method) {
+        (Svc::Bureau | Svc::ReaderVendor | Svc::Carrier, &Method::POST) => {
+            matches!(
+                path,
+                "/reception-requests" | "/designation-applications" | "/orders" | "/line-orders"
+            )
+        }
+        (Svc::Portal, &Method::POST | &Method::PUT) => true,
+        (Svc::Control, &Method::POST) => path == "/clinic/messages",
+        _ => false,
+    }
+}
+
+/// Route one plain-HTTP request.
+pub async fn route(app: Arc<App>, svc: Svc, req: Request<Incoming>) -> Resp {
+    let method = req.method().clone();
+    let path = req.uri().path().trim_end_matches('/').to_string();
+    if clinic_route(svc, &method, &path) && !app.world.system_under_test_plays_clinic() {
+        return err(
+            StatusCode::CONFLICT,
+            None,
+            "onsim plays the clinic in this scenario ([live] clinic = \"onsim\"): the clinic's routes are closed to clients; use the terminal and the eligibility API",
+        );
+    }
+    let r = match (svc, &method, path.as_str()) {
+        (_, &Method::GET, "/health") => Some(Ok(health(svc.name()))),
+        (Svc::Control, _, _) => control::route(&app, &method, &path, req).await,
+        (Svc::Bureau, _, _) => bureau::route(&app, &method, &path, req).await,
+        (Svc::ReaderVendor, _, _) => reader_vendor::route(&app, &method, &path, req).await,
+        (Svc::Carrier, _, _) => carrier::route(&app, &method, &path, req).await,
+        (Svc::Portal, _, _) => portal::route(&app, &method, &path, req).await,
+    };
+    let resp = match r {
+        Some(Ok(r) | Err(r)) => r,
+        None => err(
+            StatusCode::NOT_FOUND,
+            None,
+            format!("no route {method} {path} on the {svc:?} service"),
+        ),
+    };
+    tracing::debug!(?svc, %method, %path, status = resp.status().as_u16(), "http");
+    resp
+}
+
+/// Serve plain HTTP for `svc` until `shutdown`.
+pub async fn serve_http(
+    listener: TcpListener,
+    svc: Svc,
+    app: Arc<App>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_HTTP_CONNECTIONS));
+    while let Some((stream, peer)) =
+        crate::live::accept_until(&listener, &mut shutdown, "http").await
+    {
+        let Ok(permit) = slots.clone().try_acquire_owned() else {
+            tracing::warn!(%peer, service = ?svc, limit = MAX_HTTP_CONNECTIONS, "too many connections; closed");
+            drop(stream);
+            continue;
+        };
+        let app = app.clone();
+        tokio::spawn(async move {
+            crate::live::connection::serve(stream, move |req| route(app.clone(), svc, req)).await;
+            drop(permit);
+        });
+    }
+}

@@ -5,57 +5,62 @@
 // any bad input into its 4xx; the size of a response is not worth boxing here.
 #![allow(clippy::result_large_err)]
 
-use std::sync::Arc;
-
-use hyper::body::Incoming;
-use hyper::{Method, Request, StatusCode};
-use serde_json::json;
+use axum::extract::State;
+use hyper::StatusCode;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
 
 use fakes::process::ActorId;
 
-use super::error::{body_json, body_json_limited, json_resp, message, only_fields};
-use super::{accepted, Resp, PLAN_BODY};
+use super::error::{fields, json_resp, message, Body, Object};
+use super::{accepted, get, post, AppState, Resp, Route, PLAN_BODY};
 use crate::live::world::validate_plan;
-use crate::live::App;
 
-/// The bureau's routes; `None`: no such route.
-pub(super) async fn route(
-    app: &Arc<App>,
-    method: &Method,
-    path: &str,
-    req: Request<Incoming>,
-) -> Option<Result<Resp, Resp>> {
-    Some(match (method, path) {
-        (&Method::GET, "/deadlines") => Ok(deadlines(app)),
-        (&Method::POST, "/reception-requests") => {
-            async {
-                let m = body_json(req).await?;
-                only_fields(&m, &["fee_table"])?;
-                let msg = message("reception-request", &m)?;
-                let at = app.world.clinic_sends(ActorId::Bureau, msg);
-                Ok(accepted(app, at, json!({})))
-            }
-            .await
-        }
-        (&Method::POST, "/designation-applications") => {
-            async {
-                let m = body_json_limited(req, PLAN_BODY).await?;
-                let problems = validate_plan(&m);
-                let fields: Vec<String> = problems.iter().map(|p| p.field.clone()).collect();
-                let at = app.world.designation_application(fields);
-                Ok(accepted(
-                    app,
-                    at,
-                    json!({"complete": problems.is_empty(), "problems": problems}),
-                ))
-            }
-            .await
-        }
-        _ => return None,
-    })
+/// The bureau's routes (besides `GET /health`).
+pub(super) fn routes() -> Vec<Route> {
+    vec![
+        get("/deadlines", deadlines),
+        post("/reception-requests", reception_request),
+        post("/designation-applications", designation_application),
+    ]
 }
 
-/// `GET /deadlines` (bureau and control).
-pub(super) fn deadlines(app: &App) -> Resp {
+/// `GET /deadlines` (bureau and control): the clinic's deadlines of the rule set.
+pub(super) async fn deadlines(State(app): AppState) -> Resp {
     json_resp(StatusCode::OK, &app.world.deadlines())
+}
+
+/// The body of `POST /reception-requests`.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct ReceptionRequest {
+    /// `medical` (absent), `dental` or `pharmacy` (read by the codec).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fee_table: Option<Value>,
+}
+
+/// `POST /reception-requests`: ask the bureau for a reception number (受付番号).
+async fn reception_request(
+    State(app): AppState,
+    Body(b): Body<ReceptionRequest>,
+) -> Result<Resp, Resp> {
+    let msg = message("reception-request", &fields(&b))?;
+    let at = app.world.clinic_sends(ActorId::Bureau, msg);
+    Ok(accepted(&app, at, json!({})))
+}
+
+/// `POST /designation-applications`: the designation application with the plan
+/// (its problems are answered, not refused: the bureau returns an incomplete one).
+async fn designation_application(
+    State(app): AppState,
+    Object(m): Object<PLAN_BODY>,
+) -> Result<Resp, Resp> {
+    let problems = validate_plan(&m);
+    let fields: Vec<String> = problems.iter().map(|p| p.field.clone()).collect();
+    let at = app.world.designation_application(fields);
+    Ok(accepted(
+        &app,
+        at,
+        json!({"complete": problems.is_empty(), "problems": problems}),
+    ))
 }

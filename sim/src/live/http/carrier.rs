@@ -5,62 +5,40 @@
 // any bad input into its 4xx; the size of a response is not worth boxing here.
 #![allow(clippy::result_large_err)]
 
-use std::sync::Arc;
-
-use hyper::body::Incoming;
-use hyper::{Method, Request, StatusCode};
+use axum::extract::State;
+use hyper::StatusCode;
+use serde::Deserialize;
 use serde_json::json;
 
 use fakes::process::params::LineType;
 
-use super::error::{body_json, err, json_resp, only_fields, req_str, typed_body};
-use super::{accepted, Resp, PLAN_BODY};
+use super::error::{err, json_resp, non_empty, Body};
+use super::{accepted, get, post, put, AppState, Resp, Route, PLAN_BODY};
 use crate::live::carrier::ProxyFaults;
-use crate::live::App;
 
-/// The carrier's routes; `None`: no such route.
-pub(super) async fn route(
-    app: &Arc<App>,
-    method: &Method,
-    path: &str,
-    req: Request<Incoming>,
-) -> Option<Result<Resp, Resp>> {
-    Some(match (method, path) {
-        (&Method::GET, "/faults") => Ok(faults(app)),
-        (&Method::PUT, "/faults") => set_faults(app, req).await,
-        (&Method::POST, "/line-orders") => {
-            async {
-                let m = body_json(req).await?;
-                only_fields(&m, &["service", "line_type"])?;
-                let service = req_str(&m, "service")?.to_string();
-                let line: LineType =
-                    serde_json::from_value(m.get("line_type").cloned().unwrap_or(json!("ip-vpn")))
-                        .map_err(|_| {
-                            err(
-                                StatusCode::UNPROCESSABLE_ENTITY,
-                                Some("line_type"),
-                                "line_type must be ip-vpn, ipsec-ike or internet",
-                            )
-                        })?;
-                let at = app.world.line_order(service, line);
-                Ok(accepted(app, at, json!({})))
-            }
-            .await
-        }
-        _ => return None,
-    })
+/// The carrier's routes (besides `GET /health`).
+pub(super) fn routes() -> Vec<Route> {
+    vec![
+        get("/faults", faults),
+        put("/faults", set_faults),
+        post("/line-orders", line_order),
+    ]
 }
 
-/// `GET /faults` (carrier), `GET /carrier/faults` (control).
-pub(super) fn faults(app: &App) -> Resp {
+/// `GET /faults` (carrier), `GET /carrier/faults` (control): the proxy's faults, its
+/// counters and the ordered line.
+pub(super) async fn faults(State(app): AppState) -> Resp {
     json_resp(
         StatusCode::OK,
         &json!({"faults": app.proxy.faults(), "stats": app.proxy.stats.to_json(), "line": app.world.line().map(|(s, l, c)| json!({"service": s, "line_type": l, "connectable": c}))}),
     )
 }
 
-pub(super) async fn set_faults(app: &App, req: Request<Incoming>) -> Result<Resp, Resp> {
-    let f: ProxyFaults = typed_body(req, PLAN_BODY).await?;
+/// `PUT /faults` (carrier), `PUT /carrier/faults` (control): replace the fault set.
+pub(super) async fn set_faults(
+    State(app): AppState,
+    Body(f): Body<ProxyFaults, PLAN_BODY>,
+) -> Result<Resp, Resp> {
     app.proxy
         .set_faults(f)
         .map_err(|(field, msg)| err(StatusCode::UNPROCESSABLE_ENTITY, Some(&field), msg))?;
@@ -68,4 +46,23 @@ pub(super) async fn set_faults(app: &App, req: Request<Incoming>) -> Result<Resp
         StatusCode::OK,
         &json!({"faults": app.proxy.faults()}),
     ))
+}
+
+/// The body of `POST /line-orders`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LineOrder {
+    /// The carrier's service name (e.g. `flets-hikari`).
+    service: String,
+    /// `ip-vpn` (absent), `ipsec-ike` or `internet`.
+    line_type: Option<LineType>,
+}
+
+/// `POST /line-orders`: order the clinic's line.
+async fn line_order(State(app): AppState, Body(b): Body<LineOrder>) -> Result<Resp, Resp> {
+    non_empty("service", &b.service)?;
+    let at = app
+        .world
+        .line_order(b.service, b.line_type.unwrap_or(LineType::IpVpn));
+    Ok(accepted(&app, at, json!({})))
 }

@@ -5,70 +5,91 @@
 // any bad input into its 4xx; the size of a response is not worth boxing here.
 #![allow(clippy::result_large_err)]
 
-use std::sync::Arc;
-
+use axum::extract::{RawQuery, State};
 use chrono::NaiveDate;
-use hyper::body::Incoming;
-use hyper::{Method, Request, StatusCode};
+use hyper::StatusCode;
+use serde::Deserialize;
 use serde_json::{json, Value};
 
 use fakes::process::{codec, ActorId, Msg};
 
-use super::error::{
-    body_json, codec_err, err, json_resp, only_fields, parse_time, query, req_str, typed_body,
-};
-use super::{accepted, Resp, SMALL_BODY};
+use super::error::{codec_err, err, json_resp, parse_time, query, req_str, Body, Object};
+use super::{accepted, get, post, put, AppState, Resp, Route};
 use crate::live::App;
 
-/// The control service's routes; `None`: no such route.
-pub(super) async fn route(
-    app: &Arc<App>,
-    method: &Method,
-    path: &str,
-    req: Request<Incoming>,
-) -> Option<Result<Resp, Resp>> {
-    Some(match (method, path) {
-        (&Method::GET, "/verdict") => Ok(verdict(app, &req)),
-        (&Method::GET, "/clock") => Ok(json_resp(StatusCode::OK, &clock_json(app, None))),
-        (&Method::GET, "/stats") => Ok(json_resp(
-            StatusCode::OK,
-            &json!({"eligibility": app.desk.stats.snapshot(), "pid": std::process::id()}),
-        )),
-        (&Method::POST, "/clock/advance") => advance(app, req).await,
-        (&Method::POST, "/clock/speed") => speed(app, req).await,
-        (&Method::GET, "/inbox") => {
-            let since = query(&req, "since")
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(0);
-            let limit = query(&req, "limit")
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(1000usize)
-                .min(10_000);
-            let items = app.world.inbox(since, limit);
-            Ok(json_resp(
-                StatusCode::OK,
-                &json!({"now": app.clock.now(), "messages": items}),
-            ))
-        }
-        (&Method::GET, "/trace") => {
-            let (events, dropped) = app.world.trace();
-            Ok(json_resp(
-                StatusCode::OK,
-                &json!({"now": app.clock.now(), "dropped": dropped, "events": events}),
-            ))
-        }
-        (&Method::GET, "/deadlines") => Ok(super::bureau::deadlines(app)),
-        (&Method::GET, "/carrier/faults") => Ok(super::carrier::faults(app)),
-        (&Method::PUT, "/carrier/faults") => super::carrier::set_faults(app, req).await,
-        (&Method::POST, "/clinic/messages") => clinic_message(app, req).await,
-        (&Method::POST, "/cards") => Ok(issue_card(app, req).await),
-        (&Method::POST, "/pki/revocations") => publish_revocation(app, req).await,
-        (&Method::POST, "/reader/present") => reader_present(app, req).await,
-        _ => return None,
-    })
+/// The control service's routes (besides `GET /health`).
+pub(super) fn routes() -> Vec<Route> {
+    vec![
+        get("/verdict", verdict),
+        get("/clock", clock),
+        get("/stats", stats),
+        post("/clock/advance", advance),
+        post("/clock/speed", speed),
+        get("/inbox", inbox),
+        get("/trace", trace),
+        get("/deadlines", super::bureau::deadlines),
+        get("/carrier/faults", carrier_faults),
+        put("/carrier/faults", set_carrier_faults),
+        post("/clinic/messages", clinic_message),
+        post("/cards", issue_card),
+        post("/pki/revocations", publish_revocation),
+        post("/reader/present", reader_present),
+    ]
 }
 
-pub(super) fn clock_json(app: &App, delivered: Option<usize>) -> Value {
+/// `GET /clock`: the virtual clock.
+async fn clock(State(app): AppState) -> Resp {
+    json_resp(StatusCode::OK, &clock_json(&app, None))
+}
+
+/// `GET /stats`: the eligibility API's counters and the server's pid.
+async fn stats(State(app): AppState) -> Resp {
+    json_resp(
+        StatusCode::OK,
+        &json!({"eligibility": app.desk.stats.snapshot(), "pid": std::process::id()}),
+    )
+}
+
+/// `GET /inbox?since=SEQ&limit=N`: the clinic's inbox after `since` (default 0), at
+/// most `limit` (default 1,000, at most 10,000) items.
+async fn inbox(State(app): AppState, RawQuery(q): RawQuery) -> Resp {
+    let since = query(q.as_deref(), "since")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let limit = query(q.as_deref(), "limit")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1000usize)
+        .min(10_000);
+    let items = app.world.inbox(since, limit);
+    json_resp(
+        StatusCode::OK,
+        &json!({"now": app.clock.now(), "messages": items}),
+    )
+}
+
+/// `GET /trace`: the trace up to the virtual now.
+async fn trace(State(app): AppState) -> Resp {
+    let (events, dropped) = app.world.trace();
+    json_resp(
+        StatusCode::OK,
+        &json!({"now": app.clock.now(), "dropped": dropped, "events": events}),
+    )
+}
+
+/// `GET /carrier/faults`: as the carrier's `GET /faults`.
+async fn carrier_faults(app: AppState) -> Resp {
+    super::carrier::faults(app).await
+}
+
+/// `PUT /carrier/faults`: as the carrier's `PUT /faults`.
+async fn set_carrier_faults(
+    app: AppState,
+    body: Body<crate::live::carrier::ProxyFaults, { super::PLAN_BODY }>,
+) -> Result<Resp, Resp> {
+    super::carrier::set_faults(app, body).await
+}
+
+fn clock_json(app: &App, delivered: Option<usize>) -> Value {
     let next_due = app.world.next_due();
     json!({
         "now": app.clock.now(),
@@ -81,8 +102,8 @@ pub(super) fn clock_json(app: &App, delivered: Option<usize>) -> Value {
 
 /// `GET /verdict[?timeline=1]`: the scenario's `[[expect]]` judged now
 /// ([`crate::live::verdict`]); 404 when `onsim serve` runs no scenario.
-pub(super) fn verdict(app: &App, req: &Request<Incoming>) -> Resp {
-    let timeline = query(req, "timeline").is_some_and(|v| v == "1" || v == "true");
+async fn verdict(State(app): AppState, RawQuery(q): RawQuery) -> Resp {
+    let timeline = query(q.as_deref(), "timeline").is_some_and(|v| v == "1" || v == "true");
     match app.world.verdict(timeline) {
         Some(v) => json_resp(
             StatusCode::OK,
@@ -103,9 +124,9 @@ pub(super) fn verdict(app: &App, req: &Request<Incoming>) -> Resp {
 /// ([`fakes::process::codec`]); `to` chooses the addressee where a message has two
 /// (a connectivity check: `carrier`, the default, or `implementing-body`). Used by
 /// `onsim run --live`.
-pub(super) async fn clinic_message(app: &App, req: Request<Incoming>) -> Result<Resp, Resp> {
+async fn clinic_message(State(app): AppState, Object(mut m): Object) -> Result<Resp, Resp> {
+    let app = &*app;
     const KINDS: &str = "reader-application, limited-type-application, designation-application, system-order, prerequisite-ready, installation-day, connectivity-check";
-    let mut m = body_json(req).await?;
     let kind = req_str(&m, "message")?.to_string();
     let to = m.remove("to");
     let bad = |f: &'static str, what: &str| err(StatusCode::UNPROCESSABLE_ENTITY, Some(f), what);
@@ -145,10 +166,27 @@ pub(super) async fn clinic_message(app: &App, req: Request<Incoming>) -> Result<
     Ok(accepted(app, at, json!({})))
 }
 
-pub(super) async fn advance(app: &App, req: Request<Incoming>) -> Result<Resp, Resp> {
-    let m = body_json(req).await?;
-    only_fields(&m, &["minutes", "hours", "days", "to"])?;
-    if m.len() != 1 {
+/// The body of `POST /clock/advance`: exactly one of the four.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Advance {
+    minutes: Option<i64>,
+    hours: Option<i64>,
+    days: Option<i64>,
+    /// A virtual time like `2025-04-15T09:00`, or a date (its 00:00).
+    to: Option<String>,
+}
+
+/// `POST /clock/advance`: move the virtual clock forward and deliver what came due.
+async fn advance(State(app): AppState, Body(b): Body<Advance>) -> Result<Resp, Resp> {
+    let app = &*app;
+    let given = [
+        b.minutes.is_some(),
+        b.hours.is_some(),
+        b.days.is_some(),
+        b.to.is_some(),
+    ];
+    if given.iter().filter(|g| **g).count() != 1 {
         return Err(err(
             StatusCode::UNPROCESSABLE_ENTITY,
             None,
@@ -156,40 +194,30 @@ pub(super) async fn advance(app: &App, req: Request<Incoming>) -> Result<Resp, R
         ));
     }
     let now = app.clock.now();
-    let target = if let Some(v) = m.get("to") {
-        let s = v.as_str().ok_or_else(|| {
-            err(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                Some("to"),
-                "to must be a string like 2025-04-15T09:00",
-            )
-        })?;
+    let target = if let Some(s) = &b.to {
         parse_time("to", s)?
     } else {
-        let (field, per) = [("minutes", 1i64), ("hours", 60), ("days", 1440)]
-            .into_iter()
-            .find(|(f, _)| m.contains_key(*f))
-            .unwrap_or(("minutes", 1));
-        let n = m[field]
-            .as_i64()
-            .filter(|n| *n >= 0 && *n <= 100 * 366 * 1440 / per)
-            .ok_or_else(|| {
-                err(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    Some(field),
-                    format!("{field} must be a whole number ≥ 0"),
-                )
-            })?;
+        let (field, n, per) = [
+            ("minutes", b.minutes, 1i64),
+            ("hours", b.hours, 60),
+            ("days", b.days, 1440),
+        ]
+        .into_iter()
+        .find_map(|(f, n, per)| n.map(|n| (f, n, per)))
+        .unwrap_or(("minutes", 0, 1));
+        if !(0..=100 * 366 * 1440 / per).contains(&n) {
+            return Err(err(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some(field),
+                format!("{field} must be a whole number ≥ 0"),
+            ));
+        }
         now.plus_minutes(n * per)
     };
     app.clock.advance_to(target).map_err(|e| {
         err(
             StatusCode::UNPROCESSABLE_ENTITY,
-            Some(if m.contains_key("to") {
-                "to"
-            } else {
-                "minutes"
-            }),
+            Some(if b.to.is_some() { "to" } else { "minutes" }),
             e.to_string(),
         )
     })?;
@@ -198,16 +226,18 @@ pub(super) async fn advance(app: &App, req: Request<Incoming>) -> Result<Resp, R
     Ok(json_resp(StatusCode::OK, &clock_json(app, Some(delivered))))
 }
 
-pub(super) async fn speed(app: &App, req: Request<Incoming>) -> Result<Resp, Resp> {
-    let m = body_json(req).await?;
-    only_fields(&m, &["speed"])?;
-    let s = m.get("speed").and_then(Value::as_f64).ok_or_else(|| {
-        err(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Some("speed"),
-            "speed (virtual seconds per real second, 0 = frozen) is required",
-        )
-    })?;
+/// The body of `POST /clock/speed`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Speed {
+    /// Virtual seconds per real second, 0 = frozen.
+    speed: f64,
+}
+
+/// `POST /clock/speed`: how fast the virtual clock runs.
+async fn speed(State(app): AppState, Body(b): Body<Speed>) -> Result<Resp, Resp> {
+    let app = &*app;
+    let s = b.speed;
     app.world.tick();
     app.clock.set_speed(s).map_err(|e| {
         err(
@@ -226,8 +256,8 @@ pub(super) async fn speed(app: &App, req: Request<Incoming>) -> Result<Resp, Res
 /// `issued` must lie within [`CARD_ISSUED_YEARS_BACK`] years before the virtual
 /// today and not after it *(our choice: a card certificate lives 5 years, so older
 /// issue dates only make expired cards)*; anything else is a 422 naming the field.
-pub(super) async fn issue_card(app: &App, req: Request<Incoming>) -> Resp {
-    match issue_card_checked(app, req).await {
+async fn issue_card(State(app): AppState, Body(body): Body<CardRequest>) -> Resp {
+    match issue_card_checked(&app, body) {
         Ok(r) | Err(r) => r,
     }
 }
@@ -235,18 +265,18 @@ pub(super) async fn issue_card(app: &App, req: Request<Incoming>) -> Resp {
 /// How far back `POST /cards` accepts an issue date.
 pub const CARD_ISSUED_YEARS_BACK: u32 = 20;
 
-#[derive(serde::Deserialize)]
+/// The body of `POST /cards`.
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct CardRequest {
+struct CardRequest {
     validity: Option<u8>,
     issued: Option<String>,
     revoked: Option<bool>,
 }
 
-pub(super) async fn issue_card_checked(app: &App, req: Request<Incoming>) -> Result<Resp, Resp> {
+fn issue_card_checked(app: &App, body: CardRequest) -> Result<Resp, Resp> {
     use crate::live::card::to_hex;
     use fakes::eligibility::QualificationValidity;
-    let body: CardRequest = typed_body(req, SMALL_BODY).await?;
     let code = body.validity.unwrap_or(1);
     let Some(validity) = QualificationValidity::PRODUCED
         .iter()
@@ -312,9 +342,10 @@ pub(super) async fn issue_card_checked(app: &App, req: Request<Incoming>) -> Res
 
 /// `POST /reader/present` (control): a patient presents a card at the simulated
 /// face-auth reader; see [`crate::live::reader`].
-pub(super) async fn reader_present(app: &Arc<App>, req: Request<Incoming>) -> Result<Resp, Resp> {
-    let body: crate::live::reader::PresentRequest = typed_body(req, SMALL_BODY).await?;
-    let app = app.clone();
+async fn reader_present(
+    State(app): AppState,
+    Body(body): Body<crate::live::reader::PresentRequest>,
+) -> Result<Resp, Resp> {
     let r = tokio::task::spawn_blocking(move || crate::live::reader::present(&app, &body))
         .await
         .map_err(|e| {
@@ -330,17 +361,19 @@ pub(super) async fn reader_present(app: &Arc<App>, req: Request<Incoming>) -> Re
     }
 }
 
+/// The body of `POST /pki/revocations`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Revocation {
+    /// A credential of the matrix (`pki/NAME.crt`).
+    credential: String,
+}
+
 /// `POST /pki/revocations {"credential": NAME}` (control): publish a revocation of a
 /// credential of the matrix (`pki/NAME.crt`) dated at the virtual instant (UTC day);
 /// from the next request on, every connection carrying it is refused. Answers the new
 /// CRL (PEM) — `pki/terminal-ca.crl` on disk stays the start-time list.
-pub(super) async fn publish_revocation(app: &App, req: Request<Incoming>) -> Result<Resp, Resp> {
-    #[derive(serde::Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct Body {
-        credential: String,
-    }
-    let b: Body = typed_body(req, SMALL_BODY).await?;
+async fn publish_revocation(State(app): AppState, Body(b): Body<Revocation>) -> Result<Resp, Resp> {
     let Some((_, cert)) = app.pki.matrix.iter().find(|(n, _)| *n == b.credential) else {
         return Err(err(
             StatusCode::UNPROCESSABLE_ENTITY,

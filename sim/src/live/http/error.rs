@@ -3,7 +3,7 @@
 
 use chrono::NaiveDate;
 use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::{Bytes, Incoming};
+use hyper::body::{Body as HttpBody, Bytes};
 use hyper::{Request, Response, StatusCode};
 use serde_json::{json, Map, Value};
 
@@ -33,7 +33,12 @@ pub(super) fn conflict(c: Conflict) -> Resp {
     err(StatusCode::CONFLICT, c.field, c.message)
 }
 
-pub(super) async fn body_bytes(req: Request<Incoming>, limit: usize) -> Result<Bytes, Resp> {
+/// The body of `req`, at most `limit` bytes (413 naming the limit beyond).
+pub(super) async fn body_bytes<B>(req: Request<B>, limit: usize) -> Result<Bytes, Resp>
+where
+    B: HttpBody,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let declared = req
         .headers()
         .get(hyper::header::CONTENT_LENGTH)
@@ -61,14 +66,24 @@ pub(super) fn too_large(limit: usize) -> Resp {
     )
 }
 
-pub(super) async fn body_json(req: Request<Incoming>) -> Result<Map<String, Value>, Resp> {
+/// A JSON object body of at most [`SMALL_BODY`] (empty: `{}`).
+pub(super) async fn body_json<B>(req: Request<B>) -> Result<Map<String, Value>, Resp>
+where
+    B: HttpBody,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     body_json_limited(req, SMALL_BODY).await
 }
 
-pub(super) async fn body_json_limited(
-    req: Request<Incoming>,
+/// A JSON object body of at most `limit` bytes (empty: `{}`); anything else is a 400.
+pub(super) async fn body_json_limited<B>(
+    req: Request<B>,
     limit: usize,
-) -> Result<Map<String, Value>, Resp> {
+) -> Result<Map<String, Value>, Resp>
+where
+    B: HttpBody,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let b = body_bytes(req, limit).await?;
     if b.iter().all(u8::is_ascii_whitespace) {
         return Ok(Map::new());
@@ -91,10 +106,14 @@ pub(super) async fn body_json_limited(
 /// Parse a body of at most `limit` bytes into `T` (a struct with
 /// `deny_unknown_fields`); a bad body is a 4xx naming the field where serde names it
 /// (unknown, missing or mistyped field; an empty body is `{}`).
-pub(super) async fn typed_body<T: serde::de::DeserializeOwned>(
-    req: Request<Incoming>,
+pub(super) async fn typed_body<T: serde::de::DeserializeOwned, B>(
+    req: Request<B>,
     limit: usize,
-) -> Result<T, Resp> {
+) -> Result<T, Resp>
+where
+    B: HttpBody,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let b = body_bytes(req, limit).await?;
     let b: &[u8] = if b.iter().all(u8::is_ascii_whitespace) {
         b"{}"
@@ -156,17 +175,6 @@ pub(super) fn req_str<'a>(m: &'a Map<String, Value>, field: &'static str) -> Res
     }
 }
 
-pub(super) fn only_fields(m: &Map<String, Value>, allowed: &[&str]) -> Result<(), Resp> {
-    match m.keys().find(|k| !allowed.contains(&k.as_str())) {
-        Some(k) => Err(err(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Some(k),
-            format!("unknown field {k}; expected one of: {}", allowed.join(", ")),
-        )),
-        None => Ok(()),
-    }
-}
-
 /// A 422 naming the field a message body got wrong.
 pub(super) fn codec_err(e: codec::CodecError) -> Resp {
     err(
@@ -225,9 +233,59 @@ impl YearOk for NaiveDate {
     }
 }
 
-pub(super) fn query(req: &Request<Incoming>, name: &str) -> Option<String> {
-    req.uri().query()?.split('&').find_map(|kv| {
+/// The value of query parameter `name` in the raw query `q`.
+pub(super) fn query(q: Option<&str>, name: &str) -> Option<String> {
+    q?.split('&').find_map(|kv| {
         let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
         (k == name).then(|| v.to_string())
     })
+}
+
+/// A non-empty string field (`field must be a non-empty string`, 422, otherwise).
+pub(super) fn non_empty(field: &'static str, s: &str) -> Result<(), Resp> {
+    if s.trim().is_empty() {
+        return Err(err(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some(field),
+            format!("{field} must be a non-empty string"),
+        ));
+    }
+    Ok(())
+}
+
+/// The fields of a request struct as a JSON object (absent optional fields left out),
+/// for the codec and the world, which read bodies as objects.
+pub(super) fn fields<T: serde::Serialize>(t: &T) -> Map<String, Value> {
+    match serde_json::to_value(t) {
+        Ok(Value::Object(m)) => m,
+        _ => Map::new(),
+    }
+}
+
+/// A JSON body of at most `LIMIT` bytes read as `T` (a struct with
+/// `deny_unknown_fields`): the axum extractor over [`typed_body`], so a bad body is
+/// the same 4xx naming the field.
+pub(super) struct Body<T, const LIMIT: usize = SMALL_BODY>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned, const LIMIT: usize>
+    axum::extract::FromRequest<S> for Body<T, LIMIT>
+{
+    type Rejection = Resp;
+
+    async fn from_request(req: axum::extract::Request, _: &S) -> Result<Self, Resp> {
+        typed_body(req, LIMIT).await.map(Body)
+    }
+}
+
+/// A JSON object body of at most `LIMIT` bytes, left as an object (the designation
+/// plan, whose problems are reported rather than refused; the clinic's messages, read
+/// by the codec) — [`body_json_limited`].
+pub(super) struct Object<const LIMIT: usize = SMALL_BODY>(pub Map<String, Value>);
+
+impl<S: Send + Sync, const LIMIT: usize> axum::extract::FromRequest<S> for Object<LIMIT> {
+    type Rejection = Resp;
+
+    async fn from_request(req: axum::extract::Request, _: &S) -> Result<Self, Resp> {
+        body_json_limited(req, LIMIT).await.map(Object)
+    }
 }

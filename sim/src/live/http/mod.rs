@@ -38,12 +38,16 @@ mod reader_vendor;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::handler::Handler;
+use axum::routing::MethodRouter;
+use axum::Router;
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
-use hyper::{Method, Request, Response, StatusCode};
+use hyper::{Method, Request, Response, StatusCode, Uri};
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tower::ServiceExt;
 
 use fakes::time::VirtualTime;
 
@@ -136,8 +140,90 @@ fn clinic_route(svc: Svc, method: &Method, path: &str) -> bool {
     }
 }
 
-/// Route one plain-HTTP request.
-pub async fn route(app: Arc<App>, svc: Svc, req: Request<Incoming>) -> Resp {
+/// The state every handler of a JSON service gets.
+type AppState = axum::extract::State<Arc<App>>;
+
+/// One route of a JSON service: its method and path, and the handler. A service's
+/// Router is built from its list of these ([`routes`]), and nothing else.
+pub(super) struct Route {
+    /// The handler's method (`handler` routes only it); read by the test that holds
+    /// the routes against the service's OpenAPI document.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub method: Method,
+    pub path: &'static str,
+    pub handler: MethodRouter<Arc<App>>,
+}
+
+/// `GET path` → `h`.
+pub(super) fn get<H: Handler<T, Arc<App>>, T: 'static>(path: &'static str, h: H) -> Route {
+    Route {
+        method: Method::GET,
+        path,
+        handler: axum::routing::get(h),
+    }
+}
+
+/// `POST path` → `h`.
+pub(super) fn post<H: Handler<T, Arc<App>>, T: 'static>(path: &'static str, h: H) -> Route {
+    Route {
+        method: Method::POST,
+        path,
+        handler: axum::routing::post(h),
+    }
+}
+
+/// `PUT path` → `h`.
+pub(super) fn put<H: Handler<T, Arc<App>>, T: 'static>(path: &'static str, h: H) -> Route {
+    Route {
+        method: Method::PUT,
+        path,
+        handler: axum::routing::put(h),
+    }
+}
+
+/// Every route of `svc`, `GET /health` first.
+pub(super) fn routes(svc: Svc) -> Vec<Route> {
+    let name = svc.name();
+    let mut r = vec![get("/health", move || async move { health(name) })];
+    r.extend(match svc {
+        Svc::Control => control::routes(),
+        Svc::Bureau => bureau::routes(),
+        Svc::ReaderVendor => reader_vendor::routes(),
+        Svc::Carrier => carrier::routes(),
+        Svc::Portal => portal::routes(),
+    });
+    r
+}
+
+/// The axum Router of `svc`: its [`routes`], and a 404 in the error shape for any
+/// other method or path.
+pub fn router(svc: Svc, app: Arc<App>) -> Router {
+    let mut r = Router::new();
+    for route in routes(svc) {
+        r = r.route(route.path, route.handler);
+    }
+    let no_route = move |method: Method, uri: Uri| async move {
+        err(
+            StatusCode::NOT_FOUND,
+            None,
+            format!("no route {method} {} on the {svc:?} service", uri.path()),
+        )
+    };
+    r.fallback(no_route)
+        .method_not_allowed_fallback(no_route)
+        .with_state(app)
+}
+
+/// Route one plain-HTTP request of `svc` through its Router. **Every request of a JSON
+/// service passes here before its handler**: the trailing `/` is dropped, and the
+/// clinic's routes answer 409 while onsim plays the clinic (`[live] clinic = "onsim"`).
+pub async fn route(
+    router: Router,
+    app: &App,
+    svc: Svc,
+    mut req: Request<Incoming>,
+) -> Response<axum::body::Body> {
+    use axum::response::IntoResponse;
     let method = req.method().clone();
     let path = req.uri().path().trim_end_matches('/').to_string();
     if clinic_route(svc, &method, &path) && !app.world.system_under_test_plays_clinic() {
@@ -145,23 +231,22 @@ pub async fn route(app: Arc<App>, svc: Svc, req: Request<Incoming>) -> Resp {
             StatusCode::CONFLICT,
             None,
             "onsim plays the clinic in this scenario ([live] clinic = \"onsim\"): the clinic's routes are closed to clients; use the terminal and the eligibility API",
-        );
+        )
+        .into_response();
     }
-    let r = match (svc, &method, path.as_str()) {
-        (_, &Method::GET, "/health") => Some(Ok(health(svc.name()))),
-        (Svc::Control, _, _) => control::route(&app, &method, &path, req).await,
-        (Svc::Bureau, _, _) => bureau::route(&app, &method, &path, req).await,
-        (Svc::ReaderVendor, _, _) => reader_vendor::route(&app, &method, &path, req).await,
-        (Svc::Carrier, _, _) => carrier::route(&app, &method, &path, req).await,
-        (Svc::Portal, _, _) => portal::route(&app, &method, &path, req).await,
-    };
-    let resp = match r {
-        Some(Ok(r) | Err(r)) => r,
-        None => err(
-            StatusCode::NOT_FOUND,
-            None,
-            format!("no route {method} {path} on the {svc:?} service"),
-        ),
+    if path.len() != req.uri().path().len() {
+        let p = if path.is_empty() { "/" } else { path.as_str() };
+        let pq = match req.uri().query() {
+            Some(q) => format!("{p}?{q}"),
+            None => p.to_string(),
+        };
+        if let Ok(uri) = pq.parse::<Uri>() {
+            *req.uri_mut() = uri;
+        }
+    }
+    let resp = match router.oneshot(req).await {
+        Ok(r) => r,
+        Err(never) => match never {},
     };
     tracing::debug!(?svc, %method, %path, status = resp.status().as_u16(), "http");
     resp
@@ -175,6 +260,7 @@ pub async fn serve_http(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_HTTP_CONNECTIONS));
+    let router = router(svc, app.clone());
     while let Some((stream, peer)) =
         crate::live::accept_until(&listener, &mut shutdown, "http").await
     {
@@ -184,8 +270,14 @@ pub async fn serve_http(
             continue;
         };
         let app = app.clone();
+        let router = router.clone();
         tokio::spawn(async move {
-            crate::live::connection::serve(stream, move |req| route(app.clone(), svc, req)).await;
+            crate::live::connection::serve(stream, move |req| {
+                let app = app.clone();
+                let router = router.clone();
+                async move { route(router, &app, svc, req).await }
+            })
+            .await;
             drop(permit);
         });
     }

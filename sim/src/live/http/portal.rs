@@ -5,112 +5,159 @@
 // any bad input into its 4xx; the size of a response is not worth boxing here.
 #![allow(clippy::result_large_err)]
 
-use std::sync::Arc;
-
+use axum::extract::State;
 use chrono::NaiveDate;
-use hyper::body::Incoming;
-use hyper::{Method, Request, StatusCode};
+use hyper::StatusCode;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use fakes::process::{ActorId, Msg};
 
-use super::error::{body_json, conflict, err, fee_field, json_resp, message, only_fields, req_str};
-use super::{accepted, Resp};
-use crate::live::App;
+use super::error::{conflict, err, fee_field, fields, json_resp, message, non_empty, Body};
+use super::{accepted, get, post, put, AppState, Resp, Route};
 
-/// The portal's routes; `None`: no such route.
-pub(super) async fn route(
-    app: &Arc<App>,
-    method: &Method,
-    path: &str,
-    req: Request<Incoming>,
-) -> Option<Result<Resp, Resp>> {
-    Some(match (method, path) {
-        (&Method::POST, "/temporary-code-requests") => {
-            let at = app
-                .world
-                .clinic_sends(ActorId::ImplementingBody, Msg::TemporaryCodeRequest);
-            Ok(accepted(app, at, json!({})))
+/// The portal's routes (besides `GET /health`).
+pub(super) fn routes() -> Vec<Route> {
+    vec![
+        post("/temporary-code-requests", temporary_code_request),
+        post("/reception-numbers", reception_number),
+        post("/usage-applications", usage_application),
+        post("/certificate-applications", certificate_application),
+        put("/operation-start", operation_start),
+        get("/status", status),
+        get("/certificates", certificates),
+    ]
+}
+
+/// `POST /temporary-code-requests`: ask for a temporary code (no body is read).
+async fn temporary_code_request(State(app): AppState) -> Resp {
+    let at = app
+        .world
+        .clinic_sends(ActorId::ImplementingBody, Msg::TemporaryCodeRequest);
+    accepted(&app, at, json!({}))
+}
+
+/// The body of `POST /reception-numbers`.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct ReceptionNumber {
+    /// The reception number the bureau answered (its digit string).
+    reception_number: String,
+}
+
+/// `POST /reception-numbers`: register the reception number (受付番号の登録).
+async fn reception_number(
+    State(app): AppState,
+    Body(b): Body<ReceptionNumber>,
+) -> Result<Resp, Resp> {
+    non_empty("reception_number", &b.reception_number)?;
+    let Msg::ReceptionNumberSubmission { number } =
+        message("reception-number-submission", &fields(&b))?
+    else {
+        return Err(err(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            None,
+            "the codec read another message",
+        ));
+    };
+    let at = app.world.submit_reception_number(number);
+    Ok(accepted(&app, at, json!({})))
+}
+
+/// The body of `POST /usage-applications` (stored as given, shown in `GET /status`).
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct UsageApplication {
+    line_type: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ntt_customer_id: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    planned_start_month: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    test_month: Option<Value>,
+}
+
+/// `POST /usage-applications`: the usage application (利用申請).
+async fn usage_application(
+    State(app): AppState,
+    Body(b): Body<UsageApplication>,
+) -> Result<Resp, Resp> {
+    non_empty("line_type", &b.line_type)?;
+    let at = app
+        .world
+        .usage_application(Value::Object(fields(&b)))
+        .map_err(conflict)?;
+    Ok(accepted(&app, at, json!({})))
+}
+
+/// The body of `POST /certificate-applications`.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct CertificateApplication {
+    /// `medical` (absent), `dental` or `pharmacy` (read by the codec).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fee_table: Option<Value>,
+    /// The terminal the certificate is for (absent: `T1`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    terminal: Option<String>,
+}
+
+/// `POST /certificate-applications`: apply for a terminal's client certificate
+/// (電子証明書発行申請).
+async fn certificate_application(
+    State(app): AppState,
+    Body(b): Body<CertificateApplication>,
+) -> Result<Resp, Resp> {
+    let fee = fee_field(&fields(&b))?;
+    let terminal = match b.terminal {
+        None => "T1".to_string(),
+        Some(t) => {
+            non_empty("terminal", &t)?;
+            t
         }
-        (&Method::POST, "/reception-numbers") => {
-            async {
-                let m = body_json(req).await?;
-                only_fields(&m, &["reception_number"])?;
-                req_str(&m, "reception_number")?;
-                let Msg::ReceptionNumberSubmission { number } =
-                    message("reception-number-submission", &m)?
-                else {
-                    return Err(err(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        None,
-                        "the codec read another message",
-                    ));
-                };
-                let at = app.world.submit_reception_number(number);
-                Ok(accepted(app, at, json!({})))
-            }
-            .await
-        }
-        (&Method::POST, "/usage-applications") => {
-            async {
-                let m = body_json(req).await?;
-                only_fields(
-                    &m,
-                    &[
-                        "line_type",
-                        "ntt_customer_id",
-                        "planned_start_month",
-                        "test_month",
-                    ],
-                )?;
-                req_str(&m, "line_type")?;
-                let at = app
-                    .world
-                    .usage_application(Value::Object(m))
-                    .map_err(conflict)?;
-                Ok(accepted(app, at, json!({})))
-            }
-            .await
-        }
-        (&Method::POST, "/certificate-applications") => {
-            async {
-                let m = body_json(req).await?;
-                only_fields(&m, &["fee_table", "terminal"])?;
-                let fee = fee_field(&m)?;
-                let terminal = match m.get("terminal") {
-                    None => "T1".to_string(),
-                    Some(_) => req_str(&m, "terminal")?.to_string(),
-                };
-                let at = app
-                    .world
-                    .certificate_application(fee, terminal)
-                    .map_err(conflict)?;
-                Ok(accepted(app, at, json!({})))
-            }
-            .await
-        }
-        (&Method::PUT, "/operation-start") => {
-            async {
-                let m = body_json(req).await?;
-                only_fields(&m, &["date"])?;
-                let s = req_str(&m, "date")?;
-                let d = NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
-                    err(
-                        StatusCode::UNPROCESSABLE_ENTITY,
-                        Some("date"),
-                        format!("date {s:?} is not like 2025-07-01"),
-                    )
-                })?;
-                app.world.set_operation_start(d).map_err(conflict)?;
-                Ok(json_resp(StatusCode::OK, &json!({"operation_start": d})))
-            }
-            .await
-        }
-        (&Method::GET, "/status") => Ok(json_resp(StatusCode::OK, &json!(app.world.portal()))),
-        (&Method::GET, "/certificates") => Ok(json_resp(
-            StatusCode::OK,
-            &json!({"certificates": app.world.portal().certificates}),
-        )),
-        _ => return None,
-    })
+    };
+    let at = app
+        .world
+        .certificate_application(fee, terminal)
+        .map_err(conflict)?;
+    Ok(accepted(&app, at, json!({})))
+}
+
+/// The body of `PUT /operation-start`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OperationStart {
+    /// The day online confirmation starts, like `2025-07-01`.
+    date: String,
+}
+
+/// `PUT /operation-start`: the operation start date (運用開始日).
+async fn operation_start(
+    State(app): AppState,
+    Body(b): Body<OperationStart>,
+) -> Result<Resp, Resp> {
+    let s = b.date.as_str();
+    non_empty("date", s)?;
+    let d = NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
+        err(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("date"),
+            format!("date {s:?} is not like 2025-07-01"),
+        )
+    })?;
+    app.world.set_operation_start(d).map_err(conflict)?;
+    Ok(json_resp(StatusCode::OK, &json!({"operation_start": d})))
+}
+
+/// `GET /status`: the portal's state of the clinic.
+async fn status(State(app): AppState) -> Resp {
+    json_resp(StatusCode::OK, &json!(app.world.portal()))
+}
+
+/// `GET /certificates`: the client certificates the portal issued.
+async fn certificates(State(app): AppState) -> Resp {
+    json_resp(
+        StatusCode::OK,
+        &json!({"certificates": app.world.portal().certificates}),
+    )
 }

@@ -4,36 +4,36 @@
 // any bad input into its 4xx; the size of a response is not worth boxing here.
 #![allow(clippy::result_large_err)]
 
-use std::sync::Arc;
-
-use hyper::body::Incoming;
-use hyper::{Method, Request};
-use serde_json::json;
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
 
 use fakes::process::ActorId;
 
-use super::error::{body_json, message, only_fields};
-use super::{accepted, Resp};
-use crate::live::App;
+use super::error::{fields, message, Body};
+use super::{accepted, post, AppState, Resp, Route};
 
-/// The reader vendor's routes; `None`: no such route.
-pub(super) async fn route(
-    app: &Arc<App>,
-    method: &Method,
-    path: &str,
-    req: Request<Incoming>,
-) -> Option<Result<Resp, Resp>> {
-    Some(match (method, path) {
-        (&Method::POST, "/orders") => {
-            async {
-                let m = body_json(req).await?;
-                only_fields(&m, &["replacement", "model"])?;
-                let msg = message("reader-order", &m)?;
-                let at = app.world.clinic_sends(ActorId::ReaderVendor, msg);
-                Ok(accepted(app, at, json!({})))
-            }
-            .await
-        }
-        _ => return None,
-    })
+/// The reader vendor's routes (besides `GET /health`).
+pub(super) fn routes() -> Vec<Route> {
+    vec![post("/orders", order)]
+}
+
+/// The body of `POST /orders`.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct ReaderOrder {
+    /// A replacement of a broken reader (absent: a first order).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    replacement: Option<bool>,
+    /// The model asked for (recorded by nobody yet: the vendor ships its own).
+    #[serde(skip_serializing)]
+    #[allow(dead_code)]
+    model: Option<Value>,
+}
+
+/// `POST /orders`: order a face-auth card reader.
+async fn order(State(app): AppState, Body(b): Body<ReaderOrder>) -> Result<Resp, Resp> {
+    let msg = message("reader-order", &fields(&b))?;
+    let at = app.world.clinic_sends(ActorId::ReaderVendor, msg);
+    Ok(accepted(&app, at, json!({})))
 }

@@ -54,7 +54,7 @@ use super::card::{holder_of, to_hex};
 use super::App;
 
 /// What the patient's presentation comes to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum PresentOutcome {
     #[default]
@@ -65,7 +65,8 @@ pub enum PresentOutcome {
     CardRevoked,
 }
 
-#[derive(Debug, Clone, Copy, Default, Deserialize)]
+/// The patient's answers on the reader's consent screens (absent: no).
+#[derive(Debug, Clone, Copy, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct PresentConsents {
     pub limit_certificate: bool,
@@ -74,9 +75,10 @@ pub struct PresentConsents {
 }
 
 /// The body of `POST /reader/present`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PresentRequest {
+    /// A data row of `population.csv` (from 0, the first line after the header).
     pub row: usize,
     #[serde(default)]
     pub outcome: PresentOutcome,

@@ -8,14 +8,64 @@
 use axum::extract::{RawQuery, State};
 use chrono::NaiveDate;
 use hyper::StatusCode;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use utoipa::{OpenApi, ToSchema};
 
 use fakes::process::{codec, ActorId, Msg};
 
-use super::error::{codec_err, err, json_resp, parse_time, query, req_str, Body, Object};
-use super::{accepted, get, post, put, AppState, Resp, Route};
+use super::error::{
+    codec_err, err, json_resp, non_empty, parse_time, query, Body, BodyErrors, ClinicErrors,
+};
+use super::{accepted, get, post, put, Accepted, AppState, Resp, Route};
 use crate::live::App;
+
+/// The control service's OpenAPI document (with [`super::document`]'s shared part).
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        description = "The control service of `onsim serve`: the virtual clock, the clinic's inbox, the trace, the verdict of `--scenario`, carrier faults, virtual cards, revocations and the simulated reader."
+    ),
+    paths(
+        verdict,
+        clock,
+        stats,
+        advance,
+        speed,
+        inbox,
+        trace,
+        super::bureau::deadlines,
+        carrier_faults,
+        set_carrier_faults,
+        clinic_message,
+        issue_card,
+        publish_revocation,
+        reader_present
+    ),
+    components(schemas(
+        Clock,
+        Advance,
+        Speed,
+        Inbox,
+        Trace,
+        CardRequest,
+        Card,
+        Revocation,
+        Revoked,
+        ClinicMessage,
+        crate::live::world::InboxItem,
+        crate::live::reader::PresentRequest,
+        crate::live::reader::PresentOutcome,
+        crate::live::reader::PresentConsents,
+        super::carrier::Faults,
+        super::carrier::FaultsSet,
+        super::carrier::Line,
+        crate::live::carrier::ProxyFaults,
+        crate::live::carrier::FaultMode,
+        crate::live::carrier::Outage
+    ))
+)]
+pub(super) struct Api;
 
 /// The control service's routes (besides `GET /health`).
 pub(super) fn routes() -> Vec<Route> {
@@ -37,12 +87,33 @@ pub(super) fn routes() -> Vec<Route> {
     ]
 }
 
+/// The virtual clock.
+#[derive(Debug, Serialize, ToSchema)]
+struct Clock {
+    /// `POST /clock/advance` only: the messages delivered on the way.
+    delivered: Option<usize>,
+    /// When the next queued message comes due, if any.
+    #[schema(value_type = Option<String>)]
+    next_due: Option<fakes::time::VirtualTime>,
+    /// The virtual now, like `2025-04-01T09:00`.
+    #[schema(value_type = String)]
+    now: fakes::time::VirtualTime,
+    /// Messages waiting for their time.
+    pending: usize,
+    /// Virtual seconds per real second (0: frozen).
+    speed: f64,
+}
+
 /// `GET /clock`: the virtual clock.
+#[utoipa::path(get, path = "/clock", tag = "clock",
+    responses((status = 200, description = "The virtual clock.", body = Clock)))]
 async fn clock(State(app): AppState) -> Resp {
     json_resp(StatusCode::OK, &clock_json(&app, None))
 }
 
 /// `GET /stats`: the eligibility API's counters and the server's pid.
+#[utoipa::path(get, path = "/stats", tag = "meta",
+    responses((status = 200, description = "`eligibility`: the eligibility API's counters; `pid`.", body = Object)))]
 async fn stats(State(app): AppState) -> Resp {
     json_resp(
         StatusCode::OK,
@@ -50,8 +121,23 @@ async fn stats(State(app): AppState) -> Resp {
     )
 }
 
+/// The clinic's inbox.
+#[derive(Debug, Serialize, ToSchema)]
+struct Inbox {
+    messages: Vec<crate::live::world::InboxItem>,
+    #[schema(value_type = String)]
+    now: fakes::time::VirtualTime,
+}
+
 /// `GET /inbox?since=SEQ&limit=N`: the clinic's inbox after `since` (default 0), at
-/// most `limit` (default 1,000, at most 10,000) items.
+/// most `limit` (default 1,000, at most 10,000) items. A parameter that is not a
+/// whole number is ignored (its default applies).
+#[utoipa::path(get, path = "/inbox", tag = "clinic",
+    params(
+        ("since" = Option<u64>, Query, description = "Only items with a larger `seq`."),
+        ("limit" = Option<u64>, Query, description = "At most this many items (at most 10,000).")
+    ),
+    responses((status = 200, description = "The inbox, oldest first.", body = Inbox)))]
 async fn inbox(State(app): AppState, RawQuery(q): RawQuery) -> Resp {
     let since = query(q.as_deref(), "since")
         .and_then(|s| s.parse().ok())
@@ -61,27 +147,55 @@ async fn inbox(State(app): AppState, RawQuery(q): RawQuery) -> Resp {
         .unwrap_or(1000usize)
         .min(10_000);
     let items = app.world.inbox(since, limit);
+    let inbox = Inbox {
+        messages: items,
+        now: app.clock.now(),
+    };
     json_resp(
         StatusCode::OK,
-        &json!({"now": app.clock.now(), "messages": items}),
+        &serde_json::to_value(inbox).unwrap_or(Value::Null),
     )
 }
 
+/// The trace.
+#[derive(Debug, Serialize, ToSchema)]
+struct Trace {
+    /// Events dropped over the trace's bound.
+    dropped: u64,
+    /// Each event: `at`, `actor`, `kind`, ...
+    #[schema(value_type = Vec<Object>)]
+    events: Vec<fakes::process::Event>,
+    #[schema(value_type = String)]
+    now: fakes::time::VirtualTime,
+}
+
 /// `GET /trace`: the trace up to the virtual now.
+#[utoipa::path(get, path = "/trace", tag = "clock",
+    responses((status = 200, description = "The trace, in time order.", body = Trace)))]
 async fn trace(State(app): AppState) -> Resp {
     let (events, dropped) = app.world.trace();
+    let trace = Trace {
+        dropped,
+        events,
+        now: app.clock.now(),
+    };
     json_resp(
         StatusCode::OK,
-        &json!({"now": app.clock.now(), "dropped": dropped, "events": events}),
+        &serde_json::to_value(trace).unwrap_or(Value::Null),
     )
 }
 
 /// `GET /carrier/faults`: as the carrier's `GET /faults`.
+#[utoipa::path(get, path = "/carrier/faults", tag = "carrier",
+    responses((status = 200, description = "The carrier proxy's faults, counters and line.", body = super::carrier::Faults)))]
 async fn carrier_faults(app: AppState) -> Resp {
     super::carrier::faults(app).await
 }
 
 /// `PUT /carrier/faults`: as the carrier's `PUT /faults`.
+#[utoipa::path(put, path = "/carrier/faults", tag = "carrier",
+    request_body = crate::live::carrier::ProxyFaults,
+    responses((status = 200, description = "The faults now in force.", body = super::carrier::FaultsSet), BodyErrors))]
 async fn set_carrier_faults(
     app: AppState,
     body: Body<crate::live::carrier::ProxyFaults, { super::PLAN_BODY }>,
@@ -90,18 +204,24 @@ async fn set_carrier_faults(
 }
 
 fn clock_json(app: &App, delivered: Option<usize>) -> Value {
-    let next_due = app.world.next_due();
-    json!({
-        "now": app.clock.now(),
-        "speed": app.clock.speed(),
-        "delivered": delivered,
-        "pending": app.world.pending(),
-        "next_due": next_due,
-    })
+    let clock = Clock {
+        delivered,
+        next_due: app.world.next_due(),
+        now: app.clock.now(),
+        pending: app.world.pending(),
+        speed: app.clock.speed(),
+    };
+    serde_json::to_value(clock).unwrap_or(Value::Null)
 }
 
 /// `GET /verdict[?timeline=1]`: the scenario's `[[expect]]` judged now
 /// ([`crate::live::verdict`]); 404 when `onsim serve` runs no scenario.
+#[utoipa::path(get, path = "/verdict", tag = "clock",
+    params(("timeline" = Option<String>, Query, description = "`1` or `true`: add the events.")),
+    responses(
+        (status = 200, description = "The verdict: `outcome`, `passed`, `settled`, each `[[expect]]`.", body = Object),
+        (status = 404, description = "No scenario is judged (onsim serve without --scenario).", body = super::error::Error)
+    ))]
 async fn verdict(State(app): AppState, RawQuery(q): RawQuery) -> Resp {
     let timeline = query(q.as_deref(), "timeline").is_some_and(|v| v == "1" || v == "true");
     match app.world.verdict(timeline) {
@@ -124,11 +244,17 @@ async fn verdict(State(app): AppState, RawQuery(q): RawQuery) -> Resp {
 /// ([`fakes::process::codec`]); `to` chooses the addressee where a message has two
 /// (a connectivity check: `carrier`, the default, or `implementing-body`). Used by
 /// `onsim run --live`.
-async fn clinic_message(State(app): AppState, Object(mut m): Object) -> Result<Resp, Resp> {
+#[utoipa::path(post, path = "/clinic/messages", tag = "clinic",
+    request_body = ClinicMessage,
+    responses((status = 202, description = "Received; the answers arrive in the inbox.", body = Accepted), BodyErrors, ClinicErrors))]
+async fn clinic_message(State(app): AppState, Body(b): Body<ClinicMessage>) -> Result<Resp, Resp> {
     let app = &*app;
     const KINDS: &str = "reader-application, limited-type-application, designation-application, system-order, prerequisite-ready, installation-day, connectivity-check";
-    let kind = req_str(&m, "message")?.to_string();
-    let to = m.remove("to");
+    non_empty("message", &b.message)?;
+    let kind = b.message.clone();
+    let to = b.to;
+    let mut m = b.fields;
+    m.insert(codec::TAG.into(), Value::String(b.message));
     let bad = |f: &'static str, what: &str| err(StatusCode::UNPROCESSABLE_ENTITY, Some(f), what);
     let msg = codec::from_json(&m).map_err(|e| {
         if e.field.as_deref() == Some(codec::TAG) {
@@ -146,12 +272,12 @@ async fn clinic_message(State(app): AppState, Object(mut m): Object) -> Result<R
                 vec!["(unspecified)".to_string()]
             };
             let at = app.world.designation_application(missing);
-            return Ok(accepted(app, at, json!({})));
+            return Ok(accepted(at));
         }
         Msg::SystemOrder { .. } | Msg::PrerequisiteReady(_) | Msg::InstallationDay => {
             ActorId::SystemVendor
         }
-        Msg::ConnectivityCheck { .. } => match to.as_ref().and_then(Value::as_str) {
+        Msg::ConnectivityCheck { .. } => match to.as_deref() {
             Some("implementing-body") => ActorId::ImplementingBody,
             _ => ActorId::Carrier,
         },
@@ -163,11 +289,28 @@ async fn clinic_message(State(app): AppState, Object(mut m): Object) -> Result<R
         }
     };
     let at = app.world.clinic_sends(to, msg);
-    Ok(accepted(app, at, json!({})))
+    Ok(accepted(at))
+}
+
+/// The body of `POST /clinic/messages`: the message's kind and its fields in the
+/// codec's wire format ([`fakes::process::codec`], which reads them).
+#[derive(Debug, Deserialize, ToSchema)]
+struct ClinicMessage {
+    /// `reader-application`, `limited-type-application`, `designation-application`,
+    /// `system-order`, `prerequisite-ready`, `installation-day` or
+    /// `connectivity-check`.
+    message: String,
+    /// A connectivity check's addressee: `carrier` (absent) or `implementing-body`.
+    to: Option<String>,
+    /// The message's own fields (e.g. `purpose` of a connectivity check,
+    /// `installation` of a system order).
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    fields: Map<String, Value>,
 }
 
 /// The body of `POST /clock/advance`: exactly one of the four.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Advance {
     minutes: Option<i64>,
@@ -178,6 +321,9 @@ struct Advance {
 }
 
 /// `POST /clock/advance`: move the virtual clock forward and deliver what came due.
+#[utoipa::path(post, path = "/clock/advance", tag = "clock",
+    request_body = Advance,
+    responses((status = 200, description = "The clock after the move.", body = Clock), BodyErrors))]
 async fn advance(State(app): AppState, Body(b): Body<Advance>) -> Result<Resp, Resp> {
     let app = &*app;
     let given = [
@@ -227,7 +373,7 @@ async fn advance(State(app): AppState, Body(b): Body<Advance>) -> Result<Resp, R
 }
 
 /// The body of `POST /clock/speed`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Speed {
     /// Virtual seconds per real second, 0 = frozen.
@@ -235,6 +381,9 @@ struct Speed {
 }
 
 /// `POST /clock/speed`: how fast the virtual clock runs.
+#[utoipa::path(post, path = "/clock/speed", tag = "clock",
+    request_body = Speed,
+    responses((status = 200, description = "The clock at its new speed.", body = Clock), BodyErrors))]
 async fn speed(State(app): AppState, Body(b): Body<Speed>) -> Result<Resp, Resp> {
     let app = &*app;
     let s = b.speed;
@@ -256,6 +405,9 @@ async fn speed(State(app): AppState, Body(b): Body<Speed>) -> Result<Resp, Resp>
 /// `issued` must lie within [`CARD_ISSUED_YEARS_BACK`] years before the virtual
 /// today and not after it *(our choice: a card certificate lives 5 years, so older
 /// issue dates only make expired cards)*; anything else is a 422 naming the field.
+#[utoipa::path(post, path = "/cards", tag = "cards",
+    request_body = CardRequest,
+    responses((status = 200, description = "The card's certificate, key and PIN.", body = Card), BodyErrors))]
 async fn issue_card(State(app): AppState, Body(body): Body<CardRequest>) -> Resp {
     match issue_card_checked(&app, body) {
         Ok(r) | Err(r) => r,
@@ -266,7 +418,7 @@ async fn issue_card(State(app): AppState, Body(body): Body<CardRequest>) -> Resp
 pub const CARD_ISSUED_YEARS_BACK: u32 = 20;
 
 /// The body of `POST /cards`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CardRequest {
     validity: Option<u8>,
@@ -328,20 +480,43 @@ fn issue_card_checked(app: &App, body: CardRequest) -> Result<Resp, Resp> {
     if body.revoked == Some(true) {
         app.cards.revoke(&card, now);
     }
+    let card = Card {
+        certificate: to_hex(&card.auth.der),
+        key_pkcs8: to_hex(&card.auth.key.pkcs8),
+        label: card.label.clone(),
+        not_after: card.auth.not_after.to_string(),
+        pin: "1234",
+    };
     Ok(json_resp(
         StatusCode::OK,
-        &json!({
-            "label": card.label,
-            "certificate": to_hex(&card.auth.der),
-            "key_pkcs8": to_hex(&card.auth.key.pkcs8),
-            "not_after": card.auth.not_after.to_string(),
-            "pin": "1234",
-        }),
+        &serde_json::to_value(card).unwrap_or(Value::Null),
     ))
+}
+
+/// A virtual card `POST /cards` issued.
+#[derive(Debug, Serialize, ToSchema)]
+struct Card {
+    /// The card's authentication certificate (hex DER).
+    certificate: String,
+    /// Its private key (hex PKCS#8).
+    key_pkcs8: String,
+    /// The population example it is linked to.
+    label: String,
+    /// The certificate's last day.
+    not_after: String,
+    /// The card's PIN.
+    pin: &'static str,
 }
 
 /// `POST /reader/present` (control): a patient presents a card at the simulated
 /// face-auth reader; see [`crate::live::reader`].
+#[utoipa::path(post, path = "/reader/present", tag = "cards",
+    request_body = crate::live::reader::PresentRequest,
+    responses(
+        (status = 200, description = "What the reader did, and the face file it wrote.", body = Object),
+        BodyErrors,
+        (status = 503, description = "The reader stopped.", body = super::error::Error)
+    ))]
 async fn reader_present(
     State(app): AppState,
     Body(body): Body<crate::live::reader::PresentRequest>,
@@ -361,8 +536,19 @@ async fn reader_present(
     }
 }
 
+/// The answer of `POST /pki/revocations`.
+#[derive(Debug, Serialize, ToSchema)]
+struct Revoked {
+    /// The new CRL (PEM).
+    crl_pem: String,
+    /// The credential revoked.
+    revoked: String,
+    /// The UTC day the revocation is dated.
+    since: NaiveDate,
+}
+
 /// The body of `POST /pki/revocations`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Revocation {
     /// A credential of the matrix (`pki/NAME.crt`).
@@ -373,6 +559,9 @@ struct Revocation {
 /// credential of the matrix (`pki/NAME.crt`) dated at the virtual instant (UTC day);
 /// from the next request on, every connection carrying it is refused. Answers the new
 /// CRL (PEM) — `pki/terminal-ca.crl` on disk stays the start-time list.
+#[utoipa::path(post, path = "/pki/revocations", tag = "cards",
+    request_body = Revocation,
+    responses((status = 200, description = "The revocation and the new CRL.", body = Revoked), BodyErrors))]
 async fn publish_revocation(State(app): AppState, Body(b): Body<Revocation>) -> Result<Resp, Resp> {
     let Some((_, cert)) = app.pki.matrix.iter().find(|(n, _)| *n == b.credential) else {
         return Err(err(
@@ -410,8 +599,13 @@ async fn publish_revocation(State(app): AppState, Body(b): Body<Revocation>) -> 
         crl
     };
     tracing::info!(credential = %b.credential, virtual_now = %app.clock.now(), "terminal certificate revoked");
+    let revoked = Revoked {
+        crl_pem: fakes::pki::pem_encode("X509 CRL", &crl),
+        revoked: b.credential,
+        since: today_utc,
+    };
     Ok(json_resp(
         StatusCode::OK,
-        &json!({"revoked": b.credential, "since": today_utc, "crl_pem": fakes::pki::pem_encode("X509 CRL", &crl)}),
+        &serde_json::to_value(revoked).unwrap_or(Value::Null),
     ))
 }

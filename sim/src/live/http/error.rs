@@ -10,6 +10,12 @@ use serde_json::{json, Map, Value};
 use fakes::process::{codec, Msg};
 use fakes::time::VirtualTime;
 
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response as ApiResponse, ResponseBuilder};
+use utoipa::ToSchema;
+
 use super::{Resp, SMALL_BODY};
 use crate::live::world::Conflict;
 
@@ -25,9 +31,76 @@ pub(super) fn json_resp(status: StatusCode, v: &Value) -> Resp {
     r
 }
 
-pub(super) fn err(status: StatusCode, field: Option<&str>, message: impl Into<String>) -> Resp {
-    json_resp(status, &json!({"error": message.into(), "field": field}))
+/// The one error body of every 4xx and 5xx of the JSON services (`Error` in their
+/// OpenAPI documents).
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct Error {
+    /// What is wrong, in words.
+    pub error: String,
+    /// The request field at fault (a body field; `message` for an unknown clinic
+    /// message), or `null` when no one field is.
+    pub field: Option<String>,
 }
+
+/// A response with the [`Error`] body.
+pub(super) fn err(status: StatusCode, field: Option<&str>, message: impl Into<String>) -> Resp {
+    let e = Error {
+        error: message.into(),
+        field: field.map(str::to_string),
+    };
+    json_resp(status, &serde_json::to_value(e).unwrap_or(Value::Null))
+}
+
+/// An error response of an OpenAPI document: `description`, the [`Error`] body.
+fn error_response(description: &str) -> RefOr<ApiResponse> {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("Error")))
+                .build(),
+        )
+        .build()
+        .into()
+}
+
+/// A set of documented error responses (status → description), each with the
+/// [`Error`] body, for `responses(...)` of a `#[utoipa::path]`.
+macro_rules! error_responses {
+    ($(#[$doc:meta])* $name:ident: $($status:literal => $description:literal),+ $(,)?) => {
+        $(#[$doc])*
+        pub(super) struct $name;
+        impl utoipa::IntoResponses for $name {
+            fn responses() -> BTreeMap<String, RefOr<ApiResponse>> {
+                [$(($status, $description)),+]
+                    .into_iter()
+                    .map(|(s, d)| (s.to_string(), error_response(d)))
+                    .collect()
+            }
+        }
+    };
+}
+
+error_responses!(
+    /// The errors of a route that reads a JSON body.
+    BodyErrors:
+    "400" => "The body is not JSON, not a JSON object, or could not be read.",
+    "413" => "The body is larger than the route's limit (the message names it).",
+    "422" => "A field is unknown, missing or has a bad value; `field` names it.",
+);
+
+error_responses!(
+    /// A route on which the clinic acts.
+    ClinicErrors:
+    "409" => "onsim plays the clinic in this scenario (`[live] clinic = \"onsim\"`), so the clinic's routes are closed to clients; on the portal also: the portal's state refuses the form (no usable account yet, no reception number for the fee table, ...).",
+);
+
+error_responses!(
+    /// A route whose handler can find the codec disagreeing with itself (a bug).
+    InternalErrors:
+    "500" => "The message codec read another message than the route's (a bug in onsim).",
+);
 
 pub(super) fn conflict(c: Conflict) -> Resp {
     err(StatusCode::CONFLICT, c.field, c.message)
@@ -128,7 +201,7 @@ where
         };
         let msg = e.to_string();
         let field = field_of_serde_error(&msg).or_else(|| culprit::<T>(b));
-        json_resp(status, &json!({"error": msg, "field": field}))
+        err(status, field.as_deref(), msg)
     })
 }
 
@@ -157,22 +230,6 @@ pub(super) fn field_of_serde_error(msg: &str) -> Option<String> {
     let start = msg.find("field `")? + "field `".len();
     let len = msg[start..].find('`')?;
     Some(msg[start..start + len].to_string())
-}
-
-pub(super) fn req_str<'a>(m: &'a Map<String, Value>, field: &'static str) -> Result<&'a str, Resp> {
-    match m.get(field) {
-        Some(Value::String(s)) if !s.trim().is_empty() => Ok(s),
-        Some(_) => Err(err(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Some(field),
-            format!("{field} must be a non-empty string"),
-        )),
-        None => Err(err(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Some(field),
-            format!("{field} is required"),
-        )),
-    }
 }
 
 /// A 422 naming the field a message body got wrong.

@@ -40,14 +40,16 @@ use std::time::Duration;
 
 use axum::handler::Handler;
 use axum::routing::MethodRouter;
-use axum::Router;
+use axum::{Extension, Router};
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::{Method, Request, Response, StatusCode, Uri};
+use serde::Serialize;
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower::ServiceExt;
+use utoipa::{OpenApi, ToSchema};
 
 use fakes::time::VirtualTime;
 
@@ -95,6 +97,15 @@ pub enum Svc {
 }
 
 impl Svc {
+    /// The JSON services, in port order.
+    pub const ALL: [Svc; 5] = [
+        Svc::Control,
+        Svc::Bureau,
+        Svc::ReaderVendor,
+        Svc::Carrier,
+        Svc::Portal,
+    ];
+
     /// The service's name in `GET /health` (as endpoints.json's keys name it).
     pub fn name(self) -> &'static str {
         match self {
@@ -116,13 +127,70 @@ pub(super) fn health(service: &str) -> Resp {
     json_resp(StatusCode::OK, &json!({"status": "ok", "service": service}))
 }
 
-pub(super) fn accepted(app: &App, at: VirtualTime, extra: Value) -> Resp {
-    let mut v = json!({"received_at": at, "note": "answers arrive in the clinic inbox (GET /inbox on the control URL) when the virtual clock reaches them"});
-    if let (Value::Object(o), Value::Object(e)) = (&mut v, extra) {
-        o.extend(e);
-    }
-    let _ = app;
-    json_resp(StatusCode::ACCEPTED, &v)
+/// The body of `GET /health`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct Health {
+    /// The service's name (as endpoints.json's keys name it).
+    service: String,
+    /// Always `ok`.
+    status: String,
+}
+
+/// `GET /health` on a JSON service.
+#[utoipa::path(get, path = "/health", tag = "meta",
+    responses((status = 200, description = "The service accepts requests.", body = Health)))]
+async fn service_health(Extension(svc): Extension<Svc>) -> Resp {
+    health(svc.name())
+}
+
+/// `GET /openapi.json`: the service's own OpenAPI document ([`document`]).
+#[utoipa::path(get, path = "/openapi.json", tag = "meta",
+    responses((status = 200, description = "This service's OpenAPI 3.1 document.", content_type = "application/json", body = Object)))]
+async fn openapi(Extension(svc): Extension<Svc>) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(openapi_json(svc))));
+    r.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+/// The 202 of a clinic's request: when it was received; the answers arrive later in
+/// the clinic inbox.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct Accepted {
+    /// `POST /designation-applications` only: whether the plan had no problem.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub complete: Option<bool>,
+    pub note: &'static str,
+    /// `POST /designation-applications` only: each problem of the plan (`field`, `message`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub problems: Option<Vec<Value>>,
+    /// The virtual instant the request was received, like `2025-04-15T09:00`.
+    #[schema(value_type = String)]
+    pub received_at: VirtualTime,
+}
+
+/// What every 202 says.
+pub(super) const ACCEPTED_NOTE: &str = "answers arrive in the clinic inbox (GET /inbox on the control URL) when the virtual clock reaches them";
+
+/// 202 [`Accepted`] at `at`.
+pub(super) fn accepted(at: VirtualTime) -> Resp {
+    accepted_body(Accepted {
+        complete: None,
+        note: ACCEPTED_NOTE,
+        problems: None,
+        received_at: at,
+    })
+}
+
+/// 202 with `body`.
+pub(super) fn accepted_body(body: Accepted) -> Resp {
+    json_resp(
+        StatusCode::ACCEPTED,
+        &serde_json::to_value(body).unwrap_or(Value::Null),
+    )
 }
 
 /// The routes on which the clinic acts (its messages and the portal's forms).
@@ -183,8 +251,10 @@ pub(super) fn put<H: Handler<T, Arc<App>>, T: 'static>(path: &'static str, h: H)
 
 /// Every route of `svc`, `GET /health` first.
 pub(super) fn routes(svc: Svc) -> Vec<Route> {
-    let name = svc.name();
-    let mut r = vec![get("/health", move || async move { health(name) })];
+    let mut r = vec![
+        get("/health", service_health),
+        get("/openapi.json", openapi),
+    ];
     r.extend(match svc {
         Svc::Control => control::routes(),
         Svc::Bureau => bureau::routes(),
@@ -211,8 +281,47 @@ pub fn router(svc: Svc, app: Arc<App>) -> Router {
     };
     r.fallback(no_route)
         .method_not_allowed_fallback(no_route)
+        .layer(Extension(svc))
         .with_state(app)
 }
+
+/// The OpenAPI document of `svc`: its routes, request and response schemas, and every
+/// 4xx/5xx with the one [`error::Error`] body. Written into the state dir at start
+/// (`openapi/<service>.json`) and served at `GET /openapi.json`.
+pub fn document(svc: Svc) -> utoipa::openapi::OpenApi {
+    let mut doc = match svc {
+        Svc::Control => control::Api::openapi(),
+        Svc::Bureau => bureau::Api::openapi(),
+        Svc::ReaderVendor => reader_vendor::Api::openapi(),
+        Svc::Carrier => carrier::Api::openapi(),
+        Svc::Portal => portal::Api::openapi(),
+    };
+    doc.merge(Meta::openapi());
+    doc.info.title = format!("onsim {} service", svc.name());
+    doc.info.version = env!("CARGO_PKG_VERSION").to_string();
+    doc.info.license = None;
+    doc.info.contact = None;
+    doc
+}
+
+/// [`document`] as pretty JSON with a final newline (the state dir's file, byte for
+/// byte the body of `GET /openapi.json`).
+pub fn openapi_json(svc: Svc) -> Vec<u8> {
+    let mut b = document(svc)
+        .to_pretty_json()
+        .unwrap_or_default()
+        .into_bytes();
+    b.push(b'\n');
+    b
+}
+
+/// The routes and schemas every JSON service shares.
+#[derive(OpenApi)]
+#[openapi(
+    paths(service_health, openapi),
+    components(schemas(error::Error, Health, Accepted))
+)]
+struct Meta;
 
 /// Route one plain-HTTP request of `svc` through its Router. **Every request of a JSON
 /// service passes here before its handler**: the trailing `/` is dropped, and the
@@ -280,5 +389,93 @@ pub async fn serve_http(
             .await;
             drop(permit);
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    fn documented(svc: Svc) -> (BTreeSet<(String, String)>, Value) {
+        let doc: Value = serde_json::from_slice(&openapi_json(svc)).unwrap();
+        let mut ops = BTreeSet::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for method in item.as_object().unwrap().keys() {
+                ops.insert((method.to_uppercase(), path.clone()));
+            }
+        }
+        (ops, doc)
+    }
+
+    /// The Router of each service is built from [`routes`] alone, so this is every
+    /// route it answers: each must be in the service's document, and nothing else.
+    #[test]
+    fn every_route_of_each_router_is_in_its_document_and_nothing_else() {
+        for svc in Svc::ALL {
+            let registered: BTreeSet<(String, String)> = routes(svc)
+                .iter()
+                .map(|r| (r.method.to_string(), r.path.to_string()))
+                .collect();
+            let (ops, _) = documented(svc);
+            assert_eq!(
+                registered, ops,
+                "{svc:?}: routes registered vs documented (left: the Router)"
+            );
+        }
+    }
+
+    /// Every 4xx/5xx of every operation has the one `Error` body, every operation has
+    /// a 2xx, and every body that reads JSON documents 400, 413 and 422.
+    #[test]
+    fn every_error_response_is_the_one_error_shape() {
+        for svc in Svc::ALL {
+            let (_, doc) = documented(svc);
+            assert_eq!(doc["openapi"].as_str().map(|v| &v[..2]), Some("3."));
+            let schema = &doc["components"]["schemas"]["Error"];
+            assert_eq!(
+                schema["required"],
+                serde_json::json!(["error"]),
+                "{svc:?}: {schema}"
+            );
+            for (path, item) in doc["paths"].as_object().unwrap() {
+                for (method, op) in item.as_object().unwrap() {
+                    let responses = op["responses"].as_object().unwrap();
+                    assert!(
+                        responses.keys().any(|s| s.starts_with('2')),
+                        "{svc:?} {method} {path}: no 2xx"
+                    );
+                    for (status, r) in responses {
+                        if status.starts_with('4') || status.starts_with('5') {
+                            assert_eq!(
+                                r["content"]["application/json"]["schema"]["$ref"],
+                                "#/components/schemas/Error",
+                                "{svc:?} {method} {path} {status}"
+                            );
+                        }
+                    }
+                    if op.get("requestBody").is_some() {
+                        for s in ["400", "413", "422"] {
+                            assert!(
+                                responses.contains_key(s),
+                                "{svc:?} {method} {path}: reads a body but documents no {s}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_documents_are_deterministic_and_name_their_service() {
+        for svc in Svc::ALL {
+            assert_eq!(openapi_json(svc), openapi_json(svc));
+            let (_, doc) = documented(svc);
+            assert_eq!(
+                doc["info"]["title"],
+                format!("onsim {} service", svc.name())
+            );
+        }
     }
 }

@@ -6,12 +6,22 @@
 
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
+use utoipa::{OpenApi, ToSchema};
 
 use fakes::process::ActorId;
 
-use super::error::{fields, message, Body};
-use super::{accepted, post, AppState, Resp, Route};
+use super::error::{fields, message, Body, BodyErrors, ClinicErrors};
+use super::{accepted, post, Accepted, AppState, Resp, Route};
+
+/// The reader vendor's OpenAPI document (with [`super::document`]'s shared part).
+#[derive(OpenApi)]
+#[openapi(
+    info(description = "The reader vendor of `onsim serve`: face-auth card reader orders."),
+    paths(order),
+    components(schemas(ReaderOrder))
+)]
+pub(super) struct Api;
 
 /// The reader vendor's routes (besides `GET /health`).
 pub(super) fn routes() -> Vec<Route> {
@@ -19,7 +29,7 @@ pub(super) fn routes() -> Vec<Route> {
 }
 
 /// The body of `POST /orders`.
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ReaderOrder {
     /// A replacement of a broken reader (absent: a first order).
@@ -27,13 +37,17 @@ struct ReaderOrder {
     replacement: Option<bool>,
     /// The model asked for (recorded by nobody yet: the vendor ships its own).
     #[serde(skip_serializing)]
+    #[schema(value_type = Option<String>)]
     #[allow(dead_code)]
     model: Option<Value>,
 }
 
 /// `POST /orders`: order a face-auth card reader.
+#[utoipa::path(post, path = "/orders", tag = "clinic",
+    request_body = ReaderOrder,
+    responses((status = 202, description = "Received; the delivery arrives in the inbox.", body = Accepted), BodyErrors, ClinicErrors))]
 async fn order(State(app): AppState, Body(b): Body<ReaderOrder>) -> Result<Resp, Resp> {
     let msg = message("reader-order", &fields(&b))?;
     let at = app.world.clinic_sends(ActorId::ReaderVendor, msg);
-    Ok(accepted(&app, at, json!({})))
+    Ok(accepted(at))
 }

@@ -53,7 +53,7 @@ struct ReceptionRequest {
     /// `medical` (absent), `dental` or `pharmacy` (also 医科/歯科/薬局 or the code
     /// digit `1`/`3`/`4`; read by the codec).
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>, example = "medical")]
+    #[schema(schema_with = super::error::fee_table_schema)]
     fee_table: Option<Value>,
 }
 

@@ -121,10 +121,18 @@ pub(super) async fn set_faults(
 #[serde(deny_unknown_fields)]
 struct LineOrder {
     /// The carrier's service name (e.g. `flets-hikari`).
+    #[schema(min_length = 1)]
     service: String,
     /// `ip-vpn` (absent), `ipsec-ike` or `internet`.
-    #[schema(value_type = Option<String>, example = "ip-vpn")]
+    #[schema(schema_with = line_type_schema)]
     line_type: Option<LineType>,
+}
+
+fn line_type_schema() -> utoipa::openapi::Object {
+    super::error::string_enum(
+        super::error::wire_names::<LineType>(),
+        "`ip-vpn` (absent), `ipsec-ike` or `internet`.",
+    )
 }
 
 /// `POST /line-orders`: order the clinic's line.

@@ -249,7 +249,7 @@ async fn verdict(State(app): AppState, RawQuery(q): RawQuery) -> Resp {
     responses((status = 202, description = "Received; the answers arrive in the inbox.", body = Accepted), BodyErrors, ClinicErrors))]
 async fn clinic_message(State(app): AppState, Body(b): Body<ClinicMessage>) -> Result<Resp, Resp> {
     let app = &*app;
-    const KINDS: &str = "reader-application, limited-type-application, designation-application, system-order, prerequisite-ready, installation-day, connectivity-check";
+    let kinds = CLINIC_MESSAGES.join(", ");
     non_empty("message", &b.message)?;
     let kind = b.message.clone();
     let to = b.to;
@@ -258,7 +258,7 @@ async fn clinic_message(State(app): AppState, Body(b): Body<ClinicMessage>) -> R
     let bad = |f: &'static str, what: &str| err(StatusCode::UNPROCESSABLE_ENTITY, Some(f), what);
     let msg = codec::from_json(&m).map_err(|e| {
         if e.field.as_deref() == Some(codec::TAG) {
-            bad("message", &format!("no clinic message {kind:?} ({KINDS})"))
+            bad("message", &format!("no clinic message {kind:?} ({kinds})"))
         } else {
             codec_err(e)
         }
@@ -284,7 +284,7 @@ async fn clinic_message(State(app): AppState, Body(b): Body<ClinicMessage>) -> R
         _ => {
             return Err(bad(
                 "message",
-                &format!("no clinic message {kind:?} ({KINDS})"),
+                &format!("no clinic message {kind:?} ({kinds})"),
             ))
         }
     };
@@ -296,11 +296,11 @@ async fn clinic_message(State(app): AppState, Body(b): Body<ClinicMessage>) -> R
 /// codec's wire format ([`fakes::process::codec`], which reads them).
 #[derive(Debug, Deserialize, ToSchema)]
 struct ClinicMessage {
-    /// `reader-application`, `limited-type-application`, `designation-application`,
-    /// `system-order`, `prerequisite-ready`, `installation-day` or
-    /// `connectivity-check`.
+    /// One of [`CLINIC_MESSAGES`].
+    #[schema(schema_with = clinic_message_schema)]
     message: String,
     /// A connectivity check's addressee: `carrier` (absent) or `implementing-body`.
+    #[schema(schema_with = addressee_schema)]
     to: Option<String>,
     /// The message's own fields (e.g. `purpose` of a connectivity check,
     /// `installation` of a system order).
@@ -309,12 +309,38 @@ struct ClinicMessage {
     fields: Map<String, Value>,
 }
 
+/// The clinic's messages `POST /clinic/messages` carries (the codec's kinds).
+const CLINIC_MESSAGES: [&str; 7] = [
+    "reader-application",
+    "limited-type-application",
+    "designation-application",
+    "system-order",
+    "prerequisite-ready",
+    "installation-day",
+    "connectivity-check",
+];
+
+fn clinic_message_schema() -> utoipa::openapi::Object {
+    super::error::string_enum(CLINIC_MESSAGES, "The message's kind.")
+}
+
+fn addressee_schema() -> utoipa::openapi::Object {
+    super::error::string_enum(
+        ["carrier", "implementing-body"],
+        "A connectivity check's addressee: `carrier` (absent) or `implementing-body`.",
+    )
+}
+
 /// The body of `POST /clock/advance`: exactly one of the four.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(min_properties = 1, max_properties = 1)]
 struct Advance {
+    #[schema(minimum = 0)]
     minutes: Option<i64>,
+    #[schema(minimum = 0)]
     hours: Option<i64>,
+    #[schema(minimum = 0)]
     days: Option<i64>,
     /// A virtual time like `2025-04-15T09:00`, or a date (its 00:00).
     to: Option<String>,
@@ -376,7 +402,8 @@ async fn advance(State(app): AppState, Body(b): Body<Advance>) -> Result<Resp, R
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Speed {
-    /// Virtual seconds per real second, 0 = frozen.
+    /// Virtual seconds per real second, 0 = frozen (at most a year per second).
+    #[schema(minimum = 0, maximum = 31_536_000)]
     speed: f64,
 }
 
@@ -421,8 +448,13 @@ pub const CARD_ISSUED_YEARS_BACK: u32 = 20;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CardRequest {
+    /// The QualificationValidity the card's holder gets, 1..5 (absent: 1).
+    #[schema(minimum = 1, maximum = 5)]
     validity: Option<u8>,
+    /// The issue date, within 20 years before the virtual today (absent: a year ago).
+    #[schema(format = Date)]
     issued: Option<String>,
+    /// Revoke the card at once.
     revoked: Option<bool>,
 }
 
@@ -536,6 +568,13 @@ async fn reader_present(
     }
 }
 
+fn credential_schema() -> utoipa::openapi::Object {
+    super::error::string_enum(
+        crate::live::pki::MATRIX,
+        "A credential of the matrix (`pki/NAME.crt`).",
+    )
+}
+
 /// The answer of `POST /pki/revocations`.
 #[derive(Debug, Serialize, ToSchema)]
 struct Revoked {
@@ -552,6 +591,7 @@ struct Revoked {
 #[serde(deny_unknown_fields)]
 struct Revocation {
     /// A credential of the matrix (`pki/NAME.crt`).
+    #[schema(schema_with = credential_schema)]
     credential: String,
 }
 

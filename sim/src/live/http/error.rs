@@ -51,6 +51,52 @@ pub(super) fn err(status: StatusCode, field: Option<&str>, message: impl Into<St
     json_resp(status, &serde_json::to_value(e).unwrap_or(Value::Null))
 }
 
+/// A string schema allowing exactly `values` (for `#[schema(schema_with = ...)]`).
+pub(super) fn string_enum<S: Into<String>>(
+    values: impl IntoIterator<Item = S>,
+    description: &str,
+) -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(
+            values.into_iter().map(Into::into).collect::<Vec<String>>(),
+        ))
+        .description(Some(description))
+        .build()
+}
+
+/// The wire names of a unit enum of `fakes`, read from its JSON Schema (schemars): the
+/// one list of them, so a document never lists a value the type does not have.
+pub(super) fn wire_names<T: schemars::JsonSchema>() -> Vec<String> {
+    fn collect(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::Object(m) => {
+                if let Some(Value::Array(e)) = m.get("enum") {
+                    out.extend(e.iter().filter_map(Value::as_str).map(str::to_string));
+                }
+                m.values().for_each(|x| collect(x, out));
+            }
+            Value::Array(a) => a.iter().for_each(|x| collect(x, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    collect(
+        &serde_json::to_value(schemars::schema_for!(T)).unwrap_or(Value::Null),
+        &mut out,
+    );
+    out
+}
+
+/// `fee_table` of a body: its wire names (the codec also reads 医科/歯科/薬局 and the
+/// digits 1/3/4); absent: medical.
+pub(super) fn fee_table_schema() -> utoipa::openapi::Object {
+    string_enum(
+        wire_names::<fakes::codes::FeeTable>(),
+        "`medical` (absent), `dental` or `pharmacy` (also read: 医科/歯科/薬局, or the code digit `1`/`3`/`4`).",
+    )
+}
+
 /// An error response of an OpenAPI document: `description`, the [`Error`] body.
 fn error_response(description: &str) -> RefOr<ApiResponse> {
     ResponseBuilder::new()

@@ -467,6 +467,31 @@ mod tests {
         }
     }
 
+    /// The limits a document states are the ones the handlers apply.
+    #[test]
+    fn documented_limits_are_the_code_limits() {
+        let (_, doc) = documented(Svc::Control);
+        let speed = &doc["components"]["schemas"]["Speed"]["properties"]["speed"];
+        assert_eq!(
+            speed["maximum"].as_f64(),
+            Some(crate::live::clock::MAX_SPEED)
+        );
+        let cred = &doc["components"]["schemas"]["Revocation"]["properties"]["credential"];
+        assert_eq!(cred["enum"], serde_json::json!(crate::live::pki::MATRIX));
+        let (_, doc) = documented(Svc::Carrier);
+        let line = &doc["components"]["schemas"]["LineOrder"]["properties"]["line_type"];
+        assert_eq!(
+            line["enum"],
+            serde_json::json!(["ip-vpn", "ipsec-ike", "internet"])
+        );
+        let (_, doc) = documented(Svc::Bureau);
+        let fee = &doc["components"]["schemas"]["ReceptionRequest"]["properties"]["fee_table"];
+        assert_eq!(
+            fee["enum"],
+            serde_json::json!(["medical", "dental", "pharmacy"])
+        );
+    }
+
     #[test]
     fn the_documents_are_deterministic_and_name_their_service() {
         for svc in Svc::ALL {

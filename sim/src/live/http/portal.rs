@@ -73,7 +73,9 @@ async fn temporary_code_request(State(app): AppState) -> Resp {
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ReceptionNumber {
-    /// The reception number the bureau answered (its digit string).
+    /// The reception number the bureau answered (its 10 digits, the last a check
+    /// digit).
+    #[schema(pattern = "^[0-9]{10}$")]
     reception_number: String,
 }
 
@@ -104,6 +106,7 @@ async fn reception_number(
 #[serde(deny_unknown_fields)]
 struct UsageApplication {
     /// The line the clinic uses (e.g. `ip-vpn`).
+    #[schema(min_length = 1)]
     line_type: String,
     /// Stored as given (any JSON value).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -141,10 +144,11 @@ async fn usage_application(
 struct CertificateApplication {
     /// `medical` (absent), `dental` or `pharmacy` (read by the codec).
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>, example = "medical")]
+    #[schema(schema_with = super::error::fee_table_schema)]
     fee_table: Option<Value>,
     /// The terminal the certificate is for (absent: `T1`).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(min_length = 1)]
     terminal: Option<String>,
 }
 
@@ -177,6 +181,7 @@ async fn certificate_application(
 #[serde(deny_unknown_fields)]
 struct OperationStart {
     /// The day online confirmation starts, like `2025-07-01`.
+    #[schema(format = Date)]
     date: String,
 }
 

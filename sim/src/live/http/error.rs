@@ -239,6 +239,16 @@ where
     } else {
         &b
     };
+    // Every body is an object: serde would read a JSON array as a struct's fields in
+    // order, and name none of them when one is wrong.
+    let object = b.iter().find(|c| !c.is_ascii_whitespace()) == Some(&b'{');
+    if !object && serde_json::from_slice::<Value>(b).is_ok() {
+        return Err(err(
+            StatusCode::BAD_REQUEST,
+            None,
+            "the body must be a JSON object",
+        ));
+    }
     serde_json::from_slice::<T>(b).map_err(|e| {
         let status = if e.is_syntax() || e.is_eof() {
             StatusCode::BAD_REQUEST
@@ -390,5 +400,56 @@ impl<S: Send + Sync, const LIMIT: usize> axum::extract::FromRequest<S> for Objec
 
     async fn from_request(req: axum::extract::Request, _: &S) -> Result<Self, Resp> {
         body_json_limited(req, LIMIT).await.map(Object)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Two {
+        a: u8,
+        #[allow(dead_code)]
+        b: Option<String>,
+    }
+
+    /// `typed_body::<Two>` of `body` (limit 64): the value, or the status and body.
+    async fn read(body: &str) -> Result<u8, (u16, Value)> {
+        let req = Request::new(Full::new(Bytes::from(body.to_string())));
+        match typed_body::<Two, _>(req, 64).await {
+            Ok(t) => Ok(t.a),
+            Err(r) => {
+                let status = r.status().as_u16();
+                let bytes = r.into_body().collect().await.unwrap().to_bytes();
+                Err((status, serde_json::from_slice(&bytes).unwrap()))
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_bad_body_is_a_4xx_in_the_one_shape_naming_the_field() {
+        assert_eq!(read(r#"{"a": 7}"#).await, Ok(7));
+        for (body, status, field) in [
+            (r#"{"a": 1, "c": 2}"#, 422, Some("c")),
+            (r#"{"a": "x"}"#, 422, Some("a")),
+            (r#"{"a": 300}"#, 422, Some("a")),
+            ("{}", 422, Some("a")),
+            ("  ", 422, Some("a")),
+            ("[1, null]", 400, None),
+            ("7", 400, None),
+            ("{", 400, None),
+        ] {
+            let (st, v) = read(body).await.unwrap_err();
+            assert_eq!((st, v["field"].as_str()), (status, field), "{body}: {v}");
+            assert!(v["error"].as_str().is_some_and(|e| !e.is_empty()), "{v}");
+            assert_eq!(v.as_object().unwrap().len(), 2, "only error and field: {v}");
+        }
+        let (st, v) = read(&format!(r#"{{"a": 1, "b": "{}"}}"#, "x".repeat(80)))
+            .await
+            .unwrap_err();
+        assert_eq!(st, 413, "{v}");
+        assert!(v["error"].as_str().unwrap().contains("64 bytes"), "{v}");
     }
 }

@@ -3,8 +3,18 @@
 //!
 //! One module per service: [`control`], [`bureau`], [`reader_vendor`], [`carrier`],
 //! [`portal`]; [`error`] holds the one error shape and the body readers; and
-//! [`eligibility`] the XmlMsg API over mutual TLS ([`serve_https`]). Every request of a
-//! plain-HTTP service passes [`route`] before its handler.
+//! [`eligibility`] the XmlMsg API over mutual TLS ([`serve_https`], bare hyper: the
+//! measured path).
+//!
+//! Each JSON service is an axum [`Router`] built from its route list ([`routes`]) and
+//! called as a tower service from the connection layer ([`super::connection::serve`],
+//! whose timeouts and caps stay), not by `axum::serve`. Request bodies are serde
+//! structs with `deny_unknown_fields` read through [`error::Body`] (the limits below).
+//! The handlers carry `#[utoipa::path]`, so each service has its OpenAPI document
+//! ([`document`]), served at `GET /openapi.json` and written to
+//! `STATE_DIR/openapi/<service>.json`. **Every request of a JSON service passes
+//! [`route`] before its handler** (the trailing-slash rule, the `[live] clinic =
+//! "onsim"` 409 guard).
 //!
 //! Bad requests get a 4xx with `{"error": "...", "field": "<name>"|null}`; a handler
 //! never panics on input. Every connection is bounded: the TLS handshake within

@@ -386,6 +386,17 @@ pub fn run(a: ServeArgs) -> CmdResult {
         let csv = live::population::csv(running.app.desk.population(), start);
         state_dir::write_atomic(&dir.join("population.csv"), csv.as_bytes(), false)
             .map_err(|e| CliError::new(format!("{}: {e}", dir.join("population.csv").display())))?;
+        // The JSON services' OpenAPI documents, as `GET /openapi.json` serves them.
+        let documents: Vec<(&str, Vec<u8>)> = live::http::Svc::ALL
+            .iter()
+            .map(|s| (s.name(), live::http::openapi_json(*s)))
+            .collect();
+        state_dir::write_openapi(&dir, &documents).map_err(|e| {
+            CliError::new(format!(
+                "{}: {e}",
+                dir.join(state_dir::OPENAPI_DIR).display()
+            ))
+        })?;
         let ad = &running.addrs;
         // Every URL names the advertised host; the ports are the ones listened on
         // (behind a port mapping, the client substitutes its mapped ports).
@@ -429,6 +440,9 @@ pub fn run(a: ServeArgs) -> CmdResult {
             "bind": net.bind.to_string(),
             "advertise": net.advertise,
             "pki_dir": pki_dir,
+            // `<service>.json` for control, bureau, reader-vendor, carrier, portal;
+            // each service also serves its own at `GET /openapi.json`.
+            "openapi_dir": dir.join(state_dir::OPENAPI_DIR),
             "server_ca": pki_dir.join("server-ca.crt"),
             "credentials": credentials,
             "population_csv": dir.join("population.csv"),

@@ -53,7 +53,7 @@ pub const MAX_DELAY: Duration = Duration::from_secs(60);
 const CHUNK: usize = 16 * 1024;
 
 /// What happens to a new connection.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum FaultMode {
     /// Forward (with latency/bandwidth if set).
@@ -68,7 +68,7 @@ pub enum FaultMode {
 }
 
 /// An outage on virtual-calendar days `from..=to`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Outage {
     pub from: NaiveDate,
@@ -76,7 +76,7 @@ pub struct Outage {
 }
 
 /// The switchable faults. JSON shape of `GET/PUT /carrier/faults`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct ProxyFaults {
     pub mode: FaultMode,

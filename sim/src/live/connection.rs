@@ -23,7 +23,18 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use super::http::Resp;
+/// What a handler answers: any HTTP body (the eligibility API's `Full<Bytes>`, an axum
+/// Router's body).
+pub trait ResponseBody:
+    hyper::body::Body<Data: Send, Error: Into<BoxError>> + Send + 'static
+{
+}
+impl<B> ResponseBody for B where
+    B: hyper::body::Body<Data: Send, Error: Into<BoxError>> + Send + 'static
+{
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// A connection with no request started and none in flight for a whole tick of this
 /// is closed (so after one to two ticks of silence).
@@ -50,20 +61,22 @@ impl Drop for InFlight {
 
 /// Serve `io` with `handler` until the client closes it, it idles or stalls for
 /// [`IDLE_TIMEOUT`], or [`CONNECTION_LIFETIME`] is over.
-pub async fn serve<I, F, Fut>(io: I, handler: F)
+pub async fn serve<I, F, Fut, B>(io: I, handler: F)
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     F: Fn(Request<Incoming>) -> Fut + Send + 'static,
-    Fut: Future<Output = Resp> + Send + 'static,
+    Fut: Future<Output = Response<B>> + Send + 'static,
+    B: ResponseBody,
 {
     serve_with(io, handler, IDLE_TIMEOUT, CONNECTION_LIFETIME).await
 }
 
-async fn serve_with<I, F, Fut>(io: I, handler: F, tick: Duration, lifetime: Duration)
+async fn serve_with<I, F, Fut, B>(io: I, handler: F, tick: Duration, lifetime: Duration)
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     F: Fn(Request<Incoming>) -> Fut + Send + 'static,
-    Fut: Future<Output = Resp> + Send + 'static,
+    Fut: Future<Output = Response<B>> + Send + 'static,
+    B: ResponseBody,
 {
     let activity = Arc::new(Activity::default());
     let seen_by_service = activity.clone();
@@ -101,6 +114,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::live::http::Resp;
     use http_body_util::Full;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 

@@ -58,7 +58,7 @@ use super::card::{holder_of, to_hex};
 use super::App;
 
 /// What the patient's presentation comes to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum PresentOutcome {
     #[default]
@@ -69,7 +69,8 @@ pub enum PresentOutcome {
     CardRevoked,
 }
 
-#[derive(Debug, Clone, Copy, Default, Deserialize)]
+/// The patient's answers on the reader's consent screens (absent: no).
+#[derive(Debug, Clone, Copy, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct PresentConsents {
     pub limit_certificate: bool,
@@ -78,9 +79,10 @@ pub struct PresentConsents {
 }
 
 /// The body of `POST /reader/present`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PresentRequest {
+    /// A data row of `population.csv` (from 0, the first line after the header).
     pub row: usize,
     /// What the presentation comes to; left out, the scenario's `card` fault decides
     /// (when it is the first patient's: [`super::world::World::card_fault_at_reader`]),

@@ -1,7 +1,8 @@
 //! The state directory of `onsim serve`.
 //!
 //! onsim owns exactly these names in it: `endpoints.json`, `population.csv`,
-//! `challenge.secret` (0600), `.onsim.lock`,
+//! `challenge.secret` (0600), `.onsim.lock`, `openapi/` (`<service>.json`, the OpenAPI
+//! document of each JSON service, as `GET /openapi.json` serves it),
 //! `pki/` (with `server-ca.crt`, `terminal-ca.crt`, `terminal-ca.crl` and `NAME.crt` +
 //! `NAME.key` for each credential of the matrix) and `terminal/` (the file drop:
 //! `req/`, `res/`, `face/`). Policy *(our choice)*: the directory may be missing,
@@ -31,16 +32,20 @@ use serde_json::Value;
 use super::pki::{LivePki, MATRIX};
 
 /// Top-level names onsim owns.
-pub const OWNED: [&str; 8] = [
+pub const OWNED: [&str; 9] = [
     "endpoints.json",
     "population.csv",
     "pki",
+    OPENAPI_DIR,
     "terminal",
     LOCK_FILE,
     CHALLENGE_SECRET_FILE,
     VERDICT_FILE,
     VERDICT_JUNIT_FILE,
 ];
+
+/// The directory of the JSON services' OpenAPI documents (`<service>.json`).
+pub const OPENAPI_DIR: &str = "openapi";
 
 /// The verdict `onsim serve --scenario` writes on shutdown (`live::verdict`).
 pub const VERDICT_FILE: &str = "verdict.json";
@@ -177,7 +182,7 @@ fn check(dir: &Path) -> Result<PathBuf, String> {
                 OWNED.join(", ")
             ));
         }
-        let want_dir = matches!(name.as_str(), "pki" | "terminal");
+        let want_dir = matches!(name.as_str(), "pki" | "terminal" | OPENAPI_DIR);
         if e.path().is_dir() != want_dir {
             return Err(format!(
                 "--state-dir {}: {name:?} should be a {}",
@@ -214,7 +219,51 @@ fn check(dir: &Path) -> Result<PathBuf, String> {
             }
         }
     }
+    let openapi = dir.join(OPENAPI_DIR);
+    if openapi.is_dir() {
+        for e in fs::read_dir(&openapi)
+            .map_err(|e| format!("{}: {e}", openapi.display()))?
+            .flatten()
+        {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if is_our_temp(&name) {
+                let _ = fs::remove_file(e.path());
+                continue;
+            }
+            if e.file_type().is_ok_and(|t| t.is_symlink()) {
+                return Err(format!(
+                    "--state-dir {}: {OPENAPI_DIR}/{name} is a symbolic link; onsim never writes through links",
+                    dir.display()
+                ));
+            }
+            if !openapi_owned(&name) {
+                return Err(format!(
+                    "--state-dir {}: {OPENAPI_DIR}/{name} is not a file onsim writes; refusing to touch the directory",
+                    dir.display()
+                ));
+            }
+        }
+    }
     Ok(dir)
+}
+
+fn openapi_owned(name: &str) -> bool {
+    crate::live::http::Svc::ALL
+        .iter()
+        .any(|s| name == format!("{}.json", s.name()))
+}
+
+/// Write `openapi/<service>.json` for each `(service, document)`, atomically.
+pub fn write_openapi(dir: &Path, documents: &[(&str, Vec<u8>)]) -> std::io::Result<()> {
+    refuse_link(dir, OPENAPI_DIR).map_err(std::io::Error::other)?;
+    let p = dir.join(OPENAPI_DIR);
+    fs::create_dir_all(&p)?;
+    for (service, bytes) in documents {
+        let name = format!("{service}.json");
+        refuse_link(&p, &name).map_err(std::io::Error::other)?;
+        write_atomic(&p.join(name), bytes, false)?;
+    }
+    Ok(())
 }
 
 /// Write `bytes` to `path` atomically (temporary file + rename), with `mode` on Unix.
@@ -295,6 +344,13 @@ mod tests {
         fs::write(d.join("pki/mine.pem"), "x").unwrap();
         assert!(prepare(&d).unwrap_err().contains("pki/mine.pem"));
         fs::remove_file(d.join("pki/mine.pem")).unwrap();
+        fs::create_dir_all(d.join("openapi")).unwrap();
+        write_openapi(&d, &[("control", b"{}\n".to_vec())]).unwrap();
+        assert_eq!(fs::read(d.join("openapi/control.json")).unwrap(), b"{}\n");
+        assert!(prepare(&d).is_ok(), "openapi/control.json is ours");
+        fs::write(d.join("openapi/mine.yaml"), "x").unwrap();
+        assert!(prepare(&d).unwrap_err().contains("openapi/mine.yaml"));
+        fs::remove_file(d.join("openapi/mine.yaml")).unwrap();
         fs::write(d.join("notes.txt"), "user's").unwrap();
         assert!(prepare(&d).unwrap_err().contains("notes.txt"));
         fs::remove_file(d.join("notes.txt")).unwrap();

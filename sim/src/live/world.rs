@@ -58,13 +58,21 @@ pub struct WorldConfig {
 }
 
 /// One message delivered to the clinic (the system under test).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct InboxItem {
+    /// Its place in the inbox (`GET /inbox?since=` takes it).
     pub seq: u64,
+    /// When it arrived, like `2025-04-15T09:00`.
+    #[schema(value_type = String)]
     pub at: VirtualTime,
+    /// Who sent it (`bureau`, `implementing-body`, `reader-vendor`, `carrier`,
+    /// `system-vendor`).
+    #[schema(value_type = String)]
     pub from: ActorId,
+    /// The message's kind (the codec's, e.g. `reception-answer`).
     pub kind: &'static str,
     /// The message's fields (and for a certificate notice, the certificate itself).
+    #[schema(value_type = Object)]
     pub body: Value,
 }
 

@@ -33,8 +33,9 @@ use fakes::time::VirtualTime;
 
 use super::file::{default_service, Ecosystem};
 use super::population::{self, ClinicSpec};
+use super::queue::ClinicQueue;
 use super::resources::{ResourceId, Resources};
-use crate::engine::{derive_seed, EventQueue};
+use crate::engine::derive_seed;
 use crate::runner::{self, Parties, PartySetup, EVENT_LIMIT, HORIZON_MONTHS};
 use crate::scenario::{self, Actors, Claims, Outcome, Scenario};
 
@@ -132,50 +133,12 @@ enum Stage {
     },
 }
 
-/// A queued item: which clinic, from, to, what, and its stage.
-type Item = (u32, ActorId, ActorId, Msg, Stage);
+/// A queued item: from, to, what, and its stage (the clinic is the queue's).
+type Item = (ActorId, ActorId, Msg, Stage);
 
-/// The run's one event queue. The heap orders only slot numbers (so sifting moves a
-/// key and a `u32`, not a whole item); the items wait in a slab, their slots reused.
-/// Pop order is the [`EventQueue`]'s: time, then push order.
-struct Pending {
-    queue: EventQueue<u32>,
-    items: Vec<Option<Item>>,
-    free: Vec<u32>,
-}
-
-impl Pending {
-    fn with_capacity(n: usize) -> Self {
-        Pending {
-            queue: EventQueue::with_capacity(n),
-            items: Vec::with_capacity(n),
-            free: Vec::new(),
-        }
-    }
-
-    fn push(&mut self, at: VirtualTime, item: Item) {
-        let slot = match self.free.pop() {
-            Some(slot) => {
-                self.items[slot as usize] = Some(item);
-                slot
-            }
-            None => {
-                self.items.push(Some(item));
-                u32::try_from(self.items.len() - 1).expect("fewer than 2^32 pending messages")
-            }
-        };
-        self.queue.push(at, slot);
-    }
-
-    fn pop(&mut self) -> Option<(VirtualTime, Item)> {
-        let (at, slot) = self.queue.pop()?;
-        self.free.push(slot);
-        let item = self.items[slot as usize]
-            .take()
-            .expect("a queued slot holds its item");
-        Some((at, item))
-    }
-}
+/// Room for a clinic's pending items: its plan timers and a few messages *(our
+/// choice; only the allocation depends on it)*.
+const PENDING_CAPACITY: usize = 16;
 
 fn template(eco: &Ecosystem, c: &ClinicSpec) -> Scenario {
     let spec = scenario::ScenarioFile {
@@ -335,7 +298,7 @@ pub fn run(eco: &Ecosystem, seed: u64) -> EcoRun {
     let rules = s.ecosystem.rules.rules();
     let free_reader = rules.implementing_body_supplies_reader();
     let mut res = Resources::build(eco, origin);
-    let mut queue = Pending::with_capacity(specs.len() * 8);
+    let mut queue = ClinicQueue::new(specs.len(), PENDING_CAPACITY);
     let mut out = Outbox::new(false);
     let mut now_at = VirtualTime(i64::MIN);
     // Start every clinic, in index order.
@@ -354,7 +317,7 @@ pub fn run(eco: &Ecosystem, seed: u64) -> EcoRun {
         }
     }
     let mut total: u64 = 0;
-    while let Some((now, (ci, from, to, msg, stage))) = queue.pop() {
+    while let Some((now, ci, (from, to, msg, stage))) = queue.pop() {
         let i = ci as usize;
         let Some(l) = lives[i].as_mut() else { continue };
         if now > l.horizon || l.handled >= EVENT_LIMIT {
@@ -381,8 +344,9 @@ pub fn run(eco: &Ecosystem, seed: u64) -> EcoRun {
                     e.at = e.at.plus_days(waited);
                 }
                 queue.push(
+                    ci,
                     at.plus_days(waited).max(now),
-                    (ci, from, to, msg, Stage::Deliver(true)),
+                    (from, to, msg, Stage::Deliver(true)),
                 );
                 continue;
             }
@@ -417,8 +381,9 @@ pub fn run(eco: &Ecosystem, seed: u64) -> EcoRun {
                 if waited > 0 {
                     let (h, m) = now.hour_minute();
                     queue.push(
+                        ci,
                         VirtualTime::at(served, h, m),
-                        (ci, from, to, msg, Stage::Deliver(true)),
+                        (from, to, msg, Stage::Deliver(true)),
                     );
                     continue;
                 }
@@ -467,7 +432,7 @@ fn drain(
     ci: u32,
     l: &mut Live,
     c: &ClinicSpec,
-    queue: &mut Pending,
+    queue: &mut ClinicQueue<Item>,
     now_at: VirtualTime,
     free_reader: bool,
 ) {
@@ -507,14 +472,15 @@ fn drain(
                     at,
                 };
                 queue.push(
+                    ci,
                     VirtualTime::start_of(day).max(now_at),
-                    (ci, from, to, msg, stage),
+                    (from, to, msg, stage),
                 );
                 continue;
             }
             None => Stage::Deliver(false),
         };
-        queue.push(at.max(now_at), (ci, from, to, msg, stage));
+        queue.push(ci, at.max(now_at), (from, to, msg, stage));
     }
     l.timeline.append(&mut out.events);
 }

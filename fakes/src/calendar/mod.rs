@@ -92,7 +92,8 @@ fn first_day_ce() -> i32 {
 /// The date of index `i` (which may lie one day outside the range, for errors).
 #[inline]
 fn date_of_index(i: i64) -> NaiveDate {
-    NaiveDate::from_num_days_from_ce_opt(first_day_ce() + i as i32).expect("near the range")
+    // Day 0 of the range is 1955-01-01, the virtual clock's epoch (`time::date_of_day`).
+    crate::time::date_of_day(i).expect("near the range")
 }
 
 fn first_day() -> NaiveDate {

@@ -216,7 +216,7 @@ pub fn run(eco: &Ecosystem, seed: u64) -> EcoRun {
         ClinicKind::Pharmacy => 2,
         ClinicKind::MedicalDental => 3,
     };
-    let mut lives: Vec<Option<Box<Live>>> = Vec::with_capacity(specs.len());
+    let mut lives: Vec<Option<Live>> = Vec::with_capacity(specs.len());
     let mut refused: Vec<Option<String>> = Vec::with_capacity(specs.len());
     let mut planned: Vec<Option<NaiveDate>> = Vec::with_capacity(specs.len());
     let mut origin = specs
@@ -284,7 +284,7 @@ pub fn run(eco: &Ecosystem, seed: u64) -> EcoRun {
             .checked_add_months(chrono::Months::new(HORIZON_MONTHS))
             .unwrap_or(c.designation);
         end = end.max(horizon_day);
-        lives.push(Some(Box::new(Live {
+        lives.push(Some(Live {
             clinic,
             parties,
             horizon: VirtualTime::start_of(horizon_day),
@@ -292,7 +292,7 @@ pub fn run(eco: &Ecosystem, seed: u64) -> EcoRun {
             handled: 0,
             waits: Waits::default(),
             reader_gated: false,
-        })));
+        }));
         refused.push(None);
     }
     let rules = s.ecosystem.rules.rules();
@@ -408,10 +408,12 @@ pub fn run(eco: &Ecosystem, seed: u64) -> EcoRun {
     let mut judged = template(eco, &specs[0]);
     let clinics = specs
         .into_iter()
-        .zip(lives)
+        .zip(lives.iter_mut())
         .zip(refused)
         .zip(planned)
-        .map(|(((spec, live), refused), planned)| finish(&mut judged, spec, live, refused, planned))
+        .map(|(((spec, live), refused), planned)| {
+            finish(&mut judged, spec, live.as_mut(), refused, planned)
+        })
         .collect();
     EcoRun {
         seed,
@@ -486,11 +488,11 @@ fn drain(
 fn finish(
     judged: &mut Scenario,
     spec: ClinicSpec,
-    live: Option<Box<Live>>,
+    live: Option<&mut Live>,
     refused: Option<String>,
     planned: Option<NaiveDate>,
 ) -> ClinicResult {
-    let Some(mut l) = live else {
+    let Some(l) = live else {
         return ClinicResult {
             spec,
             outcome: Outcome::Refused,

@@ -1,50 +1,127 @@
 //! The ecosystem run's event queue: each clinic's pending items in a small queue of
-//! its own, and a 4-ary heap of the clinics ordered by their earliest item.
+//! its own, and the clinics ordered by their earliest item: those whose earliest item
+//! is on the current day in a 4-ary heap, those of the next days in a bucket per day,
+//! the rest in a second heap.
 //!
 //! The pop order is exactly the [`EventQueue`](crate::engine::EventQueue)'s over all
 //! items: time, then push order (one sequence number over the whole run). Each
-//! clinic's queue is sorted by that key, and the heap orders the clinics by the key of
-//! their earliest item, so its root holds the earliest item of the run.
+//! clinic's queue is sorted by that key; the day's heap holds every clinic whose
+//! earliest item is on the current day (or before it) and every other clinic's is on
+//! a later day, so the heap's root holds the earliest item of the run. When the day's
+//! heap is empty the next day is the first bucket with clinics or the far heap's
+//! earliest day, whichever comes first, and its clinics make the new day's heap.
 //!
 //! Why not one heap of every item: every clinic's plan timers are queued at the start,
 //! so one heap holds tens of thousands of items and each pop sifts through all their
-//! levels; the heap of clinics is a few thousand entries deep. And while a clinic's
+//! levels; a day's heap holds only the clinics busy that day. And while a clinic's
 //! message is handled, everything its actors send is for the same clinic (the driver
 //! queues a clinic's sends only for that clinic), so the clinic popped last is
-//! re-keyed once, at the root, before the next pop (one sift instead of a pop's sift
-//! plus a sift per push). A push for another clinic already in the heap is still
-//! right: the heap is rebuilt before the next pop (the driver never does this).
-//! A test holds the pop order equal to [`EventQueue`](crate::engine::EventQueue)'s.
+//! re-keyed once before the next pop: kept in the day's heap with one sift from the
+//! root, or moved to the bucket of its next day. A push for another clinic already
+//! listed is still right: everything is re-sorted before the next pop (the driver
+//! never does this). Proptests hold the pop order equal to
+//! [`EventQueue`](crate::engine::EventQueue)'s.
 
 use crate::engine::VirtualTime;
 
-/// Children per node of the clinics' heap.
+/// Children per node of the heaps.
 const ARITY: usize = 4;
 
-/// `(time, sequence)` packed into one `u128` whose unsigned order is the
-/// `(time, sequence)` order (the time's sign bit flipped, in the high half).
-#[inline(always)]
-fn pack(at: VirtualTime, seq: u64) -> u128 {
-    (u128::from((at.0 as u64) ^ (1 << 63)) << 64) | u128::from(seq)
+/// Days after the current one kept in buckets; clinics whose earliest item is later
+/// wait in the far heap *(our choice; only the speed depends on it)*.
+const RING_DAYS: i64 = 512;
+
+const MINUTES_PER_DAY: i64 = 24 * 60;
+
+/// `(time, sequence)` as two words whose order (the time's word first) is the
+/// `(time, sequence)` order: the time with its sign bit flipped, then the sequence
+/// number. Two `u64`s rather than one `u128`, so entries need no 16-byte alignment
+/// (which takes the allocator's slow path for every clinic's queue).
+/// Compared as one `u128` (a derived order on the pair compiles to slower code).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Key(u64, u64);
+
+impl Key {
+    #[inline(always)]
+    fn wide(self) -> u128 {
+        (u128::from(self.0) << 64) | u128::from(self.1)
+    }
+}
+
+impl PartialOrd for Key {
+    #[inline(always)]
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+    #[inline(always)]
+    fn lt(&self, other: &Self) -> bool {
+        self.wide() < other.wide()
+    }
+    #[inline(always)]
+    fn le(&self, other: &Self) -> bool {
+        self.wide() <= other.wide()
+    }
+    #[inline(always)]
+    fn gt(&self, other: &Self) -> bool {
+        self.wide() > other.wide()
+    }
+    #[inline(always)]
+    fn ge(&self, other: &Self) -> bool {
+        self.wide() >= other.wide()
+    }
+}
+
+impl Ord for Key {
+    #[inline(always)]
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.wide().cmp(&other.wide())
+    }
 }
 
 #[inline(always)]
-fn unpack_time(key: u128) -> VirtualTime {
-    VirtualTime((((key >> 64) as u64) ^ (1 << 63)) as i64)
+fn pack(at: VirtualTime, seq: u64) -> Key {
+    Key((at.0 as u64) ^ (1 << 63), seq)
+}
+
+#[inline(always)]
+fn unpack_time(key: Key) -> VirtualTime {
+    VirtualTime((key.0 ^ (1 << 63)) as i64)
+}
+
+/// The day of a key: days since 1955-01-01 (negative before).
+#[inline(always)]
+fn day_of(key: Key) -> i64 {
+    unpack_time(key).0.div_euclid(MINUTES_PER_DAY)
+}
+
+/// The bucket of day `d`.
+#[inline(always)]
+fn bucket(d: i64) -> usize {
+    d.rem_euclid(RING_DAYS) as usize
 }
 
 /// Pending items of `clinics` clinics (numbered `0..clinics`).
 pub struct ClinicQueue<E> {
     /// Each clinic's items, sorted by key, latest first: the earliest is the last.
-    local: Vec<Vec<(u128, E)>>,
-    /// The clinics with items (and the one popped last, while it is out), by the key
-    /// of their earliest item.
-    heap: Vec<(u128, u32)>,
-    /// In the heap (or out at its root, see `out`)?
+    local: Vec<Vec<(Key, E)>>,
+    /// The clinics whose earliest item is on `today` or before (and the one popped
+    /// last, while it is out), by the key of that item.
+    near: Vec<(Key, u32)>,
+    /// The clinics whose earliest item is on day `d`, `today < d < today +
+    /// RING_DAYS`, in bucket `bucket(d)`, in no order.
+    ring: Vec<Vec<u32>>,
+    /// Clinics in `ring`.
+    ring_len: usize,
+    /// Every other clinic with items, by the key of its earliest.
+    far: Vec<(Key, u32)>,
+    /// Has items (or is out)?
     listed: Vec<bool>,
-    /// The clinic popped last: still at the heap's root under its old key.
+    /// The day of `near`; `None` before the first pop (every clinic waits in `far`).
+    today: Option<i64>,
+    /// The clinic popped last: still at `near`'s root under its old key.
     out: Option<u32>,
-    /// A listed clinic other than `out` got an item: rebuild the heap before popping.
+    /// A clinic other than `out` got an item after the first pop: sort every clinic
+    /// again before popping.
     stale: bool,
     seq: u64,
 }
@@ -56,8 +133,12 @@ impl<E> ClinicQueue<E> {
             local: (0..clinics)
                 .map(|_| Vec::with_capacity(per_clinic))
                 .collect(),
-            heap: Vec::with_capacity(clinics),
+            near: Vec::new(),
+            ring: (0..RING_DAYS).map(|_| Vec::new()).collect(),
+            ring_len: 0,
+            far: Vec::with_capacity(clinics),
             listed: vec![false; clinics],
+            today: None,
             out: None,
             stale: false,
             seq: 0,
@@ -82,17 +163,16 @@ impl<E> ClinicQueue<E> {
             return; // re-keyed before the next pop
         }
         if self.listed[c] {
-            // Its earliest item may have changed under the heap.
+            // Its earliest item may have changed under the ordering.
             self.stale |= idx + 1 == local.len();
         } else {
             self.listed[c] = true;
-            self.heap.push((key, clinic));
-            if self.out.is_some() {
-                // Sifting could move the popped clinic from the root.
-                self.stale = true;
+            self.far.push((key, clinic));
+            if self.today.is_none() {
+                let last = self.far.len() - 1;
+                sift_up(&mut self.far, last);
             } else {
-                let last = self.heap.len() - 1;
-                sift_up(&mut self.heap, last);
+                self.stale = true;
             }
         }
     }
@@ -101,7 +181,10 @@ impl<E> ClinicQueue<E> {
     #[inline]
     pub fn pop(&mut self) -> Option<(VirtualTime, u32, E)> {
         self.settle();
-        let &(_, clinic) = self.heap.first()?;
+        if self.near.is_empty() {
+            self.advance();
+        }
+        let &(_, clinic) = self.near.first()?;
         let (key, item) = self.local[clinic as usize]
             .pop()
             .expect("a listed clinic has an item");
@@ -119,44 +202,141 @@ impl<E> ClinicQueue<E> {
         self.len() == 0
     }
 
-    /// Put the clinic popped last back in order (or out of the heap when it has no
-    /// item left), and rebuild the heap if a listed clinic's earliest item changed.
+    /// Put the clinic popped last back in order (in the day's heap, in its next day's
+    /// bucket, or nowhere when it has no item left), and sort every clinic again if
+    /// another one's earliest item changed.
     #[inline]
     fn settle(&mut self) {
         if let Some(clinic) = self.out.take() {
-            // It is still at the root: nothing moved in the heap since the pop (a
-            // push for another clinic only appends or marks the heap stale).
-            debug_assert_eq!(self.heap.first().map(|e| e.1), Some(clinic));
+            // It is still at the root: nothing moved in `near` since the pop.
+            debug_assert_eq!(self.near.first().map(|e| e.1), Some(clinic));
+            let today = self.today.expect("a pop set the day");
             match self.local[clinic as usize].last() {
+                Some(&(key, _)) if day_of(key) <= today => {
+                    self.near[0].0 = key;
+                    sift_down(&mut self.near, 0);
+                }
                 Some(&(key, _)) => {
-                    self.heap[0].0 = key;
-                    sift_down(&mut self.heap, 0);
+                    remove_root(&mut self.near);
+                    self.place_later(clinic, key, today);
                 }
                 None => {
                     self.listed[clinic as usize] = false;
-                    let last = self.heap.pop().expect("the root is there");
-                    if !self.heap.is_empty() {
-                        self.heap[0] = last;
-                        sift_down(&mut self.heap, 0);
-                    }
+                    remove_root(&mut self.near);
                 }
             }
         }
         if self.stale {
             self.stale = false;
-            for e in &mut self.heap {
-                e.0 = self.local[e.1 as usize].last().expect("listed").0;
+            self.resort();
+        }
+    }
+
+    /// File a clinic whose earliest item `key` is after `today`.
+    #[inline]
+    fn place_later(&mut self, clinic: u32, key: Key, today: i64) {
+        let d = day_of(key);
+        if d - today < RING_DAYS {
+            self.ring[bucket(d)].push(clinic);
+            self.ring_len += 1;
+        } else {
+            self.far.push((key, clinic));
+            let last = self.far.len() - 1;
+            sift_up(&mut self.far, last);
+        }
+    }
+
+    /// The day's heap is empty: move to the next day with items (the first bucket
+    /// with clinics or the far heap's earliest day) and make its heap.
+    fn advance(&mut self) {
+        let ring_next = match self.today {
+            Some(today) if self.ring_len > 0 => {
+                (today + 1..today + RING_DAYS).find(|&d| !self.ring[bucket(d)].is_empty())
             }
-            for pos in (0..self.heap.len()).rev() {
-                sift_down(&mut self.heap, pos);
+            _ => None,
+        };
+        let far_next = self.far.first().map(|e| day_of(e.0));
+        let next = match (ring_next, far_next) {
+            (Some(a), Some(b)) => a.min(b),
+            (a, b) => match a.or(b) {
+                Some(d) => d,
+                None => return,
+            },
+        };
+        self.today = Some(next);
+        if ring_next == Some(next) {
+            let clinics = std::mem::take(&mut self.ring[bucket(next)]);
+            self.ring_len -= clinics.len();
+            for &c in &clinics {
+                let key = self.local[c as usize].last().expect("listed").0;
+                self.near.push((key, c));
+            }
+            // Keep the bucket's allocation for a later day.
+            let mut clinics = clinics;
+            clinics.clear();
+            self.ring[bucket(next)] = clinics;
+        }
+        while let Some(&(key, c)) = self.far.first() {
+            if day_of(key) != next {
+                break;
+            }
+            remove_root(&mut self.far);
+            self.near.push((key, c));
+        }
+        heapify(&mut self.near);
+    }
+
+    /// Sort every listed clinic again by its earliest item (after a push for a clinic
+    /// other than the one popped last).
+    fn resort(&mut self) {
+        let mut all: Vec<u32> = self.near.drain(..).map(|e| e.1).collect();
+        all.extend(self.far.drain(..).map(|e| e.1));
+        for b in &mut self.ring {
+            all.append(b);
+        }
+        self.ring_len = 0;
+        for c in all {
+            let key = self.local[c as usize].last().expect("listed").0;
+            let d = day_of(key);
+            // Before the first pop every clinic waits in the far heap.
+            let Some(today) = self.today else {
+                self.far.push((key, c));
+                continue;
+            };
+            if d <= today {
+                self.near.push((key, c));
+            } else if d - today < RING_DAYS {
+                self.ring[bucket(d)].push(c);
+                self.ring_len += 1;
+            } else {
+                self.far.push((key, c));
             }
         }
+        heapify(&mut self.near);
+        heapify(&mut self.far);
+    }
+}
+
+/// Removes a heap's root.
+#[inline(always)]
+fn remove_root(heap: &mut Vec<(Key, u32)>) {
+    let last = heap.pop().expect("the root is there");
+    if !heap.is_empty() {
+        heap[0] = last;
+        sift_down(heap, 0);
+    }
+}
+
+/// Makes `heap` a heap.
+fn heapify(heap: &mut [(Key, u32)]) {
+    for pos in (0..heap.len().div_ceil(ARITY)).rev() {
+        sift_down(heap, pos);
     }
 }
 
 /// Moves the entry at `pos` up until its parent's key is smaller.
 #[inline(always)]
-fn sift_up(heap: &mut [(u128, u32)], mut pos: usize) {
+fn sift_up(heap: &mut [(Key, u32)], mut pos: usize) {
     let elem = heap[pos];
     while pos > 0 {
         let parent = (pos - 1) / ARITY;
@@ -171,7 +351,7 @@ fn sift_up(heap: &mut [(u128, u32)], mut pos: usize) {
 
 /// Moves the entry at `pos` down until no child's key is smaller.
 #[inline(always)]
-fn sift_down(heap: &mut [(u128, u32)], mut pos: usize) {
+fn sift_down(heap: &mut [(Key, u32)], mut pos: usize) {
     let len = heap.len();
     let elem = heap[pos];
     loop {
@@ -231,7 +411,13 @@ mod tests {
 
     fn op(clinics: u32) -> impl Strategy<Value = Op> {
         prop_oneof![
-            3 => (0..clinics, prop_oneof![Just(0i64), 0i64..3, 0i64..5000])
+            // Minutes, days and years ahead (past the buckets: the far heap).
+            3 => (0..clinics, prop_oneof![
+                Just(0i64),
+                0i64..3,
+                0i64..5000,
+                0i64..(1440 * 3 * RING_DAYS),
+            ])
                 .prop_map(|(clinic, delay)| Op::Push { clinic, delay }),
             2 => Just(Op::Pop),
         ]

@@ -1,6 +1,7 @@
 //! The ecosystem driver: every clinic's six actors (the same sans-IO actors and the
-//! same [`Parties::build`] as single-clinic mode, `sim::runner`) on one event queue,
-//! with the shared resources of [`super::resources`] between them.
+//! same [`Parties::build`] as single-clinic mode, `sim::runner`) on one event queue
+//! ([`super::queue`], the order of `engine::EventQueue`), with the shared resources of
+//! [`super::resources`] between them.
 //!
 //! The loop is the runner's: pop the earliest message, hand it to its addressee (the
 //! clinic's own actor of that kind), queue what it sent, never earlier than now.

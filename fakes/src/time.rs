@@ -14,6 +14,45 @@ const MINUTES_PER_DAY: i64 = 24 * 60;
 /// Days from 0001-01-01 (day 1 in chrono's proleptic Gregorian count) to 1955-01-01.
 const EPOCH_DAYS_FROM_CE: i64 = 713_684;
 
+/// Days in [`DATES`]: 1955-01-01 through 2099-12-31, the business calendar's range
+/// (`calendar::FIRST_YEAR` to `calendar::LAST_YEAR`; a test holds them equal).
+const TABLE_DAYS: usize = 52_961;
+
+/// The date of each day since 1955-01-01 in the calendar's range, computed at compile
+/// time by chrono's own conversion (`NaiveDate::from_num_days_from_ce_opt`), so
+/// [`VirtualTime::date`] is one lookup there *(our choice, for speed: the conversion
+/// was a sixth of an ecosystem run)*; a test compares every entry with the conversion
+/// at run time.
+static DATES: [NaiveDate; TABLE_DAYS] = {
+    let mut t = [NaiveDate::MIN; TABLE_DAYS];
+    let mut i = 0;
+    while i < TABLE_DAYS {
+        t[i] = match NaiveDate::from_num_days_from_ce_opt(EPOCH_DAYS_FROM_CE as i32 + i as i32) {
+            Some(d) => d,
+            None => panic!("every day of the calendar is a date"),
+        };
+        i += 1;
+    }
+    t
+};
+
+/// The date `days` days after 1955-01-01 (before it when negative), `None` outside
+/// chrono's range: the table inside the calendar's range, chrono's conversion outside.
+#[inline]
+pub fn date_of_day(days: i64) -> Option<NaiveDate> {
+    match usize::try_from(days).ok().and_then(|i| DATES.get(i)) {
+        Some(d) => Some(*d),
+        None => date_of_day_by_chrono(days),
+    }
+}
+
+/// [`date_of_day`] by chrono's conversion alone (the table's oracle).
+fn date_of_day_by_chrono(days: i64) -> Option<NaiveDate> {
+    days.checked_add(EPOCH_DAYS_FROM_CE)
+        .and_then(|d| i32::try_from(d).ok())
+        .and_then(NaiveDate::from_num_days_from_ce_opt)
+}
+
 /// Virtual instant: minutes since 1955-01-01T00:00 (so a calendar date plus time of
 /// day). There are no time zones: every instant is Japan Standard Time.
 ///
@@ -46,11 +85,9 @@ impl VirtualTime {
     ///
     /// # Panics
     /// If the instant lies outside chrono's date range (about ±262,000 years).
+    #[inline]
     pub fn date(self) -> NaiveDate {
-        let days = self.0.div_euclid(MINUTES_PER_DAY) + EPOCH_DAYS_FROM_CE;
-        i32::try_from(days)
-            .ok()
-            .and_then(NaiveDate::from_num_days_from_ce_opt)
+        date_of_day(self.0.div_euclid(MINUTES_PER_DAY))
             .unwrap_or_else(|| panic!("VirtualTime({}) is outside the calendar", self.0))
     }
 
@@ -111,6 +148,33 @@ mod tests {
             prop_assert_eq!(t.date(), d);
             prop_assert_eq!(t.hour_minute(), (h, m));
         }
+    }
+
+    proptest! {
+        /// Anywhere in (and far outside) chrono's range, the table's answer is
+        /// chrono's.
+        #[test]
+        fn date_of_day_is_chronos_conversion(days in prop_oneof![
+            -800_000i64..800_000,
+            -10_000i64..(TABLE_DAYS as i64 + 10_000),
+            any::<i64>(),
+        ]) {
+            prop_assert_eq!(date_of_day(days), date_of_day_by_chrono(days));
+        }
+    }
+
+    #[test]
+    fn the_date_table_is_chronos_conversion_on_every_day() {
+        for i in 0..TABLE_DAYS as i64 {
+            assert_eq!(date_of_day(i), date_of_day_by_chrono(i), "day {i}");
+        }
+        assert_eq!(DATES[0], NaiveDate::from_ymd_opt(1955, 1, 1).unwrap());
+        let last = NaiveDate::from_ymd_opt(crate::calendar::LAST_YEAR, 12, 31).unwrap();
+        assert_eq!(DATES[TABLE_DAYS - 1], last);
+        assert_eq!(crate::calendar::FIRST_YEAR, 1955);
+        // Just past the table: chrono's conversion.
+        assert_eq!(date_of_day(TABLE_DAYS as i64), last.succ_opt());
+        assert_eq!(date_of_day(-1), NaiveDate::from_ymd_opt(1954, 12, 31));
     }
 
     #[test]

@@ -64,16 +64,50 @@ impl DailyCapacity {
     /// past every horizon when none is free within [`BOOKING_HORIZON_DAYS`]).
     pub fn book(&mut self, day: NaiveDate) -> NaiveDate {
         let start = day.max(self.origin);
+        let served = self.first_free(start);
+        self.take(day, served)
+    }
+
+    /// The first day on or after `start` (not before `origin`) with a free slot,
+    /// within [`BOOKING_HORIZON_DAYS`]: days counted from `start` and slots read by
+    /// index as the days advance (no date subtraction per day); the same answer as
+    /// [`Self::first_free_by_day`] (a proptest holds it), which it falls back to at
+    /// the very end of chrono's dates.
+    fn first_free(&self, start: NaiveDate) -> Option<NaiveDate> {
+        let base = (start - self.origin).num_days();
         let mut d = start;
-        let served = loop {
+        for k in 0..=BOOKING_HORIZON_DAYS {
+            let used = usize::try_from(base + k)
+                .ok()
+                .and_then(|i| self.used.get(i).copied())
+                .unwrap_or(0);
+            if used < self.capacity_on(d) {
+                return Some(d);
+            }
+            match d.succ_opt() {
+                Some(next) => d = next,
+                None => return self.first_free_by_day(start),
+            }
+        }
+        None
+    }
+
+    /// [`Self::first_free`] one date at a time, as first written.
+    fn first_free_by_day(&self, start: NaiveDate) -> Option<NaiveDate> {
+        let mut d = start;
+        loop {
             if (d - start).num_days() > BOOKING_HORIZON_DAYS {
-                break None;
+                return None;
             }
             if self.used_on(d) < self.capacity_on(d) {
-                break Some(d);
+                return Some(d);
             }
             d = d.succ_opt().unwrap_or(far_future());
-        };
+        }
+    }
+
+    /// Take a slot on `served` (none when `None`) for a request of `day`.
+    fn take(&mut self, day: NaiveDate, served: Option<NaiveDate>) -> NaiveDate {
         let served = match served {
             Some(d) => {
                 let i = (d - self.origin).num_days() as usize;
@@ -132,6 +166,33 @@ mod tests {
         assert_eq!(c.capacity_on(d("2023-05-13")), 0, "Saturday");
         let mut none = DailyCapacity::new(0, Vec::new(), d("2023-05-01"));
         assert_eq!(none.book(d("2023-05-08")), far_future());
+    }
+
+    proptest! {
+        /// Booking by index serves every request on the day the date-by-date search
+        /// finds, with windows, closed days, full days and requests before the origin.
+        #[test]
+        fn first_free_is_the_day_by_day_search(
+            per_day in 0u32..3,
+            factor in prop_oneof![Just(1.0f64), Just(0.5), Just(0.0)],
+            window in (0i64..60, 0i64..30),
+            reqs in proptest::collection::vec(-10i64..60, 1..120),
+        ) {
+            let o = d("2024-12-20");
+            let w = vec![Window {
+                from: o + chrono::Duration::days(window.0),
+                until: o + chrono::Duration::days(window.0 + window.1),
+                factor,
+            }];
+            let mut c = DailyCapacity::new(per_day, w, o);
+            for r in reqs {
+                let day = o + chrono::Duration::days(r);
+                let start = day.max(o);
+                let fast = c.first_free(start);
+                prop_assert_eq!(fast, c.first_free_by_day(start));
+                c.take(day, fast);
+            }
+        }
     }
 
     proptest! {

@@ -790,12 +790,12 @@ impl Actor for Clinic {
                     .fires(FaultKind::PlanIncomplete, today, None, &mut self.rng)
                     .map(|f| plan_items_left_out(f.missing.as_deref()))
                     .unwrap_or_default();
-                let form = plan::timeline_plan(
+                let problems = plan::timeline_plan_problems(
                     self.installation_day,
                     self.setup.designation,
                     plan::NetworkKind::IpVpn,
+                    &left_out,
                 );
-                let problems = form.problems_without(&left_out);
                 let complete = problems.is_empty();
                 out.event(now, ME, EventKind::DesignationApplicationSent, "r2024 guide ⑨: designation application with the onboarding plan (導入計画書, 001 別紙2 ①–⑬)", || if complete { "plan complete".into() } else { format!("plan incomplete: {}", problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")) });
                 out.send(

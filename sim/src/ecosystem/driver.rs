@@ -1,6 +1,7 @@
 //! The ecosystem driver: every clinic's six actors (the same sans-IO actors and the
-//! same [`Parties::build`] as single-clinic mode, `sim::runner`) on one event queue,
-//! with the shared resources of [`super::resources`] between them.
+//! same [`Parties::build`] as single-clinic mode, `sim::runner`) on one event queue
+//! ([`super::queue`], the order of `engine::EventQueue`), with the shared resources of
+//! [`super::resources`] between them.
 //!
 //! The loop is the runner's: pop the earliest message, hand it to its addressee (the
 //! clinic's own actor of that kind), queue what it sent, never earlier than now.
@@ -33,8 +34,9 @@ use fakes::time::VirtualTime;
 
 use super::file::{default_service, Ecosystem};
 use super::population::{self, ClinicSpec};
+use super::queue::ClinicQueue;
 use super::resources::{ResourceId, Resources};
-use crate::engine::{derive_seed, EventQueue};
+use crate::engine::derive_seed;
 use crate::runner::{self, Parties, PartySetup, EVENT_LIMIT, HORIZON_MONTHS};
 use crate::scenario::{self, Actors, Claims, Outcome, Scenario};
 
@@ -132,50 +134,12 @@ enum Stage {
     },
 }
 
-/// A queued item: which clinic, from, to, what, and its stage.
-type Item = (u32, ActorId, ActorId, Msg, Stage);
+/// A queued item: from, to, what, and its stage (the clinic is the queue's).
+type Item = (ActorId, ActorId, Msg, Stage);
 
-/// The run's one event queue. The heap orders only slot numbers (so sifting moves a
-/// key and a `u32`, not a whole item); the items wait in a slab, their slots reused.
-/// Pop order is the [`EventQueue`]'s: time, then push order.
-struct Pending {
-    queue: EventQueue<u32>,
-    items: Vec<Option<Item>>,
-    free: Vec<u32>,
-}
-
-impl Pending {
-    fn with_capacity(n: usize) -> Self {
-        Pending {
-            queue: EventQueue::with_capacity(n),
-            items: Vec::with_capacity(n),
-            free: Vec::new(),
-        }
-    }
-
-    fn push(&mut self, at: VirtualTime, item: Item) {
-        let slot = match self.free.pop() {
-            Some(slot) => {
-                self.items[slot as usize] = Some(item);
-                slot
-            }
-            None => {
-                self.items.push(Some(item));
-                u32::try_from(self.items.len() - 1).expect("fewer than 2^32 pending messages")
-            }
-        };
-        self.queue.push(at, slot);
-    }
-
-    fn pop(&mut self) -> Option<(VirtualTime, Item)> {
-        let (at, slot) = self.queue.pop()?;
-        self.free.push(slot);
-        let item = self.items[slot as usize]
-            .take()
-            .expect("a queued slot holds its item");
-        Some((at, item))
-    }
-}
+/// Room for a clinic's pending items: its plan timers and a few messages *(our
+/// choice; only the allocation depends on it)*.
+const PENDING_CAPACITY: usize = 16;
 
 fn template(eco: &Ecosystem, c: &ClinicSpec) -> Scenario {
     let spec = scenario::ScenarioFile {
@@ -253,7 +217,7 @@ pub fn run(eco: &Ecosystem, seed: u64) -> EcoRun {
         ClinicKind::Pharmacy => 2,
         ClinicKind::MedicalDental => 3,
     };
-    let mut lives: Vec<Option<Box<Live>>> = Vec::with_capacity(specs.len());
+    let mut lives: Vec<Option<Live>> = Vec::with_capacity(specs.len());
     let mut refused: Vec<Option<String>> = Vec::with_capacity(specs.len());
     let mut planned: Vec<Option<NaiveDate>> = Vec::with_capacity(specs.len());
     let mut origin = specs
@@ -321,7 +285,7 @@ pub fn run(eco: &Ecosystem, seed: u64) -> EcoRun {
             .checked_add_months(chrono::Months::new(HORIZON_MONTHS))
             .unwrap_or(c.designation);
         end = end.max(horizon_day);
-        lives.push(Some(Box::new(Live {
+        lives.push(Some(Live {
             clinic,
             parties,
             horizon: VirtualTime::start_of(horizon_day),
@@ -329,13 +293,13 @@ pub fn run(eco: &Ecosystem, seed: u64) -> EcoRun {
             handled: 0,
             waits: Waits::default(),
             reader_gated: false,
-        })));
+        }));
         refused.push(None);
     }
     let rules = s.ecosystem.rules.rules();
     let free_reader = rules.implementing_body_supplies_reader();
     let mut res = Resources::build(eco, origin);
-    let mut queue = Pending::with_capacity(specs.len() * 8);
+    let mut queue = ClinicQueue::new(specs.len(), PENDING_CAPACITY);
     let mut out = Outbox::new(false);
     let mut now_at = VirtualTime(i64::MIN);
     // Start every clinic, in index order.
@@ -354,7 +318,7 @@ pub fn run(eco: &Ecosystem, seed: u64) -> EcoRun {
         }
     }
     let mut total: u64 = 0;
-    while let Some((now, (ci, from, to, msg, stage))) = queue.pop() {
+    while let Some((now, ci, (from, to, msg, stage))) = queue.pop() {
         let i = ci as usize;
         let Some(l) = lives[i].as_mut() else { continue };
         if now > l.horizon || l.handled >= EVENT_LIMIT {
@@ -381,8 +345,9 @@ pub fn run(eco: &Ecosystem, seed: u64) -> EcoRun {
                     e.at = e.at.plus_days(waited);
                 }
                 queue.push(
+                    ci,
                     at.plus_days(waited).max(now),
-                    (ci, from, to, msg, Stage::Deliver(true)),
+                    (from, to, msg, Stage::Deliver(true)),
                 );
                 continue;
             }
@@ -417,8 +382,9 @@ pub fn run(eco: &Ecosystem, seed: u64) -> EcoRun {
                 if waited > 0 {
                     let (h, m) = now.hour_minute();
                     queue.push(
+                        ci,
                         VirtualTime::at(served, h, m),
-                        (ci, from, to, msg, Stage::Deliver(true)),
+                        (from, to, msg, Stage::Deliver(true)),
                     );
                     continue;
                 }
@@ -443,11 +409,11 @@ pub fn run(eco: &Ecosystem, seed: u64) -> EcoRun {
     let mut judged = template(eco, &specs[0]);
     let clinics = specs
         .into_iter()
-        .zip(lives)
+        .zip(lives.iter_mut())
         .zip(refused)
         .zip(planned)
         .map(|(((spec, live), refused), planned)| {
-            finish(&mut judged, spec, live.map(|l| *l), refused, planned)
+            finish(&mut judged, spec, live.as_mut(), refused, planned)
         })
         .collect();
     EcoRun {
@@ -467,7 +433,7 @@ fn drain(
     ci: u32,
     l: &mut Live,
     c: &ClinicSpec,
-    queue: &mut Pending,
+    queue: &mut ClinicQueue<Item>,
     now_at: VirtualTime,
     free_reader: bool,
 ) {
@@ -507,14 +473,15 @@ fn drain(
                     at,
                 };
                 queue.push(
+                    ci,
                     VirtualTime::start_of(day).max(now_at),
-                    (ci, from, to, msg, stage),
+                    (from, to, msg, stage),
                 );
                 continue;
             }
             None => Stage::Deliver(false),
         };
-        queue.push(at.max(now_at), (ci, from, to, msg, stage));
+        queue.push(ci, at.max(now_at), (from, to, msg, stage));
     }
     l.timeline.append(&mut out.events);
 }
@@ -522,11 +489,11 @@ fn drain(
 fn finish(
     judged: &mut Scenario,
     spec: ClinicSpec,
-    live: Option<Live>,
+    live: Option<&mut Live>,
     refused: Option<String>,
     planned: Option<NaiveDate>,
 ) -> ClinicResult {
-    let Some(mut l) = live else {
+    let Some(l) = live else {
         return ClinicResult {
             spec,
             outcome: Outcome::Refused,
@@ -546,7 +513,7 @@ fn finish(
     };
     let horizon = l.horizon;
     l.timeline.retain(|e| e.at <= horizon);
-    l.timeline.sort_by_key(|e| e.at);
+    sort_by_time(&mut l.timeline);
     judged.spec.clinic.designation = spec.designation;
     let outcome = runner::judge_outcome(judged, &l.timeline);
     let first = |k: EventKind, who: Option<ActorId>| {
@@ -571,9 +538,81 @@ fn finish(
         account_ready: first(EventKind::AccountReady, None),
         line_ready: first(EventKind::LineReady, None),
         installation_done: first(EventKind::InstallationDone, None),
-        waits: l.waits,
+        waits: std::mem::take(&mut l.waits),
         events_handled: l.handled,
         broken,
         spec,
+    }
+}
+
+/// Longest trace sorted by insertion (longer ones: the standard library's stable
+/// sort) *(our choice)*.
+const INSERTION_SORT_MAX: usize = 128;
+
+/// Sorts a trace by time, equal times kept in their order: the order of
+/// `sort_by_key(|e| e.at)` (a proptest holds them equal). A clinic's trace comes
+/// almost in time order (only the events a gate moved, or dated ahead, are out of
+/// place), so an insertion sort moves little.
+fn sort_by_time(events: &mut [Event]) {
+    if events.len() > INSERTION_SORT_MAX {
+        events.sort_by_key(|e| e.at);
+        return;
+    }
+    for i in 1..events.len() {
+        let at = events[i].at;
+        let mut j = i;
+        while j > 0 && events[j - 1].at > at {
+            j -= 1;
+        }
+        if j < i {
+            events[j..=i].rotate_right(1);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The insertion sort orders a trace as the standard library's stable sort:
+        /// short traces (insertion) and long ones, almost sorted or not.
+        #[test]
+        fn sort_by_time_is_the_stable_sort(
+            times in prop::collection::vec(0i64..40, 0..200),
+            swaps in prop::collection::vec((0usize..200, 0usize..200), 0..5),
+        ) {
+            let mut times = times;
+            times.sort_unstable();
+            for (a, b) in swaps {
+                if a < times.len() && b < times.len() {
+                    times.swap(a, b);
+                }
+            }
+            let events: Vec<Event> = times
+                .iter()
+                .enumerate()
+                .map(|(k, &t)| Event {
+                    at: VirtualTime(t * 60),
+                    actor: ActorId::Clinic,
+                    kind: EventKind::LineReady,
+                    why: ["a", "b", "c"][k % 3],
+                    detail: Some(k.to_string()),
+                })
+                .collect();
+            let mut ours = events.clone();
+            sort_by_time(&mut ours);
+            let mut std = events.clone();
+            std.sort_by_key(|e| e.at);
+            prop_assert_eq!(ours, std);
+            // Shuffled, too.
+            let mut rev = events.clone();
+            rev.reverse();
+            let mut ours = rev.clone();
+            sort_by_time(&mut ours);
+            rev.sort_by_key(|e| e.at);
+            prop_assert_eq!(ours, rev);
+        }
     }
 }

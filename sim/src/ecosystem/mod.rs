@@ -13,5 +13,6 @@ pub mod driver;
 pub mod file;
 pub mod output;
 pub mod population;
+pub mod queue;
 pub mod resources;
 pub mod table;

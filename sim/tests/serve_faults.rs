@@ -259,12 +259,44 @@ fn a_card_fault_meets_the_first_patient_at_the_reader_after_go_live() {
         played["online_start"].is_string(),
         "the clinic is online: {played:#}"
     );
+    // Until the first patient is presented, its checks are not judged.
+    let status_of = |v: &Value, what: &str| -> String {
+        v["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["expectation"].as_str().unwrap().contains(what))
+            .unwrap_or_else(|| panic!("no check on {what}: {v:#}"))["status"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (_, before) = http("GET", &s.url("verdict_url"), None);
+    assert_eq!(
+        status_of(&before, "pin-fallback"),
+        "not-judged",
+        "{before:#}"
+    );
     // The first patient after go-live: face mismatch, then the PIN.
     let (st, v) = http("POST", &url, Some(&json!({"row": 1})));
     assert_eq!(st, 200, "{v}");
     assert_eq!(v["outcome"], "FaceMismatchPinOk", "{v}");
     assert_eq!(v["method"], "pin", "{v}");
     assert_eq!(v["scenario_fault"], true, "{v}");
+    // Now the first-patient checks are judged from it, with the timeline clinic's
+    // events (fakes::process::first_patient): the PIN fallback happened, the visual
+    // check never did.
+    let (_, after) = http("GET", &s.url("verdict_url"), None);
+    assert_eq!(status_of(&after, "pin-fallback"), "passed", "{after:#}");
+    assert_eq!(
+        status_of(&after, "visual-check-fallback"),
+        "passed",
+        "{after:#}"
+    );
+    assert!(
+        ["passed", "failed"].contains(&status_of(&after, "face-auth-failed").as_str()),
+        "{after:#}"
+    );
     // The next one is sound; an outcome the client names always wins.
     let (_, v) = http("POST", &url, Some(&json!({"row": 2})));
     assert_eq!(

@@ -6,7 +6,8 @@ use chrono::NaiveDate;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::fault::{CardProblem, FaultKind, FaultStep, Faults};
+use super::fault::{FaultKind, FaultStep, Faults};
+use super::first_patient;
 use super::go_live::{Attempt, GoLive, Readiness};
 use super::plan::{self, PlanItem};
 use super::{
@@ -14,7 +15,6 @@ use super::{
 };
 use crate::calendar::{BusinessCalendar, CalendarError};
 use crate::codes::{FeeTable, ReceptionNumber};
-use crate::eligibility::health_info::viewable;
 use crate::schedule::{ClinicKind, MilestoneId, Obligation, RuleSet, Schedule};
 use crate::time::VirtualTime;
 
@@ -308,98 +308,22 @@ impl Clinic {
         }
     }
 
+    /// The first patient, 30 minutes after going online: the events of
+    /// [`super::first_patient`] (the rule the live verdict uses too), with the card
+    /// problem of a `card` fault when one fires.
     fn first_confirmation(&mut self, now: VirtualTime, out: &mut Outbox) {
-        let t = now.plus_minutes(30);
-        out.event(
-            t,
-            ME,
-            EventKind::FirstConfirmation,
-            "the first patient confirms eligibility with a My Number card at the face-auth reader",
-            String::new,
-        );
-        // The consent screens: only for the information this institution may view on
-        // this day (seeds 002, 003; `eligibility::health_info::viewable`). Asking for
-        // nothing else is *(our choice)*: the seeds say what may be viewed, not which
-        // screens the reader shows.
-        let cfg = crate::eligibility::other::OtherConfig::default();
-        for (drug, kind) in [
-            (true, EventKind::DrugInfoConsentAsked),
-            (false, EventKind::CheckupConsentAsked),
-        ] {
-            let fees = self.setup.fees();
-            let why: Vec<String> = fees
-                .iter()
-                .filter_map(|f| viewable(drug, *f, now.date(), &cfg).err())
-                .collect();
-            if why.len() < fees.len() {
-                let what = if drug {
-                    "薬剤情報 (seed 003: from 2021-10)"
-                } else {
-                    "特定健診情報 (seed 003: from 2021-03, 医療機関 only)"
-                };
-                out.event(t, ME, kind, "the reader asks the patient's consent to show their health information to the doctor", || what.to_string());
-            }
-        }
-        let Some(f) = self.faults.fires(
-            FaultKind::Card,
-            now.date(),
-            Some(FaultStep::GoLive),
-            &mut self.rng,
-        ) else {
-            return;
-        };
-        match f.card {
-            Some(CardProblem::FaceMismatch) | Some(CardProblem::CameraFault) => {
-                out.event(
-                    t,
-                    ME,
-                    EventKind::FaceAuthFailed,
-                    "face authentication failed",
-                    || format!("{:?}", f.card),
-                );
-                out.event(
-                    t.plus_minutes(1),
-                    ME,
-                    EventKind::PinFallback,
-                    "fallback to the 4-digit PIN",
-                    String::new,
-                );
-            }
-            Some(CardProblem::PinLocked) => {
-                out.event(
-                    t,
-                    ME,
-                    EventKind::FaceAuthFailed,
-                    "face authentication failed",
-                    String::new,
-                );
-                out.event(
-                    t.plus_minutes(1),
-                    ME,
-                    EventKind::VisualCheckFallback,
-                    "PIN locked after 3 wrong tries: visual check by staff (目視確認)",
-                    String::new,
-                );
-            }
-            Some(CardProblem::CertificateExpired) => {
-                out.event(
-                    t,
-                    ME,
-                    EventKind::CardConfirmationRefused,
-                    "the card's user-authentication certificate has expired",
-                    String::new,
-                );
-            }
-            Some(CardProblem::CertificateRevoked) => {
-                out.event(
-                    t,
-                    ME,
-                    EventKind::CardConfirmationRefused,
-                    "the card's user-authentication certificate is revoked",
-                    String::new,
-                );
-            }
-            None => {}
+        let problem = self
+            .faults
+            .fires(
+                FaultKind::Card,
+                now.date(),
+                Some(FaultStep::GoLive),
+                &mut self.rng,
+            )
+            .and_then(|f| f.card);
+        let fees = self.setup.fees();
+        for e in first_patient::events(&fees, now.date(), now.plus_minutes(30), problem) {
+            out.event(e.at, ME, e.kind, e.why, || e.detail());
         }
     }
 

@@ -19,6 +19,7 @@ pub mod carrier;
 pub mod clinic;
 pub mod codec;
 pub mod fault;
+pub mod first_patient;
 pub mod go_live;
 pub mod implementing_body;
 pub mod lines;

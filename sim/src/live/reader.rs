@@ -124,13 +124,15 @@ pub fn present(app: &Arc<App>, req: &PresentRequest) -> Result<Value, BadField> 
     };
     let holder = holder_of(&key);
     let today = app.clock.now().date();
-    let (outcome, from_fault) = match req.outcome {
-        Some(o) => (o, false),
+    let (outcome, problem, from_fault) = match req.outcome {
+        Some(o) => (o, problem_of(o), false),
         None => match app.world.card_fault_at_reader() {
-            Some(p) => (outcome_of(p), true),
-            None => (PresentOutcome::FaceOk, false),
+            Some(p) => (outcome_of(p), Some(p), true),
+            None => (PresentOutcome::FaceOk, None, false),
         },
     };
+    // The clinic's first patient, for the verdict (`onsim serve --scenario`).
+    app.world.reader_presented(problem);
     let said = Said {
         outcome,
         from_fault,
@@ -291,6 +293,18 @@ fn outcome_of(p: CardProblem) -> PresentOutcome {
         CardProblem::PinLocked => PresentOutcome::PinLocked,
         CardProblem::CertificateExpired => PresentOutcome::CardExpired,
         CardProblem::CertificateRevoked => PresentOutcome::CardRevoked,
+    }
+}
+
+/// The card problem a presentation's outcome stands for (the first patient's events,
+/// [`fakes::process::first_patient`]).
+fn problem_of(o: PresentOutcome) -> Option<CardProblem> {
+    match o {
+        PresentOutcome::FaceOk => None,
+        PresentOutcome::FaceMismatchPinOk => Some(CardProblem::FaceMismatch),
+        PresentOutcome::PinLocked => Some(CardProblem::PinLocked),
+        PresentOutcome::CardExpired => Some(CardProblem::CertificateExpired),
+        PresentOutcome::CardRevoked => Some(CardProblem::CertificateRevoked),
     }
 }
 

@@ -13,9 +13,11 @@
 //!   a successful go-live connectivity check (`POST /clinic/messages
 //!   {"message": "connectivity-check", "purpose": "go-live"}`) on a day the clinic is
 //!   designated, registered and installed is its online start. What only the
-//!   clinic's first patient shows (the card at the reader, consent screens) is not
-//!   judged here ([`NOT_OBSERVED`]): such a check is reported `not-judged`, never
-//!   passed (the terminal's side of it is the conformance gate's).
+//!   clinic's first patient shows (the card at the reader, consent screens,
+//!   [`NOT_OBSERVED`]) is judged once the first patient after going online was
+//!   presented at the simulated reader (`POST /reader/present`, with the timeline
+//!   clinic's events: [`fakes::process::first_patient`]); until then such a check is
+//!   reported `not-judged`, never passed.
 //! - `onsim`: onsim's own clinic plays the scenario's plan inside the live world (the
 //!   system under test only uses the terminal and the eligibility API), so every
 //!   check is judged from the clinic's own events.
@@ -27,6 +29,8 @@ use chrono::NaiveDate;
 use serde::Serialize;
 
 use fakes::process::clinic::ClinicSetup;
+use fakes::process::fault::CardProblem;
+use fakes::process::first_patient;
 use fakes::process::go_live::{Attempt, GoLive, Readiness};
 use fakes::process::{ActorId, CheckPurpose, Event, EventKind, Msg};
 use fakes::schedule::Obligation;
@@ -64,6 +68,8 @@ pub struct ClinicObserver {
     /// designation day, a later designation date, the day after a transient
     /// failure): a check that finds something missing is an `online-start-failed`.
     attempts: std::collections::BTreeSet<NaiveDate>,
+    /// The clinic's first patient was presented at the reader (after going online).
+    first_patient_seen: bool,
 }
 
 impl ClinicObserver {
@@ -73,6 +79,7 @@ impl ClinicObserver {
             attempts: [setup.designation].into_iter().collect(),
             setup: setup.clone(),
             go_live: GoLive::default(),
+            first_patient_seen: false,
         }
     }
 
@@ -124,6 +131,26 @@ impl ClinicObserver {
                 )]
             }
         }
+    }
+
+    /// A patient presented at the simulated reader at `at` with the card's `problem`
+    /// (`POST /reader/present`): the first one once the clinic is online is its first
+    /// patient, with the timeline clinic's events ([`first_patient::events`]); any
+    /// other presentation records nothing.
+    pub fn first_patient(&mut self, at: VirtualTime, problem: Option<CardProblem>) -> Vec<Event> {
+        if !self.go_live.online || self.first_patient_seen {
+            return Vec::new();
+        }
+        self.first_patient_seen = true;
+        first_patient::events(&self.setup.fees(), at.date(), at, problem)
+            .into_iter()
+            // The reader answered at `at`: everything it did (the PIN a minute after
+            // the face, in the timeline) has happened by then.
+            .map(|e| {
+                let detail = e.detail();
+                event(e.at.min(at), e.kind, e.why, detail)
+            })
+            .collect()
     }
 
     fn at(d: NaiveDate) -> VirtualTime {
@@ -404,11 +431,15 @@ pub struct Verdict {
     pub timeline: Vec<Event>,
 }
 
-/// Does this check name what is not observed when `player` plays the clinic?
-fn observed(c: &Check, player: ClinicPlayer) -> bool {
+/// Is this check observed when `player` plays the clinic? What only the first
+/// patient shows is, once the first patient was presented at the simulated reader
+/// (`first_patient`: the timeline holds a `first-confirmation`).
+fn observed(c: &Check, player: ClinicPlayer, first_patient: bool) -> bool {
     match (player, c) {
         (ClinicPlayer::Onsim, _) | (_, Check::Outcome { .. }) => true,
-        (_, Check::Happens { event, .. } | Check::Never { event }) => !NOT_OBSERVED.contains(event),
+        (_, Check::Happens { event, .. } | Check::Never { event }) => {
+            first_patient || !NOT_OBSERVED.contains(event)
+        }
     }
 }
 
@@ -431,10 +462,13 @@ pub fn judge(
         .iter()
         .find(|e| matches!(e.kind, EventKind::OnlineStart | EventKind::LimitedTypeReady))
         .map(|e| e.at.date());
+    let first_patient = timeline
+        .iter()
+        .any(|e| e.kind == EventKind::FirstConfirmation);
     let judged: Vec<Check> = s
         .checks
         .iter()
-        .filter(|c| observed(c, player))
+        .filter(|c| observed(c, player, first_patient))
         .cloned()
         .collect();
     let mut results = runner::evaluate(&judged, outcome, &timeline, None).into_iter();
@@ -442,7 +476,7 @@ pub fn judge(
         .checks
         .iter()
         .map(|c| {
-            if observed(c, player) {
+            if observed(c, player, first_patient) {
                 let r = results.next().expect("one result per judged check");
                 LiveCheck {
                     expectation: r.expectation,

@@ -362,6 +362,20 @@ impl World {
         Some(problem)
     }
 
+    /// A patient presented at the simulated reader now, whose card had `problem`:
+    /// when the system under test plays the clinic and is online, the first such
+    /// patient is the clinic's first patient, and its events
+    /// ([`fakes::process::first_patient`]) go into the trace the verdict judges.
+    pub fn reader_presented(&self, problem: Option<fakes::process::fault::CardProblem>) {
+        let now = self.clock.now();
+        let mut s = self.lock();
+        self.run_until(&mut s, now);
+        if let Some(o) = s.observer.as_mut() {
+            let events = o.first_patient(now, problem);
+            s.driver.record(events);
+        }
+    }
+
     /// Revoke through `r` the certificates a scenario's `client-certificate` fault
     /// says are revoked (the services call it once, at start).
     pub fn attach_revocations(&self, r: Arc<TerminalRevocations>) {

@@ -194,57 +194,41 @@ fn check(dir: &Path) -> Result<PathBuf, String> {
     for sub in ["req", "res", "face"] {
         refuse_link(&dir, &format!("terminal/{sub}"))?;
     }
-    let pki = dir.join("pki");
-    if pki.is_dir() {
-        for e in fs::read_dir(&pki)
-            .map_err(|e| format!("{}: {e}", pki.display()))?
-            .flatten()
-        {
-            let name = e.file_name().to_string_lossy().into_owned();
-            if is_our_temp(&name) {
-                let _ = fs::remove_file(e.path());
-                continue;
-            }
-            if e.file_type().is_ok_and(|t| t.is_symlink()) {
-                return Err(format!(
-                    "--state-dir {}: pki/{name} is a symbolic link; onsim never writes through links",
-                    dir.display()
-                ));
-            }
-            if !pki_owned(&name) {
-                return Err(format!(
-                    "--state-dir {}: pki/{name} is not a file onsim writes; refusing to touch the directory",
-                    dir.display()
-                ));
-            }
-        }
-    }
-    let openapi = dir.join(OPENAPI_DIR);
-    if openapi.is_dir() {
-        for e in fs::read_dir(&openapi)
-            .map_err(|e| format!("{}: {e}", openapi.display()))?
-            .flatten()
-        {
-            let name = e.file_name().to_string_lossy().into_owned();
-            if is_our_temp(&name) {
-                let _ = fs::remove_file(e.path());
-                continue;
-            }
-            if e.file_type().is_ok_and(|t| t.is_symlink()) {
-                return Err(format!(
-                    "--state-dir {}: {OPENAPI_DIR}/{name} is a symbolic link; onsim never writes through links",
-                    dir.display()
-                ));
-            }
-            if !openapi_owned(&name) {
-                return Err(format!(
-                    "--state-dir {}: {OPENAPI_DIR}/{name} is not a file onsim writes; refusing to touch the directory",
-                    dir.display()
-                ));
-            }
-        }
-    }
+    owned_subdir(&dir, "pki", pki_owned)?;
+    owned_subdir(&dir, OPENAPI_DIR, openapi_owned)?;
     Ok(dir)
+}
+
+/// Check the folder `sub` of the state dir, if there: remove our own leftover temp
+/// files, refuse a symbolic link or a file that `owned` does not name.
+fn owned_subdir(dir: &Path, sub: &str, owned: fn(&str) -> bool) -> Result<(), String> {
+    let path = dir.join(sub);
+    if !path.is_dir() {
+        return Ok(());
+    }
+    for e in fs::read_dir(&path)
+        .map_err(|e| format!("{}: {e}", path.display()))?
+        .flatten()
+    {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if is_our_temp(&name) {
+            let _ = fs::remove_file(e.path());
+            continue;
+        }
+        if e.file_type().is_ok_and(|t| t.is_symlink()) {
+            return Err(format!(
+                "--state-dir {}: {sub}/{name} is a symbolic link; onsim never writes through links",
+                dir.display()
+            ));
+        }
+        if !owned(&name) {
+            return Err(format!(
+                "--state-dir {}: {sub}/{name} is not a file onsim writes; refusing to touch the directory",
+                dir.display()
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn openapi_owned(name: &str) -> bool {

@@ -33,10 +33,16 @@ pub const HORIZON_MONTHS: u32 = 6;
 /// The end of a scenario's run: the start of the day [`HORIZON_MONTHS`] after its
 /// designation. What happens later is not judged (timeline, replay and live verdict).
 pub fn horizon(s: &Scenario) -> VirtualTime {
-    let d = s.spec.clinic.designation;
+    horizon_after(s.spec.clinic.designation)
+}
+
+/// [`horizon`] of a clinic designated on `designation` (also a live world without a
+/// scenario).
+pub fn horizon_after(designation: NaiveDate) -> VirtualTime {
     VirtualTime::start_of(
-        d.checked_add_months(chrono::Months::new(HORIZON_MONTHS))
-            .unwrap_or(d),
+        designation
+            .checked_add_months(chrono::Months::new(HORIZON_MONTHS))
+            .unwrap_or(designation),
     )
 }
 

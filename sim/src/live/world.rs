@@ -336,16 +336,22 @@ impl World {
         if !self.system_under_test_plays_clinic() {
             return None;
         }
-        let today = self.clock.now().date();
-        let (trace, _) = self.trace();
-        let online = trace
-            .iter()
-            .find(|e| matches!(e.kind, EventKind::OnlineStart | EventKind::LimitedTypeReady))
-            .map(|e| e.at.date());
+        let now = self.clock.now();
+        let today = now.date();
         let mut s = self.lock();
+        self.run_until(&mut s, now);
         if s.card_fault_spent || s.reader_faults.is_empty() {
             return None;
         }
+        let online = s
+            .driver
+            .trace()
+            .0
+            .iter()
+            .filter(|e| e.at <= now)
+            .filter(|e| matches!(e.kind, EventKind::OnlineStart | EventKind::LimitedTypeReady))
+            .map(|e| e.at.date())
+            .min();
         let step = online
             .filter(|d| today >= *d)
             .map(|_| fakes::process::fault::FaultStep::GoLive);
@@ -382,17 +388,10 @@ impl World {
         let _ = self.revocations.set(r);
     }
 
-    /// The last day judged: the scenario's horizon, else the designation plus
-    /// [`crate::runner::HORIZON_MONTHS`].
+    /// The last day judged: the horizon after the designation
+    /// ([`crate::runner::horizon_after`], the scenario's when there is one).
     fn horizon_end(&self) -> NaiveDate {
-        match &self.judged {
-            Some((sc, _)) => crate::runner::horizon(sc).date(),
-            None => {
-                let d = self.schedule.designation;
-                d.checked_add_months(chrono::Months::new(crate::runner::HORIZON_MONTHS))
-                    .unwrap_or(d)
-            }
-        }
+        crate::runner::horizon_after(self.schedule.designation).date()
     }
 
     /// Build the actors of a prepared scenario exactly as [`crate::runner`] does

@@ -42,63 +42,57 @@ fn row(k: &SearchKey, v: QualificationValidity, note: &str) -> String {
     .join(",")
 }
 
+/// The example rows of `population.csv` by outcome, in order, with their notes.
+const VALIDITY_ROWS: [(QualificationValidity, &str); 5] = [
+    (QualificationValidity::Valid, "example: valid"),
+    (QualificationValidity::Invalid, "example: invalid (lapsed)"),
+    (
+        QualificationValidity::InvalidNewerExists,
+        "example: invalid, a newer record exists",
+    ),
+    (QualificationValidity::NoRecord, "example: no such record"),
+    (
+        QualificationValidity::SeveralMatches,
+        "example: several matches (twins, no branch number)",
+    ),
+];
+
+/// The example rows by feature, after those by outcome.
+const FEATURE_ROWS: [(Feature, &str); 3] = [
+    (Feature::LimitCertificate, "example: high-cost-limit certificate (ask with LimitApplicationCertificateRelatedConsFlg 1)"),
+    (Feature::Elderly, "example: elderly recipient (70-74)"),
+    (Feature::SpecificDisease, "example: specific-disease certificate"),
+];
+
 /// Does `population` hold an example of every row [`row_keys`] lists? `Err` names
 /// the first outcome or feature nobody has (a `--households` too small for it).
 pub fn check_examples(population: &Population) -> Result<(), String> {
-    use QualificationValidity as V;
-    for v in [
-        V::Valid,
-        V::Invalid,
-        V::InvalidNewerExists,
-        V::NoRecord,
-        V::SeveralMatches,
-    ] {
-        if population.try_example(v).is_none() {
-            return Err(format!(
-                "{} households give nobody with QualificationValidity {v:?}, which population.csv lists; use more households (e.g. --households 2000)",
-                population.config().households
-            ));
-        }
+    let n = population.config().households;
+    let hint = "which population.csv lists; use more households (e.g. --households 2000)";
+    if let Some((v, _)) = VALIDITY_ROWS
+        .iter()
+        .find(|(v, _)| population.try_example(*v).is_none())
+    {
+        return Err(format!(
+            "{n} households give nobody with QualificationValidity {v:?}, {hint}"
+        ));
     }
-    for f in [
-        Feature::LimitCertificate,
-        Feature::Elderly,
-        Feature::SpecificDisease,
-    ] {
-        if population.try_example_with(f).is_none() {
-            return Err(format!(
-                "{} households give nobody with {f:?}, which population.csv lists; use more households (e.g. --households 2000)",
-                population.config().households
-            ));
-        }
+    if let Some((f, _)) = FEATURE_ROWS
+        .iter()
+        .find(|(f, _)| population.try_example_with(*f).is_none())
+    {
+        return Err(format!("{n} households give nobody with {f:?}, {hint}"));
     }
     Ok(())
 }
 
 /// The data rows of `population.csv`, in order: the search key and the note.
 pub fn row_keys(population: &Population) -> Vec<(SearchKey, &'static str)> {
-    use QualificationValidity as V;
     let mut out = Vec::new();
-    for (v, note) in [
-        (V::Valid, "example: valid"),
-        (V::Invalid, "example: invalid (lapsed)"),
-        (
-            V::InvalidNewerExists,
-            "example: invalid, a newer record exists",
-        ),
-        (V::NoRecord, "example: no such record"),
-        (
-            V::SeveralMatches,
-            "example: several matches (twins, no branch number)",
-        ),
-    ] {
+    for (v, note) in VALIDITY_ROWS {
         out.push((population.example(v), note));
     }
-    for (f, note) in [
-        (Feature::LimitCertificate, "example: high-cost-limit certificate (ask with LimitApplicationCertificateRelatedConsFlg 1)"),
-        (Feature::Elderly, "example: elderly recipient (70-74)"),
-        (Feature::SpecificDisease, "example: specific-disease certificate"),
-    ] {
+    for (f, note) in FEATURE_ROWS {
         out.push((population.example_with(f), note));
     }
     for h in 0..HOUSEHOLDS_LISTED.min(population.config().households) {

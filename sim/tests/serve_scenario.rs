@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 #[path = "support/serve.rs"]
 mod serve;
-use serve::{http, Server};
+use serve::{http, timeline_outcome, Server};
 
 const OUTAGE: &str = "network/outage-on-go-live.toml";
 
@@ -26,20 +26,6 @@ fn onsim(args: &[&str]) -> std::process::Output {
         .args(args)
         .output()
         .expect("onsim runs")
-}
-
-/// `onsim run --json FILE`'s outcome: the timeline's verdict on the same scenario.
-fn timeline_outcome(file: &str) -> String {
-    let dir = tempfile::tempdir().unwrap();
-    let json = dir.path().join("report.json");
-    let out = onsim(&["run", file, "--json", json.to_str().unwrap()]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-    v["scenarios"][0]["outcome"].as_str().unwrap().to_string()
 }
 
 fn verdict(s: &Server) -> Value {

@@ -169,3 +169,21 @@ impl Server {
         self.log.lock().unwrap().clone()
     }
 }
+
+/// `onsim run --json FILE`'s outcome: the timeline's verdict on a scenario, to hold
+/// a live run of the same scenario against.
+pub fn timeline_outcome(file: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("report.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_onsim"))
+        .args(["run", file, "--json", json.to_str().unwrap()])
+        .output()
+        .expect("onsim runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    v["scenarios"][0]["outcome"].as_str().unwrap().to_string()
+}

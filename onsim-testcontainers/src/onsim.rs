@@ -124,14 +124,16 @@ impl Onsim {
     /// happened so far (with `onsim serve --scenario`, issue 17 item 1). An image
     /// started without a scenario answers 404: [`crate::Error::Status`].
     pub fn verdict(&self) -> Result<Verdict> {
-        let url = self.control.url("/verdict");
-        let raw = self.control.get(&url)?;
-        Verdict::from_json(raw).map_err(|reason| Error::Shape { url, reason })
+        self.verdict_at("/verdict")
     }
 
     /// [`Onsim::verdict`] with every event up to now (`?timeline=1`).
     pub fn verdict_with_timeline(&self) -> Result<Verdict> {
-        let url = self.control.url("/verdict?timeline=1");
+        self.verdict_at("/verdict?timeline=1")
+    }
+
+    fn verdict_at(&self, path: &str) -> Result<Verdict> {
+        let url = self.control.url(path);
         let raw = self.control.get(&url)?;
         Verdict::from_json(raw).map_err(|reason| Error::Shape { url, reason })
     }

@@ -190,7 +190,9 @@ fn default_designation(start: NaiveDate) -> NaiveDate {
 struct Setup {
     rules: RuleSet,
     designation: NaiveDate,
-    start: NaiveDate,
+    /// `--start`, or the default; with a scenario, only `--start` (else the day
+    /// before its clinic's first step, [`prepare_scenario`]).
+    start: Option<NaiveDate>,
     seed: u64,
     scenario: Option<Scenario>,
 }
@@ -216,7 +218,7 @@ fn setup(a: &ServeArgs) -> Result<Setup, CliError> {
         return Ok(Setup {
             rules,
             designation: a.designation.unwrap_or_else(|| default_designation(start)),
-            start,
+            start: Some(start),
             seed: a.seed.unwrap_or(1),
             scenario: None,
         });
@@ -247,7 +249,7 @@ fn setup(a: &ServeArgs) -> Result<Setup, CliError> {
     Ok(Setup {
         rules: s.spec.scenario.rules,
         designation: s.spec.clinic.designation,
-        start: a.start.unwrap_or(DEFAULT_START),
+        start: a.start,
         seed: s.spec.scenario.seed,
         scenario: Some(s),
     })
@@ -295,10 +297,10 @@ pub fn run(a: ServeArgs) -> CmdResult {
     } = setup(&a)?;
     let (prepared, start) = match &scenario {
         Some(s) => {
-            let (p, start) = prepare_scenario(s, seed, a.start)?;
+            let (p, start) = prepare_scenario(s, seed, start)?;
             (Some(p), start)
         }
-        None => (None, start),
+        None => (None, start.unwrap_or(DEFAULT_START)),
     };
     if !(1..=fakes::eligibility::population::MAX_HOUSEHOLDS).contains(&a.households) {
         return Err(CliError::new(format!(

@@ -468,6 +468,19 @@ mod tests {
         (a, b)
     }
 
+    /// `ops` with every push aimed at one of `clinics` clinics.
+    fn for_clinics(ops: Vec<Op>, clinics: u32) -> Vec<Op> {
+        ops.into_iter()
+            .map(|o| match o {
+                Op::Push { clinic, delay } => Op::Push {
+                    clinic: clinic % clinics,
+                    delay,
+                },
+                Op::Pop => Op::Pop,
+            })
+            .collect()
+    }
+
     proptest! {
         /// The driver's use: the start pushes for every clinic, then each pop
         /// followed by pushes for the clinic popped.
@@ -476,13 +489,7 @@ mod tests {
             clinics in 1u32..40,
             ops in proptest::collection::vec(op(40), 0..400),
         ) {
-            let ops: Vec<Op> = ops
-                .into_iter()
-                .map(|o| match o {
-                    Op::Push { clinic, delay } => Op::Push { clinic: clinic % clinics, delay },
-                    Op::Pop => Op::Pop,
-                })
-                .collect();
+            let ops = for_clinics(ops, clinics);
             let (a, b) = both(&ops, clinics, true);
             prop_assert_eq!(a, b);
         }
@@ -493,13 +500,7 @@ mod tests {
             clinics in 1u32..10,
             ops in proptest::collection::vec(op(10), 0..300),
         ) {
-            let ops: Vec<Op> = ops
-                .into_iter()
-                .map(|o| match o {
-                    Op::Push { clinic, delay } => Op::Push { clinic: clinic % clinics, delay },
-                    Op::Pop => Op::Pop,
-                })
-                .collect();
+            let ops = for_clinics(ops, clinics);
             let (a, b) = both(&ops, clinics, false);
             prop_assert_eq!(a, b);
         }

@@ -2,7 +2,8 @@
 //! numbers (受付番号), temporary codes (仮コード), insurer numbers (保険者番号),
 //! prefectures and the regional bureaus (地方厚生（支）局) that serve them.
 //!
-//! Every code carries a check digit computed by [`check_digit`] (docs/DOMAIN.md §3).
+//! Every code but the temporary code carries a check digit computed by [`check_digit`]
+//! (docs/DOMAIN.md §3).
 //! Parsing refuses a bad code with a message that says exactly what is wrong.
 
 use std::fmt;
@@ -567,17 +568,21 @@ impl FromStr for ReceptionNumber {
     }
 }
 
-/// A temporary code (仮コード) from the implementing body under the 2021 rules.
-/// *(our choice: no public format)* 10 digits: `00` + a 7-digit serial + the check
-/// digit of the serial. The `00` prefix can never be a real institution code.
+/// A temporary code (仮コード) from the implementing body under the 2021 rules: 7
+/// digits, `00` and a 5-digit serial, as the boxes of seed 000 別紙1 show it
+/// ("仮コード 0 0 X X X X X"); no check digit (the form has none). The `00` prefix can
+/// never begin a real institution code (its first two digits are a prefecture).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct TemporaryCode {
     serial: u32,
 }
 
 impl TemporaryCode {
+    /// The largest serial (five digits).
+    pub const MAX_SERIAL: u32 = 99_999;
+
     pub fn new(serial: u32) -> Option<Self> {
-        (serial <= 9_999_999).then_some(TemporaryCode { serial })
+        (serial <= Self::MAX_SERIAL).then_some(TemporaryCode { serial })
     }
     pub fn serial(&self) -> u32 {
         self.serial
@@ -586,8 +591,7 @@ impl TemporaryCode {
 
 impl fmt::Display for TemporaryCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let body = format!("{:07}", self.serial);
-        write!(f, "00{body}{}", check_digit(&body).expect("digits"))
+        write!(f, "00{:05}", self.serial)
     }
 }
 
@@ -595,14 +599,13 @@ impl FromStr for TemporaryCode {
     type Err = CodeError;
     fn from_str(s: &str) -> Result<Self, CodeError> {
         let what = "temporary code";
-        check_length(what, s, 10, "10")?;
+        check_length(what, s, 7, "7")?;
         digits_only(what, s)?;
         if !s.starts_with("00") {
             return Err(CodeError::TemporaryPrefix { input: s.into() });
         }
-        verify_check(what, s, &s[2..9])?;
         Ok(TemporaryCode {
-            serial: s[2..9].parse().expect("digits"),
+            serial: s[2..].parse().expect("digits"),
         })
     }
 }
@@ -814,12 +817,15 @@ mod tests {
     #[test]
     fn temporary_code_needs_00() {
         let t = TemporaryCode::new(1234).unwrap();
-        assert!(t.to_string().starts_with("00"));
+        // 000 別紙1: "0 0 X X X X X".
+        assert_eq!(t.to_string(), "0001234");
         assert_eq!(t.to_string().parse::<TemporaryCode>().unwrap(), t);
         assert!(matches!(
-            "1100012341".parse::<TemporaryCode>(),
+            "1101234".parse::<TemporaryCode>(),
             Err(CodeError::TemporaryPrefix { .. })
         ));
+        assert!("00012345".parse::<TemporaryCode>().is_err());
+        assert!(TemporaryCode::new(100_000).is_none());
     }
 
     #[test]
@@ -898,12 +904,12 @@ mod tests {
         }
 
         #[test]
-        fn temporary_codes_detect_single_digit_errors(serial in 0u32..=9_999_999) {
+        fn temporary_codes_round_trip_as_seven_digits(serial in 0u32..=TemporaryCode::MAX_SERIAL) {
             let t = TemporaryCode::new(serial).unwrap();
             let s = t.to_string();
-            for bad in corruptions(&s) {
-                prop_assert!(bad.parse::<TemporaryCode>().is_err(), "{} accepted", bad);
-            }
+            prop_assert_eq!(s.len(), 7);
+            prop_assert!(s.starts_with("00"));
+            prop_assert_eq!(s.parse::<TemporaryCode>().unwrap(), t);
         }
 
         #[test]

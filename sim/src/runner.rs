@@ -15,6 +15,7 @@ use fakes::process::carrier::Carrier;
 use fakes::process::clinic::{Clinic, ClinicSetup};
 use fakes::process::fault::Faults;
 use fakes::process::implementing_body::ImplementingBody;
+use fakes::process::limited_type::LimitedTypeSetup;
 use fakes::process::reader_vendor::ReaderVendor;
 use fakes::process::system_vendor::SystemVendor;
 use fakes::process::{Event, EventKind};
@@ -132,6 +133,16 @@ pub fn prepare(s: &Scenario) -> Result<Prepared<'_>, String> {
             spec.clinic.kind,
         )
         .map_err(|e| e.to_string())?;
+    let mut plan = plan;
+    if spec.clinic.limited_type {
+        plan.for_limited_type(
+            &spec.plan,
+            spec.clinic.designation,
+            &BusinessCalendar::of_kind(spec.scenario.calendar),
+        )
+        .map_err(|e| e.to_string())?;
+    }
+    let device = spec.clinic.device.unwrap_or_default();
     // Step-bound faults are resolved by the actors on the step's actual day
     // (`fakes::process::fault::FaultStep`), not pinned to the planned day here.
     let faults = Faults::new(spec.faults.clone());
@@ -142,6 +153,10 @@ pub fn prepare(s: &Scenario) -> Result<Prepared<'_>, String> {
         paper_claims: spec.clinic.claims == Claims::Paper,
         limited_type: spec.clinic.limited_type,
         postal_application: spec.clinic.postal_application,
+        limited: LimitedTypeSetup {
+            device,
+            device_cost_yen: spec.clinic.device_cost.unwrap_or(device.default_cost_yen()),
+        },
         plan,
         implementing_body_deadline: schedule
             .date(MilestoneId::ImplementingBodyDeadline)
@@ -213,8 +228,9 @@ impl Parties {
                 params.implementing_body.clone(),
                 faults.clone(),
                 rng_for(seed, "implementing-body"),
-                // The temporary-code serial: 7 digits, derived from the seed.
-                (seed % 9_000_000) as u32 + 1_000_000,
+                // The temporary code's 5-digit serial (000 別紙1 "0 0 X X X X X"),
+                // derived from the seed.
+                (seed % 90_000) as u32 + 10_000,
             )
             .with_calendar(cal.clone()),
             reader_vendor: ReaderVendor::new(
@@ -462,4 +478,41 @@ pub fn evaluate(
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fakes::process::ActorId;
+
+    /// 004: the subsidy is 3/4 of the device's cost, at most ¥31,000; a limited-type
+    /// clinic sends nothing to the bureau.
+    #[test]
+    fn limited_type_subsidy_is_three_quarters_of_the_device() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../scenarios/limited-type/subsidy-before-deadline.toml");
+        let s = crate::scenario::load(&path).unwrap();
+        let r = run(&s, Detail::Full);
+        assert!(r.passed, "{:?}", r.checks);
+        let subsidy = r
+            .timeline
+            .iter()
+            .find(|e| e.kind == EventKind::SubsidyApplied)
+            .expect("a subsidy application");
+        assert_eq!(
+            subsidy.detail.as_deref(),
+            Some("¥30000 for a device of ¥40000")
+        );
+        assert!(r.timeline.iter().all(|e| e.actor != ActorId::Bureau));
+        // A dearer device meets the cap.
+        let mut dear = s.clone();
+        dear.spec.clinic.device_cost = Some(100_000);
+        let r = run(&dear, Detail::Full);
+        let subsidy = r
+            .timeline
+            .iter()
+            .find(|e| e.kind == EventKind::SubsidyApplied)
+            .unwrap();
+        assert_eq!(subsidy.detail.as_deref(), Some("¥31000 for a device of ¥100000"));
+    }
 }

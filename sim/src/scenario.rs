@@ -128,17 +128,32 @@ pub struct ClinicSection {
     /// Regional bureau; defaults to the one serving the prefecture.
     #[serde(default)]
     pub bureau: Option<Bureau>,
-    /// Designation date (指定日), the 1st of a month.
+    /// Designation date (指定日), the 1st of a month. For a limited-type clinic (an
+    /// existing institution, already designated) the 1st of the month it plans to start
+    /// using the limited type (利用開始予定月) *(our choice)*.
     #[serde(deserialize_with = "fakes::serde_date::date")]
     pub designation: NaiveDate,
     #[serde(default)]
     pub claims: Claims,
-    /// 資格確認限定型 (paper-claims clinics only).
+    /// 資格確認限定型 (seed 004): an existing institution outside the mandate
+    /// (paper claims) that applies for eligibility-only confirmation. It files no
+    /// reception-number request and no designation application (it already holds its
+    /// 医療機関等コード), and is ready on the day the implementing body registers it
+    /// (運用開始日) once its device is delivered.
     #[serde(default)]
     pub limited_type: bool,
-    /// Limited type applied for by post instead of on the portal.
+    /// Limited type applied for by post (申請区分 1 and 2 on one form: the portal user
+    /// is registered with the approval) instead of on the portal.
     #[serde(default)]
     pub postal_application: bool,
+    /// Limited type: the device (004 補助対象の機器): `generic-reader` (default),
+    /// `smartphone`, `tablet`, `tablet-with-bluetooth-reader`.
+    #[serde(default)]
+    pub device: Option<fakes::process::limited_type::Device>,
+    /// Limited type: what the device cost, in yen (default by device, *our choice*:
+    /// 4,000 / 40,000 / 40,000 / 45,000); the subsidy is 3/4 of it, at most ¥31,000.
+    #[serde(default)]
+    pub device_cost: Option<u32>,
     /// County/city number (郡市区番号) used for the reception number.
     #[serde(default = "default_county")]
     pub county: u8,
@@ -509,6 +524,25 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
                 Some("drop claims = \"paper\" (and limited_type), or drop transitional_notice"),
             ));
         }
+    }
+    for (key, given) in [
+        ("device", spec.clinic.device.is_some()),
+        ("device_cost", spec.clinic.device_cost.is_some()),
+    ] {
+        if given && !spec.clinic.limited_type {
+            return Err(err(
+                &[Key("clinic"), Key(key)],
+                format!("{key} is the limited type's device (004 補助対象の機器); this clinic is not limited-type"),
+                Some("set limited_type = true or drop it"),
+            ));
+        }
+    }
+    if spec.plan.subsidy_application.is_some() && !spec.clinic.limited_type {
+        return Err(err(
+            &[Key("plan"), Key("subsidy_application")],
+            "the device subsidy (004) is the limited type's".into(),
+            Some("set [clinic] limited_type = true or drop subsidy_application"),
+        ));
     }
     if spec.clinic.postal_application && !spec.clinic.limited_type {
         return Err(err(
@@ -1038,5 +1072,47 @@ outcome = "online-on-designation-day"
             &add("[actors.carrier]\nservice = \"光コラボレーション事業者\"\nhikari_collabo_available = false\n"),
         )
         .unwrap();
+    }
+
+    /// 004: a limited-type clinic is an existing institution — the bureau's steps and
+    /// faults would be ignored, so they are refused; its own keys are refused elsewhere.
+    #[test]
+    fn limited_type_refuses_bureau_keys() {
+        let limited = OK
+            .replace(
+                "designation = 2025-06-01",
+                "designation = 2025-06-01\nclaims = \"paper\"\nlimited_type = true",
+            )
+            .replace("online-on-designation-day", "limited-type-ready");
+        parse("t.toml", &limited).unwrap();
+        let add = |extra: &str| limited.replace("[[expect]]", &format!("{extra}\n[[expect]]"));
+        for (extra, named) in [
+            ("[plan]\nsubmit_after = 3\n", "plan.submit_after"),
+            ("[plan]\nreception_request = 2025-03-03\n", "plan.reception_request"),
+            ("[actors.bureau]\nkeeps_answer_date = false\n", "actors.bureau"),
+            ("[[faults]]\nkind = \"late-request\"\n", "faults[0] (late-request)"),
+            ("[[faults]]\nkind = \"designation-refused\"\n", "faults[0] (designation-refused)"),
+        ] {
+            let e = refused(&add(extra));
+            assert!(e.message.contains(named), "{extra}: {e}");
+            assert!(e.message.contains("existing institution"), "{extra}: {e}");
+        }
+        // The device and the subsidy belong to the limited type.
+        let e = refused(&OK.replace(
+            "designation = 2025-06-01",
+            "designation = 2025-06-01\ndevice = \"smartphone\"",
+        ));
+        assert!(e.message.contains("device"), "{e}");
+        let e = refused(&OK.replace(
+            "[[expect]]",
+            "[plan]\nsubsidy_application = 2025-01-10\n\n[[expect]]",
+        ));
+        assert!(e.message.contains("subsidy"), "{e}");
+        // A device the seed does not list is a parse error naming the key.
+        let e = refused(&limited.replace(
+            "limited_type = true",
+            "limited_type = true\ndevice = \"fax\"",
+        ));
+        assert!(e.to_string().contains("device"), "{e}");
     }
 }

@@ -6,6 +6,7 @@ use chrono::NaiveDate;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use super::limited_type::LimitedTypeSetup;
 use super::fault::{FaultKind, FaultStep, Faults};
 use super::first_patient;
 use super::go_live::{Attempt, GoLive, Readiness};
@@ -14,7 +15,7 @@ use super::{
     Actor, ActorId, CheckPurpose, EventKind, Msg, Outbox, Prerequisite, Step, OFFICE_OPENS,
 };
 use crate::calendar::{BusinessCalendar, CalendarError};
-use crate::codes::{FeeTable, ReceptionNumber};
+use crate::codes::{FeeTable, ReceptionNumber, TemporaryCode};
 use crate::schedule::{ClinicKind, MilestoneId, Obligation, RuleSet, Schedule};
 use crate::time::VirtualTime;
 
@@ -56,6 +57,10 @@ pub struct Plan {
     /// because the portal account needs the number "当面の間".
     #[serde(default)]
     pub transitional_notice: bool,
+    /// 資格確認限定型: the day the clinic applies for the device subsidy (default: the day
+    /// it is ready). After 2025-01-15 (004) it gets none (`subsidy-deadline-missed`).
+    #[serde(default, deserialize_with = "crate::serde_date::opt_date")]
+    pub subsidy_application: Option<NaiveDate>,
 }
 
 /// The plan with every date decided.
@@ -73,6 +78,8 @@ pub struct ResolvedPlan {
     pub designation_application: Option<NaiveDate>,
     /// See [`Plan::transitional_notice`].
     pub transitional_notice: bool,
+    /// See [`Plan::subsidy_application`].
+    pub subsidy_application: Option<NaiveDate>,
 }
 
 /// Days before installation by which the recommended plan orders the reader:
@@ -135,7 +142,34 @@ impl Plan {
             installation,
             designation_application,
             transitional_notice: self.transitional_notice,
+            subsidy_application: self.subsidy_application,
         })
+    }
+}
+
+impl ResolvedPlan {
+    /// A 資格確認限定型 clinic's plan ([`limited_type`]): an existing institution files
+    /// no request and no designation application; it applies for the limited type on
+    /// `plan.applications`, by default the first open day on or after the 1st of the
+    /// month before the month it plans to start (`designation`) *(our choice)*, and buys
+    /// its device (`plan.reader_order`) the same day unless the plan says otherwise
+    /// *(our choice)*.
+    pub fn for_limited_type(
+        &mut self,
+        plan: &Plan,
+        designation: NaiveDate,
+        cal: &BusinessCalendar,
+    ) -> Result<(), CalendarError> {
+        let month_before = designation
+            .checked_sub_months(chrono::Months::new(1))
+            .unwrap_or(designation);
+        let applications = match plan.applications {
+            Some(d) => d,
+            None => cal.open_on_or_after(month_before)?,
+        };
+        self.applications = Some(applications);
+        self.reader_order = plan.reader_order.unwrap_or(applications);
+        Ok(())
     }
 }
 
@@ -162,8 +196,11 @@ pub struct ClinicSetup {
     pub kind: ClinicKind,
     pub designation: NaiveDate,
     pub paper_claims: bool,
+    /// 資格確認限定型: an existing institution outside the mandate ([`limited_type`]).
     pub limited_type: bool,
     pub postal_application: bool,
+    /// The limited type's device and its cost (ignored otherwise).
+    pub limited: LimitedTypeSetup,
     pub plan: ResolvedPlan,
     /// The implementing body's deadline for the reception number (the 15th), from
     /// the schedule: a late submission is counted from it.
@@ -206,6 +243,8 @@ pub struct Clinic {
     installation_day: NaiveDate,
     codes: Vec<CodeState>,
     account: Option<NaiveDate>,
+    /// r2021: the 仮コード once issued (the reception-number request carries it, 別紙1).
+    temporary_code: Option<TemporaryCode>,
     /// What counts towards going live ([`Readiness`], the rule the live verdict uses
     /// too).
     ready: Readiness,
@@ -239,6 +278,7 @@ impl Clinic {
             installation_day,
             codes,
             account: None,
+            temporary_code: None,
             ready,
             go_live: GoLive::default(),
         }
@@ -273,13 +313,15 @@ impl Clinic {
         match attempt {
             Attempt::Skip => {}
             Attempt::LimitedTypeReady => {
+                let device = self.setup.limited.device;
                 out.event(
                     now,
                     ME,
                     EventKind::LimitedTypeReady,
-                    "資格確認限定型: eligibility-only confirmation with a generic reader",
-                    String::new,
+                    super::limited_type::READY_WHY,
+                    || device.name_ja().to_string(),
                 );
+                self.apply_for_subsidy(now, out);
             }
             Attempt::Check => {
                 self.go_live.pending = true;
@@ -308,6 +350,19 @@ impl Clinic {
         }
     }
 
+    /// 資格確認限定型: apply for the device subsidy once ready (004: "補助額は最大3.1万円
+    /// です。（事業費に対し3/4の補助）補助金の申請期限は、令和7年1月15日までを予定"), on the
+    /// plan's `subsidy_application` day if later.
+    fn apply_for_subsidy(&mut self, now: VirtualTime, out: &mut Outbox) {
+        let a = self
+            .setup
+            .limited
+            .subsidy_application(now.date(), self.setup.plan.subsidy_application);
+        let at = if a.day == now.date() { now } else { self.at(a.day) };
+        let detail = a.detail;
+        out.event(at, ME, a.kind, a.why, || detail);
+    }
+
     /// The first patient, 30 minutes after going online: the events of
     /// [`super::first_patient`] (the rule the live verdict uses too), with the card
     /// problem of a `card` fault when one fires.
@@ -327,6 +382,40 @@ impl Clinic {
         }
     }
 
+    /// The day of the usage and certificate applications decided on `today`: the plan's
+    /// day if it is not past, else `default`; a `late-certificate-application` fault
+    /// moves it to `business_days` before installation.
+    fn applications_day(&mut self, today: NaiveDate, default: NaiveDate) -> NaiveDate {
+        let mut day = match self.setup.plan.applications {
+            Some(d) if d >= today => d,
+            _ => default,
+        };
+        if let Some(f) = self.faults.fires(
+            FaultKind::LateCertificateApplication,
+            today,
+            None,
+            &mut self.rng,
+        ) {
+            let before = f.business_days.unwrap_or(2) as i32;
+            day = self
+                .cal
+                .add_business_days(self.installation_day, -before)
+                .unwrap_or(day)
+                .max(today);
+        }
+        day
+    }
+
+    /// The reception numbers received so far, for the trace.
+    fn reception_numbers(&self) -> String {
+        self.codes
+            .iter()
+            .filter_map(|c| c.number)
+            .map(|n| n.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     fn code_mut(&mut self, fee: FeeTable) -> Option<&mut CodeState> {
         self.codes.iter_mut().find(|c| c.fee == Some(fee))
     }
@@ -334,12 +423,21 @@ impl Clinic {
     fn send_applications(&mut self, now: VirtualTime, out: &mut Outbox) {
         if self.setup.limited_type {
             let postal = self.setup.postal_application;
+            if !postal {
+                out.event(
+                    now,
+                    ME,
+                    EventKind::PortalUserRegistered,
+                    "004: \"ポータルサイトから各種申請を行う場合は、事前にアカウント登録が必要です\": the user registers on the portal with the institution's 医療機関等コード",
+                    String::new,
+                );
+            }
             out.event(
                 now,
                 ME,
                 EventKind::LimitedTypeApplied,
                 if postal {
-                    "資格確認限定型 application by post"
+                    "資格確認限定型 application by post (004 form: 申請区分 1 ポータルサイトユーザー登録申請 and 2 利用開始申請 on one form)"
                 } else {
                     "資格確認限定型 application on the portal"
                 },
@@ -414,10 +512,19 @@ impl Actor for Clinic {
                 String::new,
             );
         }
+        if self.setup.limited_type {
+            // 004: an existing institution — already designated, holding its code —
+            // buys its device and applies; nothing goes to the bureau, and operation
+            // starts on the day the implementing body registers it, not on a 1st.
+            self.step(out, p.reader_order, Step::ReaderOrder);
+            let applications = p.applications.unwrap_or(p.reader_order);
+            self.step(out, applications, Step::Applications);
+            return;
+        }
         if let Some(d) = p.temporary_code_request {
             self.step(out, d, Step::TemporaryCodeRequest);
         }
-        if self.setup.full_installation() || self.setup.limited_type {
+        if self.setup.full_installation() {
             self.step(out, p.reader_order, Step::ReaderOrder);
         }
         if self.setup.full_installation() {
@@ -466,29 +573,30 @@ impl Actor for Clinic {
                     ActorId::ImplementingBody,
                     Msg::TemporaryCodeRequest,
                 );
-                if self.setup.full_installation() {
-                    out.event(
-                        now,
-                        ME,
-                        EventKind::ReaderApplied,
-                        "r2021 別紙3 ③: free face-auth reader requested from the implementing body",
-                        String::new,
-                    );
-                    out.send(now, ME, ActorId::ImplementingBody, Msg::ReaderApplication);
-                }
             }
             Msg::Step(Step::ReaderOrder) => {
                 if self.setup.rules.implementing_body_supplies_reader() && !self.setup.limited_type
                 {
                     return; // r2021: the implementing body provides the reader.
                 }
-                out.event(
-                    now,
-                    ME,
-                    EventKind::ReaderOrdered,
-                    "r2024 guide ①: reader ordered from a vendor",
-                    String::new,
-                );
+                if self.setup.limited_type {
+                    let device = self.setup.limited.device;
+                    out.event(
+                        now,
+                        ME,
+                        EventKind::ReaderOrdered,
+                        "資格確認限定型: the device bought (004 補助対象の機器)",
+                        || device.name_ja().to_string(),
+                    );
+                } else {
+                    out.event(
+                        now,
+                        ME,
+                        EventKind::ReaderOrdered,
+                        "r2024 guide ①: reader ordered from a vendor",
+                        String::new,
+                    );
+                }
                 out.send(
                     now,
                     ME,
@@ -501,7 +609,11 @@ impl Actor for Clinic {
                     now,
                     ME,
                     EventKind::LineOrdered,
-                    "guide ②: network line ordered",
+                    if self.setup.rules.has_temporary_code() {
+                        "network line ordered (000 names no network step: the r2024 guide's ② timing, our choice)"
+                    } else {
+                        "r2024 guide ②: network line ordered"
+                    },
                     String::new,
                 );
                 out.send(now, ME, ActorId::Carrier, Msg::LineOrder);
@@ -530,10 +642,15 @@ impl Actor for Clinic {
                 } else {
                     "受付番号情報提供依頼書 sent to the bureau"
                 };
+                // r2021 別紙1: the form carries the 仮コード "仮コードと受付番号の入替にあたり
+                // 必要" ("忘れてしまった場合は、空欄のまま").
+                let temporary = self.setup.rules.has_temporary_code().then_some(self.temporary_code);
                 for c in self.codes.iter().take(n) {
                     let fee = c.fee.expect("set");
-                    out.event(now, ME, EventKind::ReceptionRequestSent, why, || {
-                        fee.name_ja().to_string()
+                    out.event(now, ME, EventKind::ReceptionRequestSent, why, || match temporary {
+                        Some(Some(code)) => format!("{} (仮コード {code} on the form, for the 入替)", fee.name_ja()),
+                        Some(None) => format!("{} (仮コード left blank on the form)", fee.name_ja()),
+                        None => fee.name_ja().to_string(),
                     });
                     out.send(now, ME, ActorId::Bureau, Msg::ReceptionRequest { fee });
                 }
@@ -589,6 +706,13 @@ impl Actor for Clinic {
                     ActorId::ImplementingBody,
                     Msg::ReceptionNumberSubmission { number },
                 );
+                // r2021 別紙3 ⑥, under 【15日までに】 with ④: the usage and certificate
+                // applications go with the reception number (the account exists since
+                // the 仮コード), not after an account opens.
+                if self.setup.rules.has_temporary_code() && self.setup.full_installation() {
+                    let day = self.applications_day(today, today);
+                    self.step(out, day, Step::Applications);
+                }
             }
             Msg::AccountReady { .. } => {
                 if self.account.is_none() {
@@ -600,25 +724,13 @@ impl Actor for Clinic {
                         Msg::PrerequisiteReady(Prerequisite::PortalAccount),
                     );
                 }
-                let planned = self.setup.plan.applications;
-                let mut day = match planned {
-                    Some(d) if d >= today => d,
-                    _ => self.cal.add_business_days(today, 1).unwrap_or(today),
-                };
-                if let Some(f) = self.faults.fires(
-                    FaultKind::LateCertificateApplication,
-                    today,
-                    None,
-                    &mut self.rng,
-                ) {
-                    let before = f.business_days.unwrap_or(2) as i32;
-                    day = self
-                        .cal
-                        .add_business_days(self.installation_day, -before)
-                        .unwrap_or(day)
-                        .max(today);
+                // r2024: the business day after the account opens (r2021 applied
+                // with the number already).
+                if !self.setup.rules.has_temporary_code() {
+                    let next = self.cal.add_business_days(today, 1).unwrap_or(today);
+                    let day = self.applications_day(today, next);
+                    self.step(out, day, Step::Applications);
                 }
-                self.step(out, day, Step::Applications);
                 self.try_go_live(now, out);
             }
             Msg::Step(Step::Applications) => self.send_applications(now, out),
@@ -644,15 +756,49 @@ impl Actor for Clinic {
                     Msg::PrerequisiteReady(Prerequisite::CertificateNotice(fee)),
                 );
             }
-            Msg::TemporaryCodeIssued { .. } => {}
+            // r2021 別紙3 ② "医療機関等向けポータルサイトに仮コードでアカウント登録", then ③
+            // "仮コードで顔認証付きカードリーダーの提供申請" (002: "顔認証付きカードリーダーの
+            // 申込等にあたっては…アカウント登録が必要"): the account and the reader
+            // application come after the code, not with its request.
+            Msg::TemporaryCodeIssued { code } => {
+                self.temporary_code = Some(code);
+                out.event(
+                    now,
+                    ME,
+                    EventKind::PortalUserRegistered,
+                    "r2021 別紙3 ②: portal account registered with the temporary code (仮コード)",
+                    || code.to_string(),
+                );
+                if self.setup.full_installation() {
+                    out.event(
+                        now,
+                        ME,
+                        EventKind::ReaderApplied,
+                        "r2021 別紙3 ③: free face-auth reader requested from the implementing body with the 仮コード",
+                        String::new,
+                    );
+                    out.send(now, ME, ActorId::ImplementingBody, Msg::ReaderApplication);
+                }
+            }
             Msg::ReaderDelivered { working } => {
                 if working {
+                    let device = self.setup.limited.device;
                     out.event(
                         now,
                         ME,
                         EventKind::ReaderDelivered,
-                        "face-auth reader delivered",
-                        String::new,
+                        if self.setup.limited_type {
+                            "資格確認限定型: the device delivered"
+                        } else {
+                            "face-auth reader delivered"
+                        },
+                        || {
+                            if self.setup.limited_type {
+                                device.name_ja().to_string()
+                            } else {
+                                String::new()
+                            }
+                        },
                     );
                     out.send(
                         now,
@@ -765,12 +911,32 @@ impl Actor for Clinic {
                 self.try_go_live(now, out);
             }
             // Kept by `ready`; the go-live attempt names it.
-            Msg::NotDesignated => {}
+            Msg::NotDesignated => {
+                if self.setup.rules.not_designated_deletes_record() {
+                    let numbers = self.reception_numbers();
+                    out.event(
+                        now,
+                        ME,
+                        EventKind::NotDesignatedReported,
+                        "r2021 別紙3 ⑦: not designated; reception number and name reported to the implementing body (速やかに…報告)",
+                        || numbers,
+                    );
+                }
+            }
             Msg::InstallationDone => {
                 self.try_go_live(now, out);
             }
             Msg::InstallationPostponed => {}
             Msg::LimitedTypeApproved => {
+                if self.setup.postal_application {
+                    out.event(
+                        now,
+                        ME,
+                        EventKind::PortalUserRegistered,
+                        "004 form 申請区分 1 (ポータルサイトユーザー登録申請) by post: the portal user is registered with the approval",
+                        String::new,
+                    );
+                }
                 self.try_go_live(now, out);
             }
             Msg::Step(Step::GoLive) => {

@@ -592,7 +592,7 @@ mod tests {
             Just(Msg::UsageApplication),
             fee_s().prop_map(|fee| Msg::CertificateApplication { fee }),
             any::<bool>().prop_map(|postal| Msg::LimitedTypeApplication { postal }),
-            (0u32..=9_999_999).prop_map(|s| Msg::TemporaryCodeIssued {
+            (0u32..=TemporaryCode::MAX_SERIAL).prop_map(|s| Msg::TemporaryCodeIssued {
                 code: TemporaryCode::new(s).expect("in range")
             }),
             date_s().prop_map(|registered_for| Msg::AccountReady { registered_for }),

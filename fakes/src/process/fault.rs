@@ -50,8 +50,9 @@ pub enum FaultKind {
     /// With `at`/`until`: every check in the window; with `on`: the step's actual day.
     CarrierOutage,
     /// The clinic applies for the certificate only `business_days` (default 2) before
-    /// installation instead of the day after its account opens. Window: the day the
-    /// account opens.
+    /// installation instead of the day after its account opens (r2021: instead of
+    /// with the reception number). Window: the day the account opens (r2021: the day
+    /// the number is presented).
     LateCertificateApplication,
     /// The certificate notice is lost in the mail and never reissued. Window: the
     /// issuing day.

@@ -10,9 +10,11 @@
 //!   month's 1st);
 //! - the reception number registered at the implementing body for a month on or before
 //!   the day (r2024 guide 3-2: the account opens for the designation month);
-//! - a full installation done by the system vendor (guide ④), or for a 資格確認限定型
-//!   clinic the limited-type application approved and a working reader delivered
-//!   (001 別紙: 資格確認限定型).
+//! - a full installation done by the system vendor (guide ④).
+//!
+//! A 資格確認限定型 clinic is an existing institution (004, [`super::limited_type`]): it
+//! needs only its application approved and its device delivered, and starts on the day
+//! both hold (004: 運用開始日 is the day the implementing body registered it).
 
 use chrono::NaiveDate;
 
@@ -69,6 +71,21 @@ impl Readiness {
     /// joined by "; ".
     pub fn check(&self, today: NaiveDate) -> Result<(), String> {
         let mut missing = Vec::new();
+        if self.limited_type {
+            // 004: an existing institution, already designated and holding its code;
+            // it starts on the day the implementing body registers it.
+            if !self.limited_approved {
+                missing.push("limited-type application not approved".to_string());
+            }
+            if !self.reader {
+                missing.push("no card reader".to_string());
+            }
+            return if missing.is_empty() {
+                Ok(())
+            } else {
+                Err(missing.join("; "))
+            };
+        }
         match self.designated {
             Some(d) if d <= today => {}
             Some(d) => missing.push(format!("designated only from {d}")),
@@ -80,14 +97,7 @@ impl Readiness {
             Some(d) => missing.push(format!("reception number registered only from {d}")),
             None => missing.push("no reception number at the implementing body".to_string()),
         }
-        if self.limited_type {
-            if !self.limited_approved {
-                missing.push("limited-type application not approved".into());
-            }
-            if !self.reader {
-                missing.push("no card reader".into());
-            }
-        } else if !self.installed {
+        if !self.installed {
             missing.push("system not installed".to_string());
         }
         if missing.is_empty() {
@@ -153,8 +163,9 @@ impl GoLive {
         paper_claims: bool,
         transitional_notice: bool,
     ) -> Attempt {
+        // A limited-type clinic starts when it is registered (004), not on a due day.
         if self.online
-            || !self.due
+            || !self.due && !ready.limited_type
             || self.pending
             || self.gave_up
             || paper_claims && !ready.limited_type
@@ -213,12 +224,9 @@ mod tests {
 
     #[test]
     fn limited_type_needs_approval_and_a_working_reader() {
+        // An existing institution (004): no designation and no reception number to wait for.
         let mut r = Readiness::new(true);
         let today = d("2025-07-01");
-        r.observe(&Msg::Designated { date: today });
-        r.observe(&Msg::AccountReady {
-            registered_for: today,
-        });
         r.observe(&Msg::ReaderDelivered { working: false });
         assert_eq!(
             r.check(today).unwrap_err(),
@@ -313,20 +321,13 @@ mod tests {
     #[test]
     fn a_ready_limited_type_clinic_is_online_without_a_check_even_with_paper_claims() {
         let mut r = Readiness::new(true);
-        r.observe(&Msg::Designated {
-            date: d("2025-07-01"),
-        });
-        r.observe(&Msg::AccountReady {
-            registered_for: d("2025-07-01"),
-        });
         r.observe(&Msg::LimitedTypeApproved);
         r.observe(&Msg::ReaderDelivered { working: true });
-        let mut g = GoLive {
-            due: true,
-            ..GoLive::default()
-        };
+        // Not due: a limited-type clinic starts on the day it is registered (004),
+        // before the month it planned (2025-07) if the approval comes early.
+        let mut g = GoLive::default();
         assert_eq!(
-            g.attempt(&r, d("2025-07-01"), true, false),
+            g.attempt(&r, d("2025-06-12"), true, false),
             Attempt::LimitedTypeReady
         );
         assert!(g.online);

@@ -30,6 +30,9 @@ pub struct ImplementingBody {
     /// designation month.
     deadline: NaiveDate,
     reader_applied: Option<NaiveDate>,
+    /// The day the reception number was shown (r2021: the free reader ships once it
+    /// was, 別紙3 5).
+    number_shown: Option<NaiveDate>,
     reader_shipped: bool,
     temporary_serial: u32,
 }
@@ -59,6 +62,7 @@ impl ImplementingBody {
                 .date(MilestoneId::ImplementingBodyDeadline)
                 .expect("both rule sets have the implementing-body deadline"),
             reader_applied: None,
+            number_shown: None,
             reader_shipped: false,
             temporary_serial,
         }
@@ -174,6 +178,10 @@ impl Actor for ImplementingBody {
             }
             Msg::ReaderApplication => {
                 self.reader_applied = Some(today);
+                // Applied for only after the number was shown: it ships from then on.
+                if let Some(shown) = self.number_shown {
+                    self.ship_free_reader(shown, out);
+                }
             }
             Msg::ReceptionNumberSubmission { number } => {
                 let (day, slow) = self.working_day(today);
@@ -213,13 +221,21 @@ impl Actor for ImplementingBody {
                     lead + slow + extra,
                     OFFICE_OPENS,
                 ));
-                out.event(at, ME, EventKind::AccountReady, "portal account usable about 4 business days after the reception number (guide ⑦ ※1)", || format!("registered for {registered_for}"));
+                let why = if self.rules.has_temporary_code() {
+                    // The account exists since the 仮コード (別紙3 ②); how long the swap
+                    // takes is not in the seed: `account_lead` *(our choice)*.
+                    "r2021 別紙3 ②⑥ / 別紙1: the reception number replaces the 仮コード in the portal account made with it (入替), account_lead business days after it arrives"
+                } else {
+                    "portal account usable about 4 business days after the reception number (guide ⑦ ※1)"
+                };
+                out.event(at, ME, EventKind::AccountReady, why, || format!("registered for {registered_for}"));
                 out.send(
                     at,
                     ME,
                     ActorId::Clinic,
                     Msg::AccountReady { registered_for },
                 );
+                self.number_shown.get_or_insert(today);
                 self.ship_free_reader(today, out);
             }
             Msg::UsageApplication => {}

@@ -22,6 +22,7 @@ pub mod fault;
 pub mod first_patient;
 pub mod go_live;
 pub mod implementing_body;
+pub mod limited_type;
 pub mod lines;
 pub mod params;
 pub mod plan;
@@ -386,6 +387,19 @@ pub enum EventKind {
     /// without one (`sim/tests/actor_inputs.rs`), and the driver's invariant check
     /// reports it.
     MessageRefused,
+    /// 資格確認限定型: the clinic's user is registered on the portal (004: on the portal
+    /// before applying there, or by post with 申請区分 1 on the application form).
+    PortalUserRegistered,
+    /// 資格確認限定型: the clinic applied for the device subsidy (004: 3/4 of the cost,
+    /// at most ¥31,000, by 2025-01-15); the detail gives the amount.
+    SubsidyApplied,
+    /// 資格確認限定型: the subsidy application would be after its deadline (004
+    /// "令和7年1月15日までを予定"): no subsidy.
+    SubsidyDeadlineMissed,
+    /// r2021 別紙3 ⑦: not designated, the clinic reports its reception number and name
+    /// to the implementing body ("速やかに、受付番号や医療機関名をオンライン資格確認実施機関
+    /// に報告"). What the body then does is not in the seed.
+    NotDesignatedReported,
 }
 
 impl EventKind {

@@ -114,7 +114,7 @@ impl Actor for SystemVendor {
                     now,
                     ME,
                     EventKind::SystemOrdered,
-                    "r2024 guide ③④: estimate and order",
+                    "r2024 guide ③④: estimate and order (\"システム導入等の依頼と同時\")",
                     || format!("installation planned {installation}"),
                 );
                 out.send(

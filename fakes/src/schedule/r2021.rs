@@ -133,7 +133,7 @@ impl Rules for R2021 {
                 d.answer_src,
                 match d.answer_src {
                     Source::Rule => format!("r2021 1(2): the bureau sends the answer by the 10th of {} (next open day if closed)", month_name(d.lead)),
-                    Source::Published => "published table of the bureau (別紙2)".into(),
+                    Source::Published => "the published table given with --published (e.g. 別紙2, the national schedule)".into(),
                 },
                 Actor::Bureau,
             );
@@ -143,7 +143,7 @@ impl Rules for R2021 {
                 d.implementing_body_src,
                 match d.implementing_body_src {
                     Source::Rule => format!("r2021 3(2): reception number (and usage/certificate applications) at the implementing body by the 15th of {} (next open day if closed)", month_name(d.lead)),
-                    Source::Published => "published table of the bureau (別紙2)".into(),
+                    Source::Published => "the published table given with --published (e.g. 別紙2, the national schedule)".into(),
                 },
                 Actor::ImplementingBody,
             );
@@ -165,14 +165,14 @@ impl Rules for R2021 {
                 MilestoneId::ReaderShipment,
                 cal.next_open(d.implementing_body_deadline)?,
                 Source::Rule,
-                "r2021 別紙3 5: the reader ships once the reception number was shown (earliest: the open day after the 15th)".into(),
+                "r2021 別紙3 5: the reader ships once the reception number was shown (\"…提示…こちらをもって…発送\"); (our choice) shown by the 15th, it ships by the next open day at the latest".into(),
                 Actor::ImplementingBody,
             );
         push(
                 MilestoneId::PortalAccountReady,
-                d.portal,
-                Source::Rule,
-                "account registration with the reception number about 4 business days after it reaches the implementing body".into(),
+                d.implementing_body_deadline,
+                d.implementing_body_src,
+                "r2021 別紙3 ②⑥: the account exists from the 仮コード (②); the reception number shown by the 15th replaces the code in it on receipt (入替, 別紙1)".into(),
                 Actor::ImplementingBody,
             );
         push(

@@ -78,15 +78,14 @@ impl Rules for R2024 {
             MilestoneId::NetworkOrder,
             m3,
             Source::Rule,
-            "r2024 guide ②: order a connectable network line together with the reader".into(),
+            "r2024 guide ② \"「顔認証付きカードリーダー発注」と同時に行う\": order a connectable network line together with the reader".into(),
             Actor::Clinic,
         );
         push(
             MilestoneId::SystemVendorOrder,
             m3,
             Source::Rule,
-            "r2024 guide ③④: estimate and order from the system vendor together with the reader"
-                .into(),
+            "r2024 guide ③④ \"システム導入等の依頼と同時\" (with the new clinic's receipt-computer system order); (our choice) dated with the reader order, 3 months before".into(),
             Actor::Clinic,
         );
         if d.paper_claims {
@@ -112,7 +111,7 @@ impl Rules for R2024 {
                 d.answer_src,
                 match d.answer_src {
                     Source::Rule => format!("r2024 1(2): the bureau sends the answer by the 10th of {} (next open day if closed)", month_name(d.lead)),
-                    Source::Published => "published table of the bureau".into(),
+                    Source::Published => "the published table given with --published".into(),
                 },
                 Actor::Bureau,
             );
@@ -125,7 +124,7 @@ impl Rules for R2024 {
                         "r2024 3(2): reception number at the implementing body by the 15th of {} (next open day if closed)",
                         month_name(d.lead)
                     ),
-                    Source::Published => "published table of the bureau".into(),
+                    Source::Published => "the published table given with --published".into(),
                 },
                 Actor::ImplementingBody,
             );

@@ -158,6 +158,8 @@ fn template(eco: &Ecosystem, c: &ClinicSpec) -> Scenario {
             claims: Claims::Online,
             limited_type: false,
             postal_application: false,
+            device: None,
+            device_cost: None,
             county: 1,
             as_of: None,
         },

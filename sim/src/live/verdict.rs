@@ -76,7 +76,13 @@ impl ClinicObserver {
     pub fn new(setup: &ClinicSetup) -> Self {
         ClinicObserver {
             ready: Readiness::new(setup.limited_type),
-            attempts: [setup.designation].into_iter().collect(),
+            // A limited-type clinic (an existing institution, seed 004) has no due day:
+            // it starts when it is registered and its device is there.
+            attempts: if setup.limited_type {
+                Default::default()
+            } else {
+                [setup.designation].into_iter().collect()
+            },
             setup: setup.clone(),
             go_live: GoLive::default(),
             first_patient_seen: false,
@@ -113,12 +119,24 @@ impl ClinicObserver {
         );
         match attempt {
             Attempt::Skip | Attempt::Check => Vec::new(),
-            Attempt::LimitedTypeReady => vec![event(
-                at,
-                EventKind::LimitedTypeReady,
-                "資格確認限定型: eligibility-only confirmation with a generic reader",
-                String::new(),
-            )],
+            Attempt::LimitedTypeReady => {
+                // The subsidy application is onsim's model of the clinic (no message
+                // shows it): the timeline clinic's rule.
+                let a = self
+                    .setup
+                    .limited
+                    .subsidy_application(at.date(), self.setup.plan.subsidy_application);
+                let subsidy_at = if a.day == at.date() { at } else { Self::at(a.day) };
+                vec![
+                    event(
+                        at,
+                        EventKind::LimitedTypeReady,
+                        fakes::process::limited_type::READY_WHY,
+                        self.setup.limited.device.name_ja().to_string(),
+                    ),
+                    event(subsidy_at, a.kind, a.why, a.detail),
+                ]
+            }
             Attempt::Missing { why, retry } => {
                 if let Some(d) = retry {
                     self.attempts.insert(d);
@@ -253,9 +271,23 @@ impl ClinicObserver {
                     "plan incomplete".to_string()
                 },
             )],
-            (_, Msg::LimitedTypeApplication { .. }) => e(
+            (_, Msg::LimitedTypeApplication { postal: false }) => vec![
+                event(
+                    at,
+                    EventKind::PortalUserRegistered,
+                    "system under test: registered on the portal before applying there (004)",
+                    String::new(),
+                ),
+                event(
+                    at,
+                    EventKind::LimitedTypeApplied,
+                    "system under test: limited-type application (資格確認限定型) on the portal",
+                    String::new(),
+                ),
+            ],
+            (_, Msg::LimitedTypeApplication { postal: true }) => e(
                 EventKind::LimitedTypeApplied,
-                "system under test: limited-type application (資格確認限定型)",
+                "system under test: limited-type application (資格確認限定型) by post",
             ),
             // Orders to the system vendor and connectivity checks: the clinic records
             // no event of its own for them (the vendor and the carrier do).
@@ -295,6 +327,20 @@ impl ClinicObserver {
                 "the bureau's answer with the reception number arrived by post",
                 format!("{number} ({})", fee.name_ja()),
             )],
+            Msg::NotDesignated if self.setup.rules.not_designated_deletes_record() => {
+                vec![event(
+                    at,
+                    EventKind::NotDesignatedReported,
+                    "r2021 別紙3 ⑦: not designated; the clinic reports to the implementing body (onsim's model: no message shows it)",
+                    String::new(),
+                )]
+            }
+            Msg::TemporaryCodeIssued { code } => vec![event(
+                at,
+                EventKind::PortalUserRegistered,
+                "r2021 別紙3 ②: portal account registered with the temporary code (仮コード)",
+                code.to_string(),
+            )],
             Msg::CertificateNotice { fee, .. } => vec![event(
                 at,
                 EventKind::CertificateNoticeReceived,
@@ -304,7 +350,17 @@ impl ClinicObserver {
             Msg::ReaderDelivered { working: true } => vec![event(
                 at,
                 EventKind::ReaderDelivered,
-                "face-auth reader delivered",
+                if self.setup.limited_type {
+                    "資格確認限定型: the device delivered"
+                } else {
+                    "face-auth reader delivered"
+                },
+                String::new(),
+            )],
+            Msg::LimitedTypeApproved if self.setup.postal_application => vec![event(
+                at,
+                EventKind::PortalUserRegistered,
+                "004 form 申請区分 1 by post: the portal user is registered with the approval",
                 String::new(),
             )],
             Msg::ReaderDelivered { working: false } => vec![event(

@@ -67,6 +67,19 @@ fn fault_ignored(
         "a paper-claims clinic"
     };
     match kind {
+        LateRequest
+        | BureauAnswerDelay
+        | LateReceptionSubmission
+        | PlanIncomplete
+        | DesignationRefused
+        | SingleRequest
+            if spec.clinic.limited_type =>
+        {
+            Some((
+                "a limited-type (資格確認限定型) clinic is an existing institution (004): it files no reception-number request and no designation application, so this fault never bites".into(),
+                "drop the fault (the limited type's own steps: plan.applications, plan.reader_order)".into(),
+            ))
+        }
         LineNotConnectable
         | CarrierOutage
         | LateCertificateApplication
@@ -136,7 +149,39 @@ pub(super) fn first_ignored(
     // (path, used?, why not, hint)
     let carrier = &spec.actors.carrier;
     let collabo = fakes::process::lines::find(&carrier.service).is_some_and(|l| l.conditional);
-    let params: [(&[PathKey], bool, String, &str); 14] = [
+    let limited = spec.clinic.limited_type;
+    let existing = "a limited-type (資格確認限定型) clinic is an existing institution (004): it files no reception-number request and no designation application";
+    let params: [(&[PathKey], bool, String, &str); 19] = [
+        (
+            &[Key("actors"), Key("bureau")],
+            !limited,
+            existing.into(),
+            "drop the section",
+        ),
+        (
+            &[Key("plan"), Key("reception_request")],
+            !limited,
+            existing.into(),
+            "drop plan.reception_request (the limited type applies on plan.applications)",
+        ),
+        (
+            &[Key("plan"), Key("reception_requests")],
+            !limited,
+            existing.into(),
+            "drop plan.reception_requests",
+        ),
+        (
+            &[Key("plan"), Key("submit_after")],
+            !limited,
+            existing.into(),
+            "drop plan.submit_after (a late application: set plan.applications)",
+        ),
+        (
+            &[Key("plan"), Key("designation_application")],
+            !limited,
+            existing.into(),
+            "drop plan.designation_application",
+        ),
         (
             &[Key("actors"), Key("bureau"), Key("neighbour")],
             r.not_designated_deletes_record(),

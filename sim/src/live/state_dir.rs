@@ -260,6 +260,12 @@ fn check(dir: &Path) -> Result<PathBuf, String> {
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
             if is_code(&name) {
+                if !e.path().is_dir() {
+                    return Err(format!(
+                        "--state-dir {}: pki/{name} should be a clinic's directory; refusing to touch it",
+                        dir.display()
+                    ));
+                }
                 owned_subdir(&dir, &format!("pki/{name}"), matrix_owned)?;
             }
         }
@@ -464,6 +470,68 @@ mod tests {
         write_atomic(&d.join("population.csv"), b"a\n", false).unwrap();
         assert_eq!(fs::read(d.join("population.csv")).unwrap(), b"a\n");
         assert!(prepare(&d).is_ok());
+    }
+
+    /// Several clinics (issue 17 item 2): `pki/<code>/`, `terminal/<code>/` and
+    /// `population/<code>.csv` are onsim's; anything else in them is refused and
+    /// named, and so is a link at a clinic's terminal folder.
+    #[test]
+    fn a_serve_of_several_clinics_owns_each_clinics_folders() {
+        let code: fakes::codes::InstitutionCode = fakes::codes::InstitutionCode::new(
+            fakes::codes::Prefecture::new(13).unwrap(),
+            fakes::codes::FeeTable::Medical,
+            1,
+            105,
+        )
+        .unwrap();
+        let t = tempfile::tempdir().unwrap();
+        let d = t.path().join("state");
+        prepare(&d).unwrap();
+        let one = ClinicPaths::of(&d, code, false);
+        assert_eq!(one.pki_dir, d.join("pki"));
+        assert_eq!(one.terminal_dir, d.join("terminal"));
+        assert_eq!(one.population_csv, d.join("population.csv"));
+        let p = ClinicPaths::of(&d, code, true);
+        let c = code.to_string();
+        assert_eq!(p.pki_dir, d.join("pki").join(&c));
+        assert_eq!(p.terminal_dir, d.join("terminal").join(&c));
+        assert_eq!(
+            p.population_csv,
+            d.join("population").join(format!("{c}.csv"))
+        );
+        fs::create_dir_all(&p.pki_dir).unwrap();
+        fs::write(p.pki_dir.join("valid.crt"), "x").unwrap();
+        fs::write(p.pki_dir.join("valid.key"), "x").unwrap();
+        fs::create_dir_all(p.terminal_dir.join("req")).unwrap();
+        write_population(&d, &p.population_csv, b"h\n").unwrap();
+        assert_eq!(fs::read(&p.population_csv).unwrap(), b"h\n");
+        assert!(
+            prepare(&d).is_ok(),
+            "a previous multi-clinic run's files are ours"
+        );
+        fs::write(p.pki_dir.join("mine.pem"), "x").unwrap();
+        let e = prepare(&d).unwrap_err();
+        assert!(e.contains(&format!("pki/{c}/mine.pem")), "{e}");
+        fs::remove_file(p.pki_dir.join("mine.pem")).unwrap();
+        fs::write(d.join("population/notes.txt"), "x").unwrap();
+        let e = prepare(&d).unwrap_err();
+        assert!(e.contains("population/notes.txt"), "{e}");
+        fs::remove_file(d.join("population/notes.txt")).unwrap();
+        fs::create_dir_all(d.join("pki/not-a-code")).unwrap();
+        assert!(prepare(&d).unwrap_err().contains("pki/not-a-code"));
+        fs::remove_dir(d.join("pki/not-a-code")).unwrap();
+        #[cfg(unix)]
+        {
+            let user = t.path().join("user");
+            fs::create_dir_all(&user).unwrap();
+            fs::remove_dir(p.terminal_dir.join("req")).unwrap();
+            std::os::unix::fs::symlink(&user, p.terminal_dir.join("req")).unwrap();
+            let e = prepare(&d).unwrap_err();
+            assert!(
+                e.contains(&format!("terminal/{c}/req is a symbolic link")),
+                "{e}"
+            );
+        }
     }
 
     #[cfg(unix)]

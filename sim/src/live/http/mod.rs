@@ -541,6 +541,61 @@ mod tests {
         );
     }
 
+    /// Every route that reads a clinic's state names the `Onsim-Clinic` header (with
+    /// the id pattern the serve checks) and documents its 400 and 404; the clock and
+    /// the meta routes do not.
+    #[test]
+    fn clinic_routes_document_the_clinic_header() {
+        let global = [
+            "/health",
+            "/openapi.json",
+            "/clock",
+            "/clock/advance",
+            "/clock/speed",
+            "/stats",
+        ];
+        let mut seen = 0;
+        for svc in Svc::ALL {
+            let (_, doc) = documented(svc);
+            for (path, item) in doc["paths"].as_object().unwrap() {
+                for (method, op) in item.as_object().unwrap() {
+                    let header = op["parameters"].as_array().and_then(|ps| {
+                        ps.iter()
+                            .find(|p| p["name"] == crate::live::clinics::HEADER)
+                            .cloned()
+                    });
+                    // The proxy's manual faults are everyone's (`PUT`).
+                    let global_op = global.contains(&path.as_str())
+                        || (method == "put" && path.ends_with("faults"));
+                    match header {
+                        None => assert!(global_op, "{svc:?} {method} {path}: no clinic header"),
+                        Some(h) => {
+                            assert!(!global_op, "{svc:?} {method} {path}: a global route");
+                            assert_eq!(h["in"], "header");
+                            assert_eq!(h["required"], false);
+                            assert_eq!(
+                                h["schema"]["pattern"],
+                                crate::live::clinics::ID_PATTERN,
+                                "{svc:?} {method} {path}"
+                            );
+                            let r = &op["responses"];
+                            assert!(r.get("404").is_some(), "{svc:?} {method} {path}");
+                            assert!(
+                                r["400"]["description"]
+                                    .as_str()
+                                    .is_some_and(|d| d.contains("Onsim-Clinic")),
+                                "{svc:?} {method} {path}: {}",
+                                r["400"]
+                            );
+                            seen += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert!(seen >= 20, "{seen}");
+    }
+
     #[test]
     fn the_documents_are_deterministic_and_name_their_service() {
         for svc in Svc::ALL {

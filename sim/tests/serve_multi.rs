@@ -312,6 +312,20 @@ fn two_clinics_of_one_bureau_get_their_own_codes_credentials_and_terminals() {
         assert!(answer.contains(&want), "clinic {i}: {answer}");
         let other = PathBuf::from(str_of(&cs[1 - i], "terminal_dir"));
         assert!(!other.join("res").join("OQSsiquc01res_multi.xml").exists() || i == 1);
+        // The clinic's simulated reader writes into its own face/.
+        let (st, r) = http_as(
+            str_of(&cs[i], "id"),
+            "POST",
+            &s.url("reader_present_url"),
+            Some(&json!({"row": 1, "outcome": "face-ok"})),
+        );
+        assert_eq!(st, 200, "{r}");
+        let face = PathBuf::from(str_of(&r, "face_file"));
+        assert!(
+            face.starts_with(term.join("face")),
+            "{face:?} not in {term:?}"
+        );
+        assert!(face.is_file());
     }
 
     // Each clinic played alone by `--clinic`, one after the other would skew the

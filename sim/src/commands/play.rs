@@ -215,3 +215,56 @@ pub fn run(a: PlayArgs) -> CmdResult {
     )?;
     Ok(if ok { Outcome::Passed } else { Outcome::Failed })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scenario(rel: &str) -> crate::scenario::Scenario {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../scenarios")
+            .join(rel);
+        crate::scenario::load(&path).expect("scenario loads")
+    }
+
+    #[test]
+    fn each_scenario_plays_the_clinic_that_runs_it() {
+        let a = scenario("network/outage-on-go-live.toml");
+        let b = scenario("happy/r2024-medical-tokyo.toml");
+        // A serve of one clinic: no header, one scenario.
+        assert_eq!(
+            pair(&[], std::slice::from_ref(&a), &[]).unwrap(),
+            vec![None]
+        );
+        assert!(pair(&[], &[a.clone(), b.clone()], &[]).is_err());
+        let listed = vec![
+            ("tokyo".to_string(), b.file.clone()),
+            (
+                "outage-on-go-live".to_string(),
+                "elsewhere/outage-on-go-live.toml".to_string(),
+            ),
+        ];
+        // By the scenario file first, else by the stem.
+        assert_eq!(
+            pair(&listed, &[a.clone(), b.clone()], &[]).unwrap(),
+            vec![Some("outage-on-go-live".into()), Some("tokyo".into())]
+        );
+        // --clinic, in order; one per scenario; only the serve's ids.
+        assert_eq!(
+            pair(&listed, std::slice::from_ref(&a), &["tokyo".into()]).unwrap(),
+            vec![Some("tokyo".into())]
+        );
+        let e = pair(&listed, std::slice::from_ref(&a), &["nobody".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("nobody") && e.contains("tokyo, outage-on-go-live"),
+            "{e}"
+        );
+        assert!(pair(&listed, std::slice::from_ref(&a), &[]).is_ok());
+        assert!(pair(&listed, &[a.clone(), b], &["tokyo".into()]).is_err());
+        let c = scenario("implementing-body/slow-absorbed.toml");
+        let e = pair(&listed, &[c], &[]).unwrap_err().to_string();
+        assert!(e.contains("--clinic"), "{e}");
+    }
+}

@@ -755,3 +755,63 @@ async fn wait_for_signal() {
         let _ = tokio::signal::ctrl_c().await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scenario(rel: &str) -> Scenario {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../scenarios")
+            .join(rel);
+        crate::scenario::load(&path).expect("scenario loads")
+    }
+
+    /// Clinics of one prefecture and county are numbered apart by the bureau's
+    /// counter; a clinic elsewhere keeps its number; one clinic is never moved.
+    #[test]
+    fn clinics_of_one_bureau_get_the_next_numbers() {
+        let mut one = vec![("a".to_string(), scenario("happy/r2024-medical-tokyo.toml"))];
+        assert!(number_clinics(&mut one).is_empty());
+        let own = one[0].1.spec.actors.bureau.next_number;
+        let mut three = vec![
+            ("a".to_string(), scenario("happy/r2024-medical-tokyo.toml")),
+            ("b".to_string(), scenario("network/outage-on-go-live.toml")),
+            (
+                "c".to_string(),
+                scenario("implementing-body/slow-absorbed.toml"),
+            ),
+            ("d".to_string(), scenario("happy/r2024-medical-tokyo.toml")),
+        ];
+        let moved = number_clinics(&mut three);
+        let n = |i: usize| three[i].1.spec.actors.bureau.next_number;
+        assert_eq!(n(0), own);
+        assert_eq!(n(1), own, "another prefecture keeps its number");
+        assert_eq!(n(2), own + NUMBERS_PER_CLINIC);
+        assert_eq!(n(3), own + 2 * NUMBERS_PER_CLINIC);
+        assert_eq!(
+            moved,
+            vec![
+                ("c".to_string(), own, own + NUMBERS_PER_CLINIC),
+                ("d".to_string(), own, own + 2 * NUMBERS_PER_CLINIC),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_clinic_is_named_by_its_stem_or_its_id() {
+        let (id, file) = clinic_and_file("scenarios/network/outage-on-go-live.toml").unwrap();
+        assert_eq!(id, "outage-on-go-live");
+        assert_eq!(
+            file,
+            PathBuf::from("scenarios/network/outage-on-go-live.toml")
+        );
+        let (id, file) = clinic_and_file("tokyo=dir/x.toml").unwrap();
+        assert_eq!((id.as_str(), file), ("tokyo", PathBuf::from("dir/x.toml")));
+        // `=` in a path that does not start with an id is part of the path.
+        let (id, file) = clinic_and_file("dir/a=b/x.toml").unwrap();
+        assert_eq!((id.as_str(), file), ("x", PathBuf::from("dir/a=b/x.toml")));
+        let e = clinic_and_file("dir/a b.toml").unwrap_err().to_string();
+        assert!(e.contains("clinic id") && e.contains("ID="), "{e}");
+    }
+}

@@ -450,3 +450,37 @@ fn clinic_ids_must_be_unique_and_play_must_match_a_clinic() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("clinic id"));
 }
+
+/// Serve `scenarios` (one clinic each), play them all, stop: the verdict.json.
+fn served_and_played(scenarios: &[&str]) -> Value {
+    let mut args = vec!["--households", "500"];
+    let mut play_args = Vec::new();
+    for f in scenarios {
+        args.extend(["--scenario", f]);
+        play_args.extend(["--scenario", *f]);
+    }
+    let s = Server::start(&args);
+    play(&s, &play_args);
+    let (dir, log, status) = s.terminate();
+    assert_eq!(status.and_then(|s| s.code()), Some(0), "{log}");
+    let text = std::fs::read_to_string(dir.path().join("state/verdict.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+/// A clinic served beside another is judged exactly as when served alone: the same
+/// checks and the same timeline, event for event; and a serve of several is
+/// deterministic (same scenarios and play → the same verdict.json).
+#[test]
+fn a_clinic_beside_another_is_judged_as_when_alone() {
+    let (a, b) = (scenario_path(OUTAGE), scenario_path(TOKYO));
+    let both = served_and_played(&[&a, &b]);
+    assert_eq!(both, served_and_played(&[&a, &b]), "deterministic");
+    for (i, file) in [&a, &b].into_iter().enumerate() {
+        let alone = served_and_played(&[file]);
+        let beside = &both["clinics"][i];
+        for k in ["outcome", "online_start", "checks", "timeline", "passed"] {
+            assert_eq!(beside[k], alone[k], "{file}: {k}");
+        }
+        assert!(!alone["timeline"].as_array().unwrap().is_empty());
+    }
+}

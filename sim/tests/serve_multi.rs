@@ -484,3 +484,30 @@ fn a_clinic_beside_another_is_judged_as_when_alone() {
         assert!(!alone["timeline"].as_array().unwrap().is_empty());
     }
 }
+
+/// `[live] clinic = "onsim"` closes that clinic's routes only.
+#[test]
+fn onsim_playing_one_clinic_closes_only_its_routes() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(scenario_path(OUTAGE)).unwrap();
+    let mine = dir.path().join("onsim-plays.toml");
+    std::fs::write(&mine, format!("{text}\n[live]\nclinic = \"onsim\"\n")).unwrap();
+    let s = Server::start(&[
+        "--households",
+        "500",
+        "--scenario",
+        mine.to_str().unwrap(),
+        "--scenario",
+        &scenario_path(TOKYO),
+    ]);
+    let cs = clinics(&s);
+    assert_eq!(cs[0]["clinic"], "onsim");
+    assert_eq!(cs[1]["clinic"], "system-under-test");
+    let url = format!("{}/reception-requests", s.url("bureau_url"));
+    let body = json!({"fee_table": "medical"});
+    let (st, v) = http_as("onsim-plays", "POST", &url, Some(&body));
+    assert_eq!(st, 409, "{v}");
+    let (st, v) = http_as("r2024-medical-tokyo", "POST", &url, Some(&body));
+    assert_eq!(st, 202, "{v}");
+    s.stop();
+}

@@ -30,8 +30,11 @@ pub struct ServeArgs {
     /// `GET {control_url}/verdict` and on shutdown (verdict.json and
     /// verdict.junit.xml in the state dir; exit 0 passed, 1 failed). Its rules,
     /// designation and seed are the run's (--rules, --designation, --seed conflict).
-    #[arg(long, value_name = "FILE")]
-    pub scenario: Option<PathBuf>,
+    /// Repeatable (ONSIM_SCENARIO: paths separated by `,`): each file is one clinic
+    /// of a multi-tenant serve, named by the file's stem or by `ID=FILE`; requests
+    /// name their clinic with the `Onsim-Clinic` header (docs/vendors.md).
+    #[arg(long, value_name = "[ID=]FILE")]
+    pub scenario: Vec<String>,
     /// A bureau's published deadline table, BUREAU=FILE (CSV as `onsim schedule
     /// --published`; repeatable, one per bureau), with --scenario: when the scenario's
     /// clinic is that bureau's, the table's dates win over the rule's and the actors
@@ -194,17 +197,76 @@ struct Setup {
     /// before its clinic's first step, [`prepare_scenario`]).
     start: Option<NaiveDate>,
     seed: u64,
-    scenario: Option<Scenario>,
+    /// The clinics' scenarios with their ids, in command-line order (empty: the one
+    /// default clinic of the flags).
+    scenarios: Vec<(String, Scenario)>,
 }
 
-/// The flags' run, or (`--scenario`/ONSIM_SCENARIO) the scenario's; `Err` (exit 2)
+/// `--scenario [ID=]FILE`: the id (given, else the file's stem) and the file.
+/// `ID=` counts only when ID is a usable clinic id, so a path holding `=` still
+/// reads as a path.
+fn clinic_and_file(v: &str) -> Result<(String, PathBuf), CliError> {
+    if let Some((id, file)) = v.split_once('=') {
+        if live::clinics::check_id(id).is_ok() && !file.is_empty() {
+            return Ok((id.to_string(), PathBuf::from(file)));
+        }
+    }
+    let file = PathBuf::from(v);
+    let stem = file
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    live::clinics::check_id(&stem).map_err(|e| {
+        CliError::new(format!(
+            "--scenario {v}: the clinic is named by the file's stem, and {e}; name it with --scenario ID={v}"
+        ))
+    })?;
+    Ok((stem, file))
+}
+
+/// Each clinic's bureau number *(our choice, after the bureau's own counter,
+/// [`fakes::process::bureau`]: it numbers institutions in the order their requests
+/// come)*: a clinic whose first code would be an earlier clinic's of the same
+/// prefecture and county gets the numbers after the earlier one's, which reserves
+/// [`NUMBERS_PER_CLINIC`]. Returns each clinic whose number moved, with its old and
+/// new number.
+fn number_clinics(scenarios: &mut [(String, Scenario)]) -> Vec<(String, u16, u16)> {
+    let mut next: std::collections::BTreeMap<(u8, u8), u16> = Default::default();
+    let mut moved = Vec::new();
+    for (id, s) in scenarios.iter_mut() {
+        let key = (s.prefecture.code(), s.spec.clinic.county);
+        let own = s.spec.actors.bureau.next_number;
+        let n = next.get(&key).copied().unwrap_or(0).max(own);
+        if n != own {
+            s.spec.actors.bureau.next_number = n;
+            moved.push((id.clone(), own, n));
+        }
+        next.insert(key, n.saturating_add(NUMBERS_PER_CLINIC));
+    }
+    moved
+}
+
+/// The bureau numbers one clinic can take *(our choice)*: one per fee table
+/// (medical, dental, pharmacy) and one for an r2021 neighbour clinic.
+const NUMBERS_PER_CLINIC: u16 = 4;
+
+/// The flags' run, or (`--scenario`/ONSIM_SCENARIO) the scenarios'; `Err` (exit 2)
 /// names the flag or the scenario's problem.
 fn setup(a: &ServeArgs) -> Result<Setup, CliError> {
-    let file = a
-        .scenario
-        .clone()
-        .or_else(|| flag_or_env(None, "ONSIM_SCENARIO").map(PathBuf::from));
-    let Some(file) = file else {
+    let given: Vec<String> = if a.scenario.is_empty() {
+        flag_or_env(None, "ONSIM_SCENARIO")
+            .map(|v| {
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|p| !p.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default()
+    } else {
+        a.scenario.clone()
+    };
+    if given.is_empty() {
         if !a.published.is_empty() {
             return Err(CliError::new(
                 "--published applies to a scenario's bureau: give --scenario FILE (or ONSIM_SCENARIO)",
@@ -220,38 +282,56 @@ fn setup(a: &ServeArgs) -> Result<Setup, CliError> {
             designation: a.designation.unwrap_or_else(|| default_designation(start)),
             start: Some(start),
             seed: a.seed.unwrap_or(1),
-            scenario: None,
+            scenarios: Vec::new(),
         });
-    };
-    for (flag, given) in [
+    }
+    for (flag, set) in [
         ("--rules", a.rules.is_some()),
         ("--designation", a.designation.is_some()),
         ("--seed", a.seed.is_some()),
     ] {
-        if given {
+        if set {
             return Err(CliError::new(format!(
                 "{flag} comes from the scenario {} with --scenario; drop {flag} (or edit the scenario)",
-                file.display()
+                given.join(", ")
             )));
         }
     }
     let tables = super::schedule::published_tables(&a.published)?;
-    let mut s = super::run::load_one(&file)?;
-    super::schedule::apply_published(&mut s, &tables);
-    if !tables.is_empty() && s.published.is_none() {
+    let mut scenarios: Vec<(String, Scenario)> = Vec::new();
+    for v in &given {
+        let (id, file) = clinic_and_file(v)?;
+        let mut s = super::run::load_one(&file)?;
+        if let Some((_, other)) = scenarios.iter().find(|(i, _)| *i == id) {
+            return Err(CliError::new(format!(
+                "two clinics would be named {id:?}: {} and {}; name one with --scenario ID=FILE",
+                other.file, s.file
+            )));
+        }
+        super::schedule::apply_published(&mut s, &tables);
+        scenarios.push((id, s));
+    }
+    if !tables.is_empty() && scenarios.iter().all(|(_, s)| s.published.is_none()) {
+        let bureaus: Vec<&str> = scenarios.iter().map(|(_, s)| s.bureau.id()).collect();
         return Err(CliError::new(format!(
             "--published: no table for the scenario's bureau ({}): {} would not apply; give {}=FILE",
-            s.bureau.id(),
+            bureaus.join(", "),
             a.published.join(", "),
-            s.bureau.id()
+            bureaus[0]
         )));
     }
+    for (id, old, new) in number_clinics(&mut scenarios) {
+        eprintln!(
+            "onsim serve: clinic {id}: its bureau numbers it from {new} (not {old}): an earlier clinic of the same prefecture and county takes {old}"
+        );
+    }
+    let first = &scenarios[0].1;
     Ok(Setup {
-        rules: s.spec.scenario.rules,
-        designation: s.spec.clinic.designation,
+        rules: first.spec.scenario.rules,
+        designation: first.spec.clinic.designation,
         start: a.start,
-        seed: s.spec.scenario.seed,
-        scenario: Some(s),
+        seed: first.spec.scenario.seed,
+        scenarios,
     })
 }
 
@@ -287,20 +367,37 @@ const DEFAULT_START: NaiveDate = match NaiveDate::from_ymd_opt(2025, 4, 1) {
     None => panic!("valid date"),
 };
 
+/// A clinic's first institution code: the code its bureau hands out first
+/// (`valid.crt` and the terminal are bound to it).
+fn first_code(p: &runner::Prepared<'_>) -> Option<InstitutionCode> {
+    let fee = p.setup.fees().first().copied()?;
+    InstitutionCode::new(
+        p.scenario.prefecture,
+        fee,
+        p.scenario.spec.clinic.county,
+        p.scenario.spec.actors.bureau.next_number,
+    )
+}
+
 pub fn run(a: ServeArgs) -> CmdResult {
     let Setup {
         rules,
         designation,
         start,
         seed,
-        scenario,
+        scenarios,
     } = setup(&a)?;
-    let (prepared, start) = match &scenario {
-        Some(s) => {
-            let (p, start) = prepare_scenario(s, seed, start)?;
-            (Some(p), start)
-        }
-        None => (None, start.unwrap_or(DEFAULT_START)),
+    let mut prepared = Vec::with_capacity(scenarios.len());
+    let mut starts = Vec::new();
+    for (_, s) in &scenarios {
+        let (p, st) = prepare_scenario(s, s.spec.scenario.seed, start)?;
+        prepared.push(p);
+        starts.push(st);
+    }
+    // One clock for every clinic: it starts no later than any clinic's first step.
+    let start = match starts.iter().min() {
+        Some(st) => *st,
+        None => start.unwrap_or(DEFAULT_START),
     };
     if !(1..=fakes::eligibility::population::MAX_HOUSEHOLDS).contains(&a.households) {
         return Err(CliError::new(format!(
@@ -325,6 +422,14 @@ pub fn run(a: ServeArgs) -> CmdResult {
             "--designation {designation} must be after --start {start}"
         )));
     }
+    for (_, s) in &scenarios {
+        if s.spec.clinic.designation <= start {
+            return Err(CliError::new(format!(
+                "{}: its designation {} must be after --start {start}",
+                s.file, s.spec.clinic.designation
+            )));
+        }
+    }
     let secret = a
         .challenge_secret
         .as_deref()
@@ -332,23 +437,33 @@ pub fn run(a: ServeArgs) -> CmdResult {
         .transpose()?;
     let terminal_cfg = a.terminal.driver_config()?;
     let net = network(&a)?;
+    // Each clinic: its id, its institution code (a scenario's: the first code its
+    // bureau hands out), its seed.
+    let mut clinics: Vec<(String, InstitutionCode, u64)> = Vec::new();
+    for ((id, s), p) in scenarios.iter().zip(&prepared) {
+        let code = first_code(p).unwrap_or_else(live::clinic_institution);
+        if let Some((other, _, _)) = clinics.iter().find(|(_, c, _)| *c == code) {
+            return Err(CliError::new(format!(
+                "clinics {other} and {id} ({}) would share the institution code {code}",
+                s.file
+            )));
+        }
+        clinics.push((id.clone(), code, s.spec.scenario.seed));
+    }
+    if clinics.is_empty() {
+        clinics.push((
+            live::clinics::DEFAULT_ID.to_string(),
+            live::clinic_institution(),
+            seed,
+        ));
+    }
+    let several = clinics.len() > 1;
     // The lock is held until `run` returns (issue 14 #9: one server per directory).
     let (dir, _lock) = state_dir::prepare_locked(&a.state_dir).map_err(CliError::new)?;
-    let terminal_dir = dir.join("terminal");
-    // A scenario's clinic: the code its bureau hands out first (valid.crt and the
-    // terminal are bound to it).
-    let institution = prepared
-        .as_ref()
-        .and_then(|p| {
-            let fee = p.setup.fees().first().copied()?;
-            InstitutionCode::new(
-                p.scenario.prefecture,
-                fee,
-                p.scenario.spec.clinic.county,
-                p.scenario.spec.actors.bureau.next_number,
-            )
-        })
-        .unwrap_or_else(live::clinic_institution);
+    let layout: Vec<state_dir::ClinicPaths> = clinics
+        .iter()
+        .map(|(_, code, _)| state_dir::ClinicPaths::of(&dir, *code, several))
+        .collect();
     let cfg = LiveConfig {
         start,
         speed: a.speed,
@@ -357,9 +472,9 @@ pub fn run(a: ServeArgs) -> CmdResult {
         designation,
         port_base: a.port_base,
         households: a.households,
-        terminal_dir: Some(terminal_dir.clone()),
+        terminal_dir: Some(layout[0].terminal_dir.clone()),
         terminal_timeout: live::centre::DEFAULT_TIMEOUT,
-        institution,
+        institution: clinics[0].1,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -367,27 +482,42 @@ pub fn run(a: ServeArgs) -> CmdResult {
         .build()
         .map_err(|e| CliError::new(format!("cannot start the runtime: {e}")))?;
     rt.block_on(async {
-        let world: Option<live::WorldBuilder<'_>> = prepared.as_ref().map(|p| {
-            Box::new(move |clock, pki| live::world::World::for_scenario(p, seed, clock, pki))
-                as live::WorldBuilder<'_>
-        });
-        let running = live::start_on(&cfg, world, terminal_cfg, &net)
+        let mut specs = Vec::with_capacity(clinics.len());
+        for (i, (id, code, clinic_seed)) in clinics.iter().enumerate() {
+            let world: Option<live::WorldBuilder<'_>> = prepared.get(i).map(|p| {
+                let seed = *clinic_seed;
+                Box::new(move |clock, pki| live::world::World::for_scenario(p, seed, clock, pki))
+                    as live::WorldBuilder<'_>
+            });
+            specs.push(live::ClinicSpec {
+                id: id.clone(),
+                institution: *code,
+                seed: *clinic_seed,
+                terminal_dir: Some(layout[i].terminal_dir.clone()),
+                world,
+            });
+        }
+        let running = live::start_clinics(&cfg, specs, terminal_cfg, &net)
             .await
             .map_err(CliError::new)?;
-        let pki = running.app.pki.clone();
+        let app = running.app.clone();
+        let pki = app.pki.clone();
         // The card-challenge secret (issue 14 #13): replayable, private (0600).
         if let Some(k) = secret {
-            running.app.cards.set_challenge_secret(k);
+            app.cards.set_challenge_secret(k);
         }
         let secret_file = dir.join(state_dir::CHALLENGE_SECRET_FILE);
-        let hex = live::card::to_hex(&running.app.cards.challenge_secret());
+        let hex = live::card::to_hex(&app.cards.challenge_secret());
         state_dir::write_atomic(&secret_file, format!("{hex}\n").as_bytes(), true)
             .map_err(|e| CliError::new(format!("{}: {e}", secret_file.display())))?;
-        state_dir::write_pki(&dir, &pki)
-            .map_err(|e| CliError::new(format!("{}: {e}", dir.join("pki").display())))?;
-        let csv = live::population::csv(running.app.desk.population(), start);
-        state_dir::write_atomic(&dir.join("population.csv"), csv.as_bytes(), false)
-            .map_err(|e| CliError::new(format!("{}: {e}", dir.join("population.csv").display())))?;
+        let pki_err = |e: std::io::Error| CliError::new(format!("{}: {e}", dir.join("pki").display()));
+        state_dir::write_pki_ca(&dir, &pki).map_err(pki_err)?;
+        for (c, paths) in app.clinics.iter().zip(&layout) {
+            state_dir::write_matrix(&dir, &paths.pki_dir, &c.credentials).map_err(pki_err)?;
+            let csv = live::population::csv(&c.population, start);
+            state_dir::write_population(&dir, &paths.population_csv, csv.as_bytes())
+                .map_err(|e| CliError::new(format!("{}: {e}", paths.population_csv.display())))?;
+        }
         // The JSON services' OpenAPI documents, as `GET /openapi.json` serves them.
         let documents: Vec<(&str, Vec<u8>)> = live::http::Svc::ALL
             .iter()
@@ -405,26 +535,9 @@ pub fn run(a: ServeArgs) -> CmdResult {
         let at = |s: std::net::SocketAddr| net.authority(s.port());
         let http = |s: std::net::SocketAddr| format!("http://{}", at(s));
         let pki_dir = dir.join("pki");
-        let credentials: serde_json::Map<String, serde_json::Value> = pki
-            .matrix
-            .iter()
-            .map(|(n, _)| {
-                (
-                    n.to_string(),
-                    json!({
-                        "cert": pki_dir.join(format!("{n}.crt")),
-                        "key": pki_dir.join(format!("{n}.key")),
-                        "expected_refusal": expected_refusal(n),
-                    }),
-                )
-            })
-            .collect();
         let mut endpoints = json!({
             "eligibility_url": format!("https://{}/eligibility", at(ad.eligibility)),
             "eligibility_via_carrier_url": format!("https://{}/eligibility", at(ad.proxy)),
-            "institution_code": pki.institution.to_string(),
-            "other_institution_code": pki.other_institution.to_string(),
-            "terminal_dir": terminal_dir,
             "clock_url": format!("{}/clock", http(ad.control)),
             "control_url": http(ad.control),
             "inbox_url": format!("{}/inbox", http(ad.control)),
@@ -446,37 +559,60 @@ pub fn run(a: ServeArgs) -> CmdResult {
             // each service also serves its own at `GET /openapi.json`.
             "openapi_dir": dir.join(state_dir::OPENAPI_DIR),
             "server_ca": pki_dir.join("server-ca.crt"),
-            "credentials": credentials,
-            "population_csv": dir.join("population.csv"),
             "start": live::start_instant(start),
             "speed": a.speed,
-            "designation": designation,
-            "rules": rules.id(),
-            "seed": seed,
             "pid": std::process::id(),
         });
-        if let Some(p) = &prepared {
-            let deviations: Vec<Value> = p
-                .schedule
-                .deviations
-                .iter()
-                .map(|d| {
-                    eprintln!(
-                        "onsim serve: published table: {} {} (rule {})",
-                        d.id.as_str(),
-                        d.published_date,
-                        d.rule_date
-                    );
-                    json!({"id": d.id.as_str(), "published_date": d.published_date, "rule_date": d.rule_date})
-                })
-                .collect();
-            if !a.published.is_empty() {
-                endpoints["published_deviations"] = json!(deviations);
+        let mut entries = Vec::new();
+        for (i, (c, paths)) in app.clinics.iter().zip(&layout).enumerate() {
+            let mut e = clinic_entry(c, paths);
+            if let Some(p) = prepared.get(i) {
+                let s = p.scenario;
+                let deviations: Vec<Value> = p
+                    .schedule
+                    .deviations
+                    .iter()
+                    .map(|d| {
+                        eprintln!(
+                            "onsim serve: {}: published table: {} {} (rule {})",
+                            c.id,
+                            d.id.as_str(),
+                            d.published_date,
+                            d.rule_date
+                        );
+                        json!({"id": d.id.as_str(), "published_date": d.published_date, "rule_date": d.rule_date})
+                    })
+                    .collect();
+                if !a.published.is_empty() {
+                    e["published_deviations"] = json!(deviations);
+                }
+                e["scenario"] = json!(s.file);
+                e["clinic"] = json!(s.spec.live.clinic);
+                e["designation"] = json!(s.spec.clinic.designation);
+                e["rules"] = json!(s.spec.scenario.rules.id());
+                e["seed"] = json!(s.spec.scenario.seed);
+            } else {
+                e["designation"] = json!(designation);
+                e["rules"] = json!(rules.id());
+                e["seed"] = json!(seed);
+            }
+            entries.push(e);
+        }
+        if several {
+            // No clinic is the default: each one's own keys are in `clinics`.
+            endpoints["clinic_header"] = json!(live::clinics::HEADER);
+            endpoints["clinics"] = json!(entries);
+        } else if let (Value::Object(top), Some(Value::Object(one))) =
+            (&mut endpoints, entries.into_iter().next())
+        {
+            // One clinic: its keys at the top, as before several existed.
+            for (k, v) in one {
+                if k != "id" && k != "pki_dir" {
+                    top.insert(k, v);
+                }
             }
         }
-        if let Some(s) = &scenario {
-            endpoints["scenario"] = json!(s.file);
-            endpoints["clinic"] = json!(s.spec.live.clinic);
+        if !scenarios.is_empty() {
             endpoints["verdict_url"] = json!(format!("{}/verdict", http(ad.control)));
         }
         state_dir::write_endpoints(&dir, &endpoints)
@@ -488,7 +624,12 @@ pub fn run(a: ServeArgs) -> CmdResult {
         wait_for_signal().await;
         eprintln!("onsim serve: shutting down");
         // The verdict at the last virtual instant, before the services stop.
-        let verdict = running.app.world.verdict(true);
+        let verdict = if several {
+            live::verdict::overall(&app, true).map(Judged::Several)
+        } else {
+            app.first().world.verdict(true).map(Judged::One)
+        };
+        drop(app);
         running.stop().await;
         match verdict {
             Some(v) => write_verdict(&dir, &v),
@@ -497,38 +638,96 @@ pub fn run(a: ServeArgs) -> CmdResult {
     })
 }
 
+/// One clinic's keys in endpoints.json (`clinics[]`; with one clinic, at the top).
+fn clinic_entry(c: &live::clinics::LiveClinic, paths: &state_dir::ClinicPaths) -> Value {
+    let credentials: serde_json::Map<String, Value> = c
+        .credentials
+        .iter()
+        .map(|(n, _)| {
+            (
+                n.to_string(),
+                json!({
+                    "cert": paths.pki_dir.join(format!("{n}.crt")),
+                    "key": paths.pki_dir.join(format!("{n}.key")),
+                    "expected_refusal": expected_refusal(n),
+                }),
+            )
+        })
+        .collect();
+    json!({
+        "id": c.id,
+        "institution_code": c.institution.to_string(),
+        "other_institution_code": c.other_institution.to_string(),
+        "terminal_dir": paths.terminal_dir,
+        "pki_dir": paths.pki_dir,
+        "credentials": credentials,
+        "population_csv": paths.population_csv,
+    })
+}
+
+/// What the serve judged at shutdown.
+enum Judged {
+    One(live::verdict::Verdict),
+    Several(live::verdict::Overall),
+}
+
 /// verdict.json and verdict.junit.xml into the state dir (atomically); the outcome
-/// is the verdict's, as `onsim run` (0 passed, 1 failed).
-fn write_verdict(dir: &std::path::Path, v: &live::verdict::Verdict) -> CmdResult {
-    let mut text =
-        serde_json::to_string_pretty(v).map_err(|e| CliError::new(format!("verdict: {e}")))?;
+/// is the verdict's, as `onsim run` (0 passed, 1 failed; with several clinics: 0
+/// only if every clinic passed).
+fn write_verdict(dir: &std::path::Path, v: &Judged) -> CmdResult {
+    let (json, junit, passed) = match v {
+        Judged::One(v) => (
+            serde_json::to_string_pretty(v),
+            live::verdict::junit(v),
+            v.passed,
+        ),
+        Judged::Several(o) => (
+            serde_json::to_string_pretty(o),
+            live::verdict::junit_all(o),
+            o.passed,
+        ),
+    };
+    let mut text = json.map_err(|e| CliError::new(format!("verdict: {e}")))?;
     text.push('\n');
     for (name, bytes) in [
         (state_dir::VERDICT_FILE, text.into_bytes()),
-        (
-            state_dir::VERDICT_JUNIT_FILE,
-            live::verdict::junit(v).into_bytes(),
-        ),
+        (state_dir::VERDICT_JUNIT_FILE, junit.into_bytes()),
     ] {
         let path = dir.join(name);
         state_dir::write_atomic(&path, &bytes, false)
             .map_err(|e| CliError::new(format!("{}: {e}", path.display())))?;
     }
-    let judged = v
-        .checks
-        .iter()
-        .filter(|c| c.status != live::verdict::CheckStatus::NotJudged)
-        .count();
-    eprintln!(
-        "onsim serve: {} {}: outcome {} at {}; {judged} of {} checks judged; {}",
-        if v.passed { "PASS" } else { "FAIL" },
-        v.scenario,
-        v.outcome,
-        v.now,
-        v.checks.len(),
-        dir.join(state_dir::VERDICT_FILE).display()
-    );
-    Ok(if v.passed {
+    let one = |id: Option<&str>, v: &live::verdict::Verdict| {
+        let judged = v
+            .checks
+            .iter()
+            .filter(|c| c.status != live::verdict::CheckStatus::NotJudged)
+            .count();
+        eprintln!(
+            "onsim serve: {} {}{}: outcome {} at {}; {judged} of {} checks judged; {}",
+            if v.passed { "PASS" } else { "FAIL" },
+            id.map(|i| format!("{i} ")).unwrap_or_default(),
+            v.scenario,
+            v.outcome,
+            v.now,
+            v.checks.len(),
+            dir.join(state_dir::VERDICT_FILE).display()
+        );
+    };
+    match v {
+        Judged::One(v) => one(None, v),
+        Judged::Several(o) => {
+            for c in &o.clinics {
+                one(Some(&c.id), &c.verdict);
+            }
+            eprintln!(
+                "onsim serve: {} overall: {} clinics",
+                if o.passed { "PASS" } else { "FAIL" },
+                o.clinics.len()
+            );
+        }
+    }
+    Ok(if passed {
         Outcome::Passed
     } else {
         Outcome::Failed
@@ -554,5 +753,65 @@ async fn wait_for_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scenario(rel: &str) -> Scenario {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../scenarios")
+            .join(rel);
+        crate::scenario::load(&path).expect("scenario loads")
+    }
+
+    /// Clinics of one prefecture and county are numbered apart by the bureau's
+    /// counter; a clinic elsewhere keeps its number; one clinic is never moved.
+    #[test]
+    fn clinics_of_one_bureau_get_the_next_numbers() {
+        let mut one = vec![("a".to_string(), scenario("happy/r2024-medical-tokyo.toml"))];
+        assert!(number_clinics(&mut one).is_empty());
+        let own = one[0].1.spec.actors.bureau.next_number;
+        let mut three = vec![
+            ("a".to_string(), scenario("happy/r2024-medical-tokyo.toml")),
+            ("b".to_string(), scenario("network/outage-on-go-live.toml")),
+            (
+                "c".to_string(),
+                scenario("implementing-body/slow-absorbed.toml"),
+            ),
+            ("d".to_string(), scenario("happy/r2024-medical-tokyo.toml")),
+        ];
+        let moved = number_clinics(&mut three);
+        let n = |i: usize| three[i].1.spec.actors.bureau.next_number;
+        assert_eq!(n(0), own);
+        assert_eq!(n(1), own, "another prefecture keeps its number");
+        assert_eq!(n(2), own + NUMBERS_PER_CLINIC);
+        assert_eq!(n(3), own + 2 * NUMBERS_PER_CLINIC);
+        assert_eq!(
+            moved,
+            vec![
+                ("c".to_string(), own, own + NUMBERS_PER_CLINIC),
+                ("d".to_string(), own, own + 2 * NUMBERS_PER_CLINIC),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_clinic_is_named_by_its_stem_or_its_id() {
+        let (id, file) = clinic_and_file("scenarios/network/outage-on-go-live.toml").unwrap();
+        assert_eq!(id, "outage-on-go-live");
+        assert_eq!(
+            file,
+            PathBuf::from("scenarios/network/outage-on-go-live.toml")
+        );
+        let (id, file) = clinic_and_file("tokyo=dir/x.toml").unwrap();
+        assert_eq!((id.as_str(), file), ("tokyo", PathBuf::from("dir/x.toml")));
+        // `=` in a path that does not start with an id is part of the path.
+        let (id, file) = clinic_and_file("dir/a=b/x.toml").unwrap();
+        assert_eq!((id.as_str(), file), ("x", PathBuf::from("dir/a=b/x.toml")));
+        let e = clinic_and_file("dir/a b.toml").unwrap_err().to_string();
+        assert!(e.contains("clinic id") && e.contains("ID="), "{e}");
     }
 }

@@ -256,7 +256,8 @@ impl Proxy {
     /// Accept connections until `shutdown` turns true.
     pub async fn run(self: Arc<Self>, listener: TcpListener, shutdown: watch::Receiver<bool>) {
         let slots = self.limit.clone();
-        self.serve(listener, shutdown, slots).await
+        let line = self.line.clone();
+        self.serve(listener, shutdown, slots, line).await
     }
 
     /// As [`Self::run`], on the terminal's own listener and slots.
@@ -265,8 +266,21 @@ impl Proxy {
         listener: TcpListener,
         shutdown: watch::Receiver<bool>,
     ) {
+        let line = self.line.clone();
+        self.run_reserved_for(listener, shutdown, line).await
+    }
+
+    /// As [`Self::run_reserved`], with the line check of one clinic of several
+    /// (issue 17 item 2: each clinic's terminal meets its own line and outages; the
+    /// manual faults and the counters are the proxy's, shared).
+    pub async fn run_reserved_for(
+        self: Arc<Self>,
+        listener: TcpListener,
+        shutdown: watch::Receiver<bool>,
+        line: LineCheck,
+    ) {
         let slots = self.reserved.clone();
-        self.serve(listener, shutdown, slots).await
+        self.serve(listener, shutdown, slots, line).await
     }
 
     async fn serve(
@@ -274,6 +288,7 @@ impl Proxy {
         listener: TcpListener,
         mut shutdown: watch::Receiver<bool>,
         slots: Arc<Semaphore>,
+        line: LineCheck,
     ) {
         while let Some((client, peer)) =
             super::accept_until(&listener, &mut shutdown, "carrier proxy").await
@@ -281,16 +296,23 @@ impl Proxy {
             let me = self.clone();
             let mut stop = shutdown.clone();
             let slots = slots.clone();
+            let line = line.clone();
             tokio::spawn(async move {
                 tokio::select! {
-                    _ = tokio::time::timeout(MAX_LIFETIME, me.handle(client, peer, slots)) => {}
+                    _ = tokio::time::timeout(MAX_LIFETIME, me.handle(client, peer, slots, line)) => {}
                     _ = stop.changed() => {}
                 }
             });
         }
     }
 
-    async fn handle(self: Arc<Self>, client: TcpStream, peer: SocketAddr, slots: Arc<Semaphore>) {
+    async fn handle(
+        self: Arc<Self>,
+        client: TcpStream,
+        peer: SocketAddr,
+        slots: Arc<Semaphore>,
+        line: LineCheck,
+    ) {
         self.stats.accepted.fetch_add(1, Ordering::Relaxed);
         let Ok(_permit) = slots.try_acquire_owned() else {
             self.stats.refused_limit.fetch_add(1, Ordering::Relaxed);
@@ -300,7 +322,7 @@ impl Proxy {
         };
         let f = self.faults();
         let today = self.clock.today();
-        let connectable = f.line_connectable.unwrap_or_else(|| (self.line)());
+        let connectable = f.line_connectable.unwrap_or_else(|| line());
         if !connectable {
             self.stats.refused_line.fetch_add(1, Ordering::Relaxed);
             tracing::info!(%peer, "carrier: line not on the connectable list, connection refused");

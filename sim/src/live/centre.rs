@@ -390,8 +390,21 @@ pub fn terminal_client_config(pki: &super::pki::LivePki) -> Result<ClientConfig,
         .iter()
         .find(|(n, _)| *n == "valid")
         .ok_or("no valid credential")?;
-    super::tls::client_config(pki.server_ca.cert_der(), &valid.der, &valid.key.pkcs8)
-        .map_err(|e| format!("TLS client: {e}"))
+    credential_client_config(pki, valid)
+}
+
+/// `credential` (a clinic's `valid`, issue 17 item 2) as a TLS client configuration
+/// trusting the run's server CA.
+pub fn credential_client_config(
+    pki: &super::pki::LivePki,
+    credential: &fakes::pki::Issued,
+) -> Result<ClientConfig, String> {
+    super::tls::client_config(
+        pki.server_ca.cert_der(),
+        &credential.der,
+        &credential.key.pkcs8,
+    )
+    .map_err(|e| format!("TLS client: {e}"))
 }
 
 #[cfg(test)]

@@ -69,12 +69,27 @@ struct Inbox {
 pub struct ControlClient {
     control: SocketAddr,
     rt: tokio::runtime::Handle,
+    /// The clinic every call is for (the `Onsim-Clinic` header), with several.
+    clinic: Option<String>,
 }
 
 impl ControlClient {
     /// A client of the control service at `control`, calling on `rt`.
     pub fn new(control: SocketAddr, rt: tokio::runtime::Handle) -> Self {
-        ControlClient { control, rt }
+        ControlClient {
+            control,
+            rt,
+            clinic: None,
+        }
+    }
+
+    /// The same client, naming clinic `id` on every call (the `Onsim-Clinic`
+    /// header: a serve of several clinics, [`super::clinics`]).
+    pub fn for_clinic(&self, id: &str) -> Self {
+        ControlClient {
+            clinic: Some(id.to_string()),
+            ..self.clone()
+        }
     }
 
     /// `GET /clock`.
@@ -157,11 +172,15 @@ impl ControlClient {
         let m = method.to_string();
         let fail = |e: String| self.error(&m, path, e);
         let bytes = body.map(|b| b.to_string()).unwrap_or_default();
-        let req = Request::builder()
+        let mut req = Request::builder()
             .method(method.clone())
             .uri(path)
             .header(hyper::header::HOST, addr.to_string())
-            .header(hyper::header::CONTENT_TYPE, "application/json")
+            .header(hyper::header::CONTENT_TYPE, "application/json");
+        if let Some(id) = &self.clinic {
+            req = req.header(super::clinics::HEADER, id.as_str());
+        }
+        let req = req
             .body(Full::new(Bytes::from(bytes)))
             .map_err(|e| fail(e.to_string()))?;
         self.rt.block_on(async {

@@ -27,6 +27,9 @@ use fakes::time::VirtualTime;
 #[derive(Debug)]
 pub struct EligibilityDesk {
     population: Population,
+    /// The population of each clinic of a serve of several (issue 17 item 2), by
+    /// institution code; any other institution asks [`EligibilityDesk::population`].
+    populations: BTreeMap<InstitutionCode, Population>,
     config: AnswerConfig,
     services: Mutex<BTreeMap<String, Service>>,
     /// What the API saw and answered (for `onsim load`'s "nothing lost" check;
@@ -91,14 +94,29 @@ impl EligibilityDesk {
     pub fn new(population: Population, config: AnswerConfig) -> Self {
         EligibilityDesk {
             population,
+            populations: BTreeMap::new(),
             config,
             services: Mutex::new(BTreeMap::new()),
             stats: EligibilityStats::default(),
         }
     }
 
+    /// The default population (the first clinic's).
     pub fn population(&self) -> &Population {
         &self.population
+    }
+
+    /// Answer the terminals of `institution` from `population` (a clinic's own).
+    pub fn with_population(mut self, institution: InstitutionCode, population: Population) -> Self {
+        self.populations.insert(institution, population);
+        self
+    }
+
+    /// The population the terminals of `institution` are answered from.
+    pub fn population_of(&self, institution: InstitutionCode) -> &Population {
+        self.populations
+            .get(&institution)
+            .unwrap_or(&self.population)
     }
 
     /// Answer `bytes` of `kind` for a terminal whose certificate is bound to `bound`.
@@ -160,9 +178,13 @@ impl EligibilityDesk {
         if services.len() >= MAX_INSTITUTIONS && !services.contains_key(&bound.to_string()) {
             services.pop_first();
         }
-        let service = services
-            .entry(bound.to_string())
-            .or_insert_with(|| Service::new(self.population.clone(), bound, self.config.clone()));
+        let service = services.entry(bound.to_string()).or_insert_with(|| {
+            Service::new(
+                self.population_of(bound).clone(),
+                bound,
+                self.config.clone(),
+            )
+        });
         f(service)
     }
 }

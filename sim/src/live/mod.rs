@@ -5,6 +5,8 @@
 //! - [`clock`]: the virtual clock (scaled or frozen, jumped on command);
 //! - [`world`]: the live driver — the same actors and [`crate::engine::EventQueue`]
 //!   as timeline mode; the system under test plays the clinic;
+//! - [`clinics`]: the clinics of one serve (one world each, on the one clock) and
+//!   how a request names its clinic (`Onsim-Clinic`, or the client certificate);
 //! - [`http`]: the HTTP + JSON services (control, bureau, reader vendor, carrier,
 //!   portal) and the eligibility API over mutual TLS;
 //! - [`tls`]: rustls configurations (ring only) and the virtual-clock client
@@ -28,6 +30,7 @@ pub mod carrier;
 pub mod centre;
 pub mod certificate_fault;
 pub mod client;
+pub mod clinics;
 pub mod clock;
 pub mod connection;
 pub mod eligibility;
@@ -58,6 +61,7 @@ use fakes::schedule::RuleSet;
 use fakes::time::VirtualTime;
 
 use self::carrier::Proxy;
+use self::clinics::{LiveClinic, Unchosen};
 use self::clock::VirtualClock;
 use self::eligibility::EligibilityDesk;
 use self::http::Svc;
@@ -67,7 +71,10 @@ use self::world::{World, WorldConfig};
 /// Everything the handlers share.
 pub struct App {
     pub clock: Arc<VirtualClock>,
-    pub world: Arc<World>,
+    /// The clinics of the serve, in command-line order (at least one): each its own
+    /// world, credentials, population and terminal ([`clinics`]).
+    pub clinics: Vec<Arc<LiveClinic>>,
+    /// The run's certificates; its `matrix` and `institution` are the first clinic's.
     pub pki: Arc<LivePki>,
     pub desk: Arc<EligibilityDesk>,
     /// Card-based confirmations: JPKI CA, link registry, challenges.
@@ -77,10 +84,71 @@ pub struct App {
     pub client_verifier: Arc<tls::VirtualClockClientVerifier>,
     /// The terminal CA's revocations published so far (start-time CRL first).
     pub revocations: Arc<revocations::TerminalRevocations>,
-    /// Where the simulated reader sends its card confirmations (the carrier's
-    /// terminal listener) and where their face files go (set once the file drop runs).
-    pub reader_centre: SocketAddr,
-    pub face: std::sync::OnceLock<reader::FaceSink>,
+}
+
+impl App {
+    /// The first clinic: the only one of a serve of one.
+    pub fn first(&self) -> &Arc<LiveClinic> {
+        &self.clinics[0]
+    }
+
+    /// The clinics' ids, in order.
+    pub fn clinic_ids(&self) -> Vec<&str> {
+        self.clinics.iter().map(|c| c.id.as_str()).collect()
+    }
+
+    /// The clinic a JSON request names with its [`clinics::HEADER`] (absent: the only
+    /// clinic); `Err` says why none ([`clinics::choose`]).
+    pub fn choose(&self, headers: &hyper::HeaderMap) -> Result<&Arc<LiveClinic>, Unchosen> {
+        let raw = headers.get(clinics::HEADER).map(|v| v.as_bytes());
+        clinics::choose(&self.clinic_ids(), raw).map(|i| &self.clinics[i])
+    }
+
+    /// The clinic whose terminals carry certificates bound to `code` (its institution
+    /// code, or a reception number it submitted on the portal); a code of no clinic
+    /// (e.g. `other-institution.crt`'s) is judged with the first clinic's world and
+    /// population *(our choice: its requests are refused unless they name the
+    /// certificate's own code, as with one clinic)*.
+    pub fn clinic_by_code(&self, code: InstitutionCode) -> &Arc<LiveClinic> {
+        if self.clinics.len() == 1 {
+            return self.first();
+        }
+        let codes: Vec<InstitutionCode> = self.clinics.iter().map(|c| c.institution).collect();
+        clinics::by_code(&codes, code)
+            .map(|i| &self.clinics[i])
+            .or_else(|| self.clinics.iter().find(|c| c.world.submitted(code)))
+            .unwrap_or_else(|| self.first())
+    }
+
+    /// Deliver what came due in every clinic's world; how many messages.
+    pub fn tick(&self) -> usize {
+        self.clinics.iter().map(|c| c.world.tick()).sum()
+    }
+
+    /// When the next queued message of any clinic's world comes due.
+    pub fn next_due(&self) -> Option<VirtualTime> {
+        self.clinics.iter().filter_map(|c| c.world.next_due()).min()
+    }
+
+    /// Messages waiting for their time, in every clinic's world.
+    pub fn pending(&self) -> usize {
+        self.clinics.iter().map(|c| c.world.pending()).sum()
+    }
+}
+
+/// One clinic to start ([`start_clinics`]).
+pub struct ClinicSpec<'a> {
+    /// Its id ([`clinics::check_id`]).
+    pub id: String,
+    /// The code its bureau hands out first (its `valid.crt` and terminal are bound to it).
+    pub institution: InstitutionCode,
+    /// The seed of its population (its scenario's, or the run's).
+    pub seed: u64,
+    /// Where its terminal's file drop lives (`req/`, `res/`, `face/`), if any.
+    pub terminal_dir: Option<PathBuf>,
+    /// Its world (a scenario's actors); `None`: the default world of the run's rules
+    /// and designation.
+    pub world: Option<WorldBuilder<'a>>,
 }
 
 /// How to start the live services.
@@ -226,8 +294,9 @@ pub struct Running {
     pub addrs: Addrs,
     shutdown: watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
-    /// The file drop; shared with the reader's face writer ([`reader::FaceSink`]).
-    terminal: Option<crate::terminal::TerminalDriver>,
+    /// Each clinic's file drop; shared with its reader's face writer
+    /// ([`reader::FaceSink`]).
+    terminals: Vec<crate::terminal::TerminalDriver>,
 }
 
 async fn bind(ip: IpAddr, base: u16, offset: u16) -> std::io::Result<TcpListener> {
@@ -280,45 +349,73 @@ pub async fn start_on(
     terminal_cfg: crate::terminal::DriverConfig,
     net: &Network,
 ) -> Result<Running, String> {
-    let clock = Arc::new(
-        VirtualClock::new(start_instant(cfg.start), cfg.speed).map_err(|e| e.to_string())?,
-    );
-    let institution = cfg.institution;
-    let other = InstitutionCode::new(
+    let one = ClinicSpec {
+        id: clinics::DEFAULT_ID.to_string(),
+        institution: cfg.institution,
+        seed: cfg.seed,
+        terminal_dir: cfg.terminal_dir.clone(),
+        world,
+    };
+    start_clinics(cfg, vec![one], terminal_cfg, net).await
+}
+
+/// `other-institution.crt`'s code for a clinic of `institution`: number 9001 of its
+/// prefecture and county, medical *(our choice)*.
+fn other_for(institution: InstitutionCode) -> InstitutionCode {
+    InstitutionCode::new(
         institution.prefecture(),
         FeeTable::Medical,
         institution.county(),
         9001,
     )
-    .unwrap_or_else(other_institution);
-    let mut pki = LivePki::new(cfg.seed, cfg.start, institution, other)
+    .unwrap_or_else(other_institution)
+}
+
+/// As [`start_on`], for several clinics on the one clock and the same service ports
+/// (issue 17 item 2). `cfg.institution` and `cfg.terminal_dir` are not read (each
+/// clinic's are in its [`ClinicSpec`]); `cfg.seed` seeds what the clinics share (the
+/// server and terminal CAs, the card desk, the proxy). `Err` when `specs` is empty,
+/// an id repeats or two clinics share an institution code.
+pub async fn start_clinics(
+    cfg: &LiveConfig,
+    specs: Vec<ClinicSpec<'_>>,
+    terminal_cfg: crate::terminal::DriverConfig,
+    net: &Network,
+) -> Result<Running, String> {
+    if specs.is_empty() {
+        return Err("no clinic to serve".into());
+    }
+    for (i, a) in specs.iter().enumerate() {
+        clinics::check_id(&a.id)?;
+        if let Some(b) = specs[..i].iter().find(|b| b.id == a.id) {
+            return Err(format!("two clinics have the id {:?}", b.id));
+        }
+        if let Some(b) = specs[..i].iter().find(|b| b.institution == a.institution) {
+            return Err(format!(
+                "clinics {:?} and {:?} have the same institution code {}",
+                b.id, a.id, a.institution
+            ));
+        }
+    }
+    let clock = Arc::new(
+        VirtualClock::new(start_instant(cfg.start), cfg.speed).map_err(|e| e.to_string())?,
+    );
+    let first = specs[0].institution;
+    let mut pki = LivePki::new(cfg.seed, cfg.start, first, other_for(first))
         .map_err(|e| format!("certificates: {e}"))?;
+    let mut matrices = vec![pki.matrix.clone()];
+    for spec in &specs[1..] {
+        let m = pki
+            .add_clinic(&spec.institution, &other_for(spec.institution))
+            .map_err(|e| format!("certificates of clinic {}: {e}", spec.id))?;
+        matrices.push(m);
+    }
     if let Some(server) = tls::server_certificate_for(&pki, &net.advertise)
         .map_err(|e| format!("server certificate for {}: {e}", net.advertise))?
     {
         pki.server = server;
     }
     let pki = Arc::new(pki);
-    let world = Arc::new(match world {
-        Some(build) => build(clock.clone(), pki.clone()),
-        None => World::new(
-            &WorldConfig {
-                rules: cfg.rules,
-                designation: cfg.designation,
-                seed: cfg.seed,
-                prefecture: institution.prefecture(),
-                county: CLINIC_COUNTY,
-            },
-            clock.clone(),
-            pki.clone(),
-        )?,
-    });
-    let population = Population::new(PopulationConfig {
-        seed: cfg.seed,
-        households: cfg.households,
-        ..PopulationConfig::default()
-    });
-    population::check_examples(&population).map_err(|e| format!("--households: {e}"))?;
     // The terminal's output encoding is the desk's default for requests that name
     // none: answers pass through the terminal as the centre wrote them, so the centre
     // writes them in the terminal's encoding (a request's CharacterCodeIdentifier
@@ -328,7 +425,15 @@ pub async fn start_on(
     if let Some(c) = terminal_cfg.encoding {
         desk_cfg.default_character_code = c;
     }
-    let desk = Arc::new(EligibilityDesk::new(population.clone(), desk_cfg));
+    let population_of = |seed: u64| -> Result<Population, String> {
+        let p = Population::new(PopulationConfig {
+            seed,
+            households: cfg.households,
+            ..PopulationConfig::default()
+        });
+        population::check_examples(&p).map_err(|e| format!("--households: {e}"))?;
+        Ok(p)
+    };
     let ip = net.bind;
     let io = |what: &str, e: std::io::Error| format!("cannot listen for {what} on {ip}: {e}");
     let l_control = bind(ip, cfg.port_base, 0)
@@ -352,12 +457,6 @@ pub async fn start_on(
     let l_proxy = bind(ip, cfg.port_base, 6)
         .await
         .map_err(|e| io("carrier proxy", e))?;
-    // The terminal's own way into the carrier (unpublished, ephemeral, own slots):
-    // on loopback whatever `--bind` says, since only onsim itself uses it.
-    let l_proxy_terminal = bind(IpAddr::V4(Ipv4Addr::LOCALHOST), 0, 0)
-        .await
-        .map_err(|e| io("carrier proxy (terminal)", e))?;
-    let proxy_terminal = l_proxy_terminal.local_addr().map_err(|e| e.to_string())?;
     let addr = |l: &TcpListener| l.local_addr().map_err(|e| e.to_string());
     let addrs = Addrs {
         control: addr(&l_control)?,
@@ -368,15 +467,62 @@ pub async fn start_on(
         eligibility: addr(&l_elig)?,
         proxy: addr(&l_proxy)?,
     };
-    let line_world = world.clone();
+    // Each clinic: its world, its population, and its terminal's own way into the
+    // carrier (unpublished, ephemeral, the proxy's reserved slots): on loopback
+    // whatever `--bind` says, since only onsim itself uses it.
+    let mut built: Vec<(Arc<LiveClinic>, TcpListener, Option<PathBuf>)> = Vec::new();
+    for (spec, credentials) in specs.into_iter().zip(matrices) {
+        let other = other_for(spec.institution);
+        let world = match spec.world {
+            Some(build) => build(clock.clone(), pki.clone()),
+            None => World::new(
+                &WorldConfig {
+                    rules: cfg.rules,
+                    designation: cfg.designation,
+                    seed: spec.seed,
+                    prefecture: spec.institution.prefecture(),
+                    county: CLINIC_COUNTY,
+                },
+                clock.clone(),
+                pki.clone(),
+            )?,
+        };
+        let l = bind(IpAddr::V4(Ipv4Addr::LOCALHOST), 0, 0)
+            .await
+            .map_err(|e| io("carrier proxy (terminal)", e))?;
+        let clinic = LiveClinic {
+            id: spec.id,
+            institution: spec.institution,
+            other_institution: other,
+            world: Arc::new(world.with_other_institution(other)),
+            credentials,
+            population: population_of(spec.seed)?,
+            reader_centre: l.local_addr().map_err(|e| e.to_string())?,
+            face: std::sync::OnceLock::new(),
+        };
+        built.push((Arc::new(clinic), l, spec.terminal_dir));
+    }
+    let mut desk = EligibilityDesk::new(built[0].0.population.clone(), desk_cfg);
+    for (c, _, _) in &built {
+        desk = desk.with_population(c.institution, c.population.clone());
+    }
+    let desk = Arc::new(desk);
+    // One line check per clinic: up when its ordered line (if any) is connectable and
+    // no carrier outage window of its scenario is in force (`World::carrier_outage_now`).
+    let line_of = |w: Arc<World>| -> carrier::LineCheck {
+        Arc::new(move || w.line().is_none_or(|(_, _, ok)| ok) && !w.carrier_outage_now())
+    };
+    // The published proxy carries every clinic's traffic and cannot tell whose a
+    // connection is (TLS passes through it): it is down while any clinic's line is
+    // *(our choice: a fault is never hidden; each clinic's terminal meets only its own)*.
+    let all_lines: Vec<carrier::LineCheck> = built
+        .iter()
+        .map(|(c, _, _)| line_of(c.world.clone()))
+        .collect();
     let proxy = Proxy::new(
         reachable(addrs.eligibility),
         clock.clone(),
-        // Up when the ordered line (if any) is connectable and no carrier outage
-        // window of the scenario is in force (`World::carrier_outage_now`).
-        Arc::new(move || {
-            line_world.line().is_none_or(|(_, _, ok)| ok) && !line_world.carrier_outage_now()
-        }),
+        Arc::new(move || all_lines.iter().all(|up| up())),
         cfg.seed,
     );
     let client_verifier = Arc::new(tls::VirtualClockClientVerifier::new(
@@ -391,12 +537,14 @@ pub async fn start_on(
         pki.clone(),
         client_verifier.clone(),
     ));
-    // The world revokes the certificates a scenario's `client-certificate` fault
+    // Each world revokes the certificates a scenario's `client-certificate` fault
     // says are revoked ([`World::attach_revocations`]).
-    world.attach_revocations(revocations.clone());
+    for (c, _, _) in &built {
+        c.world.attach_revocations(revocations.clone());
+    }
     let app = Arc::new(App {
         clock: clock.clone(),
-        world: world.clone(),
+        clinics: built.iter().map(|(c, _, _)| c.clone()).collect(),
         pki: pki.clone(),
         desk,
         cards: Arc::new(
@@ -405,8 +553,6 @@ pub async fn start_on(
         proxy: proxy.clone(),
         client_verifier,
         revocations: revocations.clone(),
-        reader_centre: proxy_terminal,
-        face: std::sync::OnceLock::new(),
     });
     let (tx, rx) = watch::channel(false);
     let mut tasks = Vec::new();
@@ -431,62 +577,62 @@ pub async fn start_on(
         rx.clone(),
     )));
     tasks.push(tokio::spawn(proxy.clone().run(l_proxy, rx.clone())));
-    tasks.push(tokio::spawn(
-        proxy.run_reserved(l_proxy_terminal, rx.clone()),
-    ));
+    let mut terminals = Vec::new();
+    for (clinic, l, dir) in built {
+        tasks.push(tokio::spawn(proxy.clone().run_reserved_for(
+            l,
+            rx.clone(),
+            line_of(clinic.world.clone()),
+        )));
+        let Some(dir) = dir else { continue };
+        let term = Terminal::new(Service::new(
+            clinic.population.clone(),
+            clinic.institution,
+            AnswerConfig::default(),
+        ));
+        let c = clock.clone();
+        let valid = clinic.credential("valid").ok_or("no valid credential")?;
+        // The terminal asks the implementing body over mutual TLS (the clinic's
+        // `valid` credential) through the carrier proxy, so carrier faults reach the
+        // file drop as abnormal answers.
+        let backend = centre::HttpBackend::new(
+            &format!("https://localhost:{}/eligibility", addrs.eligibility.port()),
+            Some(clinic.reader_centre),
+            Some(centre::credential_client_config(&pki, valid)?),
+        )?
+        .with_timeout(cfg.terminal_timeout);
+        let driver = crate::terminal::start_with(
+            &dir,
+            term,
+            Arc::new(backend),
+            Arc::new(move || c.now()),
+            terminal_cfg.clone(),
+        )
+        .map_err(|e| format!("terminal file drop in {}: {e}", dir.display()))?;
+        // The reader (`POST /reader/present`) writes face/ through the file drop.
+        let _ = clinic.face.set(reader::FaceSink(driver.face_drop()));
+        terminals.push(driver);
+    }
     // The clock's heartbeat: deliver what came due while the clock runs.
     {
-        let world = world.clone();
+        let app = app.clone();
         let mut stop = rx.clone();
         tasks.push(tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_millis(20));
             loop {
                 tokio::select! {
-                    _ = tick.tick() => { world.tick(); }
+                    _ = tick.tick() => { app.tick(); }
                     _ = stop.changed() => break,
                 }
             }
         }));
-    }
-    let terminal = match &cfg.terminal_dir {
-        Some(dir) => {
-            let term = Terminal::new(Service::new(
-                population,
-                institution,
-                AnswerConfig::default(),
-            ));
-            let c = clock.clone();
-            // The terminal asks the implementing body over mutual TLS (the `valid`
-            // credential) through the carrier proxy, so carrier faults reach the
-            // file drop as abnormal answers.
-            let backend = centre::HttpBackend::new(
-                &format!("https://localhost:{}/eligibility", addrs.eligibility.port()),
-                Some(proxy_terminal),
-                Some(centre::terminal_client_config(&pki)?),
-            )?
-            .with_timeout(cfg.terminal_timeout);
-            let driver = crate::terminal::start_with(
-                dir,
-                term,
-                Arc::new(backend),
-                Arc::new(move || c.now()),
-                terminal_cfg,
-            )
-            .map_err(|e| format!("terminal file drop in {}: {e}", dir.display()))?;
-            Some(driver)
-        }
-        None => None,
-    };
-    // The reader (`POST /reader/present`) writes face/ through the file drop.
-    if let Some(t) = &terminal {
-        let _ = app.face.set(reader::FaceSink(t.face_drop()));
     }
     Ok(Running {
         app,
         addrs,
         shutdown: tx,
         tasks,
-        terminal,
+        terminals,
     })
 }
 
@@ -496,7 +642,7 @@ impl Running {
     /// still-running centre, bounded by its timeout, or left in `req/`), so a clean
     /// shutdown never writes a false "centre unreachable" answer (issue 14 #2).
     pub async fn stop(mut self) {
-        if let Some(t) = self.terminal.take() {
+        for t in std::mem::take(&mut self.terminals) {
             let _ = tokio::task::spawn_blocking(move || t.stop()).await;
         }
         let _ = self.shutdown.send(true);
@@ -505,9 +651,10 @@ impl Running {
         }
     }
 
-    /// Where card confirmations are written (`face/`), when the file drop runs.
+    /// Where the first clinic's card confirmations are written (`face/`), when its
+    /// file drop runs.
     pub fn face_drop(&self) -> Option<crate::terminal::FaceDrop> {
-        self.terminal.as_ref().map(|t| t.face_drop())
+        self.terminals.first().map(|t| t.face_drop())
     }
 }
 

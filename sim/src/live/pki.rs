@@ -62,6 +62,63 @@ pub struct LivePki {
     pub institution: InstitutionCode,
     /// The institution `other-institution.crt` is bound to.
     pub other_institution: InstitutionCode,
+    /// The CA nobody trusts (`wrong-ca.crt`'s issuer).
+    stranger: Authority,
+    /// The virtual start the matrices are dated from.
+    start: NaiveDate,
+}
+
+/// The credential matrix of one clinic ([`MATRIX`] order): `valid` issued 30 days
+/// before `start`, `expired` ended a month before it, `not-yet-valid` from 2 years
+/// after, `revoked` as `valid` (its revocation: [`revocation_of`]), `wrong-ca` from
+/// `stranger`, `other-institution` bound to `other`.
+fn issue_matrix(
+    terminal_ca: &Authority,
+    stranger: &Authority,
+    start: NaiveDate,
+    institution: &InstitutionCode,
+    other: &InstitutionCode,
+) -> Result<Vec<(&'static str, Issued)>, PkiError> {
+    let issued_valid = start.checked_sub_days(Days::new(30)).unwrap_or(start);
+    let mut matrix = Vec::with_capacity(MATRIX.len());
+    for name in MATRIX {
+        let spec = match name {
+            "expired" => {
+                // Issued 3 years 4 months ago: ended a month before the start.
+                let issued = start
+                    .checked_sub_months(Months::new(40))
+                    .ok_or(PkiError::Date(start))?;
+                CertSpec::client(institution, name, issued)
+            }
+            "not-yet-valid" => {
+                let issued = start
+                    .checked_add_months(Months::new(24))
+                    .ok_or(PkiError::Date(start))?;
+                CertSpec::client(institution, name, issued)
+            }
+            "other-institution" => CertSpec::client(other, name, issued_valid),
+            _ => CertSpec::client(institution, name, issued_valid),
+        };
+        let issued = if name == "wrong-ca" {
+            stranger.issue(&spec)?
+        } else {
+            terminal_ca.issue(&spec)?
+        };
+        matrix.push((name, issued));
+    }
+    Ok(matrix)
+}
+
+/// The start-time revocation of a matrix's `revoked` credential, dated `date`.
+fn revocation_of(matrix: &[(&'static str, Issued)], date: NaiveDate) -> Revocation {
+    Revocation {
+        serial: matrix
+            .iter()
+            .find(|(n, _)| *n == "revoked")
+            .map(|(_, c)| c.serial.clone())
+            .unwrap_or_default(),
+        date,
+    }
 }
 
 impl std::fmt::Debug for LivePki {
@@ -94,42 +151,14 @@ impl LivePki {
         // Generation 9 of the same seed: same kind of CA, a key nobody trusts.
         let stranger = Authority::implementing_body(seed ^ 0x5eed_0bad, 9, ca_from, ca_to)?;
         let back = |days: u64| start.checked_sub_days(Days::new(days)).unwrap_or(start);
-        let issued_valid = back(30);
-        let mut matrix = Vec::with_capacity(MATRIX.len());
-        for name in MATRIX {
-            let spec = match name {
-                "expired" => {
-                    // Issued 3 years 4 months ago: ended a month before the start.
-                    let issued = start
-                        .checked_sub_months(Months::new(40))
-                        .ok_or(PkiError::Date(start))?;
-                    CertSpec::client(&institution, name, issued)
-                }
-                "not-yet-valid" => {
-                    let issued = start
-                        .checked_add_months(Months::new(24))
-                        .ok_or(PkiError::Date(start))?;
-                    CertSpec::client(&institution, name, issued)
-                }
-                "other-institution" => CertSpec::client(&other_institution, name, issued_valid),
-                _ => CertSpec::client(&institution, name, issued_valid),
-            };
-            let issued = if name == "wrong-ca" {
-                stranger.issue(&spec)?
-            } else {
-                terminal_ca.issue(&spec)?
-            };
-            matrix.push((name, issued));
-        }
-        let revoked_serial = matrix
-            .iter()
-            .find(|(n, _)| *n == "revoked")
-            .map(|(_, c)| c.serial.clone())
-            .unwrap_or_default();
-        let revocations = vec![Revocation {
-            serial: revoked_serial,
-            date: back(1),
-        }];
+        let matrix = issue_matrix(
+            &terminal_ca,
+            &stranger,
+            start,
+            &institution,
+            &other_institution,
+        )?;
+        let revocations = vec![revocation_of(&matrix, back(1))];
         let crl = terminal_ca.crl(back(1), 3650, &revocations)?;
         let verifier = Verifier::new().trust(terminal_ca.cert_der()).with_crl(&crl);
         Ok(LivePki {
@@ -142,7 +171,29 @@ impl LivePki {
             matrix,
             institution,
             other_institution,
+            stranger,
+            start,
         })
+    }
+
+    /// Another clinic of the serve (issue 17 item 2): its own credential matrix for
+    /// `institution` (and `other` for `other-institution.crt`), issued by the same
+    /// terminal CA (and the same untrusted CA for `wrong-ca`), its `revoked`
+    /// credential added to the start-time CRL, which the verifier then judges with.
+    pub fn add_clinic(
+        &mut self,
+        institution: &InstitutionCode,
+        other: &InstitutionCode,
+    ) -> Result<Vec<(&'static str, Issued)>, PkiError> {
+        let start = self.start;
+        let matrix = issue_matrix(&self.terminal_ca, &self.stranger, start, institution, other)?;
+        let back = start.checked_sub_days(Days::new(1)).unwrap_or(start);
+        self.revocations.push(revocation_of(&matrix, back));
+        self.crl = self.terminal_ca.crl(back, 3650, &self.revocations)?;
+        self.verifier = Verifier::new()
+            .trust(self.terminal_ca.cert_der())
+            .with_crl(&self.crl);
+        Ok(matrix)
     }
 
     /// The terminal CA's CRL listing `revoked`, signed on `this_update`, and the

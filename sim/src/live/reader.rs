@@ -55,6 +55,7 @@ use fakes::process::fault::CardProblem;
 use fakes::reader::{Consents, FaceOutcome, Model, Patient, Reader};
 
 use super::card::{holder_of, to_hex};
+use super::clinics::LiveClinic;
 use super::App;
 
 /// What the patient's presentation comes to.
@@ -104,8 +105,12 @@ const MODEL: Model = Model::PanasonicConnect;
 const CENTRE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Run one presentation; blocking (call from `spawn_blocking`).
-pub fn present(app: &Arc<App>, req: &PresentRequest) -> Result<Value, BadField> {
-    let population = app.desk.population();
+pub fn present(
+    app: &Arc<App>,
+    clinic: &LiveClinic,
+    req: &PresentRequest,
+) -> Result<Value, BadField> {
+    let population = &clinic.population;
     let key = super::population::key_of_row(population, req.row).ok_or_else(|| {
         (
             "row",
@@ -116,7 +121,7 @@ pub fn present(app: &Arc<App>, req: &PresentRequest) -> Result<Value, BadField> 
             ),
         )
     })?;
-    let Some(face) = app.face.get() else {
+    let Some(face) = clinic.face.get() else {
         return Err((
             "row",
             "this server has no terminal file drop to write face files to".into(),
@@ -126,13 +131,13 @@ pub fn present(app: &Arc<App>, req: &PresentRequest) -> Result<Value, BadField> 
     let today = app.clock.now().date();
     let (outcome, problem, from_fault) = match req.outcome {
         Some(o) => (o, problem_of(o), false),
-        None => match app.world.card_fault_at_reader() {
+        None => match clinic.world.card_fault_at_reader() {
             Some(p) => (outcome_of(p), Some(p), true),
             None => (PresentOutcome::FaceOk, None, false),
         },
     };
     // The clinic's first patient, for the verdict (`onsim serve --scenario`).
-    app.world.reader_presented(problem);
+    clinic.world.reader_presented(problem);
     let said = Said {
         outcome,
         from_fault,
@@ -178,7 +183,7 @@ pub fn present(app: &Arc<App>, req: &PresentRequest) -> Result<Value, BadField> 
         }
         _ => Patient::face_match(reader_consents(c)),
     };
-    let centre = Centre::new(app)?;
+    let centre = Centre::new(app, clinic)?;
     // The challenge comes first: the card signs it during the session.
     let challenge = match centre.post("/eligibility/card/challenge", b"{}") {
         Ok((200, body)) => serde_json::from_slice::<Value>(&body)
@@ -354,11 +359,14 @@ struct Centre {
 }
 
 impl Centre {
-    fn new(app: &App) -> Result<Centre, BadField> {
-        let cfg = super::centre::terminal_client_config(&app.pki)
+    fn new(app: &App, clinic: &LiveClinic) -> Result<Centre, BadField> {
+        let valid = clinic
+            .credential("valid")
+            .ok_or(("row", "the clinic has no valid credential".to_string()))?;
+        let cfg = super::centre::credential_client_config(&app.pki, valid)
             .map_err(|e| ("row", format!("TLS: {e}")))?;
         Ok(Centre {
-            addr: app.reader_centre,
+            addr: clinic.reader_centre,
             cfg: Arc::new(cfg),
         })
     }

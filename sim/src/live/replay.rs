@@ -99,7 +99,7 @@ pub fn run(s: &Scenario) -> Result<RunResult, LiveError> {
         .map_err(LiveError::Failed)?;
     let client = ControlClient::new(running.addrs.control, rt.handle().clone());
     let result = drive(s, &running.addrs, &client, driver);
-    let trace = running.app.world.trace().0;
+    let trace = running.app.first().world.trace().0;
     rt.block_on(running.stop());
     let (clinic_events, handled) = result?;
     let mut timeline = trace;
@@ -150,14 +150,46 @@ pub fn play(
     addrs: &live::Addrs,
     client: &ControlClient,
 ) -> Result<(Events, usize), LiveError> {
-    let prepared = runner::prepare(s)
-        .map_err(|why| LiveError::Unsupported(format!("refused before any step: {why}")))?;
-    drive(
-        s,
-        addrs,
-        client,
-        clinic_driver(&prepared, s.spec.scenario.seed),
-    )
+    let mut all = play_many(&[(s, client.clone())], addrs)?;
+    Ok(all.remove(0))
+}
+
+/// As [`play`], for several clinics of one serve at once (issue 17 item 2), each
+/// scenario through its own client (naming its clinic: [`ControlClient::for_clinic`]).
+/// They share the one virtual clock, so one loop moves it for all: to the earliest
+/// step of any clinic or any world. Each clinic's world only meets its own clinic's
+/// messages, so each plays as it would alone. Returns each clinic's events and
+/// count, in the order given.
+pub fn play_many(
+    plays: &[(&Scenario, ControlClient)],
+    addrs: &live::Addrs,
+) -> Result<Vec<(Events, usize)>, LiveError> {
+    let mut prepared = Vec::with_capacity(plays.len());
+    for (s, _) in plays {
+        prepared.push(runner::prepare(s).map_err(|why| {
+            LiveError::Unsupported(format!("{}: refused before any step: {why}", s.file))
+        })?);
+    }
+    let clinics = plays
+        .iter()
+        .zip(&prepared)
+        .map(|((s, client), p)| Playing {
+            s,
+            client: client.clone(),
+            driver: clinic_driver(p, s.spec.scenario.seed),
+            since: 0,
+        })
+        .collect();
+    drive_many(clinics, addrs)
+}
+
+/// One clinic being played: its scenario, its client, its driver, and the last
+/// inbox item it read.
+struct Playing<'a> {
+    s: &'a Scenario,
+    client: ControlClient,
+    driver: Driver,
+    since: u64,
 }
 
 /// The clinic's loop on the one [`Driver`] (the clinic runs here, the other parties
@@ -167,54 +199,101 @@ fn drive(
     s: &Scenario,
     addrs: &live::Addrs,
     client: &ControlClient,
-    mut driver: Driver,
+    driver: Driver,
 ) -> Result<(Events, usize), LiveError> {
-    let carrier = &s.spec.actors.carrier;
-    let horizon = runner::horizon(s);
-    let mut since = 0u64;
-    let mut now = client.clock()?.now;
-    driver.advance_to(now);
-    loop {
-        if driver.handled() >= STEP_LIMIT {
+    let one = Playing {
+        s,
+        client: client.clone(),
+        driver,
+        since: 0,
+    };
+    let mut all = drive_many(vec![one], addrs)?;
+    Ok(all.remove(0))
+}
+
+/// [`drive`] for several clinics on one clock: each round moves the clock to the
+/// earliest due step (any clinic's queue, any world's), then hands one inbox item to
+/// its clinic, else takes one step of the first clinic that has one due. With one
+/// clinic this is exactly the single clinic's loop.
+fn drive_many(
+    mut clinics: Vec<Playing<'_>>,
+    addrs: &live::Addrs,
+) -> Result<Vec<(Events, usize)>, LiveError> {
+    let Some(first) = clinics.first() else {
+        return Ok(Vec::new());
+    };
+    let clock = first.client.clone();
+    let last = runner::horizon(first.s);
+    let horizon = clinics
+        .iter()
+        .map(|c| runner::horizon(c.s))
+        .max()
+        .unwrap_or(last);
+    let mut now = clock.clock()?.now;
+    for c in &mut clinics {
+        c.driver.advance_to(now);
+    }
+    'rounds: loop {
+        if let Some(c) = clinics.iter().find(|c| c.driver.handled() >= STEP_LIMIT) {
             return Err(LiveError::Failed(format!(
-                "step limit {STEP_LIMIT} reached"
+                "{}: step limit {STEP_LIMIT} reached",
+                c.s.file
             )));
         }
-        let world_next = client.clock()?.next_due;
-        let next = match (driver.next_due(), world_next) {
-            (Some(x), Some(y)) => x.min(y),
-            (Some(x), None) | (None, Some(x)) => x,
-            (None, None) => break,
+        let world_next = clock.clock()?.next_due;
+        let Some(next) = clinics
+            .iter()
+            .filter_map(|c| c.driver.next_due())
+            .chain(world_next)
+            .min()
+        else {
+            break;
         };
         if next > horizon {
             break;
         }
         if next > now {
-            client.advance(next)?;
+            clock.advance(next)?;
             now = next;
-            driver.advance_to(now);
+            for c in &mut clinics {
+                c.driver.advance_to(now);
+            }
         }
-        // What the world delivered to the clinic up to now, in order.
-        if let Some(item) = client.inbox(since)?.into_iter().next() {
-            since = item.seq;
-            let msg = item.msg().map_err(|e| {
-                LiveError::Unsupported(format!(
-                    "inbox {} does not read back: {e}: {:?}",
-                    item.kind, item.body
-                ))
-            })?;
-            driver.deliver(item.at, item.from, ActorId::Clinic, msg);
-            continue;
+        // What the worlds delivered to their clinics up to now, in order.
+        for c in &mut clinics {
+            if let Some(item) = c.client.inbox(c.since)?.into_iter().next() {
+                c.since = item.seq;
+                let msg = item.msg().map_err(|e| {
+                    LiveError::Unsupported(format!(
+                        "inbox {} does not read back: {e}: {:?}",
+                        item.kind, item.body
+                    ))
+                })?;
+                c.driver.deliver(item.at, item.from, ActorId::Clinic, msg);
+                continue 'rounds;
+            }
         }
-        // Then the clinic's own queue, one message at a time; a message for a
+        // Then the clinics' own queues, one message at a time; a message for a
         // party away is an HTTP call to its service.
-        if let Some(Delivery::Away { to, msg, .. }) = driver.step(now) {
-            send(addrs, carrier, client, to, msg)?;
+        for c in &mut clinics {
+            match c.driver.step(now) {
+                None => continue,
+                Some(Delivery::Away { to, msg, .. }) => {
+                    send(addrs, &c.s.spec.actors.carrier, &c.client, to, msg)?;
+                }
+                Some(_) => {}
+            }
+            continue 'rounds;
         }
     }
-    let handled = driver.handled();
-    let (trace, _) = driver.trace();
-    Ok((trace.to_vec(), handled))
+    Ok(clinics
+        .into_iter()
+        .map(|c| {
+            let handled = c.driver.handled();
+            let (trace, _) = c.driver.trace();
+            (trace.to_vec(), handled)
+        })
+        .collect())
 }
 
 /// One clinic message as an HTTP call to the service that carries it, its body

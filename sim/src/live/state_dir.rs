@@ -5,7 +5,13 @@
 //! document of each JSON service, as `GET /openapi.json` serves it),
 //! `pki/` (with `server-ca.crt`, `terminal-ca.crt`, `terminal-ca.crl` and `NAME.crt` +
 //! `NAME.key` for each credential of the matrix) and `terminal/` (the file drop:
-//! `req/`, `res/`, `face/`). Policy *(our choice)*: the directory may be missing,
+//! `req/`, `res/`, `face/`). With several clinics (issue 17 item 2, `--scenario`
+//! given more than once) each clinic has its own, named by its institution code
+//! *(our choice: the code is what its certificates and its terminal are bound to)*:
+//! `pki/<code>/` holds its credential matrix (the CA files stay in `pki/`),
+//! `terminal/<code>/{req,res,face}` its file drop and `population/<code>.csv` its
+//! population ([`ClinicPaths`]); with one clinic the layout is the one above.
+//! Policy *(our choice)*: the directory may be missing,
 //! empty, or hold only those names (a previous run's), which are then rewritten —
 //! `terminal/` is reused as is, never cleared. Anything else in it, or in `pki/`, is
 //! the user's: `onsim serve` refuses to start (exit 2) and names the entry, so it never
@@ -32,9 +38,10 @@ use serde_json::Value;
 use super::pki::{LivePki, MATRIX};
 
 /// Top-level names onsim owns.
-pub const OWNED: [&str; 9] = [
+pub const OWNED: [&str; 10] = [
     "endpoints.json",
     "population.csv",
+    POPULATION_DIR,
     "pki",
     OPENAPI_DIR,
     "terminal",
@@ -46,6 +53,46 @@ pub const OWNED: [&str; 9] = [
 
 /// The directory of the JSON services' OpenAPI documents (`<service>.json`).
 pub const OPENAPI_DIR: &str = "openapi";
+
+/// The directory of the clinics' populations with several clinics (`<code>.csv`).
+pub const POPULATION_DIR: &str = "population";
+
+/// Where one clinic's files are in the state dir.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClinicPaths {
+    /// Its credential matrix (`NAME.crt`, `NAME.key`).
+    pub pki_dir: PathBuf,
+    /// Its file drop (`req/`, `res/`, `face/`).
+    pub terminal_dir: PathBuf,
+    /// Its population.
+    pub population_csv: PathBuf,
+}
+
+impl ClinicPaths {
+    /// The clinic of `code` in `dir`: `pki/`, `terminal/`, `population.csv` when it
+    /// is the only one; `pki/<code>/`, `terminal/<code>/`, `population/<code>.csv`
+    /// when the serve runs `several`.
+    pub fn of(dir: &Path, code: fakes::codes::InstitutionCode, several: bool) -> Self {
+        if several {
+            ClinicPaths {
+                pki_dir: dir.join("pki").join(code.to_string()),
+                terminal_dir: dir.join("terminal").join(code.to_string()),
+                population_csv: dir.join(POPULATION_DIR).join(format!("{code}.csv")),
+            }
+        } else {
+            ClinicPaths {
+                pki_dir: dir.join("pki"),
+                terminal_dir: dir.join("terminal"),
+                population_csv: dir.join("population.csv"),
+            }
+        }
+    }
+}
+
+/// Is `name` an institution code as a clinic's folder is named (10 digits)?
+fn is_code(name: &str) -> bool {
+    name.len() == 10 && name.bytes().all(|b| b.is_ascii_digit())
+}
 
 /// The verdict `onsim serve --scenario` writes on shutdown (`live::verdict`).
 pub const VERDICT_FILE: &str = "verdict.json";
@@ -126,9 +173,8 @@ fn pki_owned(name: &str) -> bool {
     matches!(
         name,
         "server-ca.crt" | "terminal-ca.crt" | "terminal-ca.crl"
-    ) || MATRIX
-        .iter()
-        .any(|n| name == format!("{n}.crt") || name == format!("{n}.key"))
+    ) || matrix_owned(name)
+        || is_code(name)
 }
 
 fn is_our_temp(name: &str) -> bool {
@@ -182,7 +228,10 @@ fn check(dir: &Path) -> Result<PathBuf, String> {
                 OWNED.join(", ")
             ));
         }
-        let want_dir = matches!(name.as_str(), "pki" | "terminal" | OPENAPI_DIR);
+        let want_dir = matches!(
+            name.as_str(),
+            "pki" | "terminal" | OPENAPI_DIR | POPULATION_DIR
+        );
         if e.path().is_dir() != want_dir {
             return Err(format!(
                 "--state-dir {}: {name:?} should be a {}",
@@ -194,9 +243,48 @@ fn check(dir: &Path) -> Result<PathBuf, String> {
     for sub in ["req", "res", "face"] {
         refuse_link(&dir, &format!("terminal/{sub}"))?;
     }
+    // A clinic's terminal of a serve of several: `terminal/<code>/{req,res,face}`.
+    if let Ok(entries) = fs::read_dir(dir.join("terminal")) {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if is_code(&name) {
+                refuse_link(&dir, &format!("terminal/{name}"))?;
+                for sub in ["req", "res", "face"] {
+                    refuse_link(&dir, &format!("terminal/{name}/{sub}"))?;
+                }
+            }
+        }
+    }
     owned_subdir(&dir, "pki", pki_owned)?;
+    if let Ok(entries) = fs::read_dir(dir.join("pki")) {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if is_code(&name) {
+                if !e.path().is_dir() {
+                    return Err(format!(
+                        "--state-dir {}: pki/{name} should be a clinic's directory; refusing to touch it",
+                        dir.display()
+                    ));
+                }
+                owned_subdir(&dir, &format!("pki/{name}"), matrix_owned)?;
+            }
+        }
+    }
     owned_subdir(&dir, OPENAPI_DIR, openapi_owned)?;
+    owned_subdir(&dir, POPULATION_DIR, population_owned)?;
     Ok(dir)
+}
+
+/// `population/<code>.csv`.
+fn population_owned(name: &str) -> bool {
+    name.strip_suffix(".csv").is_some_and(is_code)
+}
+
+/// A file of a clinic's credential matrix (`pki/<code>/`).
+fn matrix_owned(name: &str) -> bool {
+    MATRIX
+        .iter()
+        .any(|n| name == format!("{n}.crt") || name == format!("{n}.key"))
 }
 
 /// Check the folder `sub` of the state dir, if there: remove our own leftover temp
@@ -278,8 +366,14 @@ pub fn write_atomic(path: &Path, bytes: &[u8], private: bool) -> std::io::Result
     fs::rename(&tmp, path)
 }
 
-/// Write `pki/`.
+/// Write `pki/`: the CA files and the first clinic's matrix (a serve of one).
 pub fn write_pki(dir: &Path, pki: &LivePki) -> std::io::Result<()> {
+    write_pki_ca(dir, pki)?;
+    write_matrix(dir, &dir.join("pki"), &pki.matrix)
+}
+
+/// Write the CA files of `pki/` (`server-ca.crt`, `terminal-ca.crt`, `terminal-ca.crl`).
+pub fn write_pki_ca(dir: &Path, pki: &LivePki) -> std::io::Result<()> {
     let p = dir.join("pki");
     refuse_link(dir, "pki").map_err(std::io::Error::other)?;
     fs::create_dir_all(&p)?;
@@ -298,11 +392,46 @@ pub fn write_pki(dir: &Path, pki: &LivePki) -> std::io::Result<()> {
         fakes::pki::pem_encode("X509 CRL", &pki.crl).as_bytes(),
         false,
     )?;
-    for (name, c) in &pki.matrix {
-        write_atomic(&p.join(format!("{name}.crt")), c.pem().as_bytes(), false)?;
-        write_atomic(&p.join(format!("{name}.key")), c.key.pem().as_bytes(), true)?;
+    Ok(())
+}
+
+/// Write a clinic's credential matrix into `folder` (`pki/`, or `pki/<code>/` with
+/// several clinics), which must be inside `dir`'s `pki/`.
+pub fn write_matrix(
+    dir: &Path,
+    folder: &Path,
+    matrix: &[(&'static str, fakes::pki::Issued)],
+) -> std::io::Result<()> {
+    refuse_link(dir, "pki").map_err(std::io::Error::other)?;
+    if let Ok(rel) = folder.strip_prefix(dir) {
+        refuse_link(dir, &rel.to_string_lossy()).map_err(std::io::Error::other)?;
+    }
+    fs::create_dir_all(folder)?;
+    for (name, c) in matrix {
+        write_atomic(
+            &folder.join(format!("{name}.crt")),
+            c.pem().as_bytes(),
+            false,
+        )?;
+        write_atomic(
+            &folder.join(format!("{name}.key")),
+            c.key.pem().as_bytes(),
+            true,
+        )?;
     }
     Ok(())
+}
+
+/// Write a clinic's population CSV at `path` (`population.csv`, or
+/// `population/<code>.csv` with several clinics).
+pub fn write_population(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    if let Some(parent) = path.parent() {
+        if parent != dir {
+            refuse_link(dir, POPULATION_DIR).map_err(std::io::Error::other)?;
+            fs::create_dir_all(parent)?;
+        }
+    }
+    write_atomic(path, bytes, false)
 }
 
 /// Write `endpoints.json` (last).
@@ -341,6 +470,68 @@ mod tests {
         write_atomic(&d.join("population.csv"), b"a\n", false).unwrap();
         assert_eq!(fs::read(d.join("population.csv")).unwrap(), b"a\n");
         assert!(prepare(&d).is_ok());
+    }
+
+    /// Several clinics (issue 17 item 2): `pki/<code>/`, `terminal/<code>/` and
+    /// `population/<code>.csv` are onsim's; anything else in them is refused and
+    /// named, and so is a link at a clinic's terminal folder.
+    #[test]
+    fn a_serve_of_several_clinics_owns_each_clinics_folders() {
+        let code: fakes::codes::InstitutionCode = fakes::codes::InstitutionCode::new(
+            fakes::codes::Prefecture::new(13).unwrap(),
+            fakes::codes::FeeTable::Medical,
+            1,
+            105,
+        )
+        .unwrap();
+        let t = tempfile::tempdir().unwrap();
+        let d = t.path().join("state");
+        prepare(&d).unwrap();
+        let one = ClinicPaths::of(&d, code, false);
+        assert_eq!(one.pki_dir, d.join("pki"));
+        assert_eq!(one.terminal_dir, d.join("terminal"));
+        assert_eq!(one.population_csv, d.join("population.csv"));
+        let p = ClinicPaths::of(&d, code, true);
+        let c = code.to_string();
+        assert_eq!(p.pki_dir, d.join("pki").join(&c));
+        assert_eq!(p.terminal_dir, d.join("terminal").join(&c));
+        assert_eq!(
+            p.population_csv,
+            d.join("population").join(format!("{c}.csv"))
+        );
+        fs::create_dir_all(&p.pki_dir).unwrap();
+        fs::write(p.pki_dir.join("valid.crt"), "x").unwrap();
+        fs::write(p.pki_dir.join("valid.key"), "x").unwrap();
+        fs::create_dir_all(p.terminal_dir.join("req")).unwrap();
+        write_population(&d, &p.population_csv, b"h\n").unwrap();
+        assert_eq!(fs::read(&p.population_csv).unwrap(), b"h\n");
+        assert!(
+            prepare(&d).is_ok(),
+            "a previous multi-clinic run's files are ours"
+        );
+        fs::write(p.pki_dir.join("mine.pem"), "x").unwrap();
+        let e = prepare(&d).unwrap_err();
+        assert!(e.contains(&format!("pki/{c}/mine.pem")), "{e}");
+        fs::remove_file(p.pki_dir.join("mine.pem")).unwrap();
+        fs::write(d.join("population/notes.txt"), "x").unwrap();
+        let e = prepare(&d).unwrap_err();
+        assert!(e.contains("population/notes.txt"), "{e}");
+        fs::remove_file(d.join("population/notes.txt")).unwrap();
+        fs::create_dir_all(d.join("pki/not-a-code")).unwrap();
+        assert!(prepare(&d).unwrap_err().contains("pki/not-a-code"));
+        fs::remove_dir(d.join("pki/not-a-code")).unwrap();
+        #[cfg(unix)]
+        {
+            let user = t.path().join("user");
+            fs::create_dir_all(&user).unwrap();
+            fs::remove_dir(p.terminal_dir.join("req")).unwrap();
+            std::os::unix::fs::symlink(&user, p.terminal_dir.join("req")).unwrap();
+            let e = prepare(&d).unwrap_err();
+            assert!(
+                e.contains(&format!("terminal/{c}/req is a symbolic link")),
+                "{e}"
+            );
+        }
     }
 
     #[cfg(unix)]

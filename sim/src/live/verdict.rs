@@ -583,11 +583,83 @@ pub fn judge(
     }
 }
 
+/// The verdict of a serve of several clinics (issue 17 item 2): `passed` only if
+/// every clinic passed, `settled` only if every clinic's verdict is, and each
+/// clinic's own verdict with its id and institution code.
+#[derive(Debug, Clone, Serialize)]
+pub struct Overall {
+    pub onsim_version: &'static str,
+    /// The virtual instant judged.
+    pub now: VirtualTime,
+    pub passed: bool,
+    pub settled: bool,
+    pub clinics: Vec<ClinicVerdict>,
+}
+
+/// One clinic's verdict in an [`Overall`].
+#[derive(Debug, Clone, Serialize)]
+pub struct ClinicVerdict {
+    /// The clinic's id (the `Onsim-Clinic` header's value).
+    pub id: String,
+    pub institution_code: String,
+    #[serde(flatten)]
+    pub verdict: Verdict,
+}
+
+impl Overall {
+    /// The overall verdict of `clinics` (in serve order) at `now`.
+    pub fn of(now: VirtualTime, clinics: Vec<ClinicVerdict>) -> Self {
+        Overall {
+            onsim_version: env!("CARGO_PKG_VERSION"),
+            now,
+            passed: !clinics.is_empty() && clinics.iter().all(|c| c.verdict.passed),
+            settled: clinics.iter().all(|c| c.verdict.settled),
+            clinics,
+        }
+    }
+}
+
+/// Every clinic's verdict at the current virtual instant, when the serve judges
+/// scenarios (`GET /verdict` without a clinic named, with several).
+pub fn overall(app: &crate::live::App, with_timeline: bool) -> Option<Overall> {
+    let clinics = app
+        .clinics
+        .iter()
+        .map(|c| {
+            c.world.verdict(with_timeline).map(|verdict| ClinicVerdict {
+                id: c.id.clone(),
+                institution_code: c.institution.to_string(),
+                verdict,
+            })
+        })
+        .collect::<Option<Vec<_>>>()?;
+    Some(Overall::of(app.clock.now(), clinics))
+}
+
+/// An overall verdict as JUnit XML: one test suite per clinic (named `ID: SCENARIO`),
+/// one test case per check.
+pub fn junit_all(o: &Overall) -> String {
+    let mut report = quick_junit::Report::new("onsim serve");
+    for c in &o.clinics {
+        report.add_test_suite(suite(
+            &c.verdict,
+            format!("{}: {}", c.id, c.verdict.scenario),
+        ));
+    }
+    report.to_string().unwrap_or_default()
+}
+
 /// The verdict as JUnit XML: one test case per check (`not-judged` ones skipped).
 pub fn junit(v: &Verdict) -> String {
-    use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
-    let mut report = Report::new("onsim serve");
-    let mut suite = TestSuite::new(v.scenario.clone());
+    let mut report = quick_junit::Report::new("onsim serve");
+    report.add_test_suite(suite(v, v.scenario.clone()));
+    report.to_string().unwrap_or_default()
+}
+
+/// One verdict's test suite, named `name`.
+fn suite(v: &Verdict, name: String) -> quick_junit::TestSuite {
+    use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestSuite};
+    let mut suite = TestSuite::new(name);
     for c in &v.checks {
         let status = match c.status {
             CheckStatus::Passed => TestCaseStatus::success(),
@@ -607,8 +679,7 @@ pub fn junit(v: &Verdict) -> String {
         case.set_classname(v.name.clone());
         suite.add_test_case(case);
     }
-    report.add_test_suite(suite);
-    report.to_string().unwrap_or_default()
+    suite
 }
 
 #[cfg(test)]

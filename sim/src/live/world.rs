@@ -156,6 +156,9 @@ pub struct World {
     /// Where a certificate a scenario's fault says is revoked gets revoked (set by
     /// the services once they run: [`World::attach_revocations`]).
     revocations: OnceLock<Arc<TerminalRevocations>>,
+    /// The code a portal certificate with an `other-institution` fault is bound to
+    /// (the clinic's `other-institution.crt` code: [`World::with_other_institution`]).
+    other_institution: InstitutionCode,
 }
 
 impl std::fmt::Debug for World {
@@ -229,6 +232,7 @@ impl World {
         World {
             environment,
             revocations: OnceLock::new(),
+            other_institution: pki.other_institution,
             clock,
             pki,
             schedule,
@@ -380,6 +384,25 @@ impl World {
             let events = o.first_patient(now, problem);
             s.driver.record(events);
         }
+    }
+
+    /// The world of one clinic of several (issue 17 item 2): a portal certificate
+    /// with an `other-institution` fault is bound to `code` (that clinic's
+    /// `other-institution.crt` code) instead of the run's first clinic's.
+    pub fn with_other_institution(mut self, code: InstitutionCode) -> Self {
+        self.other_institution = code;
+        self
+    }
+
+    /// Did the clinic submit `code` as a reception number on the portal (its
+    /// portal certificates are bound to it)?
+    pub fn submitted(&self, code: InstitutionCode) -> bool {
+        let code = code.to_string();
+        self.lock()
+            .portal
+            .reception_numbers
+            .values()
+            .any(|n| *n == code)
     }
 
     /// Revoke through `r` the certificates a scenario's `client-certificate` fault
@@ -569,7 +592,7 @@ impl World {
             &self.schedule,
             self.horizon_end(),
             &code,
-            &self.pki.other_institution,
+            &self.other_institution,
             &terminal,
             today,
         );

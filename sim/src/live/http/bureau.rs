@@ -5,7 +5,6 @@
 // any bad input into its 4xx; the size of a response is not worth boxing here.
 #![allow(clippy::result_large_err)]
 
-use axum::extract::State;
 use hyper::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -13,9 +12,12 @@ use utoipa::{OpenApi, ToSchema};
 
 use fakes::process::ActorId;
 
-use super::error::{fields, json_resp, message, Body, BodyErrors, ClinicErrors, Object};
+use super::error::{
+    fields, json_resp, message, Body, BodyErrors, ClinicErrors, Object, TenantErrors,
+};
 use super::{
-    accepted, accepted_body, get, post, Accepted, AppState, Resp, Route, ACCEPTED_NOTE, PLAN_BODY,
+    accepted, accepted_body, get, post, Accepted, ClinicHeader, Resp, Route, Tenant, ACCEPTED_NOTE,
+    PLAN_BODY,
 };
 use crate::live::world::validate_plan;
 
@@ -40,10 +42,10 @@ pub(super) fn routes() -> Vec<Route> {
 }
 
 /// `GET /deadlines` (bureau and control): the clinic's deadlines of the rule set.
-#[utoipa::path(get, path = "/deadlines", tag = "clinic",
-    responses((status = 200, description = "The rule set's deadlines for the clinic.", body = Object)))]
-pub(super) async fn deadlines(State(app): AppState) -> Resp {
-    json_resp(StatusCode::OK, &app.world.deadlines())
+#[utoipa::path(get, path = "/deadlines", tag = "clinic", params(ClinicHeader),
+    responses((status = 200, description = "The rule set's deadlines for the clinic.", body = Object), TenantErrors))]
+pub(super) async fn deadlines(Tenant(c): Tenant) -> Resp {
+    json_resp(StatusCode::OK, &c.world.deadlines())
 }
 
 /// The body of `POST /reception-requests`.
@@ -58,30 +60,30 @@ struct ReceptionRequest {
 }
 
 /// `POST /reception-requests`: ask the bureau for a reception number (受付番号).
-#[utoipa::path(post, path = "/reception-requests", tag = "clinic",
+#[utoipa::path(post, path = "/reception-requests", tag = "clinic", params(ClinicHeader),
     request_body = ReceptionRequest,
-    responses((status = 202, description = "Received; the reception number arrives in the inbox.", body = Accepted), BodyErrors, ClinicErrors))]
+    responses((status = 202, description = "Received; the reception number arrives in the inbox.", body = Accepted), BodyErrors, ClinicErrors, TenantErrors))]
 async fn reception_request(
-    State(app): AppState,
+    Tenant(c): Tenant,
     Body(b): Body<ReceptionRequest>,
 ) -> Result<Resp, Resp> {
     let msg = message("reception-request", &fields(&b))?;
-    let at = app.world.clinic_sends(ActorId::Bureau, msg);
+    let at = c.world.clinic_sends(ActorId::Bureau, msg);
     Ok(accepted(at))
 }
 
 /// `POST /designation-applications`: the designation application with the plan
 /// (its problems are answered, not refused: the bureau returns an incomplete one).
-#[utoipa::path(post, path = "/designation-applications", tag = "clinic",
+#[utoipa::path(post, path = "/designation-applications", tag = "clinic", params(ClinicHeader),
     request_body(content = Object, description = "The plan (the 13 fields of the application); each missing or bad field is a problem in the answer, not a refusal."),
-    responses((status = 202, description = "Received; `complete` and `problems` say what the bureau will return.", body = Accepted), BodyErrors, ClinicErrors))]
+    responses((status = 202, description = "Received; `complete` and `problems` say what the bureau will return.", body = Accepted), BodyErrors, ClinicErrors, TenantErrors))]
 async fn designation_application(
-    State(app): AppState,
+    Tenant(c): Tenant,
     Object(m): Object<PLAN_BODY>,
 ) -> Result<Resp, Resp> {
     let problems = validate_plan(&m);
     let fields: Vec<String> = problems.iter().map(|p| p.field.clone()).collect();
-    let at = app.world.designation_application(fields);
+    let at = c.world.designation_application(fields);
     Ok(accepted_body(Accepted {
         complete: Some(problems.is_empty()),
         note: ACCEPTED_NOTE,

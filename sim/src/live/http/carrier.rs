@@ -13,8 +13,10 @@ use utoipa::{OpenApi, ToSchema};
 
 use fakes::process::params::LineType;
 
-use super::error::{err, json_resp, non_empty, Body, BodyErrors, ClinicErrors};
-use super::{accepted, get, post, put, Accepted, AppState, Resp, Route, PLAN_BODY};
+use super::error::{err, json_resp, non_empty, Body, BodyErrors, ClinicErrors, TenantErrors};
+use super::{
+    accepted, get, post, put, Accepted, AppState, ClinicHeader, Resp, Route, Tenant, PLAN_BODY,
+};
 use crate::live::carrier::ProxyFaults;
 
 /// The carrier's OpenAPI document (with [`super::document`]'s shared part).
@@ -46,13 +48,13 @@ pub(super) fn routes() -> Vec<Route> {
 }
 
 /// `GET /faults` (carrier), `GET /carrier/faults` (control): the proxy's faults, its
-/// counters and the ordered line.
-#[utoipa::path(get, path = "/faults", tag = "carrier",
-    responses((status = 200, description = "The carrier proxy's faults, counters and line.", body = Faults)))]
-pub(super) async fn faults(State(app): AppState) -> Resp {
+/// counters and the clinic's ordered line.
+#[utoipa::path(get, path = "/faults", tag = "carrier", params(ClinicHeader),
+    responses((status = 200, description = "The carrier proxy's faults, counters and the clinic's line.", body = Faults), TenantErrors))]
+pub(super) async fn faults(State(app): AppState, Tenant(c): Tenant) -> Resp {
     let faults = Faults {
         faults: app.proxy.faults(),
-        line: app
+        line: c
             .world
             .line()
             .map(|(service, line_type, connectable)| Line {
@@ -136,12 +138,12 @@ fn line_type_schema() -> utoipa::openapi::Object {
 }
 
 /// `POST /line-orders`: order the clinic's line.
-#[utoipa::path(post, path = "/line-orders", tag = "clinic",
+#[utoipa::path(post, path = "/line-orders", tag = "clinic", params(ClinicHeader),
     request_body = LineOrder,
-    responses((status = 202, description = "Received; the line's readiness arrives in the inbox.", body = Accepted), BodyErrors, ClinicErrors))]
-async fn line_order(State(app): AppState, Body(b): Body<LineOrder>) -> Result<Resp, Resp> {
+    responses((status = 202, description = "Received; the line's readiness arrives in the inbox.", body = Accepted), BodyErrors, ClinicErrors, TenantErrors))]
+async fn line_order(Tenant(c): Tenant, Body(b): Body<LineOrder>) -> Result<Resp, Resp> {
     non_empty("service", &b.service)?;
-    let at = app
+    let at = c
         .world
         .line_order(b.service, b.line_type.unwrap_or(LineType::IpVpn));
     Ok(accepted(at))

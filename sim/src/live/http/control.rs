@@ -15,9 +15,11 @@ use utoipa::{OpenApi, ToSchema};
 use fakes::process::{codec, ActorId, Msg};
 
 use super::error::{
-    codec_err, err, json_resp, non_empty, parse_time, query, Body, BodyErrors, ClinicErrors,
+    codec_err, err, json_resp, non_empty, parse_time, query, unchosen, Body, BodyErrors,
+    ClinicErrors, TenantErrors,
 };
-use super::{accepted, get, post, put, Accepted, AppState, Resp, Route};
+use super::{accepted, get, post, put, Accepted, AppState, ClinicHeader, Resp, Route, Tenant};
+use crate::live::clinics::LiveClinic;
 use crate::live::App;
 
 /// The control service's OpenAPI document (with [`super::document`]'s shared part).
@@ -135,10 +137,11 @@ struct Inbox {
 #[utoipa::path(get, path = "/inbox", tag = "clinic",
     params(
         ("since" = Option<u64>, Query, description = "Only items with a larger `seq`."),
-        ("limit" = Option<u64>, Query, description = "At most this many items (at most 10,000).")
+        ("limit" = Option<u64>, Query, description = "At most this many items (at most 10,000)."),
+        ClinicHeader
     ),
-    responses((status = 200, description = "The inbox, oldest first.", body = Inbox)))]
-async fn inbox(State(app): AppState, RawQuery(q): RawQuery) -> Resp {
+    responses((status = 200, description = "The inbox, oldest first.", body = Inbox), TenantErrors))]
+async fn inbox(State(app): AppState, Tenant(c): Tenant, RawQuery(q): RawQuery) -> Resp {
     let since = query(q.as_deref(), "since")
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
@@ -146,7 +149,7 @@ async fn inbox(State(app): AppState, RawQuery(q): RawQuery) -> Resp {
         .and_then(|s| s.parse().ok())
         .unwrap_or(1000usize)
         .min(10_000);
-    let items = app.world.inbox(since, limit);
+    let items = c.world.inbox(since, limit);
     let inbox = Inbox {
         messages: items,
         now: app.clock.now(),
@@ -169,11 +172,11 @@ struct Trace {
     now: fakes::time::VirtualTime,
 }
 
-/// `GET /trace`: the trace up to the virtual now.
-#[utoipa::path(get, path = "/trace", tag = "clock",
-    responses((status = 200, description = "The trace, in time order.", body = Trace)))]
-async fn trace(State(app): AppState) -> Resp {
-    let (events, dropped) = app.world.trace();
+/// `GET /trace`: the clinic's trace up to the virtual now.
+#[utoipa::path(get, path = "/trace", tag = "clock", params(ClinicHeader),
+    responses((status = 200, description = "The trace, in time order.", body = Trace), TenantErrors))]
+async fn trace(State(app): AppState, Tenant(c): Tenant) -> Resp {
+    let (events, dropped) = c.world.trace();
     let trace = Trace {
         dropped,
         events,
@@ -186,10 +189,10 @@ async fn trace(State(app): AppState) -> Resp {
 }
 
 /// `GET /carrier/faults`: as the carrier's `GET /faults`.
-#[utoipa::path(get, path = "/carrier/faults", tag = "carrier",
-    responses((status = 200, description = "The carrier proxy's faults, counters and line.", body = super::carrier::Faults)))]
-async fn carrier_faults(app: AppState) -> Resp {
-    super::carrier::faults(app).await
+#[utoipa::path(get, path = "/carrier/faults", tag = "carrier", params(ClinicHeader),
+    responses((status = 200, description = "The carrier proxy's faults, counters and the clinic's line.", body = super::carrier::Faults), TenantErrors))]
+async fn carrier_faults(app: AppState, c: Tenant) -> Resp {
+    super::carrier::faults(app, c).await
 }
 
 /// `PUT /carrier/faults`: as the carrier's `PUT /faults`.
@@ -206,35 +209,66 @@ async fn set_carrier_faults(
 fn clock_json(app: &App, delivered: Option<usize>) -> Value {
     let clock = Clock {
         delivered,
-        next_due: app.world.next_due(),
+        next_due: app.next_due(),
         now: app.clock.now(),
-        pending: app.world.pending(),
+        pending: app.pending(),
         speed: app.clock.speed(),
     };
     serde_json::to_value(clock).unwrap_or(Value::Null)
 }
 
-/// `GET /verdict[?timeline=1]`: the scenario's `[[expect]]` judged now
-/// ([`crate::live::verdict`]); 404 when `onsim serve` runs no scenario.
+/// `GET /verdict[?timeline=1][&clinic=ID]`: the scenario's `[[expect]]` judged now
+/// ([`crate::live::verdict`]); 404 when `onsim serve` runs no scenario. With several
+/// clinics: the overall verdict and each clinic's ([`crate::live::verdict::Overall`]),
+/// or one clinic's, named by `?clinic=` or the `Onsim-Clinic` header (the query wins).
 #[utoipa::path(get, path = "/verdict", tag = "clock",
-    params(("timeline" = Option<String>, Query, description = "`1` or `true`: add the events.")),
+    params(
+        ("timeline" = Option<String>, Query, description = "`1` or `true`: add the events."),
+        ("clinic" = Option<String>, Query, description = "One clinic's verdict (its id; as the `Onsim-Clinic` header)."),
+        ClinicHeader
+    ),
     responses(
-        (status = 200, description = "The verdict: `outcome`, `passed`, `settled`, each `[[expect]]`.", body = Object),
-        (status = 404, description = "No scenario is judged (onsim serve without --scenario).", body = super::error::Error)
+        (status = 200, description = "The verdict: `outcome`, `passed`, `settled`, each `[[expect]]`; with several clinics and none named: `passed`, `settled` and `clinics` (each clinic's verdict with its `id`).", body = Object),
+        (status = 400, description = "The `Onsim-Clinic` header is not text.", body = super::error::Error),
+        (status = 404, description = "No scenario is judged (onsim serve without --scenario), or the clinic named is none of this serve's.", body = super::error::Error)
     ))]
-async fn verdict(State(app): AppState, RawQuery(q): RawQuery) -> Resp {
+async fn verdict(State(app): AppState, headers: hyper::HeaderMap, RawQuery(q): RawQuery) -> Resp {
     let timeline = query(q.as_deref(), "timeline").is_some_and(|v| v == "1" || v == "true");
-    match app.world.verdict(timeline) {
-        Some(v) => json_resp(
-            StatusCode::OK,
-            &serde_json::to_value(&v).unwrap_or(Value::Null),
-        ),
-        None => err(
+    let named = query(q.as_deref(), "clinic");
+    let one: Option<&std::sync::Arc<LiveClinic>> = match named {
+        Some(id) => {
+            let ids = app.clinic_ids();
+            match crate::live::clinics::choose(&ids, Some(id.as_bytes())) {
+                Ok(i) => Some(&app.clinics[i]),
+                Err(e) => return unchosen(&e),
+            }
+        }
+        None if headers.contains_key(crate::live::clinics::HEADER) || app.clinics.len() == 1 => {
+            match app.choose(&headers) {
+                Ok(c) => Some(c),
+                Err(e) => return unchosen(&e),
+            }
+        }
+        None => None,
+    };
+    let none = || {
+        err(
             StatusCode::NOT_FOUND,
             None,
             "no scenario is judged: start onsim serve --scenario FILE (or set ONSIM_SCENARIO)",
-        ),
-    }
+        )
+    };
+    let v = match one {
+        Some(c) => match c.world.verdict(timeline) {
+            Some(v) => serde_json::to_value(&v),
+            None => return none(),
+        },
+        None => match crate::live::verdict::overall(&app, timeline) {
+            Some(v) => serde_json::to_value(&v),
+            None => return none(),
+        },
+    };
+    json_resp(StatusCode::OK, &v.unwrap_or(Value::Null))
 }
 
 /// `POST /clinic/messages {"message": KIND, ...fields, "to": ACTOR}`: the clinic's
@@ -244,11 +278,10 @@ async fn verdict(State(app): AppState, RawQuery(q): RawQuery) -> Resp {
 /// ([`fakes::process::codec`]); `to` chooses the addressee where a message has two
 /// (a connectivity check: `carrier`, the default, or `implementing-body`). Used by
 /// `onsim run --live`.
-#[utoipa::path(post, path = "/clinic/messages", tag = "clinic",
+#[utoipa::path(post, path = "/clinic/messages", tag = "clinic", params(ClinicHeader),
     request_body = ClinicMessage,
-    responses((status = 202, description = "Received; the answers arrive in the inbox.", body = Accepted), BodyErrors, ClinicErrors))]
-async fn clinic_message(State(app): AppState, Body(b): Body<ClinicMessage>) -> Result<Resp, Resp> {
-    let app = &*app;
+    responses((status = 202, description = "Received; the answers arrive in the inbox.", body = Accepted), BodyErrors, ClinicErrors, TenantErrors))]
+async fn clinic_message(Tenant(c): Tenant, Body(b): Body<ClinicMessage>) -> Result<Resp, Resp> {
     let kinds = CLINIC_MESSAGES.join(", ");
     non_empty("message", &b.message)?;
     let kind = b.message.clone();
@@ -271,7 +304,7 @@ async fn clinic_message(State(app): AppState, Body(b): Body<ClinicMessage>) -> R
             } else {
                 vec!["(unspecified)".to_string()]
             };
-            let at = app.world.designation_application(missing);
+            let at = c.world.designation_application(missing);
             return Ok(accepted(at));
         }
         Msg::SystemOrder { .. } | Msg::PrerequisiteReady(_) | Msg::InstallationDay => {
@@ -288,7 +321,7 @@ async fn clinic_message(State(app): AppState, Body(b): Body<ClinicMessage>) -> R
             ))
         }
     };
-    let at = app.world.clinic_sends(to, msg);
+    let at = c.world.clinic_sends(to, msg);
     Ok(accepted(at))
 }
 
@@ -393,7 +426,7 @@ async fn advance(State(app): AppState, Body(b): Body<Advance>) -> Result<Resp, R
             e.to_string(),
         )
     })?;
-    let delivered = app.world.tick();
+    let delivered = app.tick();
     tracing::info!(from = %now, to = %app.clock.now(), delivered, "clock advanced");
     Ok(json_resp(StatusCode::OK, &clock_json(app, Some(delivered))))
 }
@@ -414,7 +447,7 @@ struct Speed {
 async fn speed(State(app): AppState, Body(b): Body<Speed>) -> Result<Resp, Resp> {
     let app = &*app;
     let s = b.speed;
-    app.world.tick();
+    app.tick();
     app.clock.set_speed(s).map_err(|e| {
         err(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -432,11 +465,15 @@ async fn speed(State(app): AppState, Body(b): Body<Speed>) -> Result<Resp, Resp>
 /// `issued` must lie within [`CARD_ISSUED_YEARS_BACK`] years before the virtual
 /// today and not after it *(our choice: a card certificate lives 5 years, so older
 /// issue dates only make expired cards)*; anything else is a 422 naming the field.
-#[utoipa::path(post, path = "/cards", tag = "cards",
+#[utoipa::path(post, path = "/cards", tag = "cards", params(ClinicHeader),
     request_body = CardRequest,
-    responses((status = 200, description = "The card's certificate, key and PIN.", body = Card), BodyErrors))]
-async fn issue_card(State(app): AppState, Body(body): Body<CardRequest>) -> Resp {
-    match issue_card_checked(&app, body) {
+    responses((status = 200, description = "The card's certificate, key and PIN.", body = Card), BodyErrors, TenantErrors))]
+async fn issue_card(
+    State(app): AppState,
+    Tenant(c): Tenant,
+    Body(body): Body<CardRequest>,
+) -> Resp {
+    match issue_card_checked(&app, &c, body) {
         Ok(r) | Err(r) => r,
     }
 }
@@ -458,7 +495,7 @@ struct CardRequest {
     revoked: Option<bool>,
 }
 
-fn issue_card_checked(app: &App, body: CardRequest) -> Result<Resp, Resp> {
+fn issue_card_checked(app: &App, clinic: &LiveClinic, body: CardRequest) -> Result<Resp, Resp> {
     use crate::live::card::to_hex;
     use fakes::eligibility::QualificationValidity;
     let code = body.validity.unwrap_or(1);
@@ -501,7 +538,7 @@ fn issue_card_checked(app: &App, body: CardRequest) -> Result<Resp, Resp> {
     };
     let card = app
         .cards
-        .issue_for(app.desk.population(), validity, issued)
+        .issue_for(&clinic.population, validity, issued)
         .map_err(|e| {
             err(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -542,18 +579,20 @@ struct Card {
 
 /// `POST /reader/present` (control): a patient presents a card at the simulated
 /// face-auth reader; see [`crate::live::reader`].
-#[utoipa::path(post, path = "/reader/present", tag = "cards",
+#[utoipa::path(post, path = "/reader/present", tag = "cards", params(ClinicHeader),
     request_body = crate::live::reader::PresentRequest,
     responses(
         (status = 200, description = "What the reader did, and the face file it wrote.", body = Object),
         BodyErrors,
+        TenantErrors,
         (status = 503, description = "The reader stopped.", body = super::error::Error)
     ))]
 async fn reader_present(
     State(app): AppState,
+    Tenant(c): Tenant,
     Body(body): Body<crate::live::reader::PresentRequest>,
 ) -> Result<Resp, Resp> {
-    let r = tokio::task::spawn_blocking(move || crate::live::reader::present(&app, &body))
+    let r = tokio::task::spawn_blocking(move || crate::live::reader::present(&app, &c, &body))
         .await
         .map_err(|e| {
             err(
@@ -599,11 +638,15 @@ struct Revocation {
 /// credential of the matrix (`pki/NAME.crt`) dated at the virtual instant (UTC day);
 /// from the next request on, every connection carrying it is refused. Answers the new
 /// CRL (PEM) — `pki/terminal-ca.crl` on disk stays the start-time list.
-#[utoipa::path(post, path = "/pki/revocations", tag = "cards",
+#[utoipa::path(post, path = "/pki/revocations", tag = "cards", params(ClinicHeader),
     request_body = Revocation,
-    responses((status = 200, description = "The revocation and the new CRL.", body = Revoked), BodyErrors))]
-async fn publish_revocation(State(app): AppState, Body(b): Body<Revocation>) -> Result<Resp, Resp> {
-    let Some((_, cert)) = app.pki.matrix.iter().find(|(n, _)| *n == b.credential) else {
+    responses((status = 200, description = "The revocation and the new CRL.", body = Revoked), BodyErrors, TenantErrors))]
+async fn publish_revocation(
+    State(app): AppState,
+    Tenant(c): Tenant,
+    Body(b): Body<Revocation>,
+) -> Result<Resp, Resp> {
+    let Some(cert) = c.credential(&b.credential) else {
         return Err(err(
             StatusCode::UNPROCESSABLE_ENTITY,
             Some("credential"),

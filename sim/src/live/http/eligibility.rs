@@ -42,7 +42,13 @@ async fn eligibility(
         // Over mutual TLS like every route here: a refused credential never gets it.
         return health("eligibility");
     }
-    if let Some(down) = app.world.implementing_body_down_now() {
+    // The clinic the certificate is bound to (issue 17 item 2): its scenario's
+    // implementing-body faults apply.
+    let clinic = match bound {
+        Some(code) => app.clinic_by_code(code),
+        None => app.first(),
+    };
+    if let Some(down) = clinic.world.implementing_body_down_now() {
         tracing::warn!(%peer, reason = %down, "eligibility request refused: the implementing body is down");
         return unavailable(&down);
     }

@@ -143,6 +143,20 @@ error_responses!(
 );
 
 error_responses!(
+    /// A route of one clinic ([`crate::live::clinics`]): the `Onsim-Clinic` header
+    /// chooses it. Listed after [`BodyErrors`], its 400 (which says both) wins.
+    TenantErrors:
+    "400" => "The `Onsim-Clinic` header is missing while this serve runs several clinics (the message lists their ids), or is not text (`field`: `Onsim-Clinic`); on a route that reads a body also: the body is not JSON, not a JSON object, or could not be read.",
+    "404" => "The `Onsim-Clinic` header names no clinic of this serve (the message lists their ids).",
+);
+
+/// The 400/404 of a request that names no clinic of the serve.
+pub(super) fn unchosen(e: &crate::live::clinics::Unchosen) -> Resp {
+    let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
+    err(status, Some(crate::live::clinics::HEADER), e.to_string())
+}
+
+error_responses!(
     /// A route whose handler can find the codec disagreeing with itself (a bug).
     InternalErrors:
     "500" => "The message codec read another message than the route's (a bug in onsim).",

@@ -64,6 +64,7 @@ use utoipa::{OpenApi, ToSchema};
 use fakes::time::VirtualTime;
 
 use self::error::{err, json_resp};
+use super::clinics::LiveClinic;
 use super::App;
 
 pub use self::control::CARD_ISSUED_YEARS_BACK;
@@ -221,6 +222,38 @@ fn clinic_route(svc: Svc, method: &Method, path: &str) -> bool {
 /// The state every handler of a JSON service gets.
 type AppState = axum::extract::State<Arc<App>>;
 
+/// The clinic a request of one clinic is for ([`crate::live::clinics`]): named by the
+/// `Onsim-Clinic` header, or the only clinic; else the handler is never called and
+/// the answer is 400 (missing, with several clinics) or 404 (unknown id).
+pub(super) struct Tenant(pub Arc<LiveClinic>);
+
+impl axum::extract::FromRequestParts<Arc<App>> for Tenant {
+    type Rejection = Resp;
+
+    async fn from_request_parts(
+        parts: &mut hyper::http::request::Parts,
+        app: &Arc<App>,
+    ) -> Result<Self, Resp> {
+        app.choose(&parts.headers)
+            .map(|c| Tenant(c.clone()))
+            .map_err(|e| error::unchosen(&e))
+    }
+}
+
+/// The `Onsim-Clinic` header of a clinic's route, for its OpenAPI document.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)]
+pub(super) struct ClinicHeader {
+    /// The clinic the request is for (its id in endpoints.json's `clinics`); needed
+    /// only when the serve runs several clinics.
+    #[param(
+        rename = "Onsim-Clinic",
+        pattern = "^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$"
+    )]
+    onsim_clinic: Option<String>,
+}
+
 /// One route of a JSON service: its method and path, and the handler. A service's
 /// Router is built from its list of these ([`routes`]), and nothing else.
 pub(super) struct Route {
@@ -335,7 +368,9 @@ struct Meta;
 
 /// Route one plain-HTTP request of `svc` through its Router. **Every request of a JSON
 /// service passes here before its handler**: the trailing `/` is dropped, and the
-/// clinic's routes answer 409 while onsim plays the clinic (`[live] clinic = "onsim"`).
+/// clinic's routes answer 409 while onsim plays the clinic the request names
+/// (`[live] clinic = "onsim"`; a request naming no clinic gets its 400 or 404 from
+/// the handler's [`Tenant`]).
 pub async fn route(
     router: Router,
     app: &App,
@@ -345,7 +380,11 @@ pub async fn route(
     use axum::response::IntoResponse;
     let method = req.method().clone();
     let path = req.uri().path().trim_end_matches('/').to_string();
-    if clinic_route(svc, &method, &path) && !app.world.system_under_test_plays_clinic() {
+    let onsim_plays = || {
+        app.choose(req.headers())
+            .is_ok_and(|c| !c.world.system_under_test_plays_clinic())
+    };
+    if clinic_route(svc, &method, &path) && onsim_plays() {
         return err(
             StatusCode::CONFLICT,
             None,
@@ -500,6 +539,61 @@ mod tests {
             fee["enum"],
             serde_json::json!(["medical", "dental", "pharmacy"])
         );
+    }
+
+    /// Every route that reads a clinic's state names the `Onsim-Clinic` header (with
+    /// the id pattern the serve checks) and documents its 400 and 404; the clock and
+    /// the meta routes do not.
+    #[test]
+    fn clinic_routes_document_the_clinic_header() {
+        let global = [
+            "/health",
+            "/openapi.json",
+            "/clock",
+            "/clock/advance",
+            "/clock/speed",
+            "/stats",
+        ];
+        let mut seen = 0;
+        for svc in Svc::ALL {
+            let (_, doc) = documented(svc);
+            for (path, item) in doc["paths"].as_object().unwrap() {
+                for (method, op) in item.as_object().unwrap() {
+                    let header = op["parameters"].as_array().and_then(|ps| {
+                        ps.iter()
+                            .find(|p| p["name"] == crate::live::clinics::HEADER)
+                            .cloned()
+                    });
+                    // The proxy's manual faults are everyone's (`PUT`).
+                    let global_op = global.contains(&path.as_str())
+                        || (method == "put" && path.ends_with("faults"));
+                    match header {
+                        None => assert!(global_op, "{svc:?} {method} {path}: no clinic header"),
+                        Some(h) => {
+                            assert!(!global_op, "{svc:?} {method} {path}: a global route");
+                            assert_eq!(h["in"], "header");
+                            assert_eq!(h["required"], false);
+                            assert_eq!(
+                                h["schema"]["pattern"],
+                                crate::live::clinics::ID_PATTERN,
+                                "{svc:?} {method} {path}"
+                            );
+                            let r = &op["responses"];
+                            assert!(r.get("404").is_some(), "{svc:?} {method} {path}");
+                            assert!(
+                                r["400"]["description"]
+                                    .as_str()
+                                    .is_some_and(|d| d.contains("Onsim-Clinic")),
+                                "{svc:?} {method} {path}: {}",
+                                r["400"]
+                            );
+                            seen += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert!(seen >= 20, "{seen}");
     }
 
     #[test]

@@ -5,7 +5,6 @@
 // any bad input into its 4xx; the size of a response is not worth boxing here.
 #![allow(clippy::result_large_err)]
 
-use axum::extract::State;
 use chrono::NaiveDate;
 use hyper::StatusCode;
 use serde::{Deserialize, Serialize};
@@ -16,9 +15,9 @@ use fakes::process::{ActorId, Msg};
 
 use super::error::{
     conflict, err, fee_field, fields, json_resp, message, non_empty, Body, BodyErrors,
-    ClinicErrors, InternalErrors,
+    ClinicErrors, InternalErrors, TenantErrors,
 };
-use super::{accepted, get, post, put, Accepted, AppState, Resp, Route};
+use super::{accepted, get, post, put, Accepted, ClinicHeader, Resp, Route, Tenant};
 
 /// The portal's OpenAPI document (with [`super::document`]'s shared part).
 #[derive(OpenApi)]
@@ -60,10 +59,10 @@ pub(super) fn routes() -> Vec<Route> {
 }
 
 /// `POST /temporary-code-requests`: ask for a temporary code (no body is read).
-#[utoipa::path(post, path = "/temporary-code-requests", tag = "clinic",
-    responses((status = 202, description = "Received; the temporary code arrives in the inbox.", body = Accepted), ClinicErrors))]
-async fn temporary_code_request(State(app): AppState) -> Resp {
-    let at = app
+#[utoipa::path(post, path = "/temporary-code-requests", tag = "clinic", params(ClinicHeader),
+    responses((status = 202, description = "Received; the temporary code arrives in the inbox.", body = Accepted), ClinicErrors, TenantErrors))]
+async fn temporary_code_request(Tenant(c): Tenant) -> Resp {
+    let at = c
         .world
         .clinic_sends(ActorId::ImplementingBody, Msg::TemporaryCodeRequest);
     accepted(at)
@@ -80,13 +79,10 @@ struct ReceptionNumber {
 }
 
 /// `POST /reception-numbers`: register the reception number (受付番号の登録).
-#[utoipa::path(post, path = "/reception-numbers", tag = "clinic",
+#[utoipa::path(post, path = "/reception-numbers", tag = "clinic", params(ClinicHeader),
     request_body = ReceptionNumber,
-    responses((status = 202, description = "Received; the account's readiness arrives in the inbox.", body = Accepted), BodyErrors, ClinicErrors, InternalErrors))]
-async fn reception_number(
-    State(app): AppState,
-    Body(b): Body<ReceptionNumber>,
-) -> Result<Resp, Resp> {
+    responses((status = 202, description = "Received; the account's readiness arrives in the inbox.", body = Accepted), BodyErrors, ClinicErrors, InternalErrors, TenantErrors))]
+async fn reception_number(Tenant(c): Tenant, Body(b): Body<ReceptionNumber>) -> Result<Resp, Resp> {
     non_empty("reception_number", &b.reception_number)?;
     let Msg::ReceptionNumberSubmission { number } =
         message("reception-number-submission", &fields(&b))?
@@ -97,7 +93,7 @@ async fn reception_number(
             "the codec read another message",
         ));
     };
-    let at = app.world.submit_reception_number(number);
+    let at = c.world.submit_reception_number(number);
     Ok(accepted(at))
 }
 
@@ -123,15 +119,15 @@ struct UsageApplication {
 }
 
 /// `POST /usage-applications`: the usage application (利用申請).
-#[utoipa::path(post, path = "/usage-applications", tag = "clinic",
+#[utoipa::path(post, path = "/usage-applications", tag = "clinic", params(ClinicHeader),
     request_body = UsageApplication,
-    responses((status = 202, description = "Received.", body = Accepted), BodyErrors, ClinicErrors))]
+    responses((status = 202, description = "Received.", body = Accepted), BodyErrors, ClinicErrors, TenantErrors))]
 async fn usage_application(
-    State(app): AppState,
+    Tenant(c): Tenant,
     Body(b): Body<UsageApplication>,
 ) -> Result<Resp, Resp> {
     non_empty("line_type", &b.line_type)?;
-    let at = app
+    let at = c
         .world
         .usage_application(Value::Object(fields(&b)))
         .map_err(conflict)?;
@@ -154,11 +150,11 @@ struct CertificateApplication {
 
 /// `POST /certificate-applications`: apply for a terminal's client certificate
 /// (電子証明書発行申請).
-#[utoipa::path(post, path = "/certificate-applications", tag = "clinic",
+#[utoipa::path(post, path = "/certificate-applications", tag = "clinic", params(ClinicHeader),
     request_body = CertificateApplication,
-    responses((status = 202, description = "Received; the certificate notice arrives in the inbox.", body = Accepted), BodyErrors, ClinicErrors, InternalErrors))]
+    responses((status = 202, description = "Received; the certificate notice arrives in the inbox.", body = Accepted), BodyErrors, ClinicErrors, InternalErrors, TenantErrors))]
 async fn certificate_application(
-    State(app): AppState,
+    Tenant(c): Tenant,
     Body(b): Body<CertificateApplication>,
 ) -> Result<Resp, Resp> {
     let fee = fee_field(&fields(&b))?;
@@ -169,7 +165,7 @@ async fn certificate_application(
             t
         }
     };
-    let at = app
+    let at = c
         .world
         .certificate_application(fee, terminal)
         .map_err(conflict)?;
@@ -186,13 +182,10 @@ struct OperationStart {
 }
 
 /// `PUT /operation-start`: the operation start date (運用開始日).
-#[utoipa::path(put, path = "/operation-start", tag = "clinic",
+#[utoipa::path(put, path = "/operation-start", tag = "clinic", params(ClinicHeader),
     request_body = OperationStart,
-    responses((status = 200, description = "The operation start recorded.", body = OperationStarted), BodyErrors, ClinicErrors))]
-async fn operation_start(
-    State(app): AppState,
-    Body(b): Body<OperationStart>,
-) -> Result<Resp, Resp> {
+    responses((status = 200, description = "The operation start recorded.", body = OperationStarted), BodyErrors, ClinicErrors, TenantErrors))]
+async fn operation_start(Tenant(c): Tenant, Body(b): Body<OperationStart>) -> Result<Resp, Resp> {
     let s = b.date.as_str();
     non_empty("date", s)?;
     let d = NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
@@ -202,7 +195,7 @@ async fn operation_start(
             format!("date {s:?} is not like 2025-07-01"),
         )
     })?;
-    app.world.set_operation_start(d).map_err(conflict)?;
+    c.world.set_operation_start(d).map_err(conflict)?;
     let started = OperationStarted { operation_start: d };
     Ok(json_resp(
         StatusCode::OK,
@@ -217,18 +210,18 @@ struct OperationStarted {
 }
 
 /// `GET /status`: the portal's state of the clinic.
-#[utoipa::path(get, path = "/status", tag = "clinic",
-    responses((status = 200, description = "Reception numbers, the account, the usage application, certificates, the operation start.", body = Object)))]
-async fn status(State(app): AppState) -> Resp {
-    json_resp(StatusCode::OK, &json!(app.world.portal()))
+#[utoipa::path(get, path = "/status", tag = "clinic", params(ClinicHeader),
+    responses((status = 200, description = "Reception numbers, the account, the usage application, certificates, the operation start.", body = Object), TenantErrors))]
+async fn status(Tenant(c): Tenant) -> Resp {
+    json_resp(StatusCode::OK, &json!(c.world.portal()))
 }
 
 /// `GET /certificates`: the client certificates the portal issued.
-#[utoipa::path(get, path = "/certificates", tag = "clinic",
-    responses((status = 200, description = "The certificates issued.", body = Certificates)))]
-async fn certificates(State(app): AppState) -> Resp {
+#[utoipa::path(get, path = "/certificates", tag = "clinic", params(ClinicHeader),
+    responses((status = 200, description = "The certificates issued.", body = Certificates), TenantErrors))]
+async fn certificates(Tenant(c): Tenant) -> Resp {
     let certificates = Certificates {
-        certificates: app.world.portal().certificates,
+        certificates: c.world.portal().certificates,
     };
     json_resp(
         StatusCode::OK,

@@ -4,15 +4,14 @@
 // any bad input into its 4xx; the size of a response is not worth boxing here.
 #![allow(clippy::result_large_err)]
 
-use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{OpenApi, ToSchema};
 
 use fakes::process::ActorId;
 
-use super::error::{fields, message, Body, BodyErrors, ClinicErrors};
-use super::{accepted, post, Accepted, AppState, Resp, Route};
+use super::error::{fields, message, Body, BodyErrors, ClinicErrors, TenantErrors};
+use super::{accepted, post, Accepted, ClinicHeader, Resp, Route, Tenant};
 
 /// The reader vendor's OpenAPI document (with [`super::document`]'s shared part).
 #[derive(OpenApi)]
@@ -43,11 +42,11 @@ struct ReaderOrder {
 }
 
 /// `POST /orders`: order a face-auth card reader.
-#[utoipa::path(post, path = "/orders", tag = "clinic",
+#[utoipa::path(post, path = "/orders", tag = "clinic", params(ClinicHeader),
     request_body = ReaderOrder,
-    responses((status = 202, description = "Received; the delivery arrives in the inbox.", body = Accepted), BodyErrors, ClinicErrors))]
-async fn order(State(app): AppState, Body(b): Body<ReaderOrder>) -> Result<Resp, Resp> {
+    responses((status = 202, description = "Received; the delivery arrives in the inbox.", body = Accepted), BodyErrors, ClinicErrors, TenantErrors))]
+async fn order(Tenant(c): Tenant, Body(b): Body<ReaderOrder>) -> Result<Resp, Resp> {
     let msg = message("reader-order", &fields(&b))?;
-    let at = app.world.clinic_sends(ActorId::ReaderVendor, msg);
+    let at = c.world.clinic_sends(ActorId::ReaderVendor, msg);
     Ok(accepted(at))
 }

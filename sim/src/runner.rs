@@ -513,6 +513,9 @@ mod tests {
             .iter()
             .find(|e| e.kind == EventKind::SubsidyApplied)
             .unwrap();
-        assert_eq!(subsidy.detail.as_deref(), Some("¥31000 for a device of ¥100000"));
+        assert_eq!(
+            subsidy.detail.as_deref(),
+            Some("¥31000 for a device of ¥100000")
+        );
     }
 }

@@ -1088,10 +1088,22 @@ outcome = "online-on-designation-day"
         let add = |extra: &str| limited.replace("[[expect]]", &format!("{extra}\n[[expect]]"));
         for (extra, named) in [
             ("[plan]\nsubmit_after = 3\n", "plan.submit_after"),
-            ("[plan]\nreception_request = 2025-03-03\n", "plan.reception_request"),
-            ("[actors.bureau]\nkeeps_answer_date = false\n", "actors.bureau"),
-            ("[[faults]]\nkind = \"late-request\"\n", "faults[0] (late-request)"),
-            ("[[faults]]\nkind = \"designation-refused\"\n", "faults[0] (designation-refused)"),
+            (
+                "[plan]\nreception_request = 2025-03-03\n",
+                "plan.reception_request",
+            ),
+            (
+                "[actors.bureau]\nkeeps_answer_date = false\n",
+                "actors.bureau",
+            ),
+            (
+                "[[faults]]\nkind = \"late-request\"\n",
+                "faults[0] (late-request)",
+            ),
+            (
+                "[[faults]]\nkind = \"designation-refused\"\n",
+                "faults[0] (designation-refused)",
+            ),
         ] {
             let e = refused(&add(extra));
             assert!(e.message.contains(named), "{extra}: {e}");

@@ -6,10 +6,10 @@ use chrono::NaiveDate;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::limited_type::LimitedTypeSetup;
 use super::fault::{FaultKind, FaultStep, Faults};
 use super::first_patient;
 use super::go_live::{Attempt, GoLive, Readiness};
+use super::limited_type::LimitedTypeSetup;
 use super::plan::{self, PlanItem};
 use super::{
     Actor, ActorId, CheckPurpose, EventKind, Msg, Outbox, Prerequisite, Step, OFFICE_OPENS,
@@ -358,7 +358,11 @@ impl Clinic {
             .setup
             .limited
             .subsidy_application(now.date(), self.setup.plan.subsidy_application);
-        let at = if a.day == now.date() { now } else { self.at(a.day) };
+        let at = if a.day == now.date() {
+            now
+        } else {
+            self.at(a.day)
+        };
         let detail = a.detail;
         out.event(at, ME, a.kind, a.why, || detail);
     }
@@ -644,14 +648,29 @@ impl Actor for Clinic {
                 };
                 // r2021 別紙1: the form carries the 仮コード "仮コードと受付番号の入替にあたり
                 // 必要" ("忘れてしまった場合は、空欄のまま").
-                let temporary = self.setup.rules.has_temporary_code().then_some(self.temporary_code);
+                let temporary = self
+                    .setup
+                    .rules
+                    .has_temporary_code()
+                    .then_some(self.temporary_code);
                 for c in self.codes.iter().take(n) {
                     let fee = c.fee.expect("set");
-                    out.event(now, ME, EventKind::ReceptionRequestSent, why, || match temporary {
-                        Some(Some(code)) => format!("{} (仮コード {code} on the form, for the 入替)", fee.name_ja()),
-                        Some(None) => format!("{} (仮コード left blank on the form)", fee.name_ja()),
-                        None => fee.name_ja().to_string(),
-                    });
+                    out.event(
+                        now,
+                        ME,
+                        EventKind::ReceptionRequestSent,
+                        why,
+                        || match temporary {
+                            Some(Some(code)) => format!(
+                                "{} (仮コード {code} on the form, for the 入替)",
+                                fee.name_ja()
+                            ),
+                            Some(None) => {
+                                format!("{} (仮コード left blank on the form)", fee.name_ja())
+                            }
+                            None => fee.name_ja().to_string(),
+                        },
+                    );
                     out.send(now, ME, ActorId::Bureau, Msg::ReceptionRequest { fee });
                 }
             }

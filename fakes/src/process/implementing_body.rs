@@ -228,7 +228,9 @@ impl Actor for ImplementingBody {
                 } else {
                     "portal account usable about 4 business days after the reception number (guide ⑦ ※1)"
                 };
-                out.event(at, ME, EventKind::AccountReady, why, || format!("registered for {registered_for}"));
+                out.event(at, ME, EventKind::AccountReady, why, || {
+                    format!("registered for {registered_for}")
+                });
                 out.send(
                     at,
                     ME,

@@ -126,7 +126,11 @@ impl ClinicObserver {
                     .setup
                     .limited
                     .subsidy_application(at.date(), self.setup.plan.subsidy_application);
-                let subsidy_at = if a.day == at.date() { at } else { Self::at(a.day) };
+                let subsidy_at = if a.day == at.date() {
+                    at
+                } else {
+                    Self::at(a.day)
+                };
                 vec![
                     event(
                         at,

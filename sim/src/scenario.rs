@@ -1120,11 +1120,13 @@ outcome = "online-on-designation-day"
             "[plan]\nsubsidy_application = 2025-01-10\n\n[[expect]]",
         ));
         assert!(e.message.contains("subsidy"), "{e}");
-        // A device the seed does not list is a parse error naming the key.
+        // A device the seed does not list is a parse error at its line, naming the choices.
         let e = refused(&limited.replace(
             "limited_type = true",
             "limited_type = true\ndevice = \"fax\"",
         ));
-        assert!(e.to_string().contains("device"), "{e}");
+        assert_eq!(e.line, 12, "{e}");
+        assert!(e.to_string().contains("`fax`"), "{e}");
+        assert!(e.to_string().contains("tablet-with-bluetooth-reader"), "{e}");
     }
 }

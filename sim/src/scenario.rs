@@ -1127,6 +1127,9 @@ outcome = "online-on-designation-day"
         ));
         assert_eq!(e.line, 12, "{e}");
         assert!(e.to_string().contains("`fax`"), "{e}");
-        assert!(e.to_string().contains("tablet-with-bluetooth-reader"), "{e}");
+        assert!(
+            e.to_string().contains("tablet-with-bluetooth-reader"),
+            "{e}"
+        );
     }
 }

@@ -331,7 +331,25 @@ fn bureau_and_portal_flow() {
         "{fields:?}"
     );
 
-    // Now the account is usable: certificate application → a real certificate.
+    // Now the account is usable, but the certificate screen comes only after the usage
+    // application (guide 3-4 "利用申請」完了後に電子証明書の発行画面へ").
+    let (st, v) = http(
+        "POST",
+        &format!("{portal}/certificate-applications"),
+        Some(&json!({"fee_table": "medical", "terminal": "T1"})),
+    );
+    assert_eq!(
+        (st, v["field"].as_str()),
+        (409, Some("usage_application")),
+        "{v}"
+    );
+    let (st, v) = http(
+        "POST",
+        &format!("{portal}/usage-applications"),
+        Some(&json!({"line_type": "ip-vpn"})),
+    );
+    assert_eq!(st, 202, "{v}");
+    // Certificate application → a real certificate.
     let (st, v) = http(
         "POST",
         &format!("{portal}/certificate-applications"),

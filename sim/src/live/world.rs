@@ -711,6 +711,13 @@ impl World {
         self.account_usable()?;
         {
             let mut s = self.lock();
+            // Guide 3-4: "「オンライン資格確認利用申請」完了後に電子証明書の発行画面へ進みます"
+            // (the rule the timeline clinic keeps too).
+            fakes::process::portal::certificate_allowed(s.portal.usage_application.is_some())
+                .map_err(|e| Conflict {
+                    field: Some("usage_application"),
+                    message: e.to_string(),
+                })?;
             let key = codec::fee_name(fee);
             if !s.portal.reception_numbers.contains_key(key) {
                 return Err(Conflict {

@@ -51,27 +51,42 @@ fn days_in_range() -> usize {
 /// The open days of each [`CalendarKind`] without closures of an office's own, one
 /// bit per day of the range (bit `i % 64` of word `i / 64` for day `first_day() + i`),
 /// built once per kind, when first asked, from the same rules as
-/// [`BusinessCalendar::closed_reason`] (a test holds the table equal to it on every
+/// [`BusinessCalendar::closed_reason`]: weekdays open, then each year's holidays and
+/// year-end days closed (a test holds the table equal to `closed_reason` on every
 /// day of the range, and a proptest every lookup that uses it equal to the day-by-day
 /// rule computation).
 fn open_bits(kind: CalendarKind) -> &'static [u64] {
     static BITS: [OnceLock<Vec<u64>>; 4] = [const { OnceLock::new() }; 4];
     BITS[kind as usize].get_or_init(|| {
-        let holidays = table();
         let n = days_in_range();
         let mut bits = vec![0u64; n.div_ceil(64)];
-        let mut d = first_day();
-        for (i, holiday) in holidays.iter().enumerate().take(n) {
-            let closed = (holiday.is_some() && kind.closes_holidays())
-                || matches!(d.weekday(), Weekday::Sat | Weekday::Sun)
-                || (kind.closes_year_end() && {
-                    let (m, day) = (d.month(), d.day());
-                    (m == 12 && day >= 29) || (m == 1 && day <= 3)
-                });
-            if !closed {
+        // Weekdays open: day 0's weekday counted on (no date arithmetic per day).
+        let mut weekday = first_day().weekday().num_days_from_monday();
+        for i in 0..n {
+            if weekday < 5 {
                 bits[i / 64] |= 1 << (i % 64);
             }
-            d = d.succ_opt().unwrap_or(d);
+            weekday = if weekday == 6 { 0 } else { weekday + 1 };
+        }
+        let start = first_day();
+        let mut close = |date: NaiveDate| {
+            if let Ok(i) = usize::try_from((date - start).num_days()) {
+                if i < n {
+                    bits[i / 64] &= !(1 << (i % 64));
+                }
+            }
+        };
+        for y in FIRST_YEAR..=LAST_YEAR {
+            if kind.closes_holidays() {
+                for h in holidays_of_year(y).expect("year in range") {
+                    close(h.date);
+                }
+            }
+            if kind.closes_year_end() {
+                for (m, d) in [(1, 1), (1, 2), (1, 3), (12, 29), (12, 30), (12, 31)] {
+                    close(NaiveDate::from_ymd_opt(y, m, d).expect("a date"));
+                }
+            }
         }
         bits
     })

@@ -137,9 +137,9 @@ enum Stage {
 /// A queued item: from, to, what, and its stage (the clinic is the queue's).
 type Item = (ActorId, ActorId, Msg, Stage);
 
-/// Room for a clinic's pending items: its plan timers and a few messages *(our
+/// Room for pending items per clinic: its plan timers and a few messages *(our
 /// choice; only the allocation depends on it)*.
-const PENDING_CAPACITY: usize = 16;
+const PENDING_PER_CLINIC: usize = 16;
 
 fn template(eco: &Ecosystem, c: &ClinicSpec) -> Scenario {
     let spec = scenario::ScenarioFile {
@@ -299,7 +299,7 @@ pub fn run(eco: &Ecosystem, seed: u64) -> EcoRun {
     let rules = s.ecosystem.rules.rules();
     let free_reader = rules.implementing_body_supplies_reader();
     let mut res = Resources::build(eco, origin);
-    let mut queue = ClinicQueue::new(specs.len(), PENDING_CAPACITY);
+    let mut queue = ClinicQueue::new(specs.len() * PENDING_PER_CLINIC);
     let mut out = Outbox::new(false);
     let mut now_at = VirtualTime(i64::MIN);
     // Start every clinic, in index order.

@@ -36,7 +36,7 @@ use super::file::{default_service, Ecosystem};
 use super::population::{self, ClinicSpec};
 use super::queue::ClinicQueue;
 use super::resources::{ResourceId, Resources};
-use crate::engine::derive_seed;
+use crate::engine::derive_seed_indexed;
 use crate::runner::{self, Parties, PartySetup, EVENT_LIMIT, HORIZON_MONTHS};
 use crate::scenario::{self, Actors, Claims, Outcome, Scenario};
 
@@ -259,7 +259,7 @@ pub fn run(eco: &Ecosystem, seed: u64) -> EcoRun {
             origin = origin.min(d);
         }
         planned.push(Some(setup.plan.installation));
-        let cseed = derive_seed(seed, &format!("clinic-{}", c.index));
+        let cseed = derive_seed_indexed(seed, "clinic-", u64::from(c.index));
         let fees = setup.fees();
         let full = setup.full_installation();
         let parties = Parties::build(

@@ -108,7 +108,7 @@ impl<E> ClinicQueue<E> {
 
     /// Schedules `item` for clinic `clinic` at `at`; among items at the same instant,
     /// earlier pushes pop first (over all clinics).
-    #[inline]
+    #[inline(always)]
     pub fn push(&mut self, clinic: u32, at: VirtualTime, item: E) {
         let stored = Stored {
             at,

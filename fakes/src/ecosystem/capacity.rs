@@ -80,8 +80,6 @@ impl DailyCapacity {
             return self.first_free_by_day(start);
         };
         let base = (start - self.origin).num_days();
-        // Without windows the date is needed only for the answer.
-        let windowed = !self.windows.is_empty();
         let mut d = start;
         for k in 0..=BOOKING_HORIZON_DAYS {
             let used = usize::try_from(base + k)
@@ -90,25 +88,18 @@ impl DailyCapacity {
                 .unwrap_or(0);
             // `capacity_on(d)`.
             let capacity = match open.next() {
-                Some(true) if !windowed => self.per_day,
+                Some(true) if self.windows.is_empty() => self.per_day,
                 Some(true) => {
                     (f64::from(self.per_day) * factor_on(&self.windows, d)).floor() as u32
                 }
                 _ => 0,
             };
             if used < capacity {
-                if windowed {
-                    return Some(d);
-                }
-                return start
-                    .checked_add_days(chrono::Days::new(k as u64))
-                    .or_else(|| self.first_free_by_day(start));
+                return Some(d);
             }
-            if windowed {
-                match d.succ_opt() {
-                    Some(next) => d = next,
-                    None => return self.first_free_by_day(start),
-                }
+            match d.succ_opt() {
+                Some(next) => d = next,
+                None => return self.first_free_by_day(start),
             }
         }
         None

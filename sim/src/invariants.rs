@@ -31,8 +31,91 @@ const CAUSES: [(EventKind, EventKind); 5] = [
     (EventKind::OnlineStart, EventKind::InstallationDone),
 ];
 
+/// The bit of an event kind in a set of kinds (a unit test holds every kind below
+/// 128).
+#[inline(always)]
+fn bit(kind: EventKind) -> u128 {
+    1u128 << ((kind as u32) & 127)
+}
+
+/// The reply kinds of [`CAUSES`], as a set.
+const REPLIES: u128 = {
+    let mut set = 0u128;
+    let mut i = 0;
+    while i < CAUSES.len() {
+        set |= 1u128 << ((CAUSES[i].0 as u32) & 127);
+        i += 1;
+    }
+    set
+};
+
 /// Every invariant the timeline (in trace order) breaks, in words; empty when none.
+///
+/// One pass over the trace notes the first step back in time, whether any message
+/// was refused, and each reply kind's first event with no cause before it; the words
+/// follow in the order of [`check_by_passes`] (the first written form, one pass per
+/// invariant, kept as the oracle of a proptest).
 pub fn check(timeline: &[Event]) -> Vec<String> {
+    let mut backwards = None;
+    let mut refused = false;
+    let mut seen = 0u128;
+    let mut orphans = [None; CAUSES.len()];
+    let mut prev = None;
+    for (i, e) in timeline.iter().enumerate() {
+        if backwards.is_none() && prev.is_some_and(|p| e.at < p) {
+            backwards = Some(i);
+        }
+        prev = Some(e.at);
+        let b = bit(e.kind);
+        if b & REPLIES != 0 && seen & b == 0 {
+            for (j, (reply, cause)) in CAUSES.iter().enumerate() {
+                if *reply == e.kind && seen & bit(*cause) == 0 {
+                    orphans[j] = Some(i);
+                }
+            }
+        }
+        refused |= e.kind == EventKind::MessageRefused;
+        seen |= b;
+    }
+    let mut broken = Vec::new();
+    if let Some(i) = backwards {
+        let (a, b) = (&timeline[i - 1], &timeline[i]);
+        broken.push(format!(
+            "time ran backwards: {} at {} after {} at {}",
+            b.kind, b.at, a.kind, a.at
+        ));
+    }
+    if refused {
+        for e in timeline
+            .iter()
+            .filter(|e| e.kind == EventKind::MessageRefused)
+        {
+            broken.push(refused_words(e));
+        }
+    }
+    for ((reply, cause), r) in CAUSES.iter().zip(orphans) {
+        if let Some(r) = r {
+            broken.push(format!(
+                "{reply} at {} without an earlier {cause}",
+                timeline[r].at
+            ));
+        }
+    }
+    broken
+}
+
+fn refused_words(e: &Event) -> String {
+    format!(
+        "message refused at {} by {}: {}",
+        e.at,
+        e.actor.as_str(),
+        e.why
+    )
+}
+
+/// [`check`] one pass per invariant, as first written: the oracle of its proptest.
+#[cfg(test)]
+fn check_by_passes(timeline: &[Event]) -> Vec<String> {
     let mut broken = Vec::new();
     for w in timeline.windows(2) {
         if w[1].at < w[0].at {
@@ -47,12 +130,7 @@ pub fn check(timeline: &[Event]) -> Vec<String> {
         .iter()
         .filter(|e| e.kind == EventKind::MessageRefused)
     {
-        broken.push(format!(
-            "message refused at {} by {}: {}",
-            e.at,
-            e.actor.as_str(),
-            e.why
-        ));
+        broken.push(refused_words(e));
     }
     for (reply, cause) in CAUSES {
         if let Some(r) = timeline.iter().position(|e| e.kind == reply) {
@@ -72,6 +150,7 @@ mod tests {
     use super::*;
     use fakes::process::ActorId;
     use fakes::time::VirtualTime;
+    use proptest::prelude::*;
 
     fn ev(day: u32, kind: EventKind) -> Event {
         Event {
@@ -80,6 +159,41 @@ mod tests {
             kind,
             why: "test",
             detail: None,
+        }
+    }
+
+    #[test]
+    fn every_kind_has_a_bit_of_its_own() {
+        use strum::IntoEnumIterator;
+        let mut all = 0u128;
+        for k in EventKind::iter() {
+            assert!((k as u32) < 128, "{k} does not fit the kind set");
+            assert_eq!(all & bit(k), 0);
+            all |= bit(k);
+        }
+    }
+
+    proptest! {
+        /// One pass finds what the seven passes find, in the same order: traces of
+        /// the kinds the invariants name (and others), times going back or not.
+        #[test]
+        fn one_pass_is_the_passes(
+            trace in proptest::collection::vec((0u32..6, 0usize..10), 0..40),
+        ) {
+            let kinds = [
+                EventKind::ReceptionRequestReceived,
+                EventKind::RequestReturned,
+                EventKind::BureauAnswerDispatched,
+                EventKind::ReceptionNumberSubmitted,
+                EventKind::ReceptionNumberRegistered,
+                EventKind::ReceptionNumberLate,
+                EventKind::InstallationDone,
+                EventKind::OnlineStart,
+                EventKind::MessageRefused,
+                EventKind::LineReady,
+            ];
+            let t: Vec<Event> = trace.iter().map(|&(d, k)| ev(d + 1, kinds[k])).collect();
+            prop_assert_eq!(check(&t), check_by_passes(&t));
         }
     }
 

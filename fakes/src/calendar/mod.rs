@@ -51,30 +51,94 @@ fn days_in_range() -> usize {
 /// The open days of each [`CalendarKind`] without closures of an office's own, one
 /// bit per day of the range (bit `i % 64` of word `i / 64` for day `first_day() + i`),
 /// built once per kind, when first asked, from the same rules as
-/// [`BusinessCalendar::closed_reason`] (a test holds the table equal to it on every
+/// [`BusinessCalendar::closed_reason`]: weekdays open, then each year's holidays and
+/// year-end days closed (a test holds the table equal to `closed_reason` on every
 /// day of the range, and a proptest every lookup that uses it equal to the day-by-day
 /// rule computation).
 fn open_bits(kind: CalendarKind) -> &'static [u64] {
     static BITS: [OnceLock<Vec<u64>>; 4] = [const { OnceLock::new() }; 4];
     BITS[kind as usize].get_or_init(|| {
-        let holidays = table();
         let n = days_in_range();
         let mut bits = vec![0u64; n.div_ceil(64)];
-        let mut d = first_day();
-        for (i, holiday) in holidays.iter().enumerate().take(n) {
-            let closed = (holiday.is_some() && kind.closes_holidays())
-                || matches!(d.weekday(), Weekday::Sat | Weekday::Sun)
-                || (kind.closes_year_end() && {
-                    let (m, day) = (d.month(), d.day());
-                    (m == 12 && day >= 29) || (m == 1 && day <= 3)
-                });
-            if !closed {
+        // Weekdays open: day 0's weekday counted on (no date arithmetic per day).
+        let mut weekday = first_day().weekday().num_days_from_monday();
+        for i in 0..n {
+            if weekday < 5 {
                 bits[i / 64] |= 1 << (i % 64);
             }
-            d = d.succ_opt().unwrap_or(d);
+            weekday = if weekday == 6 { 0 } else { weekday + 1 };
+        }
+        let start = first_day();
+        let mut close = |date: NaiveDate| {
+            if let Ok(i) = usize::try_from((date - start).num_days()) {
+                if i < n {
+                    bits[i / 64] &= !(1 << (i % 64));
+                }
+            }
+        };
+        for y in FIRST_YEAR..=LAST_YEAR {
+            if kind.closes_holidays() {
+                for h in holidays_of_year(y).expect("year in range") {
+                    close(h.date);
+                }
+            }
+            if kind.closes_year_end() {
+                for (m, d) in [(1, 1), (1, 2), (1, 3), (12, 29), (12, 30), (12, 31)] {
+                    close(NaiveDate::from_ymd_opt(y, m, d).expect("a date"));
+                }
+            }
         }
         bits
     })
+}
+
+/// The index of the `n`-th open day of `bits` after index `i` (n > 0) or before it
+/// (n < 0), `i` inside the range (`n != 0`): the open days of each word counted at
+/// once, then the day picked in its word. `Err` holds the first index outside the
+/// range (`-1` or the range's length) when the range ends first: the answer of
+/// stepping one open day at a time (a proptest holds them equal).
+fn nth_open(bits: &[u64], i: i64, n: i32) -> Result<i64, i64> {
+    let len = days_in_range() as i64;
+    let mut k = n.unsigned_abs();
+    if n > 0 {
+        let mut pos = i + 1;
+        while pos < len {
+            let (w, off) = ((pos / 64) as usize, pos % 64);
+            // Bits past the range's end are never set.
+            let mut word = bits[w] & (!0u64 << off);
+            let c = word.count_ones();
+            if c >= k {
+                for _ in 1..k {
+                    word &= word - 1;
+                }
+                return Ok(w as i64 * 64 + i64::from(word.trailing_zeros()));
+            }
+            k -= c;
+            pos = (w as i64 + 1) * 64;
+        }
+        Err(len)
+    } else {
+        let mut pos = i - 1;
+        while pos >= 0 {
+            let (w, off) = ((pos / 64) as usize, pos % 64);
+            let mask = if off == 63 {
+                !0
+            } else {
+                (1u64 << (off + 1)) - 1
+            };
+            let mut word = bits[w] & mask;
+            let c = word.count_ones();
+            if c >= k {
+                for _ in 1..k {
+                    word &= !(1u64 << (63 - word.leading_zeros()));
+                }
+                return Ok(w as i64 * 64 + 63 - i64::from(word.leading_zeros()));
+            }
+            k -= c;
+            pos = w as i64 * 64 - 1;
+        }
+        Err(-1)
+    }
 }
 
 /// The day's index in the range, `None` outside it.
@@ -317,6 +381,15 @@ impl BusinessCalendar {
         }
     }
 
+    /// Whether each day from `date` on is open (the answer of [`Self::is_open`]) up to
+    /// the end of the calendar's range; `None` when `date` is outside the range. For
+    /// a walk over consecutive days without a date lookup per day.
+    pub fn open_days_from(&self, date: NaiveDate) -> Option<impl Iterator<Item = bool> + '_> {
+        let i = day_index(date)?;
+        let n = days_in_range() as i64;
+        Some((i..n).map(move |j| self.open_at_index(j, || date_of_index(j))))
+    }
+
     /// Is day `i` of the range open? `date` gives its date, asked only when the office
     /// has closures of its own.
     #[inline]
@@ -425,6 +498,14 @@ impl BusinessCalendar {
             }
             return Ok(d);
         };
+        if self.extra_closures.is_empty() {
+            // The table alone: open days counted a word at a time.
+            return nth_open(open_bits(self.kind), i, n)
+                .map(date_of_index)
+                .map_err(|e| CalendarError::OutOfRange {
+                    date: date_of_index(e),
+                });
+        }
         for _ in 0..n.unsigned_abs() {
             i = self.scan(i + step, step)?;
         }
@@ -696,9 +777,47 @@ mod tests {
     }
 
     proptest! {
+        /// `add_business_days` without closures of an office's own (open days counted
+        /// a word at a time) over many words of the table, near both ends.
+        #[test]
+        fn business_days_by_words_equal_the_rule_computation(
+            kind in any_kind(),
+            date in day_near_range(),
+            n in -400i32..400,
+        ) {
+            let c = BusinessCalendar::of_kind(kind);
+            prop_assert_eq!(c.add_business_days(date, n), by_rule::add(&c, date, n));
+        }
+
         /// Every lookup through the table of open days answers as the day-by-day rule
         /// computation does, errors included, for every kind, with an office's own
         /// closures, near both ends of the range.
+        #[test]
+        fn open_days_from_is_is_open_day_by_day(
+            kind in any_kind(),
+            closures in prop::collection::vec(day_near_range(), 0..6),
+            date in day_near_range(),
+        ) {
+            let c = BusinessCalendar::with_closures(closures).with_kind(kind);
+            let days = c.open_days_from(date);
+            match days {
+                None => prop_assert!(c.is_open(date).is_err()),
+                Some(days) => {
+                    let mut d = date;
+                    let mut count = 0;
+                    for open in days.take(800) {
+                        prop_assert_eq!(Ok(open), c.is_open(d));
+                        d = d.succ_opt().unwrap();
+                        count += 1;
+                    }
+                    // Up to the range's end, then nothing.
+                    if count < 800 {
+                        prop_assert!(c.is_open(d).is_err());
+                    }
+                }
+            }
+        }
+
         #[test]
         fn table_lookups_equal_the_rule_computation(
             kind in any_kind(),

@@ -74,6 +74,11 @@ impl DailyCapacity {
     /// [`Self::first_free_by_day`] (a proptest holds it), which it falls back to at
     /// the very end of chrono's dates.
     fn first_free(&self, start: NaiveDate) -> Option<NaiveDate> {
+        // The calendar walked a day at a time (closed past its range, as
+        // `capacity_on` has it); outside it, the date-by-date search.
+        let Some(mut open) = self.cal.open_days_from(start) else {
+            return self.first_free_by_day(start);
+        };
         let base = (start - self.origin).num_days();
         let mut d = start;
         for k in 0..=BOOKING_HORIZON_DAYS {
@@ -81,7 +86,15 @@ impl DailyCapacity {
                 .ok()
                 .and_then(|i| self.used.get(i).copied())
                 .unwrap_or(0);
-            if used < self.capacity_on(d) {
+            // `capacity_on(d)`.
+            let capacity = match open.next() {
+                Some(true) if self.windows.is_empty() => self.per_day,
+                Some(true) => {
+                    (f64::from(self.per_day) * factor_on(&self.windows, d)).floor() as u32
+                }
+                _ => 0,
+            };
+            if used < capacity {
                 return Some(d);
             }
             match d.succ_opt() {
@@ -176,6 +189,7 @@ mod tests {
             per_day in 0u32..3,
             factor in prop_oneof![Just(1.0f64), Just(0.5), Just(0.0)],
             window in (0i64..60, 0i64..30),
+            windowed in any::<bool>(),
             reqs in proptest::collection::vec(-10i64..60, 1..120),
         ) {
             let o = d("2024-12-20");
@@ -184,6 +198,7 @@ mod tests {
                 until: o + chrono::Duration::days(window.0 + window.1),
                 factor,
             }];
+            let w = if windowed { w } else { Vec::new() };
             let mut c = DailyCapacity::new(per_day, w, o);
             for r in reqs {
                 let day = o + chrono::Duration::days(r);
@@ -192,6 +207,25 @@ mod tests {
                 prop_assert_eq!(fast, c.first_free_by_day(start));
                 c.take(day, fast);
             }
+        }
+    }
+
+    #[test]
+    fn first_free_past_the_calendar_end_is_the_day_by_day_search() {
+        // The calendar ends on 2099-12-31: later days count as closed.
+        let o = d("2099-12-20");
+        let mut c = DailyCapacity::new(1, Vec::new(), o);
+        for day in [
+            "2099-12-20",
+            "2099-12-28",
+            "2099-12-28",
+            "2099-12-31",
+            "2100-01-05",
+        ] {
+            let start = d(day).max(o);
+            let fast = c.first_free(start);
+            assert_eq!(fast, c.first_free_by_day(start), "{day}");
+            c.take(d(day), fast);
         }
     }
 

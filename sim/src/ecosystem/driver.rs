@@ -36,7 +36,7 @@ use super::file::{default_service, Ecosystem};
 use super::population::{self, ClinicSpec};
 use super::queue::ClinicQueue;
 use super::resources::{ResourceId, Resources};
-use crate::engine::derive_seed;
+use crate::engine::derive_seed_indexed;
 use crate::runner::{self, Parties, PartySetup, EVENT_LIMIT, HORIZON_MONTHS};
 use crate::scenario::{self, Actors, Claims, Outcome, Scenario};
 
@@ -137,9 +137,9 @@ enum Stage {
 /// A queued item: from, to, what, and its stage (the clinic is the queue's).
 type Item = (ActorId, ActorId, Msg, Stage);
 
-/// Room for a clinic's pending items: its plan timers and a few messages *(our
+/// Room for pending items per clinic: its plan timers and a few messages *(our
 /// choice; only the allocation depends on it)*.
-const PENDING_CAPACITY: usize = 16;
+const PENDING_PER_CLINIC: usize = 16;
 
 fn template(eco: &Ecosystem, c: &ClinicSpec) -> Scenario {
     let spec = scenario::ScenarioFile {
@@ -261,7 +261,7 @@ pub fn run(eco: &Ecosystem, seed: u64) -> EcoRun {
             origin = origin.min(d);
         }
         planned.push(Some(setup.plan.installation));
-        let cseed = derive_seed(seed, &format!("clinic-{}", c.index));
+        let cseed = derive_seed_indexed(seed, "clinic-", u64::from(c.index));
         let fees = setup.fees();
         let full = setup.full_installation();
         let parties = Parties::build(
@@ -301,7 +301,7 @@ pub fn run(eco: &Ecosystem, seed: u64) -> EcoRun {
     let rules = s.ecosystem.rules.rules();
     let free_reader = rules.implementing_body_supplies_reader();
     let mut res = Resources::build(eco, origin);
-    let mut queue = ClinicQueue::new(specs.len(), PENDING_CAPACITY);
+    let mut queue = ClinicQueue::new(specs.len() * PENDING_PER_CLINIC);
     let mut out = Outbox::new(false);
     let mut now_at = VirtualTime(i64::MIN);
     // Start every clinic, in index order.
@@ -566,8 +566,9 @@ fn sort_by_time(events: &mut [Event]) {
         while j > 0 && events[j - 1].at > at {
             j -= 1;
         }
-        if j < i {
-            events[j..=i].rotate_right(1);
+        // Moved down by swaps: it moves only a few places (cheaper than a rotation).
+        for k in (j..i).rev() {
+            events.swap(k, k + 1);
         }
     }
 }

@@ -1,399 +1,268 @@
-//! The ecosystem run's event queue: each clinic's pending items in a small queue of
-//! its own, and the clinics ordered by their earliest item: those whose earliest item
-//! is on the current day in a 4-ary heap, those of the next days in a bucket per day,
-//! the rest in a second heap.
+//! The ecosystem run's event queue: a bucket queue by exact time.
 //!
 //! The pop order is exactly the [`EventQueue`](crate::engine::EventQueue)'s over all
-//! items: time, then push order (one sequence number over the whole run). Each
-//! clinic's queue is sorted by that key; the day's heap holds every clinic whose
-//! earliest item is on the current day (or before it) and every other clinic's is on
-//! a later day, so the heap's root holds the earliest item of the run. When the day's
-//! heap is empty the next day is the first bucket with clinics or the far heap's
-//! earliest day, whichever comes first, and its clinics make the new day's heap.
+//! items: time, then push order (one sequence over the whole run). Items of one
+//! instant are kept in a first-in, first-out run in push order, so a run *is* in
+//! sequence order and needs no key at all; the runs of a day are a short list sorted
+//! by time (offices act at a few hours of the day: 09:00, 10:00, …), and the days
+//! after the current one are a ring of such lists. Pushing is finding the item's run
+//! in its day's list and linking the item at the run's end; popping is unlinking the
+//! head of the earliest run of the current day. No item is moved once stored until it
+//! is popped, whatever the number pending (every clinic's plan timers are queued at
+//! the start: tens of thousands).
 //!
-//! Why not one heap of every item: every clinic's plan timers are queued at the start,
-//! so one heap holds tens of thousands of items and each pop sifts through all their
-//! levels; a day's heap holds only the clinics busy that day. And while a clinic's
-//! message is handled, everything its actors send is for the same clinic (the driver
-//! queues a clinic's sends only for that clinic), so the clinic popped last is
-//! re-keyed once before the next pop: kept in the day's heap with one sift from the
-//! root, or moved to the bucket of its next day. A push for another clinic already
-//! listed is still right: everything is re-sorted before the next pop (the driver
-//! never does this). Proptests hold the pop order equal to
-//! [`EventQueue`](crate::engine::EventQueue)'s.
+//! The order holds because each run receives its items in push order:
+//! - before the first pop, items are only listed in push order; the first pop files
+//!   them all, in that order, from the earliest day;
+//! - later, an item for a day within [`RING_DAYS`] of the current one goes straight
+//!   to its run (an item for an earlier instant than the current one joins the
+//!   current day's list at its own time, so it pops next, as in a heap);
+//! - an item for a later day waits in the far heap, ordered by (time, sequence), and
+//!   is filed (in that order) as soon as its day comes within the ring, before any
+//!   later push can reach that day.
+//!
+//! Proptests hold the pop order equal to [`EventQueue`](crate::engine::EventQueue)'s.
+//! (Session 10's queue, a heap of per-clinic sorted queues, did a sorted insert and
+//! several sifts of 24-byte entries per item: ~300 instructions per item, measured
+//! against ~120 here, most of them the copy of the item in and out.)
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 
 use crate::engine::VirtualTime;
 
-/// Children per node of the heaps.
-const ARITY: usize = 4;
-
-/// Days after the current one kept in buckets; clinics whose earliest item is later
-/// wait in the far heap *(our choice; only the speed depends on it)*.
+/// Days from the current one (included) that have a list in the ring; items for
+/// later days wait in the far heap *(our choice; only the speed depends on it; a
+/// power of two, so the bucket is a mask)*.
 const RING_DAYS: i64 = 512;
 
 const MINUTES_PER_DAY: i64 = 24 * 60;
 
-/// `(time, sequence)` as two words whose order (the time's word first) is the
-/// `(time, sequence)` order: the time with its sign bit flipped, then the sequence
-/// number. Two `u64`s rather than one `u128`, so entries need no 16-byte alignment
-/// (which takes the allocator's slow path for every clinic's queue).
-/// Compared as one `u128` (a derived order on the pair compiles to slower code).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Key(u64, u64);
+/// No next item (the end of a run).
+const NIL: u32 = u32::MAX;
 
-impl Key {
-    #[inline(always)]
-    fn wide(self) -> u128 {
-        (u128::from(self.0) << 64) | u128::from(self.1)
-    }
-}
-
-impl PartialOrd for Key {
-    #[inline(always)]
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-    #[inline(always)]
-    fn lt(&self, other: &Self) -> bool {
-        self.wide() < other.wide()
-    }
-    #[inline(always)]
-    fn le(&self, other: &Self) -> bool {
-        self.wide() <= other.wide()
-    }
-    #[inline(always)]
-    fn gt(&self, other: &Self) -> bool {
-        self.wide() > other.wide()
-    }
-    #[inline(always)]
-    fn ge(&self, other: &Self) -> bool {
-        self.wide() >= other.wide()
-    }
-}
-
-impl Ord for Key {
-    #[inline(always)]
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.wide().cmp(&other.wide())
-    }
-}
-
+/// The day of an instant: days since 1955-01-01 (negative before).
 #[inline(always)]
-fn pack(at: VirtualTime, seq: u64) -> Key {
-    Key((at.0 as u64) ^ (1 << 63), seq)
+fn day_of(at: VirtualTime) -> i64 {
+    at.0.div_euclid(MINUTES_PER_DAY)
 }
 
-#[inline(always)]
-fn unpack_time(key: Key) -> VirtualTime {
-    VirtualTime((key.0 ^ (1 << 63)) as i64)
-}
-
-/// The day of a key: days since 1955-01-01 (negative before).
-#[inline(always)]
-fn day_of(key: Key) -> i64 {
-    unpack_time(key).0.div_euclid(MINUTES_PER_DAY)
-}
-
-/// The bucket of day `d`.
+/// The ring's list of day `d`.
 #[inline(always)]
 fn bucket(d: i64) -> usize {
     d.rem_euclid(RING_DAYS) as usize
 }
 
-/// Pending items of `clinics` clinics (numbered `0..clinics`).
+/// A stored item: its time, its clinic, the next item of its run.
+struct Stored<E> {
+    at: VirtualTime,
+    clinic: u32,
+    next: u32,
+    item: Option<E>,
+}
+
+/// The items of one instant, first to last (indices into the store).
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    at: VirtualTime,
+    head: u32,
+    tail: u32,
+}
+
+/// Pending items, each for a clinic.
 pub struct ClinicQueue<E> {
-    /// Each clinic's items, sorted by key, latest first: the earliest is the last.
-    local: Vec<Vec<(Key, E)>>,
-    /// The clinics whose earliest item is on `today` or before (and the one popped
-    /// last, while it is out), by the key of that item.
-    near: Vec<(Key, u32)>,
-    /// The clinics whose earliest item is on day `d`, `today < d < today +
-    /// RING_DAYS`, in bucket `bucket(d)`, in no order.
-    ring: Vec<Vec<u32>>,
-    /// Clinics in `ring`.
-    ring_len: usize,
-    /// Every other clinic with items, by the key of its earliest.
-    far: Vec<(Key, u32)>,
-    /// Has items (or is out)?
-    listed: Vec<bool>,
-    /// The day of `near`; `None` before the first pop (every clinic waits in `far`).
+    store: Vec<Stored<E>>,
+    /// Free places in `store`.
+    free: Vec<u32>,
+    /// The runs of day `d`, `today <= d < today + RING_DAYS`, in `ring[bucket(d)]`,
+    /// latest first (the earliest is the last); the current day's list also holds
+    /// any item pushed for an earlier instant.
+    ring: Vec<Vec<Run>>,
+    /// Runs in the ring.
+    runs: usize,
+    /// Items for days from `today + RING_DAYS` on, by (time, sequence, place).
+    far: BinaryHeap<Reverse<(VirtualTime, u64, u32)>>,
+    /// Before the first pop: every item, in push order (place in the store).
+    early: Vec<u32>,
+    /// The current day; `None` before the first pop.
     today: Option<i64>,
-    /// The clinic popped last: still at `near`'s root under its old key.
-    out: Option<u32>,
-    /// A clinic other than `out` got an item after the first pop: sort every clinic
-    /// again before popping.
-    stale: bool,
+    len: usize,
     seq: u64,
 }
 
 impl<E> ClinicQueue<E> {
-    /// An empty queue for clinics `0..clinics`, each with room for `per_clinic` items.
-    pub fn new(clinics: usize, per_clinic: usize) -> Self {
+    /// An empty queue with room for `capacity` pending items.
+    pub fn new(capacity: usize) -> Self {
         ClinicQueue {
-            local: (0..clinics)
-                .map(|_| Vec::with_capacity(per_clinic))
-                .collect(),
-            near: Vec::new(),
+            store: Vec::with_capacity(capacity),
+            free: Vec::new(),
             ring: (0..RING_DAYS).map(|_| Vec::new()).collect(),
-            ring_len: 0,
-            far: Vec::with_capacity(clinics),
-            listed: vec![false; clinics],
+            runs: 0,
+            far: BinaryHeap::new(),
+            early: Vec::with_capacity(capacity),
             today: None,
-            out: None,
-            stale: false,
+            len: 0,
             seq: 0,
         }
     }
 
     /// Schedules `item` for clinic `clinic` at `at`; among items at the same instant,
     /// earlier pushes pop first (over all clinics).
-    ///
-    /// # Panics
-    /// If `clinic` is not below the number of clinics the queue was made for.
-    #[inline]
+    #[inline(always)]
     pub fn push(&mut self, clinic: u32, at: VirtualTime, item: E) {
-        let key = pack(at, self.seq);
-        self.seq += 1;
-        let c = clinic as usize;
-        let local = &mut self.local[c];
-        // Latest first; the new key is larger than every key with the same time.
-        let idx = local.partition_point(|e| e.0 > key);
-        local.insert(idx, (key, item));
-        if self.out == Some(clinic) {
-            return; // re-keyed before the next pop
-        }
-        if self.listed[c] {
-            // Its earliest item may have changed under the ordering.
-            self.stale |= idx + 1 == local.len();
-        } else {
-            self.listed[c] = true;
-            self.far.push((key, clinic));
-            if self.today.is_none() {
-                let last = self.far.len() - 1;
-                sift_up(&mut self.far, last);
-            } else {
-                self.stale = true;
+        let stored = Stored {
+            at,
+            clinic,
+            next: NIL,
+            item: Some(item),
+        };
+        let place = match self.free.pop() {
+            Some(p) => {
+                self.store[p as usize] = stored;
+                p
             }
+            None => {
+                let p = u32::try_from(self.store.len()).expect("fewer than 2^32 pending items");
+                assert!(p != NIL, "fewer than 2^32 - 1 pending items");
+                self.store.push(stored);
+                p
+            }
+        };
+        let seq = self.seq;
+        self.seq += 1;
+        self.len += 1;
+        match self.today {
+            None => self.early.push(place),
+            Some(today) => self.file(today, place, seq),
         }
+    }
+
+    /// Put the item at `place`, the `seq`-th pushed, in its run or in the far heap.
+    #[inline(always)]
+    fn file(&mut self, today: i64, place: u32, seq: u64) {
+        let at = self.store[place as usize].at;
+        let d = day_of(at);
+        if d - today < RING_DAYS {
+            self.link(d.max(today), at, place);
+        } else {
+            self.far.push(Reverse((at, seq, place)));
+        }
+    }
+
+    /// Link the item at `place` at the end of the run of `at` in day `d`'s list.
+    #[inline(always)]
+    fn link(&mut self, d: i64, at: VirtualTime, place: u32) {
+        let list = &mut self.ring[bucket(d)];
+        // Latest first: look from the earliest (the end) for the run of `at` or the
+        // place of a new one.
+        let mut i = list.len();
+        while i > 0 {
+            let run = &mut list[i - 1];
+            if run.at == at {
+                let tail = run.tail;
+                run.tail = place;
+                self.store[tail as usize].next = place;
+                return;
+            }
+            if run.at > at {
+                break;
+            }
+            i -= 1;
+        }
+        list.insert(
+            i,
+            Run {
+                at,
+                head: place,
+                tail: place,
+            },
+        );
+        self.runs += 1;
     }
 
     /// Removes and returns the earliest item of the run, with its time and clinic.
     #[inline]
     pub fn pop(&mut self) -> Option<(VirtualTime, u32, E)> {
-        self.settle();
-        if self.near.is_empty() {
-            self.advance();
+        if self.today.is_none() {
+            self.begin()?;
         }
-        let &(_, clinic) = self.near.first()?;
-        let (key, item) = self.local[clinic as usize]
-            .pop()
-            .expect("a listed clinic has an item");
-        self.out = Some(clinic);
-        Some((unpack_time(key), clinic, item))
+        loop {
+            let today = self.today.expect("set by the first pop");
+            let list = &mut self.ring[bucket(today)];
+            if let Some(run) = list.last_mut() {
+                let place = run.head;
+                let s = &mut self.store[place as usize];
+                if place == run.tail {
+                    list.pop();
+                    self.runs -= 1;
+                } else {
+                    run.head = s.next;
+                }
+                let item = s.item.take().expect("a linked item is stored");
+                let (at, clinic) = (s.at, s.clinic);
+                self.free.push(place);
+                self.len -= 1;
+                return Some((at, clinic, item));
+            }
+            if !self.advance(today) {
+                return None;
+            }
+        }
+    }
+
+    /// The first pop: the current day is the earliest item's; file every item in
+    /// push order.
+    fn begin(&mut self) -> Option<()> {
+        let today = self
+            .early
+            .iter()
+            .map(|&p| day_of(self.store[p as usize].at))
+            .min()?;
+        self.today = Some(today);
+        let early = std::mem::take(&mut self.early);
+        // Before the first pop the `k`-th push is the `k`-th item listed.
+        for (seq, &place) in early.iter().enumerate() {
+            self.file(today, place, seq as u64);
+        }
+        Some(())
+    }
+
+    /// The current day's list is empty: move to the next day with items (in the
+    /// ring or the far heap's earliest), filing the far items whose day comes within
+    /// the ring. False when no item is pending.
+    fn advance(&mut self, today: i64) -> bool {
+        let ring_next = if self.runs > 0 {
+            (today + 1..today + RING_DAYS).find(|&d| !self.ring[bucket(d)].is_empty())
+        } else {
+            None
+        };
+        let far_next = self.far.peek().map(|Reverse((at, _, _))| day_of(*at));
+        let next = match (ring_next, far_next) {
+            (Some(a), Some(b)) => a.min(b),
+            (Some(d), None) | (None, Some(d)) => d,
+            (None, None) => return false,
+        };
+        self.today = Some(next);
+        while let Some(&Reverse((at, _, place))) = self.far.peek() {
+            let d = day_of(at);
+            if d - next >= RING_DAYS {
+                break;
+            }
+            self.far.pop();
+            self.link(d, at, place);
+        }
+        true
     }
 
     /// The number of pending items.
     pub fn len(&self) -> usize {
-        self.local.iter().map(Vec::len).sum()
+        self.len
     }
 
     /// True if no item is pending.
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.len == 0
     }
-
-    /// Put the clinic popped last back in order (in the day's heap, in its next day's
-    /// bucket, or nowhere when it has no item left), and sort every clinic again if
-    /// another one's earliest item changed.
-    #[inline]
-    fn settle(&mut self) {
-        if let Some(clinic) = self.out.take() {
-            // It is still at the root: nothing moved in `near` since the pop.
-            debug_assert_eq!(self.near.first().map(|e| e.1), Some(clinic));
-            let today = self.today.expect("a pop set the day");
-            match self.local[clinic as usize].last() {
-                Some(&(key, _)) if day_of(key) <= today => {
-                    self.near[0].0 = key;
-                    sift_down(&mut self.near, 0);
-                }
-                Some(&(key, _)) => {
-                    remove_root(&mut self.near);
-                    self.place_later(clinic, key, today);
-                }
-                None => {
-                    self.listed[clinic as usize] = false;
-                    remove_root(&mut self.near);
-                }
-            }
-        }
-        if self.stale {
-            self.stale = false;
-            self.resort();
-        }
-    }
-
-    /// File a clinic whose earliest item `key` is after `today`.
-    #[inline]
-    fn place_later(&mut self, clinic: u32, key: Key, today: i64) {
-        let d = day_of(key);
-        if d - today < RING_DAYS {
-            self.ring[bucket(d)].push(clinic);
-            self.ring_len += 1;
-        } else {
-            self.far.push((key, clinic));
-            let last = self.far.len() - 1;
-            sift_up(&mut self.far, last);
-        }
-    }
-
-    /// The day's heap is empty: move to the next day with items (the first bucket
-    /// with clinics or the far heap's earliest day) and make its heap.
-    fn advance(&mut self) {
-        let ring_next = match self.today {
-            Some(today) if self.ring_len > 0 => {
-                (today + 1..today + RING_DAYS).find(|&d| !self.ring[bucket(d)].is_empty())
-            }
-            _ => None,
-        };
-        let far_next = self.far.first().map(|e| day_of(e.0));
-        let next = match (ring_next, far_next) {
-            (Some(a), Some(b)) => a.min(b),
-            (a, b) => match a.or(b) {
-                Some(d) => d,
-                None => return,
-            },
-        };
-        self.today = Some(next);
-        if ring_next == Some(next) {
-            let clinics = std::mem::take(&mut self.ring[bucket(next)]);
-            self.ring_len -= clinics.len();
-            for &c in &clinics {
-                let key = self.local[c as usize].last().expect("listed").0;
-                self.near.push((key, c));
-            }
-            // Keep the bucket's allocation for a later day.
-            let mut clinics = clinics;
-            clinics.clear();
-            self.ring[bucket(next)] = clinics;
-        }
-        while let Some(&(key, c)) = self.far.first() {
-            if day_of(key) != next {
-                break;
-            }
-            remove_root(&mut self.far);
-            self.near.push((key, c));
-        }
-        heapify(&mut self.near);
-    }
-
-    /// Sort every listed clinic again by its earliest item (after a push for a clinic
-    /// other than the one popped last).
-    fn resort(&mut self) {
-        let mut all: Vec<u32> = self.near.drain(..).map(|e| e.1).collect();
-        all.extend(self.far.drain(..).map(|e| e.1));
-        for b in &mut self.ring {
-            all.append(b);
-        }
-        self.ring_len = 0;
-        for c in all {
-            let key = self.local[c as usize].last().expect("listed").0;
-            let d = day_of(key);
-            // Before the first pop every clinic waits in the far heap.
-            let Some(today) = self.today else {
-                self.far.push((key, c));
-                continue;
-            };
-            if d <= today {
-                self.near.push((key, c));
-            } else if d - today < RING_DAYS {
-                self.ring[bucket(d)].push(c);
-                self.ring_len += 1;
-            } else {
-                self.far.push((key, c));
-            }
-        }
-        heapify(&mut self.near);
-        heapify(&mut self.far);
-    }
-}
-
-/// Removes a heap's root.
-#[inline(always)]
-fn remove_root(heap: &mut Vec<(Key, u32)>) {
-    let last = heap.pop().expect("the root is there");
-    if !heap.is_empty() {
-        heap[0] = last;
-        sift_down(heap, 0);
-    }
-}
-
-/// Makes `heap` a heap.
-fn heapify(heap: &mut [(Key, u32)]) {
-    for pos in (0..heap.len().div_ceil(ARITY)).rev() {
-        sift_down(heap, pos);
-    }
-}
-
-/// Moves the entry at `pos` up until its parent's key is smaller.
-#[inline(always)]
-fn sift_up(heap: &mut [(Key, u32)], mut pos: usize) {
-    let elem = heap[pos];
-    while pos > 0 {
-        let parent = (pos - 1) / ARITY;
-        if heap[parent].0 <= elem.0 {
-            break;
-        }
-        heap[pos] = heap[parent];
-        pos = parent;
-    }
-    heap[pos] = elem;
-}
-
-/// Moves the entry at `pos` down until no child's key is smaller.
-#[inline(always)]
-fn sift_down(heap: &mut [(Key, u32)], mut pos: usize) {
-    let len = heap.len();
-    let elem = heap[pos];
-    loop {
-        let first = ARITY * pos + 1;
-        let (best, best_key) = if first + ARITY <= len {
-            // A full node (all but the last): the smallest of four keys.
-            let k = &heap[first..first + ARITY];
-            let (a, ka) = if k[1].0 < k[0].0 {
-                (1, k[1].0)
-            } else {
-                (0, k[0].0)
-            };
-            let (b, kb) = if k[3].0 < k[2].0 {
-                (3, k[3].0)
-            } else {
-                (2, k[2].0)
-            };
-            if kb < ka {
-                (first + b, kb)
-            } else {
-                (first + a, ka)
-            }
-        } else if first < len {
-            let mut best = first;
-            let mut best_key = heap[first].0;
-            for (j, e) in heap[first + 1..len].iter().enumerate() {
-                if e.0 < best_key {
-                    best = first + 1 + j;
-                    best_key = e.0;
-                }
-            }
-            (best, best_key)
-        } else {
-            break;
-        };
-        if elem.0 <= best_key {
-            break;
-        }
-        heap[pos] = heap[best];
-        pos = best;
-    }
-    heap[pos] = elem;
 }
 
 #[cfg(test)]
@@ -427,8 +296,8 @@ mod tests {
 
     /// Runs `ops` on both queues (times never before the last pop, as in a run) and
     /// returns both pop sequences, the rest drained at the end.
-    fn both(ops: &[Op], clinics: u32, only_current: bool) -> (Popped, Popped) {
-        let mut new = ClinicQueue::new(clinics as usize, 2);
+    fn both(ops: &[Op], only_current: bool) -> (Popped, Popped) {
+        let mut new = ClinicQueue::new(2);
         let mut old = EventQueue::new();
         let (mut a, mut b) = (Vec::new(), Vec::new());
         let mut now = VirtualTime(-5_000);
@@ -490,25 +359,66 @@ mod tests {
             ops in proptest::collection::vec(op(40), 0..400),
         ) {
             let ops = for_clinics(ops, clinics);
-            let (a, b) = both(&ops, clinics, true);
+            let (a, b) = both(&ops, true);
             prop_assert_eq!(a, b);
         }
 
-        /// Pushes for any clinic at any point (the heap is rebuilt): the same order.
+        /// Pushes for any clinic at any point: the same order.
         #[test]
         fn pops_in_order_with_pushes_for_any_clinic(
             clinics in 1u32..10,
             ops in proptest::collection::vec(op(10), 0..300),
         ) {
             let ops = for_clinics(ops, clinics);
-            let (a, b) = both(&ops, clinics, false);
+            let (a, b) = both(&ops, false);
             prop_assert_eq!(a, b);
+        }
+    }
+
+    proptest! {
+        /// Any instants, also before the last pop (a heap pops them next) and years
+        /// ahead, pushed before and after the first pop: the same order.
+        #[test]
+        fn pops_in_order_at_any_instant(
+            ops in proptest::collection::vec(
+                prop_oneof![
+                    3 => (0u32..5, prop_oneof![
+                        -5_000i64..5_000,
+                        any::<i32>().prop_map(i64::from),
+                        Just(i64::MAX / 2),
+                        Just(i64::MIN / 2),
+                    ]).prop_map(|(c, t)| Some((c, t))),
+                    2 => Just(None),
+                ],
+                0..300,
+            ),
+        ) {
+            let mut new = ClinicQueue::new(0);
+            let mut old = EventQueue::new();
+            for (n, o) in ops.iter().enumerate() {
+                match *o {
+                    Some((clinic, t)) => {
+                        new.push(clinic, VirtualTime(t), n);
+                        old.push(VirtualTime(t), (clinic, n));
+                    }
+                    None => {
+                        let y = old.pop().map(|(t, (c, n))| (t, c, n));
+                        prop_assert_eq!(new.pop(), y);
+                    }
+                }
+                prop_assert_eq!(new.len(), old.len());
+            }
+            while let Some((t, (c, n))) = old.pop() {
+                prop_assert_eq!(new.pop(), Some((t, c, n)));
+            }
+            prop_assert!(new.pop().is_none());
+            prop_assert!(new.is_empty());
         }
     }
 
     #[test]
     fn equal_times_pop_in_push_order_across_clinics() {
-        let mut q = ClinicQueue::new(3, 1);
+        let mut q = ClinicQueue::new(1);
         let t = VirtualTime(100);
         q.push(2, t, 'a');
         q.push(0, t, 'b');

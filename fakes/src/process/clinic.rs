@@ -148,7 +148,7 @@ impl Plan {
 }
 
 impl ResolvedPlan {
-    /// A 資格確認限定型 clinic's plan ([`limited_type`]): an existing institution files
+    /// A 資格確認限定型 clinic's plan ([`super::limited_type`]): an existing institution files
     /// no request and no designation application; it applies for the limited type on
     /// `plan.applications`, by default the first open day on or after the 1st of the
     /// month before the month it plans to start (`designation`) *(our choice)*, and buys
@@ -196,7 +196,7 @@ pub struct ClinicSetup {
     pub kind: ClinicKind,
     pub designation: NaiveDate,
     pub paper_claims: bool,
-    /// 資格確認限定型: an existing institution outside the mandate ([`limited_type`]).
+    /// 資格確認限定型: an existing institution outside the mandate ([`super::limited_type`]).
     pub limited_type: bool,
     pub postal_application: bool,
     /// The limited type's device and its cost (ignored otherwise).

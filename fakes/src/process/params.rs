@@ -82,7 +82,9 @@ impl Default for BureauParams {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct ImplementingBodyParams {
-    /// Business days from the reception number to a usable portal account (guide: ~4).
+    /// Business days from the reception number to a usable portal account (r2024 guide:
+    /// ~4); under r2021, for the number to replace the 仮コード in the account made with
+    /// it (000 別紙1 入替) *(our choice: the same figure)*.
     pub account_lead: Dist,
     /// Business days to issue a temporary code (r2021) *(our choice: 3)*.
     pub temporary_code_lead: Dist,
